@@ -1,0 +1,156 @@
+/* The daemon's wiring: configuration, journal, loop and inputs, reload and clean stop. */
+#include "agent.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "conf.h"
+#include "input_spool.h"
+#include "journal.h"
+#include "log.h"
+#include "loop.h"
+
+#define IDLE_CHECK_MS 200
+
+struct agent {
+	const struct agent_opts *opts;
+	struct conf *conf;
+	struct journal *journal;
+	struct loop *loop;
+	struct spool *spool;
+	struct loop_timer idle_timer;
+};
+
+static int
+same(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Keys that only take effect at start: a reload that changes them is refused. */
+static const char *
+restart_key(const struct conf *a, const struct conf *b)
+{
+	if (!same(a->site_id, b->site_id))
+		return "[agent] site_id";
+	if (!same(a->journal_path, b->journal_path))
+		return "[journal] path";
+	if (a->spool_enabled != b->spool_enabled)
+		return "[input.spool]";
+	if (a->spool_enabled && (!same(a->spool_dir, b->spool_dir) ||
+				 !same(a->spool_done_dir, b->spool_done_dir) ||
+				 a->spool_max_record_bytes != b->spool_max_record_bytes))
+		return "[input.spool] dir, done_dir or max_record_bytes";
+	return NULL;
+}
+
+static void
+on_reload(void *arg)
+{
+	struct agent *ag = arg;
+	struct conf *c;
+	const char *key;
+	char err[512];
+
+	log_info("SIGHUP: reading %s", ag->opts->conf_path);
+	if (conf_load(ag->opts->conf_path, &c, err, sizeof(err)) != WH_OK) {
+		log_warnx("keeping the running configuration: %s", err);
+		return;
+	}
+	if ((key = restart_key(ag->conf, c)) != NULL) {
+		log_warnx("keeping the running configuration: %s changed, which needs a restart",
+			  key);
+		conf_free(c);
+		return;
+	}
+	log_set_level((enum log_level)c->log_level);
+	if (ag->spool != NULL)
+		spool_reconfigure(ag->spool, c);
+	conf_free(ag->conf);
+	ag->conf = c;
+	log_info("configuration reloaded");
+}
+
+static void
+on_idle_check(void *arg)
+{
+	struct agent *ag = arg;
+
+	if (ag->spool == NULL || spool_idle(ag->spool))
+		loop_stop(ag->loop);
+	else
+		loop_timer_arm(&ag->idle_timer, IDLE_CHECK_MS);
+}
+
+static int
+open_journal(struct agent *ag)
+{
+	struct journal_opts jo = {
+		.max_bytes = ag->conf->journal_max_bytes,
+		.reserve_bytes = ag->conf->journal_reserve_bytes,
+		.sync_normal = ag->conf->journal_synchronous == CONF_SYNC_NORMAL,
+	};
+	uint64_t session = 0;
+	wh_err err;
+
+	if (mkdir(ag->conf->state_dir, 0750) != 0 && errno != EEXIST) {
+		log_warn("cannot create state_dir %s", ag->conf->state_dir);
+		return -1;
+	}
+	err = journal_open(ag->conf->journal_path, &jo, &ag->journal);
+	if (err == WH_OK)
+		err = journal_start_session(ag->journal, &session);
+	if (err != WH_OK) {
+		log_errx("journal %s: %s: %s", ag->conf->journal_path, wh_strerror(err),
+			 ag->journal ? journal_errmsg(ag->journal) : "");
+		return -1;
+	}
+	log_info("journal %s (id %s), session %" PRIu64, ag->conf->journal_path,
+		 journal_id(ag->journal), session);
+	return 0;
+}
+
+int
+agent_run(const struct agent_opts *o)
+{
+	struct agent ag = {.opts = o};
+	char err[512];
+	int status = 1, sig;
+	wh_err e;
+
+	if (conf_load(o->conf_path, &ag.conf, err, sizeof(err)) != WH_OK) {
+		log_errx("%s", err);
+		return 1;
+	}
+	log_set_level((enum log_level)ag.conf->log_level);
+	if (open_journal(&ag) != 0)
+		goto out;
+	if ((e = loop_new(&ag.loop)) != WH_OK) {
+		log_errx("event loop: %s", wh_strerror(e));
+		goto out;
+	}
+	loop_on_reload(ag.loop, on_reload, &ag);
+	if (ag.conf->spool_enabled &&
+	    (e = spool_new(ag.conf, ag.journal, ag.loop, &ag.spool)) != WH_OK) {
+		log_errx("spool input %s: %s", ag.conf->spool_dir, wh_strerror(e));
+		goto out;
+	}
+	if (o->until_idle) {
+		loop_timer_add(ag.loop, &ag.idle_timer, on_idle_check, &ag);
+		loop_timer_arm(&ag.idle_timer, IDLE_CHECK_MS);
+	}
+	log_info("running (site %s)", ag.conf->site_id);
+	sig = loop_run(ag.loop);
+	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
+	status = 0;
+out:
+	spool_free(ag.spool);
+	loop_free(ag.loop);
+	journal_close(ag.journal);
+	conf_free(ag.conf);
+	return status;
+}

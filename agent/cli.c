@@ -1,0 +1,462 @@
+/* Subcommands other than the daemon itself: check, status, quarantine, version, help.
+ * Results go to stdout, errors to stderr with a non-zero exit. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "conf.h"
+#include "csv.h"
+#include "intake.h"
+#include "journal.h"
+#include "log.h"
+#include "mem.h"
+#include "platform.h"
+#include "record.h"
+
+struct args {
+	const char *cmd;
+	const char *conf;
+	const char *sub;  /* quarantine: list, show, requeue, purge */
+	const char *id;
+	int json;
+	int until_idle;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: whagent COMMAND [options]\n"
+		"\n"
+		"  run -c FILE [--until-idle]   run the agent in the foreground (systemd: Type=notify);\n"
+		"                               --until-idle exits once the spool folder is empty\n"
+		"  check -c FILE                validate the configuration, print effective settings\n"
+		"  status -c FILE [--json]      journal id, last seq, watermark, backlog, quarantine\n"
+		"  quarantine list -c FILE      records that could not be taken, with reasons\n"
+		"  quarantine show ID -c FILE   one record: reason, position and raw bytes\n"
+		"  quarantine requeue ID -c FILE  validate the raw record again (e.g. after fixing\n"
+		"                               a [map.NAME] section) and journal it if valid\n"
+		"  quarantine purge ID -c FILE  delete a quarantined record\n"
+		"  help-config                  every configuration key with default and help\n"
+		"  version                      print the version\n"
+		"\n"
+		"Exit status: 0 on success, 1 on error, 2 on a usage error.\n");
+}
+
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (argc < 2)
+		return -1;
+	a->cmd = argv[1];
+	for (int i = 2; i < argc; i++) {
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+		    i + 1 < argc)
+			a->conf = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			a->json = 1;
+		else if (strcmp(argv[i], "--until-idle") == 0)
+			a->until_idle = 1;
+		else if (argv[i][0] == '-')
+			return -1;
+		else if (a->sub == NULL)
+			a->sub = argv[i];
+		else if (a->id == NULL)
+			a->id = argv[i];
+		else
+			return -1;
+	}
+	return 0;
+}
+
+static struct conf *
+load_conf(const struct args *a)
+{
+	struct conf *c = NULL;
+	char err[512];
+
+	if (a->conf == NULL) {
+		fprintf(stderr, "whagent %s: -c FILE is required\n", a->cmd);
+		return NULL;
+	}
+	if (conf_load(a->conf, &c, err, sizeof(err)) != WH_OK) {
+		fprintf(stderr, "whagent: %s\n", err);
+		return NULL;
+	}
+	return c;
+}
+
+static struct journal *
+open_journal(const struct conf *c, int readonly)
+{
+	struct journal_opts jo = {.readonly = readonly};
+	struct journal *j = NULL;
+	wh_err err = journal_open(c->journal_path, &jo, &j);
+
+	if (err != WH_OK) {
+		fprintf(stderr, "whagent: journal %s: %s%s%s\n", c->journal_path, wh_strerror(err),
+			j && journal_errmsg(j)[0] ? ": " : "", j ? journal_errmsg(j) : "");
+		journal_close(j);
+		return NULL;
+	}
+	return j;
+}
+
+static int
+cmd_check(const struct args *a)
+{
+	struct conf *c = load_conf(a);
+
+	if (c == NULL)
+		return 1;
+	conf_print(c, stdout);
+	printf("# %s: configuration is valid\n", a->conf);
+	conf_free(c);
+	return 0;
+}
+
+static int64_t
+age_s(int64_t since_ms)
+{
+	return since_ms > 0 ? (platform_now_ms() - since_ms) / 1000 : 0;
+}
+
+static void
+print_status_json(const struct conf *c, const struct journal_stats *st)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+
+	cJSON_AddStringToObject(o, "site_id", c->site_id);
+	cJSON_AddStringToObject(o, "journal_id", st->journal_id);
+	cJSON_AddNumberToObject(o, "session", (double)st->session);
+	cJSON_AddNumberToObject(o, "last_seq", (double)st->last_seq);
+	cJSON_AddNumberToObject(o, "acked_through", (double)st->acked_through);
+	cJSON_AddNumberToObject(o, "backlog", (double)st->backlog);
+	cJSON_AddNumberToObject(o, "oldest_unsent_age_s", (double)age_s(st->oldest_unsent_ms));
+	cJSON_AddNumberToObject(o, "quarantined", (double)st->quarantined);
+	cJSON_AddNumberToObject(o, "duplicates", (double)st->duplicates);
+	cJSON_AddNumberToObject(o, "journal_bytes", (double)st->bytes);
+	cJSON_AddNumberToObject(o, "journal_max_bytes", (double)c->journal_max_bytes);
+	text = cJSON_PrintUnformatted(o);
+	if (text != NULL)
+		printf("%s\n", text);
+	cJSON_free(text);
+	cJSON_Delete(o);
+}
+
+static int
+cmd_status(const struct args *a)
+{
+	struct conf *c = load_conf(a);
+	struct journal *j = c ? open_journal(c, 1) : NULL;
+	struct journal_stats st;
+	wh_err err;
+	int rc = 1;
+
+	if (j == NULL)
+		goto out;
+	if ((err = journal_stats(j, &st)) != WH_OK) {
+		fprintf(stderr, "whagent: journal: %s: %s\n", wh_strerror(err), journal_errmsg(j));
+		goto out;
+	}
+	if (a->json) {
+		print_status_json(c, &st);
+	} else {
+		printf("site_id        %s\n", c->site_id);
+		printf("journal_id     %s (session %" PRIu64 ")\n", st.journal_id, st.session);
+		printf("last_seq       %" PRIu64 "\n", st.last_seq);
+		printf("acked_through  %" PRIu64 "\n", st.acked_through);
+		printf("backlog        %" PRIu64 " events, oldest unsent %" PRId64 " s\n",
+		       st.backlog, age_s(st.oldest_unsent_ms));
+		printf("quarantined    %" PRIu64 " records\n", st.quarantined);
+		printf("duplicates     %" PRIu64 " records\n", st.duplicates);
+		printf("journal        %.1f MiB of %.1f MiB\n", (double)st.bytes / 1048576.0,
+		       (double)c->journal_max_bytes / 1048576.0);
+	}
+	rc = 0;
+out:
+	journal_close(j);
+	conf_free(c);
+	return rc;
+}
+
+static void
+time_text(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+print_entry_line(const struct journal_quarantined *q, void *arg)
+{
+	char when[32];
+
+	(void)arg;
+	time_text(q->received_at_ms, when, sizeof(when));
+	printf("%-6" PRId64 " %s  %s/%s  %s: %s\n", q->id, when, q->input, q->source, q->position,
+	       q->reason);
+}
+
+static void
+print_entry(const struct journal_quarantined *q, void *arg)
+{
+	char when[32];
+
+	(void)arg;
+	time_text(q->received_at_ms, when, sizeof(when));
+	printf("id        %" PRId64 "\nreceived  %s\ninput     %s (source %s, %s)\n"
+	       "position  %s\nreason    %s\n",
+	       q->id, when, q->input, q->source, q->format, q->position, q->reason);
+	if (q->context != NULL)
+		printf("header    %s\n", q->context);
+	printf("raw       %zu bytes:\n", q->raw_len);
+	fwrite(q->raw, 1, q->raw_len, stdout);
+	printf("\n");
+}
+
+/* What requeue needs of a quarantined record, copied out of the statement. */
+struct held {
+	char *input, *source, *position, *format, *context;
+	char *raw;
+	size_t raw_len;
+};
+
+static void
+hold_entry(const struct journal_quarantined *q, void *arg)
+{
+	struct held *h = arg;
+
+	h->input = wh_strdup(q->input);
+	h->source = wh_strdup(q->source);
+	h->position = wh_strdup(q->position);
+	h->format = wh_strdup(q->format);
+	h->context = wh_strdup(q->context);
+	h->raw = wh_strndup(q->raw, q->raw_len);
+	h->raw_len = q->raw_len;
+}
+
+static void
+held_free(struct held *h)
+{
+	wh_free(h->input);
+	wh_free(h->source);
+	wh_free(h->position);
+	wh_free(h->format);
+	wh_free(h->context);
+	wh_free(h->raw);
+}
+
+/* Parses the held raw bytes into r again: a CSV line with its header, or a JSON object. */
+static wh_err
+reparse(const struct held *h, char delim, struct record *r, char *why, size_t whylen)
+{
+	struct csv_row hdr, row;
+	const char *pwhy = NULL;
+	size_t used;
+	wh_err err = WH_ERR_INVAL;
+
+	if (strcmp(h->format, "csv") != 0)
+		return record_from_json(r, h->raw, h->raw_len, why, whylen);
+	if (h->context == NULL) {
+		snprintf(why, whylen, "no header row kept with the record");
+		return WH_ERR_INVAL;
+	}
+	if (csv_row_init(&hdr, strlen(h->context)) != 0)
+		return WH_ERR_NOMEM;
+	if (csv_row_init(&row, h->raw_len) != 0) {
+		csv_row_done(&hdr);
+		return WH_ERR_NOMEM;
+	}
+	if (csv_parse(&hdr, h->context, strlen(h->context), 1, delim, &used, &pwhy) != CSV_ROW)
+		snprintf(why, whylen, "header row: %s", pwhy ? pwhy : "empty");
+	else if (csv_parse(&row, h->raw, h->raw_len, 1, delim, &used, &pwhy) != CSV_ROW)
+		snprintf(why, whylen, "%s", pwhy ? pwhy : "empty record");
+	else
+		err = record_from_csv(r, &hdr, &row, why, whylen);
+	csv_row_done(&hdr);
+	csv_row_done(&row);
+	return err;
+}
+
+static int
+requeue(const struct conf *c, struct journal *j, int64_t id)
+{
+	static const char delims[] = {',', ';', '\t', '|'};
+	const struct conf_map *m = c->spool_map[0] ? conf_map_find(c, c->spool_map) : NULL;
+	struct intake in = {.journal = j, .input = "spool", .source = c->spool_source};
+	struct intake_outcome out = {0};
+	struct intake_raw raw = {0};
+	struct held h = {0};
+	struct record *r = wh_malloc(sizeof(*r));
+	wh_err err;
+	int rc = 1;
+
+	if (r == NULL)
+		return 1;
+	record_init(r);
+	event_map_init(&in.map, m ? m->column : NULL);
+	if ((err = journal_quarantine_get(j, id, hold_entry, &h)) != WH_OK) {
+		fprintf(stderr, "whagent: quarantine %" PRId64 ": %s\n", id, wh_strerror(err));
+		goto out;
+	}
+	if (h.raw == NULL || h.format == NULL) {
+		fprintf(stderr, "whagent: out of memory\n");
+		goto out;
+	}
+	if (strcmp(h.input, "spool") != 0)
+		fprintf(stderr, "whagent: note: record came from input %s; using the spool input's "
+				"mapping\n", h.input);
+	err = reparse(&h, delims[c->spool_delimiter], r, out.reason, sizeof(out.reason));
+	if (err == WH_ERR_INVAL) {
+		printf("still invalid: %s\n", out.reason);
+		goto out;
+	}
+	if (err == WH_OK && (err = journal_begin(j)) == WH_OK) {
+		raw = (struct intake_raw){.position = h.position, .format = h.format,
+					  .context = h.context, .bytes = h.raw, .len = h.raw_len};
+		in.source = h.source;
+		err = intake_record(&in, r, &raw, &out);
+		if (err == WH_OK && out.result == INTAKE_QUARANTINED) {
+			journal_rollback(j);
+			printf("still invalid: %s\n", out.reason);
+			goto out;
+		}
+		if (err == WH_OK)
+			err = journal_quarantine_delete(j, id);
+		if (err == WH_OK)
+			err = journal_commit(j);
+		else
+			journal_rollback(j);
+	}
+	if (err != WH_OK) {
+		fprintf(stderr, "whagent: requeue: %s: %s\n", wh_strerror(err), journal_errmsg(j));
+		goto out;
+	}
+	printf("%s as seq %" PRIu64 "\n",
+	       out.result == INTAKE_DUPLICATE ? "duplicate of an event journaled" : "journaled",
+	       out.seq);
+	rc = 0;
+out:
+	held_free(&h);
+	record_done(r);
+	wh_free(r);
+	return rc;
+}
+
+static int
+parse_id(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 0)
+		return -1;
+	*ret = v;
+	return 0;
+}
+
+static int
+cmd_quarantine(const struct args *a)
+{
+	const char *sub = a->sub ? a->sub : "list";
+	int readonly = strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0;
+	struct conf *c = NULL;
+	struct journal *j = NULL;
+	int64_t id = 0;
+	wh_err err;
+	int rc = 1;
+
+	if (strcmp(sub, "list") != 0 && parse_id(a->id, &id) != 0) {
+		fprintf(stderr, "whagent quarantine %s: needs the record's ID (see quarantine list)\n",
+			sub);
+		return 2;
+	}
+	if ((c = load_conf(a)) == NULL || (j = open_journal(c, readonly)) == NULL)
+		goto out;
+	if (strcmp(sub, "list") == 0) {
+		err = journal_quarantine_list(j, print_entry_line, NULL);
+	} else if (strcmp(sub, "show") == 0) {
+		err = journal_quarantine_get(j, id, print_entry, NULL);
+	} else if (strcmp(sub, "purge") == 0) {
+		err = journal_quarantine_delete(j, id);
+		if (err == WH_OK)
+			printf("purged %" PRId64 "\n", id);
+	} else if (strcmp(sub, "requeue") == 0) {
+		rc = requeue(c, j, id);
+		goto out;
+	} else {
+		fprintf(stderr, "whagent quarantine: unknown action '%s'\n", sub);
+		rc = 2;
+		goto out;
+	}
+	if (err != WH_OK) {
+		fprintf(stderr, "whagent: quarantine %s: %s%s%s\n", sub, wh_strerror(err),
+			err == WH_ERR_NOTFOUND ? "" : ": ",
+			err == WH_ERR_NOTFOUND ? "" : journal_errmsg(j));
+		goto out;
+	}
+	rc = 0;
+out:
+	journal_close(j);
+	conf_free(c);
+	return rc;
+}
+
+int
+cli_main(int argc, char **argv)
+{
+	struct args a;
+
+	if (parse_args(argc, argv, &a) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(a.cmd, "run") == 0) {
+		struct agent_opts o = {.conf_path = a.conf, .until_idle = a.until_idle};
+
+		if (a.conf == NULL) {
+			fprintf(stderr, "whagent run: -c FILE is required\n");
+			return 2;
+		}
+		return agent_run(&o);
+	}
+	if (strcmp(a.cmd, "check") == 0)
+		return cmd_check(&a);
+	if (strcmp(a.cmd, "status") == 0)
+		return cmd_status(&a);
+	if (strcmp(a.cmd, "quarantine") == 0)
+		return cmd_quarantine(&a);
+	if (strcmp(a.cmd, "help-config") == 0) {
+		conf_print_help(stdout);
+		return 0;
+	}
+	if (strcmp(a.cmd, "version") == 0 || strcmp(a.cmd, "--version") == 0) {
+		printf("whagent %s\n", WHAGENT_VERSION);
+		return 0;
+	}
+	if (strcmp(a.cmd, "help") == 0 || strcmp(a.cmd, "--help") == 0 ||
+	    strcmp(a.cmd, "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "whagent: unknown command '%s'\n", a.cmd);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,545 @@
+/* Configuration: the key table, inih callbacks, value parsers and the effective-settings dump. */
+#include "conf.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "mem.h"
+
+enum conf_type { CT_STR, CT_INT, CT_SIZE, CT_ENUM };
+
+struct conf_key {
+	const char *section;
+	const char *name;
+	enum conf_type type;
+	size_t offset;
+	const char *def; /* NULL: required (or derived, see conf_finish) */
+	int64_t min, max;
+	const char *const *choices; /* CT_ENUM: index is the stored value */
+	const char *help;
+};
+
+static const char *const sync_choices[] = {"full", "normal", NULL};
+static const char *const done_choices[] = {"move", "delete", NULL};
+static const char *const delim_choices[] = {"comma", "semicolon", "tab", "pipe", NULL};
+static const char *const level_choices[] = {"", "", "", "error", "warn", "", "info", "debug", NULL};
+
+#define OFF(m) offsetof(struct conf, m)
+#define I64MAX INT64_MAX
+
+static const struct conf_key keys[] = {
+	{"agent", "site_id", CT_STR, OFF(site_id), NULL, 1, 64, NULL,
+	 "site (warehouse) id, used in topics and events; letters, digits, '-', '_', '.'"},
+	{"agent", "state_dir", CT_STR, OFF(state_dir), "/var/lib/whagent", 1, 4096, NULL,
+	 "directory for the journal and state"},
+	{"agent", "log_level", CT_ENUM, OFF(log_level), "info", 0, 0, level_choices,
+	 "error, warn, info or debug"},
+	{"journal", "path", CT_STR, OFF(journal_path), NULL, 1, 4096, NULL,
+	 "journal file (default: state_dir/journal.db)"},
+	{"journal", "max_bytes", CT_SIZE, OFF(journal_max_bytes), "512MiB", 1 << 20, I64MAX, NULL,
+	 "byte budget of the journal; at the budget inputs are refused (back-pressure)"},
+	{"journal", "reserve_bytes", CT_SIZE, OFF(journal_reserve_bytes), "64MiB", 0, I64MAX, NULL,
+	 "free space kept on the journal's file system; below it inputs are refused"},
+	{"journal", "synchronous", CT_ENUM, OFF(journal_synchronous), "full", 0, 0, sync_choices,
+	 "full: every commit survives power loss; normal: faster, a power cut may lose the "
+	 "last commits (not the journal), and sources are then already acknowledged"},
+	{"journal", "commit_records", CT_INT, OFF(commit_records), "1000", 1, 100000, NULL,
+	 "group commit: records per transaction at most"},
+	{"journal", "commit_ms", CT_INT, OFF(commit_ms), "100", 1, 10000, NULL,
+	 "group commit: milliseconds per transaction at most"},
+	{"input.spool", "dir", CT_STR, OFF(spool_dir), NULL, 1, 4096, NULL,
+	 "spool folder the WMS drops *.csv and *.jsonl files into"},
+	{"input.spool", "done_dir", CT_STR, OFF(spool_done_dir), NULL, 1, 4096, NULL,
+	 "where finished files go (default: dir/done; same file system as dir)"},
+	{"input.spool", "on_done", CT_ENUM, OFF(spool_on_done), "move", 0, 0, done_choices,
+	 "move finished files to done_dir, or delete them"},
+	{"input.spool", "settle_ms", CT_INT, OFF(spool_settle_ms), "2000", 0, 3600000, NULL,
+	 "a file not renamed in is taken once unchanged for this long"},
+	{"input.spool", "rescan_ms", CT_INT, OFF(spool_rescan_ms), "5000", 100, 3600000, NULL,
+	 "periodic rescan of the folder (besides inotify)"},
+	{"input.spool", "map", CT_STR, OFF(spool_map), "", 0, 64, NULL,
+	 "name of a [map.NAME] section renaming the WMS's columns (empty: canonical names)"},
+	{"input.spool", "source", CT_STR, OFF(spool_source), "wms", 1, 64, NULL,
+	 "source name: (source, txn_id) is unique; give inputs fed by one WMS the same name"},
+	{"input.spool", "delimiter", CT_ENUM, OFF(spool_delimiter), "comma", 0, 0, delim_choices,
+	 "CSV field delimiter: comma, semicolon, tab or pipe"},
+	{"input.spool", "max_record_bytes", CT_SIZE, OFF(spool_max_record_bytes), "64KiB", 1024,
+	 16 << 20, NULL, "longest record (line) taken; longer ones are quarantined"},
+	{"mqtt", "host", CT_STR, OFF(mqtt_host), "", 0, 255, NULL, "broker host name"},
+	{"mqtt", "port", CT_INT, OFF(mqtt_port), "8883", 1, 65535, NULL, "broker port"},
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+struct parse_state {
+	struct conf *conf;
+	const char *path;
+	FILE *file;
+	int line;       /* line of the text inih is handling */
+	int next_line;  /* line of the next text the reader returns */
+	char *err;
+	size_t errlen;
+	wh_err rc;
+	unsigned char seen[NKEYS];
+};
+
+static wh_err fail(struct parse_state *ps, const char *fmt, ...) WH_PRINTF(2, 3);
+
+static wh_err
+fail(struct parse_state *ps, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (ps->rc != WH_OK)
+		return ps->rc; /* keep the first error */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(ps->err, ps->errlen, "%s:%d: %s", ps->path, ps->line, msg);
+	ps->rc = WH_ERR_CONF;
+	return ps->rc;
+}
+
+/* Parses a size such as 4096, 64KiB, 512MiB, 1GiB, 10MB. */
+static int
+parse_size(const char *s, int64_t *ret)
+{
+	static const struct {
+		const char *suffix;
+		int64_t mult;
+	} units[] = {{"", 1},
+		     {"B", 1},
+		     {"KiB", 1024},
+		     {"MiB", 1024 * 1024},
+		     {"GiB", 1024LL * 1024 * 1024},
+		     {"TiB", 1024LL * 1024 * 1024 * 1024},
+		     {"KB", 1000},
+		     {"MB", 1000 * 1000},
+		     {"GB", 1000LL * 1000 * 1000},
+		     {"TB", 1000LL * 1000 * 1000 * 1000}};
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || v < 0)
+		return -1;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end, units[i].suffix) == 0) {
+			if (v > INT64_MAX / units[i].mult)
+				return -1;
+			*ret = v * units[i].mult;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+parse_int(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return -1;
+	*ret = v;
+	return 0;
+}
+
+static int
+parse_enum(const char *s, const char *const *choices, long *ret)
+{
+	for (long i = 0; choices[i] != NULL; i++) {
+		if (choices[i][0] != '\0' && strcasecmp(s, choices[i]) == 0) {
+			*ret = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void
+choices_text(const char *const *choices, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; choices[i] != NULL && used < len; i++) {
+		if (choices[i][0] == '\0')
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", choices[i]);
+	}
+}
+
+/* Stores value for key k in c. Returns 0, or -1 with a reason in why. */
+static int
+set_value(struct conf *c, const struct conf_key *k, const char *value, char *why, size_t whylen)
+{
+	char *base = (char *)c + k->offset;
+	int64_t v;
+	char list[128];
+
+	switch (k->type) {
+	case CT_STR: {
+		size_t n = strlen(value);
+		char *copy;
+
+		if ((int64_t)n < k->min || (int64_t)n > k->max) {
+			snprintf(why, whylen, "must be %" PRId64 " to %" PRId64 " characters long",
+				 k->min, k->max);
+			return -1;
+		}
+		copy = wh_strdup(value);
+		if (copy == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return -1;
+		}
+		wh_free(*(char **)base);
+		*(char **)base = copy;
+		return 0;
+	}
+	case CT_INT:
+	case CT_SIZE:
+		if ((k->type == CT_INT ? parse_int(value, &v) : parse_size(value, &v)) != 0) {
+			snprintf(why, whylen, "'%s' is not %s", value,
+				 k->type == CT_INT ? "a whole number"
+						   : "a size (such as 4096, 64KiB, 512MiB, 1GiB)");
+			return -1;
+		}
+		if (v < k->min || v > k->max) {
+			snprintf(why, whylen, "%s is out of range %" PRId64 "..%" PRId64, value,
+				 k->min, k->max);
+			return -1;
+		}
+		if (k->type == CT_INT)
+			*(long *)base = (long)v;
+		else
+			*(int64_t *)base = v;
+		return 0;
+	case CT_ENUM:
+		if (parse_enum(value, k->choices, (long *)base) != 0) {
+			choices_text(k->choices, list, sizeof(list));
+			snprintf(why, whylen, "'%s' is not one of: %s", value, list);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static struct conf_map *
+map_section(struct parse_state *ps, const char *name)
+{
+	struct conf *c = ps->conf;
+
+	for (int i = 0; i < c->nmaps; i++)
+		if (strcmp(c->maps[i].name, name) == 0)
+			return &c->maps[i];
+	if (c->nmaps == CONF_MAPS_MAX) {
+		fail(ps, "too many [map.*] sections (at most %d)", CONF_MAPS_MAX);
+		return NULL;
+	}
+	c->maps[c->nmaps].name = wh_strdup(name);
+	if (c->maps[c->nmaps].name == NULL) {
+		ps->rc = WH_ERR_NOMEM;
+		return NULL;
+	}
+	return &c->maps[c->nmaps++];
+}
+
+static int
+handle_map(struct parse_state *ps, const char *section, const char *name, const char *value)
+{
+	struct conf_map *m = map_section(ps, section + 4);
+	int f;
+
+	if (m == NULL)
+		return 0;
+	if (name == NULL)
+		return 1; /* the section header alone */
+	f = event_field_from_name(name);
+	if (f < 0) {
+		fail(ps, "[%s] %s: not a record field (see 'whagent help-config' for the list)",
+		     section, name);
+		return 0;
+	}
+	if (value[0] == '\0') {
+		fail(ps, "[%s] %s: empty column name", section, name);
+		return 0;
+	}
+	wh_free(m->column[f]);
+	m->column[f] = wh_strdup(value);
+	if (m->column[f] == NULL) {
+		ps->rc = WH_ERR_NOMEM;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_state *ps = user;
+	int known_section = 0;
+	char why[256];
+
+	if (strncmp(section, "map.", 4) == 0 && section[4] != '\0')
+		return handle_map(ps, section, name, value);
+	if (strcmp(section, "input.spool") == 0)
+		ps->conf->spool_enabled = true;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(section, keys[i].section) != 0)
+			continue;
+		known_section = 1;
+		if (name == NULL || strcmp(name, keys[i].name) != 0)
+			continue;
+		if (ps->seen[i]) {
+			fail(ps, "[%s] %s: set twice", section, name);
+			return 0;
+		}
+		ps->seen[i] = 1;
+		if (set_value(ps->conf, &keys[i], value, why, sizeof(why)) != 0) {
+			fail(ps, "[%s] %s: %s", section, name, why);
+			return 0;
+		}
+		return 1;
+	}
+	if (!known_section)
+		fail(ps, "unknown section [%s]", section);
+	else if (name != NULL)
+		fail(ps, "[%s] %s: unknown key", section, name);
+	return name == NULL && known_section;
+}
+
+/* inih reader: fgets that tracks the line number of the text it hands out. */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct parse_state *ps = stream;
+	char *s = fgets(str, num, ps->file);
+
+	ps->line = ps->next_line;
+	if (s != NULL && strchr(s, '\n') != NULL)
+		ps->next_line++;
+	return s;
+}
+
+static int
+set_default(struct conf *c, const struct conf_key *k, struct parse_state *ps)
+{
+	char why[256];
+
+	if (set_value(c, k, k->def, why, sizeof(why)) != 0) {
+		snprintf(ps->err, ps->errlen, "default of [%s] %s: %s", k->section, k->name, why);
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *p = wh_malloc(n);
+
+	if (p != NULL)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+static int
+valid_site_id(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+/* Defaults, derived values and checks that span keys. */
+static wh_err
+conf_finish(struct conf *c, struct parse_state *ps)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!ps->seen[i] && keys[i].def != NULL && set_default(c, &keys[i], ps) != 0)
+			return WH_ERR_CONF;
+	if (c->site_id == NULL) {
+		snprintf(ps->err, ps->errlen, "%s: [agent] site_id is required", ps->path);
+		return WH_ERR_CONF;
+	}
+	if (!valid_site_id(c->site_id)) {
+		snprintf(ps->err, ps->errlen,
+			 "%s: [agent] site_id '%s': use letters, digits, '-', '_' and '.' only",
+			 ps->path, c->site_id);
+		return WH_ERR_CONF;
+	}
+	if (c->journal_path == NULL && (c->journal_path = path_join(c->state_dir, "journal.db")) ==
+					       NULL)
+		return WH_ERR_NOMEM;
+	if (c->spool_enabled) {
+		if (c->spool_dir == NULL) {
+			snprintf(ps->err, ps->errlen, "%s: [input.spool] dir is required", ps->path);
+			return WH_ERR_CONF;
+		}
+		if (c->spool_done_dir == NULL &&
+		    (c->spool_done_dir = path_join(c->spool_dir, "done")) == NULL)
+			return WH_ERR_NOMEM;
+		if (c->spool_map[0] != '\0' && conf_map_find(c, c->spool_map) == NULL) {
+			snprintf(ps->err, ps->errlen, "%s: [input.spool] map = %s: no [map.%s] section",
+				 ps->path, c->spool_map, c->spool_map);
+			return WH_ERR_CONF;
+		}
+	}
+	return WH_OK;
+}
+
+wh_err
+conf_load(const char *path, struct conf **ret_conf, char *err, size_t errlen)
+{
+	struct parse_state ps = {.path = path, .line = 1, .next_line = 1, .err = err,
+				 .errlen = errlen};
+	wh_err rc = WH_OK;
+	int r;
+
+	err[0] = '\0';
+	ps.conf = wh_calloc(1, sizeof(*ps.conf));
+	if (ps.conf == NULL)
+		return WH_ERR_NOMEM;
+	ps.conf->path = wh_strdup(path);
+	if (ps.conf->path == NULL) {
+		rc = WH_ERR_NOMEM;
+		goto out;
+	}
+	ps.file = fopen(path, "r");
+	if (ps.file == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = WH_ERR_IO;
+		goto out;
+	}
+	r = ini_parse_stream(reader, &ps, handler, &ps);
+	fclose(ps.file);
+	if (ps.rc != WH_OK) {
+		rc = ps.rc;
+		goto out;
+	}
+	if (r != 0) {
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)",
+			 path, r > 0 ? r : ps.line);
+		rc = WH_ERR_CONF;
+		goto out;
+	}
+	rc = conf_finish(ps.conf, &ps);
+out:
+	if (rc == WH_ERR_NOMEM && err[0] == '\0')
+		snprintf(err, errlen, "%s: out of memory", path);
+	if (rc != WH_OK) {
+		conf_free(ps.conf);
+		return rc;
+	}
+	*ret_conf = ps.conf;
+	return WH_OK;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].type == CT_STR)
+			wh_free(*(char **)((char *)c + keys[i].offset));
+	for (int i = 0; i < c->nmaps; i++) {
+		wh_free(c->maps[i].name);
+		for (int f = 0; f < EF_COUNT; f++)
+			wh_free(c->maps[i].column[f]);
+	}
+	wh_free(c->path);
+	wh_free(c);
+}
+
+const struct conf_map *
+conf_map_find(const struct conf *c, const char *name)
+{
+	for (int i = 0; i < c->nmaps; i++)
+		if (strcmp(c->maps[i].name, name) == 0)
+			return &c->maps[i];
+	return NULL;
+}
+
+static void
+print_value(const struct conf *c, const struct conf_key *k, FILE *f)
+{
+	const char *base = (const char *)c + k->offset;
+
+	switch (k->type) {
+	case CT_STR:
+		fprintf(f, "%s", *(char *const *)base ? *(char *const *)base : "");
+		break;
+	case CT_INT:
+		fprintf(f, "%ld", *(const long *)base);
+		break;
+	case CT_SIZE:
+		fprintf(f, "%" PRId64, *(const int64_t *)base);
+		break;
+	case CT_ENUM:
+		fprintf(f, "%s", k->choices[*(const long *)base]);
+		break;
+	}
+}
+
+void
+conf_print(const struct conf *c, FILE *f)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].section, "input.spool") == 0 && !c->spool_enabled)
+			continue;
+		fprintf(f, "%s.%s = ", keys[i].section, keys[i].name);
+		print_value(c, &keys[i], f);
+		fputc('\n', f);
+	}
+	for (int i = 0; i < c->nmaps; i++)
+		for (int fld = 0; fld < EF_COUNT; fld++)
+			if (c->maps[i].column[fld] != NULL)
+				fprintf(f, "map.%s.%s = %s\n", c->maps[i].name,
+					event_field_name(fld), c->maps[i].column[fld]);
+}
+
+void
+conf_print_help(FILE *f)
+{
+	const char *section = "";
+	char list[128];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(section, keys[i].section) != 0) {
+			section = keys[i].section;
+			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
+		}
+		fprintf(f, "  %-18s %s\n", keys[i].name, keys[i].help);
+		if (keys[i].choices != NULL) {
+			choices_text(keys[i].choices, list, sizeof(list));
+			fprintf(f, "  %-18s one of: %s\n", "", list);
+		}
+		fprintf(f, "  %-18s default: %s\n", "", keys[i].def ? keys[i].def : "(required)");
+	}
+	fprintf(f, "\n[map.NAME]\n  FIELD = COLUMN     read canonical FIELD from the WMS's COLUMN;"
+		   " FIELD is one of:\n                    ");
+	for (int fld = 0; fld < EF_COUNT; fld++)
+		fprintf(f, " %s", event_field_name(fld));
+	fputc('\n', f);
+}

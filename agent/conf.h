@@ -1,0 +1,71 @@
+/* The configuration file: one INI file parsed by inih into struct conf through one key table
+ * that gives each key's type, default, unit and help. Unknown keys and bad values are errors
+ * naming the file, the line and the key. */
+#ifndef WHAGENT_CONF_H
+#define WHAGENT_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "event.h"
+
+#define CONF_MAPS_MAX 8
+
+enum conf_sync { CONF_SYNC_FULL, CONF_SYNC_NORMAL };
+enum conf_on_done { CONF_DONE_MOVE, CONF_DONE_DELETE };
+enum conf_delim { CONF_DELIM_COMMA, CONF_DELIM_SEMICOLON, CONF_DELIM_TAB, CONF_DELIM_PIPE };
+
+/* [map.NAME]: canonical field → the WMS's column (or JSON key) name. */
+struct conf_map {
+	char *name;
+	char *column[EF_COUNT]; /* by enum event_field; NULL keeps the field name */
+};
+
+struct conf {
+	char *path;
+	/* [agent] */
+	char *site_id;
+	char *state_dir;
+	long log_level; /* enum log_level */
+	/* [journal] */
+	char *journal_path;
+	int64_t journal_max_bytes;
+	int64_t journal_reserve_bytes;
+	long journal_synchronous; /* enum conf_sync */
+	long commit_records;
+	long commit_ms;
+	/* [input.spool] */
+	bool spool_enabled;
+	char *spool_dir;
+	char *spool_done_dir;
+	long spool_on_done; /* enum conf_on_done */
+	long spool_settle_ms;
+	long spool_rescan_ms;
+	char *spool_map;
+	char *spool_source;
+	long spool_delimiter; /* enum conf_delim */
+	int64_t spool_max_record_bytes;
+	/* [mqtt] */
+	char *mqtt_host;
+	long mqtt_port;
+	/* [map.NAME] */
+	int nmaps;
+	struct conf_map maps[CONF_MAPS_MAX];
+};
+
+/* Parses the file at path. On failure writes a message naming file, line and key to err
+ * and returns WH_ERR_CONF (or WH_ERR_IO, WH_ERR_NOMEM). Caller frees with conf_free. */
+wh_err conf_load(const char *path, struct conf **ret_conf, char *err, size_t errlen);
+void conf_free(struct conf *c);
+
+/* Writes the effective settings, one "section.key = value" line each, to f. */
+void conf_print(const struct conf *c, FILE *f);
+/* Writes every key with its default and help text to f. */
+void conf_print_help(FILE *f);
+
+/* The [map.NAME] section called name, or NULL. */
+const struct conf_map *conf_map_find(const struct conf *c, const char *name);
+
+#endif

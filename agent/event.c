@@ -1,0 +1,431 @@
+/* Mapping and validation of input records into canonical events. Every rejection names the
+ * column as the WMS calls it and says what would make the value acceptable. */
+#include "event.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crypto.h"
+#include "record.h"
+
+struct field_def {
+	const char *name;
+	size_t max_len;
+};
+
+static const struct field_def fields[EF_COUNT] = {
+	[EF_KIND] = {"kind", 16},
+	[EF_TXN_ID] = {"txn_id", 128},
+	[EF_EVENT_TIME] = {"event_time", 40},
+	[EF_SKU] = {"sku", 64},
+	[EF_GTIN] = {"gtin", 14},
+	[EF_LOT] = {"lot", 64},
+	[EF_SERIAL] = {"serial", 64},
+	[EF_EXPIRY] = {"expiry", 10},
+	[EF_QTY] = {"qty", 32},
+	[EF_UOM] = {"uom", 16},
+	[EF_ZONE] = {"zone", 64},
+	[EF_BIN] = {"bin", 64},
+	[EF_LPN] = {"lpn", 64},
+	[EF_TO_ZONE] = {"to_zone", 64},
+	[EF_TO_BIN] = {"to_bin", 64},
+	[EF_TO_LPN] = {"to_lpn", 64},
+	[EF_REASON_CODE] = {"reason_code", 32},
+	[EF_ORDER_REF] = {"order_ref", 64},
+	[EF_ORDER_LINE] = {"order_line", 32},
+	[EF_SHIPMENT_REF] = {"shipment_ref", 64},
+	[EF_CARRIER] = {"carrier", 64},
+	[EF_TRACKING_REF] = {"tracking_ref", 128},
+	[EF_PO_REF] = {"po_ref", 64},
+	[EF_TRANSFER_REF] = {"transfer_ref", 64},
+	[EF_OPERATOR_ID] = {"operator_id", 64},
+	[EF_DEVICE_ID] = {"device_id", 64},
+};
+
+static const char *const kind_names[] = {NULL,       "PICK",     "RECEIPT",
+					 "ADJUSTMENT", "TRANSFER", "SHIPMENT"};
+static const char *const biz_steps[] = {NULL,	     "picking", "receiving",
+					"cycle_counting", "storing", "shipping"};
+
+int
+event_field_from_name(const char *name)
+{
+	for (int i = 0; i < EF_COUNT; i++)
+		if (strcasecmp(name, fields[i].name) == 0)
+			return i;
+	return -1;
+}
+
+const char *
+event_field_name(int field)
+{
+	return field >= 0 && field < EF_COUNT ? fields[field].name : "?";
+}
+
+const char *
+event_kind_name(enum event_kind kind)
+{
+	return kind >= EVENT_PICK && kind <= EVENT_SHIPMENT ? kind_names[kind] : "?";
+}
+
+const char *
+event_biz_step(enum event_kind kind)
+{
+	return kind >= EVENT_PICK && kind <= EVENT_SHIPMENT ? biz_steps[kind] : "other";
+}
+
+void
+event_map_init(struct event_map *m, char *const *columns)
+{
+	for (int i = 0; i < EF_COUNT; i++)
+		m->column[i] = columns && columns[i] ? columns[i] : fields[i].name;
+}
+
+void
+event_id(const char *source, const char *source_key, uint8_t out[EVENT_ID_LEN])
+{
+	struct crypto_sha256 h;
+
+	crypto_sha256_start(&h);
+	crypto_sha256_update(&h, source, strlen(source) + 1); /* with its NUL as separator */
+	crypto_sha256_update(&h, source_key, strlen(source_key));
+	crypto_sha256_finish(&h, out);
+}
+
+int
+event_parse_qty(const char *s, int64_t *ret_milli)
+{
+	int64_t v = 0;
+	int neg = 0, digits = 0, frac = -1;
+
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	for (; *s; s++) {
+		if (*s == '.' && frac < 0) {
+			frac = 0;
+			continue;
+		}
+		if (*s < '0' || *s > '9' || frac == 3)
+			return -1;
+		if (v > (INT64_MAX / 10 - 9) / 1000)
+			return -1;
+		v = v * 10 + (*s - '0');
+		digits++;
+		if (frac >= 0)
+			frac++;
+	}
+	if (digits == 0 || frac == 0)
+		return -1;
+	for (; frac < 3; frac = frac < 0 ? 1 : frac + 1)
+		v *= 10;
+	*ret_milli = neg ? -v : v;
+	return 0;
+}
+
+static int
+take_digits(const char **s, int n, int *ret)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++, (*s)++) {
+		if (**s < '0' || **s > '9')
+			return -1;
+		v = v * 10 + (**s - '0');
+	}
+	*ret = v;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t
+days_from_civil(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* YYYY-MM-DD at *s; advances *s. */
+static int
+parse_date(const char **s, int *y, int *m, int *d)
+{
+	if (take_digits(s, 4, y) || *(*s)++ != '-' || take_digits(s, 2, m) || *(*s)++ != '-' ||
+	    take_digits(s, 2, d))
+		return -1;
+	if (*m < 1 || *m > 12 || *d < 1 || *d > days_in_month(*y, *m))
+		return -1;
+	return 0;
+}
+
+int
+event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min)
+{
+	int y, mo, d, h, mi, sec, ms = 0, oh = 0, om = 0, sign = 1;
+
+	if (parse_date(&s, &y, &mo, &d) != 0 || (*s != 'T' && *s != 't' && *s != ' '))
+		return -1;
+	s++;
+	if (take_digits(&s, 2, &h) || *s++ != ':' || take_digits(&s, 2, &mi) || *s++ != ':' ||
+	    take_digits(&s, 2, &sec) || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	if (*s == '.') {
+		int n = 0;
+
+		for (s++; *s >= '0' && *s <= '9'; s++, n++)
+			if (n < 3)
+				ms = ms * 10 + (*s - '0');
+		if (n == 0)
+			return -1;
+		for (; n < 3; n++)
+			ms *= 10;
+	}
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		sign = *s++ == '-' ? -1 : 1;
+		if (take_digits(&s, 2, &oh) || *s++ != ':' || take_digits(&s, 2, &om) || oh > 23 ||
+		    om > 59)
+			return -1;
+	} else {
+		return -1;
+	}
+	if (*s != '\0')
+		return -1;
+	if (sec == 60)
+		sec = 59; /* a leap second is kept within its minute */
+	*ret_offset_min = sign * (oh * 60 + om);
+	*ret_ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
+		   (int64_t)*ret_offset_min * 60) *
+			  1000 +
+		  ms;
+	return 0;
+}
+
+static int
+valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		int n;
+		unsigned cp;
+
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0)
+			n = 1, cp = *p & 0x1f;
+		else if ((*p & 0xf0) == 0xe0)
+			n = 2, cp = *p & 0x0f;
+		else if ((*p & 0xf8) == 0xf0)
+			n = 3, cp = *p & 0x07;
+		else
+			return 0;
+		for (int i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
+static int
+valid_gtin(const char *s)
+{
+	size_t n = strlen(s);
+	int sum = 0;
+
+	if (n != 8 && n != 12 && n != 13 && n != 14)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = s[n - 1 - i] - '0';
+
+		if (d < 0 || d > 9)
+			return 0;
+		if (i > 0)
+			sum += (i % 2 == 1) ? 3 * d : d;
+	}
+	return (10 - sum % 10) % 10 == s[n - 1] - '0';
+}
+
+static int
+has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 && *s != '\t')
+			return 1;
+	return 0;
+}
+
+/* Places each pair of r in a field or, when no column matches, in the attributes. */
+static wh_err
+assign(const struct event_map *m, const struct record *r, struct event *ev, const char **col,
+       char *why, size_t whylen)
+{
+	for (int i = 0; i < r->n; i++) {
+		int f = -1;
+
+		for (int k = 0; k < EF_COUNT && f < 0; k++)
+			if (strcasecmp(r->key[i], m->column[k]) == 0)
+				f = k;
+		if (!valid_utf8(r->key[i]) || !valid_utf8(r->val[i])) {
+			snprintf(why, whylen,
+				 "column %.64s: not valid UTF-8 (export the file as UTF-8)",
+				 r->key[i]);
+			return WH_ERR_INVAL;
+		}
+		if (f >= 0) {
+			if (col[f] != NULL) {
+				snprintf(why, whylen, "column %.64s appears twice", r->key[i]);
+				return WH_ERR_INVAL;
+			}
+			col[f] = r->key[i];
+			ev->f[f] = r->val[i][0] ? r->val[i] : NULL;
+			continue;
+		}
+		if (r->val[i][0] == '\0')
+			continue;
+		if (ev->nattrs == EVENT_MAX_ATTRS || strlen(r->key[i]) > EVENT_ATTR_KEY_MAX ||
+		    strlen(r->val[i]) > EVENT_ATTR_VAL_MAX) {
+			snprintf(why, whylen,
+				 "column %.64s: extra columns are kept as attributes, at most %d, "
+				 "names up to %d and values up to %d characters",
+				 r->key[i], EVENT_MAX_ATTRS, EVENT_ATTR_KEY_MAX, EVENT_ATTR_VAL_MAX);
+			return WH_ERR_INVAL;
+		}
+		ev->attr_key[ev->nattrs] = r->key[i];
+		ev->attr_val[ev->nattrs++] = r->val[i];
+	}
+	return WH_OK;
+}
+
+static wh_err
+missing(const struct event_map *m, int f, const char *kind, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "column %s is required%s%s but missing or empty", m->column[f],
+		 kind ? " for " : "", kind ? kind : "");
+	return WH_ERR_INVAL;
+}
+
+static wh_err
+check_kind_rules(const struct event_map *m, struct event *ev, const char **col, char *why,
+		 size_t whylen)
+{
+	const char *kn = event_kind_name(ev->kind);
+
+	if (ev->kind != EVENT_SHIPMENT && ev->f[EF_BIN] == NULL)
+		return missing(m, EF_BIN, kn, why, whylen);
+	if (ev->kind == EVENT_ADJUSTMENT && ev->f[EF_REASON_CODE] == NULL)
+		return missing(m, EF_REASON_CODE, kn, why, whylen);
+	if (ev->kind == EVENT_TRANSFER && ev->f[EF_TO_BIN] == NULL)
+		return missing(m, EF_TO_BIN, kn, why, whylen);
+	if (ev->kind == EVENT_SHIPMENT && ev->f[EF_SHIPMENT_REF] == NULL)
+		return missing(m, EF_SHIPMENT_REF, kn, why, whylen);
+	if (ev->kind == EVENT_ADJUSTMENT ? ev->qty_milli == 0 : ev->qty_milli <= 0) {
+		snprintf(why, whylen, "column %s: '%s' %s", col[EF_QTY], ev->f[EF_QTY],
+			 ev->kind == EVENT_ADJUSTMENT
+				 ? "must not be zero for ADJUSTMENT (a signed change)"
+				 : "must be greater than zero (only ADJUSTMENT is signed)");
+		return WH_ERR_INVAL;
+	}
+	return WH_OK;
+}
+
+static wh_err
+check_values(const struct event_map *m, struct event *ev, const char **col, char *why,
+	     size_t whylen)
+{
+	static const int required[] = {EF_KIND, EF_TXN_ID, EF_EVENT_TIME, EF_SKU, EF_QTY, EF_UOM};
+	int y, mo, d;
+	const char *p;
+
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (ev->f[required[i]] == NULL)
+			return missing(m, required[i], NULL, why, whylen);
+	for (int f = 0; f < EF_COUNT; f++) {
+		if (ev->f[f] == NULL)
+			continue;
+		if (strlen(ev->f[f]) > fields[f].max_len) {
+			snprintf(why, whylen, "column %.64s: longer than %zu characters", col[f],
+				 fields[f].max_len);
+			return WH_ERR_INVAL;
+		}
+		if (has_control(ev->f[f])) {
+			snprintf(why, whylen, "column %.64s: contains control characters", col[f]);
+			return WH_ERR_INVAL;
+		}
+	}
+	for (int k = EVENT_PICK; k <= EVENT_SHIPMENT; k++)
+		if (strcasecmp(ev->f[EF_KIND], kind_names[k]) == 0)
+			ev->kind = (enum event_kind)k;
+	if (ev->kind == 0) {
+		snprintf(why, whylen,
+			 "column %s: '%s' is not PICK, RECEIPT, ADJUSTMENT, TRANSFER or SHIPMENT",
+			 col[EF_KIND], ev->f[EF_KIND]);
+		return WH_ERR_INVAL;
+	}
+	if (event_parse_time(ev->f[EF_EVENT_TIME], &ev->event_time_ms,
+			     &ev->event_time_offset_min) != 0) {
+		snprintf(why, whylen,
+			 "column %s: '%s' is not an RFC 3339 time with zone offset "
+			 "(like 2026-03-01T14:05:00+01:00)",
+			 col[EF_EVENT_TIME], ev->f[EF_EVENT_TIME]);
+		return WH_ERR_INVAL;
+	}
+	if (event_parse_qty(ev->f[EF_QTY], &ev->qty_milli) != 0) {
+		snprintf(why, whylen,
+			 "column %s: '%s' is not a decimal number (digits, optional '.' and up to "
+			 "3 decimals, no thousands separators)",
+			 col[EF_QTY], ev->f[EF_QTY]);
+		return WH_ERR_INVAL;
+	}
+	p = ev->f[EF_EXPIRY];
+	if (p != NULL && (parse_date(&p, &y, &mo, &d) != 0 || *p != '\0')) {
+		snprintf(why, whylen, "column %s: '%s' is not a date YYYY-MM-DD", col[EF_EXPIRY],
+			 ev->f[EF_EXPIRY]);
+		return WH_ERR_INVAL;
+	}
+	if (ev->f[EF_GTIN] != NULL && !valid_gtin(ev->f[EF_GTIN])) {
+		snprintf(why, whylen,
+			 "column %s: '%s' is not a GTIN (8, 12, 13 or 14 digits with a valid "
+			 "check digit)",
+			 col[EF_GTIN], ev->f[EF_GTIN]);
+		return WH_ERR_INVAL;
+	}
+	return check_kind_rules(m, ev, col, why, whylen);
+}
+
+wh_err
+event_from_record(const struct event_map *m, const struct record *r, struct event *ret_ev,
+		  char *why, size_t whylen)
+{
+	const char *col[EF_COUNT] = {0};
+	wh_err rc;
+
+	memset(ret_ev, 0, sizeof(*ret_ev));
+	rc = assign(m, r, ret_ev, col, why, whylen);
+	if (rc == WH_OK)
+		rc = check_values(m, ret_ev, col, why, whylen);
+	return rc;
+}

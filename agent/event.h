@@ -1,0 +1,99 @@
+/* The canonical event in C: the input record's fields, the mapping from a WMS's own column
+ * names, and validation. Validation borrows the record's strings; nothing is copied. */
+#ifndef WHAGENT_EVENT_H
+#define WHAGENT_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct record;
+
+/* The input record's fields, in the order of the README's table. */
+enum event_field {
+	EF_KIND,
+	EF_TXN_ID,
+	EF_EVENT_TIME,
+	EF_SKU,
+	EF_GTIN,
+	EF_LOT,
+	EF_SERIAL,
+	EF_EXPIRY,
+	EF_QTY,
+	EF_UOM,
+	EF_ZONE,
+	EF_BIN,
+	EF_LPN,
+	EF_TO_ZONE,
+	EF_TO_BIN,
+	EF_TO_LPN,
+	EF_REASON_CODE,
+	EF_ORDER_REF,
+	EF_ORDER_LINE,
+	EF_SHIPMENT_REF,
+	EF_CARRIER,
+	EF_TRACKING_REF,
+	EF_PO_REF,
+	EF_TRANSFER_REF,
+	EF_OPERATOR_ID,
+	EF_DEVICE_ID,
+	EF_COUNT
+};
+
+/* Values equal to whagent.v1.EventKind. */
+enum event_kind {
+	EVENT_PICK = 1,
+	EVENT_RECEIPT = 2,
+	EVENT_ADJUSTMENT = 3,
+	EVENT_TRANSFER = 4,
+	EVENT_SHIPMENT = 5
+};
+
+#define EVENT_MAX_ATTRS     32
+#define EVENT_ATTR_KEY_MAX  64
+#define EVENT_ATTR_VAL_MAX  256
+#define EVENT_ID_LEN        32
+
+/* Which column (or JSON key) each field is read from. */
+struct event_map {
+	const char *column[EF_COUNT]; /* borrowed */
+};
+
+struct event {
+	enum event_kind kind;
+	const char *f[EF_COUNT]; /* borrowed from the record; NULL when absent or empty */
+	int64_t qty_milli;       /* thousandths, signed */
+	int64_t event_time_ms;   /* UTC */
+	int32_t event_time_offset_min;
+	int nattrs;
+	const char *attr_key[EVENT_MAX_ATTRS];
+	const char *attr_val[EVENT_MAX_ATTRS];
+};
+
+/* The field called name (case-insensitive), or -1. */
+int event_field_from_name(const char *name);
+const char *event_field_name(int field);
+const char *event_kind_name(enum event_kind kind);
+/* The GS1 CBV business step of kind: picking, receiving, ... */
+const char *event_biz_step(enum event_kind kind);
+
+/* Fills m from columns (indexed by field, NULL entries keep the field's name; columns may
+ * be NULL). Borrows the strings. */
+void event_map_init(struct event_map *m, char *const *columns);
+
+/* Maps r through m and validates it into *ret_ev, which borrows r's strings.
+ * WH_ERR_INVAL: why holds a reason a person can act on ("column qty: '12,5' is not a
+ * decimal number"). */
+wh_err event_from_record(const struct event_map *m, const struct record *r, struct event *ret_ev,
+			 char *why, size_t whylen);
+
+/* The deterministic event id: SHA-256 over source, a 0 byte, and source_key. */
+void event_id(const char *source, const char *source_key, uint8_t out[EVENT_ID_LEN]);
+
+/* Parses a decimal with up to 3 fraction digits exactly into thousandths. 0 or -1. */
+int event_parse_qty(const char *s, int64_t *ret_milli);
+/* Parses RFC 3339 date-time with a zone offset. 0 or -1. */
+int event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min);
+
+#endif

@@ -1,0 +1,859 @@
+/* Spool folder: scanning and settling of candidates, then reading one file at a time in
+ * slices of one journal transaction each (commit_records or commit_ms, whichever first). */
+#include "input_spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "csv.h"
+#include "intake.h"
+#include "journal.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "platform.h"
+#include "record.h"
+
+#define NAME_MAX_LEN   255
+#define READ_CHUNK     65536
+#define FULL_RETRY_MS  1000
+#define ERROR_RETRY_MS 5000
+
+enum fmt { FMT_CSV, FMT_JSONL };
+
+struct cand {
+	char name[NAME_MAX_LEN + 1];
+	off_t size;
+	int64_t mtime_ns;
+	int64_t stable_since; /* monotonic ms */
+	int moved_in;
+	int seen; /* in the last scan */
+};
+
+/* The file being taken. Every field but the buffer derives from the committed cursor. */
+struct cur {
+	int fd;
+	char name[NAME_MAX_LEN + 1];
+	enum fmt fmt;
+	struct stat st;
+	char *buf;
+	size_t len, pos;   /* valid bytes, consumed bytes */
+	uint64_t base;     /* file offset of buf[0] */
+	uint64_t line;     /* line number of buf[pos] */
+	int eof;
+	int skipping;      /* discarding the rest of an over-long line */
+	char *header_raw;  /* CSV header text, for quarantine context */
+	const char *header_err;
+	struct csv_row header;
+};
+
+struct spool {
+	const struct conf *conf;
+	struct journal *journal;
+	struct loop *loop;
+	struct platform_watch *watch;
+	struct loop_timer scan_timer, work_timer;
+	struct intake intake;
+	struct cand *cands;
+	int ncands, cap;
+	struct cur cur;
+	int have_cur;
+	struct csv_row row;
+	struct record rec;
+	struct spool_stats stats;
+	int full_logged;
+};
+
+static char
+delimiter(const struct conf *c)
+{
+	static const char d[] = {',', ';', '\t', '|'};
+
+	return d[c->spool_delimiter];
+}
+
+static int
+format_of(const char *name, enum fmt *ret)
+{
+	size_t n = strlen(name);
+
+	if (name[0] == '.')
+		return -1;
+	if (n > 4 && strcasecmp(name + n - 4, ".csv") == 0)
+		*ret = FMT_CSV;
+	else if (n > 6 && strcasecmp(name + n - 6, ".jsonl") == 0)
+		*ret = FMT_JSONL;
+	else
+		return -1; /* includes .tmp, .part and other temporary names */
+	return 0;
+}
+
+static void
+cursor_name(const char *file, char *buf, size_t len)
+{
+	snprintf(buf, len, "spool:%s", file);
+}
+
+/* Cursor text: identity of the file, then where the committed part ends. */
+static void
+cursor_format(const struct stat *st, uint64_t off, uint64_t line, int done, char *buf,
+	      size_t len)
+{
+	snprintf(buf, len, "dev=%ju ino=%ju size=%jd mtime=%jd.%09ld off=%" PRIu64
+		 " line=%" PRIu64 " done=%d",
+		 (uintmax_t)st->st_dev, (uintmax_t)st->st_ino, (intmax_t)st->st_size,
+		 (intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, off, line, done);
+}
+
+struct cursor_pos {
+	char ident[128];
+	uint64_t off, line;
+	int done;
+};
+
+static int
+cursor_parse(const char *text, struct cursor_pos *p)
+{
+	const char *off = strstr(text, " off=");
+
+	if (off == NULL || (size_t)(off - text) >= sizeof(p->ident) ||
+	    sscanf(off, " off=%" SCNu64 " line=%" SCNu64 " done=%d", &p->off, &p->line,
+		   &p->done) != 3)
+		return -1;
+	snprintf(p->ident, sizeof(p->ident), "%.*s", (int)(off - text), text);
+	return 0;
+}
+
+/* The committed cursor of the file cur describes, if it is the same file. */
+static int
+cursor_lookup(struct spool *sp, const char *name, const struct stat *st, struct cursor_pos *p)
+{
+	char cname[NAME_MAX_LEN + 8], text[256], ident[256];
+
+	cursor_name(name, cname, sizeof(cname));
+	if (journal_cursor_get(sp->journal, cname, text, sizeof(text)) != WH_OK ||
+	    cursor_parse(text, p) != 0)
+		return -1;
+	cursor_format(st, 0, 0, 0, ident, sizeof(ident));
+	*strstr(ident, " off=") = '\0';
+	return strcmp(ident, p->ident) == 0 ? 0 : -1;
+}
+
+/* --- candidates ------------------------------------------------------------------------ */
+
+static struct cand *
+cand_find(struct spool *sp, const char *name)
+{
+	for (int i = 0; i < sp->ncands; i++)
+		if (strcmp(sp->cands[i].name, name) == 0)
+			return &sp->cands[i];
+	return NULL;
+}
+
+static struct cand *
+cand_add(struct spool *sp, const char *name)
+{
+	struct cand *c;
+
+	if (sp->ncands == sp->cap) {
+		int cap = sp->cap ? sp->cap * 2 : 64;
+		struct cand *n = wh_realloc(sp->cands, (size_t)cap * sizeof(*n));
+
+		if (n == NULL)
+			return NULL;
+		sp->cands = n;
+		sp->cap = cap;
+	}
+	c = &sp->cands[sp->ncands++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return c;
+}
+
+static void
+cand_remove(struct spool *sp, const char *name)
+{
+	struct cand *c = cand_find(sp, name);
+
+	if (c != NULL)
+		*c = sp->cands[--sp->ncands];
+}
+
+static void
+cand_update(struct spool *sp, const char *name, const struct stat *st, int64_t now)
+{
+	struct cand *c = cand_find(sp, name);
+	int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+
+	if (c == NULL) {
+		c = cand_add(sp, name);
+		if (c == NULL)
+			return; /* retried on the next scan */
+		c->stable_since = now;
+	} else if (c->size != st->st_size || c->mtime_ns != mtime_ns) {
+		c->stable_since = now;
+	}
+	c->size = st->st_size;
+	c->mtime_ns = mtime_ns;
+	c->seen = 1;
+}
+
+static int
+cand_ready(const struct spool *sp, const struct cand *c, int64_t now)
+{
+	return c->moved_in || now - c->stable_since >= sp->conf->spool_settle_ms;
+}
+
+static void
+scan(struct spool *sp)
+{
+	int64_t now = platform_mono_ms(), next = sp->conf->spool_rescan_ms;
+	DIR *d = opendir(sp->conf->spool_dir);
+	struct dirent *de;
+	enum fmt f;
+
+	if (d == NULL) {
+		log_warn("spool: cannot read %s", sp->conf->spool_dir);
+		loop_timer_arm(&sp->scan_timer, sp->conf->spool_rescan_ms);
+		return;
+	}
+	for (int i = 0; i < sp->ncands; i++)
+		sp->cands[i].seen = 0;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (format_of(de->d_name, &f) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		cand_update(sp, de->d_name, &st, now);
+	}
+	closedir(d);
+	for (int i = 0; i < sp->ncands;) {
+		struct cand *c = &sp->cands[i];
+
+		if (!c->seen && !(sp->have_cur && strcmp(c->name, sp->cur.name) == 0)) {
+			*c = sp->cands[--sp->ncands];
+			continue;
+		}
+		if (cand_ready(sp, c, now))
+			loop_timer_arm_soon(&sp->work_timer, 0);
+		else if (c->stable_since + sp->conf->spool_settle_ms - now < next)
+			next = c->stable_since + sp->conf->spool_settle_ms - now;
+		i++;
+	}
+	loop_timer_arm(&sp->scan_timer, next);
+}
+
+static void
+on_scan_timer(void *arg)
+{
+	scan(arg);
+}
+
+static void
+on_watch_event(const char *name, int moved_in, void *arg)
+{
+	struct spool *sp = arg;
+	struct cand *c;
+	enum fmt f;
+
+	if (format_of(name, &f) != 0)
+		return;
+	if (moved_in && ((c = cand_find(sp, name)) != NULL || (c = cand_add(sp, name)) != NULL))
+		c->moved_in = 1;
+}
+
+static void
+on_watch_fd(int fd, short revents, void *arg)
+{
+	struct spool *sp = arg;
+
+	(void)fd;
+	(void)revents;
+	if (platform_watch_drain(sp->watch, on_watch_event, sp) != 0)
+		log_warn("spool: reading the folder watch");
+	loop_timer_arm(&sp->scan_timer, 0);
+}
+
+/* The ready candidate that comes first by name: WMS exports usually sort by time. */
+static struct cand *
+next_ready(struct spool *sp)
+{
+	int64_t now = platform_mono_ms();
+	struct cand *best = NULL;
+
+	for (int i = 0; i < sp->ncands; i++)
+		if (cand_ready(sp, &sp->cands[i], now) &&
+		    (best == NULL || strcmp(sp->cands[i].name, best->name) < 0))
+			best = &sp->cands[i];
+	return best;
+}
+
+/* --- the current file ------------------------------------------------------------------ */
+
+static void
+cur_close(struct spool *sp)
+{
+	if (!sp->have_cur)
+		return;
+	close(sp->cur.fd);
+	wh_free(sp->cur.header_raw);
+	sp->cur.header_raw = NULL;
+	sp->have_cur = 0;
+}
+
+/* Reads more of the file into the buffer, keeping the unconsumed part. */
+static int
+cur_fill(struct spool *sp)
+{
+	struct cur *c = &sp->cur;
+	size_t cap = (size_t)sp->conf->spool_max_record_bytes + READ_CHUNK;
+	ssize_t n;
+
+	if (c->pos > 0) {
+		memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+		c->base += c->pos;
+		c->len -= c->pos;
+		c->pos = 0;
+	}
+	if (c->len == cap || c->eof)
+		return 0;
+	do
+		n = read(c->fd, c->buf + c->len, cap - c->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		c->eof = 1;
+	c->len += (size_t)n;
+	return 0;
+}
+
+static uint64_t
+count_lines(const char *p, size_t n)
+{
+	uint64_t lines = 0;
+
+	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+		lines++;
+	return lines;
+}
+
+static void
+consume(struct cur *c, size_t n)
+{
+	c->line += count_lines(c->buf + c->pos, n);
+	c->pos += n;
+}
+
+/* Reads and parses the CSV header at the start of the file. */
+static int
+read_header(struct spool *sp)
+{
+	struct cur *c = &sp->cur;
+	const char *why = NULL;
+	size_t used = 0;
+	enum csv_result r;
+
+	for (;;) {
+		if (c->len - c->pos >= 3 && c->base + c->pos == 0 &&
+		    memcmp(c->buf, "\xef\xbb\xbf", 3) == 0)
+			c->pos = 3; /* UTF-8 byte order mark of spreadsheet exports */
+		r = csv_parse(&c->header, c->buf + c->pos, c->len - c->pos, c->eof,
+			      delimiter(sp->conf), &used, &why);
+		if (r != CSV_MORE || c->eof)
+			break;
+		if (cur_fill(sp) != 0)
+			return -1;
+		if (c->len == (size_t)sp->conf->spool_max_record_bytes + READ_CHUNK) {
+			r = CSV_ERR;
+			why = "header row too long";
+			break;
+		}
+	}
+	if (r == CSV_MORE) { /* empty file */
+		c->header.nfields = 0;
+		return 0;
+	}
+	c->header_raw = wh_strndup(c->buf + c->pos, used && c->buf[c->pos + used - 1] == '\n'
+							    ? used - 1
+							    : used);
+	if (c->header_raw == NULL)
+		return -1;
+	if (r == CSV_ERR)
+		c->header_err = why;
+	consume(c, used);
+	return 0;
+}
+
+static int
+cur_seek(struct cur *c, uint64_t off, uint64_t line)
+{
+	if (lseek(c->fd, (off_t)off, SEEK_SET) < 0)
+		return -1;
+	c->base = off;
+	c->len = c->pos = 0;
+	c->line = line;
+	c->eof = 0;
+	return 0;
+}
+
+static int cur_finish(struct spool *sp);
+
+/* Opens name and positions it at its committed cursor. 1 if the file is already done. */
+static int
+cur_open(struct spool *sp, const char *name)
+{
+	struct cur *c = &sp->cur;
+	struct cursor_pos pos;
+	int found;
+
+	memset(&pos, 0, sizeof(pos));
+	c->fd = openat(AT_FDCWD, sp->conf->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->fd < 0)
+		return -1;
+	{
+		int dfd = c->fd;
+
+		c->fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		close(dfd);
+	}
+	if (c->fd < 0)
+		return -1;
+	if (fstat(c->fd, &c->st) != 0) {
+		close(c->fd);
+		return -1;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	format_of(name, &c->fmt);
+	c->base = c->len = c->pos = 0;
+	c->line = 1;
+	c->eof = c->skipping = 0;
+	c->header_err = NULL;
+	c->header_raw = NULL;
+	sp->have_cur = 1;
+	found = cursor_lookup(sp, name, &c->st, &pos) == 0;
+	if (found && pos.done)
+		return 1;
+	if (c->fmt == FMT_CSV && read_header(sp) != 0)
+		return -1;
+	if (found && pos.off > c->base + c->pos) {
+		if (cur_seek(c, pos.off, pos.line) != 0)
+			return -1;
+		log_info("spool: resuming %s at line %" PRIu64, name, pos.line);
+	}
+	return 0;
+}
+
+/* --- records --------------------------------------------------------------------------- */
+
+enum next { NEXT_RECORD, NEXT_BAD, NEXT_SKIP, NEXT_EOF, NEXT_MORE };
+
+/* Finds the next record at buf[pos]: *ret_used bytes of raw text. */
+static enum next
+next_record(struct spool *sp, size_t *ret_used, const char **ret_why)
+{
+	struct cur *c = &sp->cur;
+	const char *p = c->buf + c->pos, *nl;
+	size_t avail = c->len - c->pos, max = (size_t)sp->conf->spool_max_record_bytes;
+
+	if (avail == 0)
+		return c->eof ? NEXT_EOF : NEXT_MORE;
+	nl = memchr(p, '\n', avail);
+	if (c->skipping) {
+		*ret_used = nl ? (size_t)(nl - p) + 1 : avail;
+		c->skipping = nl == NULL;
+		return NEXT_SKIP;
+	}
+	if (c->fmt == FMT_CSV) {
+		enum csv_result r = csv_parse(&sp->row, p, avail, c->eof, delimiter(sp->conf),
+					      ret_used, ret_why);
+
+		if (r == CSV_ROW)
+			return NEXT_RECORD;
+		if (r == CSV_ERR)
+			return NEXT_BAD;
+	} else if (nl != NULL || c->eof) {
+		*ret_used = nl ? (size_t)(nl - p) + 1 : avail;
+		return NEXT_RECORD;
+	}
+	if (avail < max)
+		return NEXT_MORE;
+	/* No record end within the limit: quarantine a prefix, discard the rest of the line. */
+	*ret_used = max;
+	c->skipping = 1;
+	*ret_why = "line longer than max_record_bytes";
+	return NEXT_BAD;
+}
+
+static int
+blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+			return 0;
+	return 1;
+}
+
+/* Takes the record of used bytes at buf[pos]: validated and appended, or quarantined. */
+static wh_err
+take(struct spool *sp, size_t used, const char *parse_why)
+{
+	struct cur *c = &sp->cur;
+	const char *p = c->buf + c->pos;
+	size_t rawlen = used;
+	char position[NAME_MAX_LEN + 32], why[320];
+	struct intake_outcome out;
+	struct intake_raw raw;
+	wh_err err;
+
+	while (rawlen > 0 && (p[rawlen - 1] == '\n' || p[rawlen - 1] == '\r'))
+		rawlen--;
+	if (parse_why == NULL && blank(p, rawlen))
+		return WH_OK;
+	snprintf(position, sizeof(position), "%s line %" PRIu64, c->name, c->line);
+	raw = (struct intake_raw){.position = position,
+				  .format = c->fmt == FMT_CSV ? "csv" : "jsonl",
+				  .context = c->header_raw,
+				  .bytes = p,
+				  .len = rawlen};
+	if (parse_why == NULL && c->fmt == FMT_CSV && c->header_err != NULL)
+		parse_why = "the header row (line 1) is malformed";
+	if (parse_why != NULL)
+		return intake_reject(&sp->intake, &raw, parse_why, &out);
+	if (c->fmt == FMT_CSV)
+		err = record_from_csv(&sp->rec, &c->header, &sp->row, why, sizeof(why));
+	else
+		err = record_from_json(&sp->rec, p, rawlen, why, sizeof(why));
+	if (err == WH_ERR_INVAL)
+		return intake_reject(&sp->intake, &raw, why, &out);
+	if (err != WH_OK)
+		return err;
+	return intake_record(&sp->intake, &sp->rec, &raw, &out);
+}
+
+static wh_err
+commit_slice(struct spool *sp, int done)
+{
+	struct cur *c = &sp->cur;
+	char cname[NAME_MAX_LEN + 8], text[256];
+	wh_err err;
+
+	cursor_name(c->name, cname, sizeof(cname));
+	cursor_format(&c->st, c->base + c->pos, c->line, done, text, sizeof(text));
+	err = journal_cursor_set(sp->journal, cname, text);
+	if (err == WH_OK)
+		err = journal_commit(sp->journal);
+	else
+		journal_rollback(sp->journal);
+	return err;
+}
+
+/* One transaction's worth of the current file. 1 when the file is finished. */
+static int
+slice(struct spool *sp, wh_err *ret_err)
+{
+	int64_t until = platform_mono_ms() + sp->conf->commit_ms;
+	long n = 0;
+	int finished = 0;
+	wh_err err;
+
+	if ((err = journal_begin(sp->journal)) != WH_OK)
+		goto out;
+	while (n < sp->conf->commit_records && platform_mono_ms() < until) {
+		const char *why = NULL;
+		size_t used = 0;
+		enum next k = next_record(sp, &used, &why);
+
+		if (k == NEXT_MORE) {
+			if (cur_fill(sp) != 0) {
+				err = WH_ERR_IO;
+				break;
+			}
+			continue;
+		}
+		if (k == NEXT_EOF) {
+			finished = 1;
+			break;
+		}
+		if (k != NEXT_SKIP) {
+			err = take(sp, used, k == NEXT_BAD ? why : NULL);
+			if (err != WH_OK)
+				break;
+			n++;
+		}
+		consume(&sp->cur, used);
+	}
+	if (err == WH_OK)
+		err = commit_slice(sp, finished);
+	else
+		journal_rollback(sp->journal);
+out:
+	*ret_err = err;
+	return err == WH_OK && finished;
+}
+
+/* Moves (or deletes) a fully committed file, then forgets its cursor. */
+static int
+cur_finish(struct spool *sp)
+{
+	struct cur *c = &sp->cur;
+	char cname[NAME_MAX_LEN + 8], dst[4096 + NAME_MAX_LEN + 32];
+	int dfd, rc;
+
+	dfd = open(sp->conf->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	if (sp->conf->spool_on_done == CONF_DONE_DELETE) {
+		rc = unlinkat(dfd, c->name, 0);
+	} else {
+		struct stat st;
+
+		snprintf(dst, sizeof(dst), "%s/%s", sp->conf->spool_done_dir, c->name);
+		if (stat(dst, &st) == 0) /* keep both: the earlier one is evidence */
+			snprintf(dst, sizeof(dst), "%s/%s.%" PRId64, sp->conf->spool_done_dir,
+				 c->name, platform_now_ms());
+		rc = renameat(dfd, c->name, AT_FDCWD, dst);
+	}
+	close(dfd);
+	if (rc != 0)
+		return -1;
+	cursor_name(c->name, cname, sizeof(cname));
+	if (journal_cursor_delete(sp->journal, cname) != WH_OK)
+		log_warnx("spool: forgetting the cursor of %s: %s", c->name,
+			  journal_errmsg(sp->journal));
+	return 0;
+}
+
+static void
+file_done(struct spool *sp)
+{
+	struct cand *c = cand_find(sp, sp->cur.name);
+
+	if (cur_finish(sp) != 0) {
+		log_warn("spool: %s is taken but cannot be moved to %s (will retry)", sp->cur.name,
+			 sp->conf->spool_on_done == CONF_DONE_DELETE ? "deletion"
+								      : sp->conf->spool_done_dir);
+		if (c != NULL)
+			c->moved_in = 0, c->stable_since = platform_mono_ms();
+		cur_close(sp);
+		return;
+	}
+	log_info("spool: %s done (%" PRIu64 " lines)", sp->cur.name, sp->cur.line - 1);
+	sp->stats.files_done++;
+	cand_remove(sp, sp->cur.name);
+	cur_close(sp);
+}
+
+static void
+on_full(struct spool *sp)
+{
+	if (!sp->full_logged)
+		log_warnx("spool: journal full, holding files back: %s",
+			  journal_errmsg(sp->journal));
+	sp->full_logged = 1;
+	sp->stats.full = 1;
+	cur_close(sp);
+	loop_timer_arm(&sp->work_timer, FULL_RETRY_MS);
+}
+
+static void
+on_work(void *arg)
+{
+	struct spool *sp = arg;
+	struct cand *c;
+	wh_err err = WH_OK;
+	int r;
+
+	if (!sp->have_cur) {
+		c = next_ready(sp);
+		if (c == NULL)
+			return;
+		r = cur_open(sp, c->name);
+		if (r < 0) {
+			log_warn("spool: cannot open %s", c->name);
+			cand_remove(sp, c->name); /* seen again on the next scan */
+			cur_close(sp);
+			loop_timer_arm(&sp->work_timer, 0);
+			return;
+		}
+		if (r == 1) { /* taken before a crash, not yet moved */
+			file_done(sp);
+			loop_timer_arm(&sp->work_timer, 0);
+			return;
+		}
+	}
+	r = slice(sp, &err);
+	if (err == WH_ERR_FULL) {
+		on_full(sp);
+		return;
+	}
+	if (err != WH_OK) {
+		log_errx("spool: taking %s: %s (%s); will retry", sp->cur.name, wh_strerror(err),
+			 err == WH_ERR_IO ? strerror(errno) : journal_errmsg(sp->journal));
+		cur_close(sp); /* reopened from the committed cursor */
+		loop_timer_arm(&sp->work_timer, ERROR_RETRY_MS);
+		return;
+	}
+	if (sp->full_logged)
+		log_info("spool: journal has room again, taking files");
+	sp->full_logged = sp->stats.full = 0;
+	if (r == 1)
+		file_done(sp);
+	loop_timer_arm(&sp->work_timer, 0);
+}
+
+/* --- set-up ---------------------------------------------------------------------------- */
+
+struct stale {
+	struct spool *sp;
+	char **names;
+	int n, cap;
+};
+
+static void
+collect_stale(const char *name, void *arg)
+{
+	struct stale *s = arg;
+	struct stat st;
+	char path[4096 + NAME_MAX_LEN + 2];
+	char **n;
+
+	if (strncmp(name, "spool:", 6) != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", s->sp->conf->spool_dir, name + 6);
+	if (stat(path, &st) == 0)
+		return;
+	if (s->n == s->cap) {
+		n = wh_realloc(s->names, (size_t)(s->cap + 16) * sizeof(*n));
+		if (n == NULL)
+			return;
+		s->names = n;
+		s->cap += 16;
+	}
+	if ((s->names[s->n] = wh_strdup(name)) != NULL)
+		s->n++;
+}
+
+/* Forgets cursors of files no longer in the folder (moved away after a crash). */
+static void
+forget_stale(struct spool *sp)
+{
+	struct stale s = {.sp = sp};
+
+	journal_cursor_each(sp->journal, collect_stale, &s);
+	for (int i = 0; i < s.n; i++) {
+		journal_cursor_delete(sp->journal, s.names[i]);
+		wh_free(s.names[i]);
+	}
+	wh_free(s.names);
+}
+
+static void
+apply_conf(struct spool *sp, const struct conf *c)
+{
+	const struct conf_map *m = c->spool_map[0] ? conf_map_find(c, c->spool_map) : NULL;
+
+	sp->conf = c;
+	sp->intake.source = c->spool_source;
+	event_map_init(&sp->intake.map, m ? m->column : NULL);
+}
+
+wh_err
+spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool **ret_sp)
+{
+	struct spool *sp;
+	size_t max = (size_t)c->spool_max_record_bytes;
+	wh_err err = WH_ERR_NOMEM;
+
+	sp = wh_calloc(1, sizeof(*sp));
+	if (sp == NULL)
+		return WH_ERR_NOMEM;
+	sp->journal = j;
+	sp->loop = l;
+	sp->intake.journal = j;
+	sp->intake.input = "spool";
+	apply_conf(sp, c);
+	record_init(&sp->rec);
+	sp->cur.buf = wh_malloc(max + READ_CHUNK);
+	if (sp->cur.buf == NULL || csv_row_init(&sp->row, max) != 0 ||
+	    csv_row_init(&sp->cur.header, max) != 0)
+		goto fail;
+	if (c->spool_on_done == CONF_DONE_MOVE && mkdir(c->spool_done_dir, 0750) != 0 &&
+	    errno != EEXIST) {
+		log_warn("spool: cannot create %s", c->spool_done_dir);
+		err = WH_ERR_IO;
+		goto fail;
+	}
+	if (platform_watch_open(c->spool_dir, &sp->watch) != 0) {
+		log_warn("spool: cannot watch %s", c->spool_dir);
+		err = WH_ERR_IO;
+		goto fail;
+	}
+	if ((err = loop_timer_add(l, &sp->scan_timer, on_scan_timer, sp)) != WH_OK ||
+	    (err = loop_timer_add(l, &sp->work_timer, on_work, sp)) != WH_OK)
+		goto fail;
+	if (platform_watch_fd(sp->watch) >= 0 &&
+	    (err = loop_fd_add(l, platform_watch_fd(sp->watch), POLLIN, on_watch_fd, sp)) != WH_OK)
+		goto fail;
+	forget_stale(sp);
+	loop_timer_arm(&sp->scan_timer, 0);
+	*ret_sp = sp;
+	return WH_OK;
+fail:
+	spool_free(sp);
+	return err;
+}
+
+void
+spool_free(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	cur_close(sp);
+	if (sp->watch != NULL && platform_watch_fd(sp->watch) >= 0)
+		loop_fd_del(sp->loop, platform_watch_fd(sp->watch));
+	loop_timer_del(sp->loop, &sp->scan_timer);
+	loop_timer_del(sp->loop, &sp->work_timer);
+	platform_watch_close(sp->watch);
+	record_done(&sp->rec);
+	csv_row_done(&sp->row);
+	csv_row_done(&sp->cur.header);
+	wh_free(sp->cur.buf);
+	wh_free(sp->cands);
+	wh_free(sp);
+}
+
+void
+spool_reconfigure(struct spool *sp, const struct conf *c)
+{
+	cur_close(sp); /* reopened from its cursor with the new mapping */
+	apply_conf(sp, c);
+	loop_timer_arm(&sp->scan_timer, 0);
+}
+
+void
+spool_stats(const struct spool *sp, struct spool_stats *ret)
+{
+	*ret = sp->stats;
+	ret->taken = sp->intake.taken;
+	ret->duplicates = sp->intake.duplicates;
+	ret->quarantined = sp->intake.quarantined;
+}
+
+int
+spool_idle(const struct spool *sp)
+{
+	return !sp->have_cur && sp->ncands == 0;
+}

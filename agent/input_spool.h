@@ -1,0 +1,35 @@
+/* Spool-folder input: takes *.csv (RFC 4180 with a header row) and *.jsonl files that the WMS
+ * drops in a folder, once complete (renamed in, or unchanged for settle_ms), commits their
+ * records with a cursor (file identity + byte offset) in one transaction per group, and moves
+ * finished files to done_dir (or deletes them). Runs on the loop thread. */
+#ifndef WHAGENT_INPUT_SPOOL_H
+#define WHAGENT_INPUT_SPOOL_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+struct conf;
+struct journal;
+struct loop;
+struct spool;
+
+struct spool_stats {
+	uint64_t files_done;
+	uint64_t taken, duplicates, quarantined;
+	int full; /* held back: the journal is full */
+};
+
+/* Starts watching c's spool folder (creating done_dir if needed). c is borrowed until
+ * spool_free or the next spool_reconfigure; j and l are borrowed. Caller frees with
+ * spool_free. */
+wh_err spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool **ret_sp);
+void spool_free(struct spool *sp);
+/* Takes the settings of a reloaded configuration with the same dir, done_dir and
+ * max_record_bytes (agent.c keeps the old configuration when those change). */
+void spool_reconfigure(struct spool *sp, const struct conf *c);
+void spool_stats(const struct spool *sp, struct spool_stats *ret);
+/* 1 when no file is ready or being taken (for tests and `run --once`). */
+int spool_idle(const struct spool *sp);
+
+#endif

@@ -1,0 +1,71 @@
+/* Record intake: validation, encoding with the next seq, append or quarantine. */
+#include "intake.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "codec.h"
+#include "journal.h"
+#include "mem.h"
+#include "platform.h"
+#include "record.h"
+
+wh_err
+intake_reject(struct intake *in, const struct intake_raw *raw, const char *reason,
+	      struct intake_outcome *ret)
+{
+	struct journal_quarantined q = {
+		.received_at_ms = platform_now_ms(),
+		.input = in->input,
+		.source = in->source,
+		.position = raw->position,
+		.reason = reason,
+		.format = raw->format,
+		.context = raw->context,
+		.raw = raw->bytes,
+		.raw_len = raw->len,
+	};
+	wh_err err;
+
+	if (reason != ret->reason)
+		snprintf(ret->reason, sizeof(ret->reason), "%s", reason);
+	err = journal_quarantine(in->journal, &q, &ret->quarantine_id);
+	if (err == WH_OK) {
+		ret->result = INTAKE_QUARANTINED;
+		in->quarantined++;
+	}
+	return err;
+}
+
+wh_err
+intake_record(struct intake *in, const struct record *r, const struct intake_raw *raw,
+	      struct intake_outcome *ret)
+{
+	struct event ev;
+	struct journal_event je;
+	uint8_t *payload = NULL;
+	int dup = 0;
+	wh_err err;
+
+	if (event_from_record(&in->map, r, &ev, ret->reason, sizeof(ret->reason)) != WH_OK)
+		return intake_reject(in, raw, ret->reason, ret);
+	je = (struct journal_event){.source = in->source,
+				    .source_key = ev.f[EF_TXN_ID],
+				    .kind = (int)ev.kind,
+				    .captured_at_ms = platform_now_ms()};
+	err = codec_event_encode(&ev, in->source, journal_next_seq(in->journal),
+				 je.captured_at_ms, &payload, &je.len);
+	if (err != WH_OK)
+		return err;
+	je.payload = payload;
+	err = journal_append(in->journal, &je, &ret->seq, &dup);
+	wh_free(payload);
+	if (err != WH_OK)
+		return err;
+	ret->result = dup ? INTAKE_DUPLICATE : INTAKE_TAKEN;
+	if (dup)
+		in->duplicates++;
+	else
+		in->taken++;
+	return WH_OK;
+}

@@ -1,0 +1,48 @@
+/* The path every input shares: raw record → field map → validation → journal append, or
+ * quarantine with the raw bytes and a reason. Called inside a journal transaction. */
+#ifndef WHAGENT_INTAKE_H
+#define WHAGENT_INTAKE_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "event.h"
+
+struct journal;
+struct record;
+
+struct intake {
+	struct journal *journal; /* borrowed */
+	const char *input;       /* "spool", "http": borrowed */
+	const char *source;      /* source name of the events: borrowed */
+	struct event_map map;
+	uint64_t taken, duplicates, quarantined; /* counters since start */
+};
+
+/* Where a record came from and its raw bytes; borrowed for the call. */
+struct intake_raw {
+	const char *position; /* "orders.csv line 17" */
+	const char *format;   /* "csv", "jsonl" */
+	const char *context;  /* CSV header line, or NULL */
+	const void *bytes;
+	size_t len;
+};
+
+enum intake_result { INTAKE_TAKEN, INTAKE_DUPLICATE, INTAKE_QUARANTINED };
+
+struct intake_outcome {
+	enum intake_result result;
+	uint64_t seq;          /* TAKEN: its seq; DUPLICATE: the original's */
+	int64_t quarantine_id; /* QUARANTINED */
+	char reason[320];      /* QUARANTINED */
+};
+
+/* Validates r and appends it, or quarantines raw with the reason. Errors are journal errors
+ * (the transaction should be rolled back); a bad record is not an error. */
+wh_err intake_record(struct intake *in, const struct record *r, const struct intake_raw *raw,
+		     struct intake_outcome *ret);
+/* Quarantines raw bytes that could not even be parsed into a record. */
+wh_err intake_reject(struct intake *in, const struct intake_raw *raw, const char *reason,
+		     struct intake_outcome *ret);
+
+#endif

@@ -1,0 +1,118 @@
+/* The durable journal (store-and-forward) in SQLite: schema and migrations, gapless sequence
+ * numbers, unique source keys, source cursors, quarantine, byte budget, bounded page reads,
+ * acknowledgement watermark and pruning. One connection, used from the loop thread only.
+ * Functions return WH_OK or an error code; journal_errmsg says what SQLite reported. */
+#ifndef WHAGENT_JOURNAL_H
+#define WHAGENT_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define JOURNAL_ID_LEN 32 /* hex digits */
+
+struct journal;
+
+struct journal_opts {
+	int64_t max_bytes;     /* byte budget of the database; 0: none */
+	int64_t reserve_bytes; /* free space kept on its file system */
+	int sync_normal;       /* synchronous=NORMAL instead of FULL */
+	int readonly;          /* for `whagent status`: no migrations, no writes */
+};
+
+/* An event to append; every pointer is borrowed for the call. */
+struct journal_event {
+	const char *source;
+	const char *source_key;
+	int kind;
+	int64_t captured_at_ms;
+	const uint8_t *payload; /* encoded with seq = journal_next_seq() */
+	size_t len;
+};
+
+/* A quarantined record; every pointer is borrowed. */
+struct journal_quarantined {
+	int64_t id;             /* set by the journal */
+	int64_t received_at_ms;
+	const char *input;      /* "spool", "http", ... */
+	const char *source;     /* the source name events of the input get */
+	const char *position;   /* where in the input: "orders.csv line 17" */
+	const char *reason;
+	const char *format;     /* "csv", "jsonl" */
+	const char *context;    /* CSV header line, or NULL */
+	const void *raw;
+	size_t raw_len;
+};
+
+struct journal_stats {
+	char journal_id[JOURNAL_ID_LEN + 1];
+	uint64_t session;
+	uint64_t last_seq;      /* 0: no event yet */
+	uint64_t acked_through;
+	uint64_t backlog;       /* last_seq - acked_through */
+	int64_t oldest_unsent_ms; /* captured_at of acked_through + 1, 0 if none */
+	uint64_t quarantined;
+	uint64_t duplicates;
+	int64_t bytes;          /* size of the database file */
+};
+
+/* Opens (creating and migrating unless readonly) the journal at path.
+ * Caller closes with journal_close. WH_ERR_CORRUPT if the file is not a whagent journal or
+ * was written by a newer version; *ret_j is still set so journal_errmsg can be read
+ * (close it afterwards). */
+wh_err journal_open(const char *path, const struct journal_opts *o, struct journal **ret_j);
+void journal_close(struct journal *j);
+/* What SQLite or the journal said about the last failure. */
+const char *journal_errmsg(const struct journal *j);
+const char *journal_id(const struct journal *j);
+
+/* Increments the persisted session number (every start of the agent). */
+wh_err journal_start_session(struct journal *j, uint64_t *ret_session);
+
+/* Starts a write transaction. WH_ERR_FULL when the budget or reserve is reached: nothing may be
+ * appended, and the input should hold its source back (back-pressure). */
+wh_err journal_begin(struct journal *j);
+/* Commits; on failure the transaction is rolled back. */
+wh_err journal_commit(struct journal *j);
+void journal_rollback(struct journal *j);
+
+/* Inside a transaction: the seq the next new event gets. */
+uint64_t journal_next_seq(const struct journal *j);
+/* Appends ev. *ret_seq is its seq; if (source, source_key) is already journaled, nothing is
+ * stored, *ret_dup is 1 and *ret_seq the original's seq. */
+wh_err journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_seq,
+		      int *ret_dup);
+wh_err journal_quarantine(struct journal *j, const struct journal_quarantined *q,
+			  int64_t *ret_id);
+
+/* Source cursors, written in the same transaction as the events they cover. */
+wh_err journal_cursor_get(struct journal *j, const char *name, char *buf, size_t len);
+wh_err journal_cursor_set(struct journal *j, const char *name, const char *position);
+wh_err journal_cursor_delete(struct journal *j, const char *name);
+/* Calls cb for every cursor name (for clean-up of stale ones). */
+wh_err journal_cursor_each(struct journal *j, void (*cb)(const char *name, void *arg),
+			   void *arg);
+
+/* Reads events with seq > after_seq in order, at most max_events and (after the first) at most
+ * max_bytes of payload; cb gets borrowed bytes. *ret_count is how many were read. */
+typedef void (*journal_page_cb)(uint64_t seq, const uint8_t *payload, size_t len, void *arg);
+wh_err journal_read_page(struct journal *j, uint64_t after_seq, int max_events, size_t max_bytes,
+			 journal_page_cb cb, void *arg, int *ret_count);
+
+/* Raises the acknowledged watermark to through (never lowers it, never past last_seq). */
+wh_err journal_ack(struct journal *j, uint64_t through);
+/* Deletes acknowledged events with seq <= through (clamped to the watermark). */
+wh_err journal_prune(struct journal *j, uint64_t through, int64_t *ret_deleted);
+
+wh_err journal_stats(struct journal *j, struct journal_stats *ret);
+
+/* Quarantine: cb gets borrowed fields; list omits raw. */
+typedef void (*journal_quarantine_cb)(const struct journal_quarantined *q, void *arg);
+wh_err journal_quarantine_list(struct journal *j, journal_quarantine_cb cb, void *arg);
+wh_err journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_cb cb,
+			      void *arg);
+/* Deletes quarantine entry id (inside or outside a transaction). */
+wh_err journal_quarantine_delete(struct journal *j, int64_t id);
+
+#endif

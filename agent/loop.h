@@ -1,0 +1,49 @@
+/* The agent's one event loop: poll() over every file descriptor, one-shot timers, and signal
+ * flags (the handlers only set flags and wake the loop through a pipe). */
+#ifndef WHAGENT_LOOP_H
+#define WHAGENT_LOOP_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+#define LOOP_MAX_FDS    16
+#define LOOP_MAX_TIMERS 16
+
+struct loop;
+
+typedef void (*loop_fd_cb)(int fd, short revents, void *arg);
+typedef void (*loop_cb)(void *arg);
+
+/* A one-shot timer embedded in its owner; registered once with loop_timer_add. */
+struct loop_timer {
+	int64_t due; /* monotonic ms; valid when armed */
+	int armed;
+	loop_cb cb;
+	void *arg;
+};
+
+/* Creates the loop and installs the SIGTERM, SIGINT and SIGHUP handlers (SIGPIPE ignored).
+ * Caller frees with loop_free. */
+wh_err loop_new(struct loop **ret_loop);
+void loop_free(struct loop *l);
+
+wh_err loop_fd_add(struct loop *l, int fd, short events, loop_fd_cb cb, void *arg);
+void loop_fd_del(struct loop *l, int fd);
+
+wh_err loop_timer_add(struct loop *l, struct loop_timer *t, loop_cb cb, void *arg);
+void loop_timer_del(struct loop *l, struct loop_timer *t);
+/* Fires t once, delay_ms from now (0: on the next turn). Re-arming moves it. */
+void loop_timer_arm(struct loop_timer *t, int64_t delay_ms);
+/* Arms t for delay_ms from now unless it is already armed to fire sooner. */
+void loop_timer_arm_soon(struct loop_timer *t, int64_t delay_ms);
+void loop_timer_disarm(struct loop_timer *t);
+
+/* Called on SIGHUP, from the loop. */
+void loop_on_reload(struct loop *l, loop_cb cb, void *arg);
+/* Makes loop_run return after the current callback. */
+void loop_stop(struct loop *l);
+/* Runs until SIGTERM, SIGINT or loop_stop. Returns the signal number that stopped it, or 0. */
+int loop_run(struct loop *l);
+
+#endif

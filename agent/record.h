@@ -1,0 +1,35 @@
+/* A raw input record: the key/value pairs of one CSV row (with its header) or one JSON object,
+ * before mapping and validation. */
+#ifndef WHAGENT_RECORD_H
+#define WHAGENT_RECORD_H
+
+#include <stddef.h>
+
+#include "csv.h"
+#include "err.h"
+
+#define RECORD_MAX_FIELDS CSV_MAX_FIELDS
+
+struct cJSON;
+
+struct record {
+	int n;
+	const char *key[RECORD_MAX_FIELDS]; /* borrowed from the header row or JSON tree */
+	const char *val[RECORD_MAX_FIELDS]; /* NUL-terminated */
+	struct cJSON *json;                 /* owned tree of a JSON record */
+	size_t used;
+	char scratch[RECORD_MAX_FIELDS * 32]; /* texts of JSON numbers and booleans */
+};
+
+void record_init(struct record *r);
+/* Frees what the record owns; it can be filled again afterwards. */
+void record_done(struct record *r);
+
+/* Pairs header names with row values. WH_ERR_INVAL with a reason in why. */
+wh_err record_from_csv(struct record *r, const struct csv_row *header, const struct csv_row *row,
+		       char *why, size_t whylen);
+/* Parses one JSON object from text[0..len). WH_ERR_INVAL with a reason in why, or
+ * WH_ERR_NOMEM (then the record is not bad: try again later). */
+wh_err record_from_json(struct record *r, const char *text, size_t len, char *why, size_t whylen);
+
+#endif

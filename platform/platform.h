@@ -1,0 +1,35 @@
+/* The narrow OS interface the agent uses: clocks, randomness, free space and directory
+ * watches. Implementations live in linux/ and posix/ and are chosen by CMake.
+ * Functions return 0 on success and -1 with errno set on failure. */
+#ifndef WHAGENT_PLATFORM_H
+#define WHAGENT_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall clock, milliseconds since the Unix epoch. */
+int64_t platform_now_ms(void);
+/* Monotonic clock in milliseconds, for timers and intervals. */
+int64_t platform_mono_ms(void);
+
+/* Fills buf with len cryptographically random bytes. */
+int platform_random(void *buf, size_t len);
+
+/* Bytes available to an unprivileged writer on the file system holding path. */
+int platform_fs_free(const char *path, uint64_t *ret_bytes);
+
+/* A directory watch reports names created, closed after writing or moved into a directory.
+ * Where the OS has no watch, platform_watch_fd returns -1 and callers rely on rescans. */
+struct platform_watch;
+
+/* Called per event; moved_in is 1 when the name was renamed into the directory. */
+typedef void (*platform_watch_cb)(const char *name, int moved_in, void *arg);
+
+int platform_watch_open(const char *dir, struct platform_watch **ret_watch);
+/* The fd to poll for readability, or -1. */
+int platform_watch_fd(const struct platform_watch *w);
+/* Reads pending events without blocking and calls cb for each. */
+int platform_watch_drain(struct platform_watch *w, platform_watch_cb cb, void *arg);
+void platform_watch_close(struct platform_watch *w);
+
+#endif
