@@ -185,7 +185,7 @@ choices_text(const char *const *choices, char *buf, size_t len)
 	}
 }
 
-/* Stores value for key k in c. Returns 0, or -1 with a reason in why. */
+/* Stores value for key k in c. Returns 0, -1 with a reason in why, or -2 (no memory). */
 static int
 set_value(struct conf *c, const struct conf_key *k, const char *value, char *why, size_t whylen)
 {
@@ -204,10 +204,8 @@ set_value(struct conf *c, const struct conf_key *k, const char *value, char *why
 			return -1;
 		}
 		copy = wh_strdup(value);
-		if (copy == NULL) {
-			snprintf(why, whylen, "out of memory");
-			return -1;
-		}
+		if (copy == NULL)
+			return -2;
 		wh_free(*(char **)base);
 		*(char **)base = copy;
 		return 0;
@@ -312,11 +310,16 @@ handler(void *user, const char *section, const char *name, const char *value)
 			return 0;
 		}
 		ps->seen[i] = 1;
-		if (set_value(ps->conf, &keys[i], value, why, sizeof(why)) != 0) {
+		switch (set_value(ps->conf, &keys[i], value, why, sizeof(why))) {
+		case 0:
+			return 1;
+		case -2:
+			ps->rc = WH_ERR_NOMEM;
+			return 0;
+		default:
 			fail(ps, "[%s] %s: %s", section, name, why);
 			return 0;
 		}
-		return 1;
 	}
 	if (!known_section)
 		fail(ps, "unknown section [%s]", section);
@@ -338,16 +341,20 @@ reader(char *str, int num, void *stream)
 	return s;
 }
 
-static int
+static wh_err
 set_default(struct conf *c, const struct conf_key *k, struct parse_state *ps)
 {
 	char why[256];
 
-	if (set_value(c, k, k->def, why, sizeof(why)) != 0) {
+	switch (set_value(c, k, k->def, why, sizeof(why))) {
+	case 0:
+		return WH_OK;
+	case -2:
+		return WH_ERR_NOMEM;
+	default:
 		snprintf(ps->err, ps->errlen, "default of [%s] %s: %s", k->section, k->name, why);
-		return -1;
+		return WH_ERR_CONF;
 	}
-	return 0;
 }
 
 static char *
@@ -375,9 +382,12 @@ valid_site_id(const char *s)
 static wh_err
 conf_finish(struct conf *c, struct parse_state *ps)
 {
+	wh_err err;
+
 	for (size_t i = 0; i < NKEYS; i++)
-		if (!ps->seen[i] && keys[i].def != NULL && set_default(c, &keys[i], ps) != 0)
-			return WH_ERR_CONF;
+		if (!ps->seen[i] && keys[i].def != NULL &&
+		    (err = set_default(c, &keys[i], ps)) != WH_OK)
+			return err;
 	if (c->site_id == NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [agent] site_id is required", ps->path);
 		return WH_ERR_CONF;

@@ -96,7 +96,7 @@ event_id(const char *source, const char *source_key, uint8_t out[EVENT_ID_LEN])
 int
 event_parse_qty(const char *s, int64_t *ret_milli)
 {
-	int64_t v = 0;
+	int64_t v = 0, scale = 1000;
 	int neg = 0, digits = 0, frac = -1;
 
 	if (*s == '-' || *s == '+')
@@ -106,20 +106,18 @@ event_parse_qty(const char *s, int64_t *ret_milli)
 			frac = 0;
 			continue;
 		}
-		if (*s < '0' || *s > '9' || frac == 3)
-			return -1;
-		if (v > (INT64_MAX / 10 - 9) / 1000)
+		if (*s < '0' || *s > '9' || frac == 3 || v > (INT64_MAX - (*s - '0')) / 10)
 			return -1;
 		v = v * 10 + (*s - '0');
 		digits++;
-		if (frac >= 0)
+		if (frac >= 0) {
 			frac++;
+			scale /= 10;
+		}
 	}
-	if (digits == 0 || frac == 0)
+	if (digits == 0 || frac == 0 || v > INT64_MAX / scale)
 		return -1;
-	for (; frac < 3; frac = frac < 0 ? 1 : frac + 1)
-		v *= 10;
-	*ret_milli = neg ? -v : v;
+	*ret_milli = neg ? -v * scale : v * scale;
 	return 0;
 }
 

@@ -1,0 +1,174 @@
+/* Configuration parsing: defaults, errors naming file, line and key, maps, allocation failure. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+#include "mem.h"
+#include "testutil.h"
+
+static char dir[512];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", tu_tmpdir());
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	tu_rmtree(dir);
+	return 0;
+}
+
+static wh_err
+load(const char *text, struct conf **c, char *err)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s", tu_write(dir, "w.conf", text));
+	return conf_load(path, c, err, 512);
+}
+
+static void
+expect_error(const char *text, const char *fragment)
+{
+	struct conf *c = NULL;
+	char err[512];
+
+	assert_int_equal(load(text, &c, err), WH_ERR_CONF);
+	assert_null(c);
+	if (strstr(err, fragment) == NULL)
+		fail_msg("error '%s' does not contain '%s'", err, fragment);
+}
+
+static void
+test_defaults_and_derived(void **state)
+{
+	struct conf *c = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(load("[agent]\nsite_id = DC-1\nstate_dir = /srv/wh\n"
+			      "[input.spool]\ndir = /srv/spool\n",
+			      &c, err),
+			 WH_OK);
+	assert_string_equal(c->site_id, "DC-1");
+	assert_string_equal(c->journal_path, "/srv/wh/journal.db");
+	assert_int_equal(c->journal_max_bytes, 512LL * 1024 * 1024);
+	assert_int_equal(c->journal_synchronous, CONF_SYNC_FULL);
+	assert_true(c->spool_enabled);
+	assert_string_equal(c->spool_done_dir, "/srv/spool/done");
+	assert_string_equal(c->spool_source, "wms");
+	assert_int_equal(c->spool_settle_ms, 2000);
+	conf_free(c);
+}
+
+static void
+test_values(void **state)
+{
+	struct conf *c = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(load("; comment\n[agent]\nsite_id = DC-1\n[journal]\n"
+			      "max_bytes = 1GiB\nreserve_bytes = 10MB\nsynchronous = NORMAL\n"
+			      "[input.spool]\ndir = /s\non_done = delete\ndelimiter = semicolon\n"
+			      "map = acme\n[map.acme]\nsku = Item No\nqty = Menge\n",
+			      &c, err),
+			 WH_OK);
+	assert_int_equal(c->journal_max_bytes, 1LL << 30);
+	assert_int_equal(c->journal_reserve_bytes, 10000000);
+	assert_int_equal(c->journal_synchronous, CONF_SYNC_NORMAL);
+	assert_int_equal(c->spool_on_done, CONF_DONE_DELETE);
+	assert_int_equal(c->spool_delimiter, CONF_DELIM_SEMICOLON);
+	assert_non_null(conf_map_find(c, "acme"));
+	assert_string_equal(conf_map_find(c, "acme")->column[EF_SKU], "Item No");
+	assert_string_equal(conf_map_find(c, "acme")->column[EF_QTY], "Menge");
+	assert_null(conf_map_find(c, "acme")->column[EF_BIN]);
+	conf_free(c);
+}
+
+static void
+test_errors_name_file_line_and_key(void **state)
+{
+	(void)state;
+	expect_error("[agent]\nsite_id = X\nsit_id = Y\n", "w.conf:3: [agent] sit_id: unknown key");
+	expect_error("[agent]\nsite_id = X\n[journal]\n\nmax_bytes = lots\n",
+		     "w.conf:5: [journal] max_bytes: 'lots' is not a size");
+	expect_error("[agent]\nsite_id = X\n[journal]\nsynchronous = off\n",
+		     "'off' is not one of: full, normal");
+	expect_error("[agent]\nsite_id = X\n[agent2]\nk = v\n", "w.conf:4: unknown section [agent2]");
+	expect_error("[journal]\nmax_bytes = 1GiB\n", "[agent] site_id is required");
+	expect_error("[agent]\nsite_id = a/b\n", "site_id 'a/b'");
+	expect_error("[agent]\nsite_id = X\nsite_id = Y\n", "w.conf:3: [agent] site_id: set twice");
+	expect_error("[agent]\nsite_id = X\n[journal]\ncommit_records = 0\n", "out of range");
+	expect_error("[agent]\nsite_id = X\n[input.spool]\nsettle_ms = 5\n",
+		     "[input.spool] dir is required");
+	expect_error("[agent]\nsite_id = X\n[input.spool]\ndir = /s\nmap = nope\n",
+		     "no [map.nope] section");
+	expect_error("[agent]\nsite_id = X\n[map.m]\nitem = Item\n",
+		     "w.conf:4: [map.m] item: not a record field");
+	expect_error("[agent]\nsite_id = X\nthis line is not ini\n", "w.conf:3");
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct conf *c = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(conf_load("/nonexistent/w.conf", &c, err, sizeof(err)), WH_ERR_IO);
+	assert_non_null(strstr(err, "No such file"));
+}
+
+static void
+test_allocation_failures(void **state)
+{
+	const char *text = "[agent]\nsite_id = DC-1\n[input.spool]\ndir = /s\nmap = m\n"
+			   "[map.m]\nsku = Item\n";
+	struct conf *c;
+	char err[512];
+	long n;
+	wh_err rc = WH_ERR_NOMEM;
+
+	(void)state;
+	for (n = 1; n < 200 && rc != WH_OK; n++) {
+		c = NULL;
+		wh_mem_fail_at(n);
+		rc = load(text, &c, err);
+		wh_mem_fail_at(0);
+		assert_true(rc == WH_OK || rc == WH_ERR_NOMEM);
+		if (rc == WH_OK)
+			assert_string_equal(c->site_id, "DC-1");
+		else
+			assert_null(c);
+		conf_free(c);
+	}
+	assert_int_equal(rc, WH_OK);
+	assert_true(n > 5); /* several allocation sites were failed on the way */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_and_derived),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors_name_file_line_and_key),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_allocation_failures),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,209 @@
+/* CSV reader and raw record tests. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "csv.h"
+#include "mem.h"
+#include "record.h"
+
+static struct csv_row row;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	return csv_row_init(&row, 1024);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	csv_row_done(&row);
+	return 0;
+}
+
+static enum csv_result
+parse(const char *text, int eof, size_t *used, const char **why)
+{
+	return csv_parse(&row, text, strlen(text), eof, ',', used, why);
+}
+
+static void
+test_plain_and_quoted(void **state)
+{
+	const char *why = NULL;
+	size_t used = 0;
+	const char *text = "a,\"b,\"\"c\"\"\",,\"multi\nline\"\r\nnext";
+
+	(void)state;
+	assert_int_equal(parse(text, 0, &used, &why), CSV_ROW);
+	assert_int_equal(row.nfields, 4);
+	assert_string_equal(row.field[0], "a");
+	assert_string_equal(row.field[1], "b,\"c\"");
+	assert_string_equal(row.field[2], "");
+	assert_string_equal(row.field[3], "multi\nline");
+	assert_int_equal(used, strlen(text) - 4); /* up to and with \r\n, not "next" */
+}
+
+static void
+test_incomplete_needs_more(void **state)
+{
+	const char *why = NULL;
+	size_t used = 0;
+
+	(void)state;
+	assert_int_equal(parse("a,\"open", 0, &used, &why), CSV_MORE);
+	assert_int_equal(parse("a,b", 0, &used, &why), CSV_MORE);
+	/* at the end of the file a record without line end is complete */
+	assert_int_equal(parse("a,b\r", 1, &used, &why), CSV_ROW);
+	assert_int_equal(used, 4);
+	assert_string_equal(row.field[1], "b");
+	assert_int_equal(parse("", 1, &used, &why), CSV_MORE);
+}
+
+static void
+test_errors_skip_the_line(void **state)
+{
+	const char *why = NULL;
+	size_t used = 0;
+
+	(void)state;
+	assert_int_equal(parse("ab\"c,d\nnext\n", 0, &used, &why), CSV_ERR);
+	assert_non_null(strstr(why, "quote"));
+	assert_int_equal(used, 7);
+	assert_int_equal(parse("\"ab\"x,d\nnext\n", 0, &used, &why), CSV_ERR);
+	assert_non_null(strstr(why, "after a closing quote"));
+	assert_int_equal(used, 8);
+	assert_int_equal(parse("\"never closed\n", 1, &used, &why), CSV_ERR);
+	assert_non_null(strstr(why, "not closed"));
+}
+
+static void
+test_semicolon_delimiter(void **state)
+{
+	const char *why = NULL;
+	size_t used = 0;
+
+	(void)state;
+	assert_int_equal(csv_parse(&row, "1,5;2\n", 6, 0, ';', &used, &why), CSV_ROW);
+	assert_int_equal(row.nfields, 2);
+	assert_string_equal(row.field[0], "1,5");
+}
+
+static void
+test_too_long_is_an_error(void **state)
+{
+	struct csv_row small;
+	char text[4096];
+	const char *why = NULL;
+	size_t used = 0;
+
+	(void)state;
+	memset(text, 'x', sizeof(text) - 2);
+	text[sizeof(text) - 2] = '\n';
+	text[sizeof(text) - 1] = '\0';
+	assert_int_equal(csv_row_init(&small, 100), 0);
+	assert_int_equal(csv_parse(&small, text, strlen(text), 0, ',', &used, &why), CSV_ERR);
+	assert_int_equal(used, strlen(text));
+	csv_row_done(&small);
+}
+
+static void
+test_record_from_csv(void **state)
+{
+	struct csv_row hdr;
+	struct record r;
+	char why[256];
+	const char *pwhy;
+	size_t used;
+
+	(void)state;
+	record_init(&r);
+	assert_int_equal(csv_row_init(&hdr, 100), 0);
+	assert_int_equal(csv_parse(&hdr, "sku,qty\n", 8, 0, ',', &used, &pwhy), CSV_ROW);
+	assert_int_equal(parse("A,1\n", 0, &used, &pwhy), CSV_ROW);
+	assert_int_equal(record_from_csv(&r, &hdr, &row, why, sizeof(why)), WH_OK);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.key[1], "qty");
+	assert_string_equal(r.val[1], "1");
+	assert_int_equal(parse("A,1,extra\n", 0, &used, &pwhy), CSV_ROW);
+	assert_int_equal(record_from_csv(&r, &hdr, &row, why, sizeof(why)), WH_ERR_INVAL);
+	assert_string_equal(why, "3 columns, but the header has 2");
+	csv_row_done(&hdr);
+	record_done(&r);
+}
+
+static void
+test_json_numbers_are_exact(void **state)
+{
+	struct record r;
+	char why[256];
+	const char *text = "{\"qty\": 12.5, \"a\": 0.1, \"n\": 100000, \"t\": true, \"z\": null,"
+			   " \"s\": \"x\"}";
+
+	(void)state;
+	record_init(&r);
+	assert_int_equal(record_from_json(&r, text, strlen(text), why, sizeof(why)), WH_OK);
+	assert_int_equal(r.n, 5); /* null is absent */
+	assert_string_equal(r.val[0], "12.5");
+	assert_string_equal(r.val[1], "0.1");
+	assert_string_equal(r.val[2], "100000");
+	assert_string_equal(r.val[3], "true");
+	assert_string_equal(r.val[4], "x");
+	text = "{\"txn_id\": 12345678901234567890}";
+	assert_int_equal(record_from_json(&r, text, strlen(text), why, sizeof(why)), WH_ERR_INVAL);
+	assert_non_null(strstr(why, "send it as a string"));
+	text = "{\"a\": {\"b\": 1}}";
+	assert_int_equal(record_from_json(&r, text, strlen(text), why, sizeof(why)), WH_ERR_INVAL);
+	text = "[1, 2]";
+	assert_int_equal(record_from_json(&r, text, strlen(text), why, sizeof(why)), WH_ERR_INVAL);
+	assert_string_equal(why, "not a JSON object");
+	text = "{\"a\": ";
+	assert_int_equal(record_from_json(&r, text, strlen(text), why, sizeof(why)), WH_ERR_INVAL);
+	assert_non_null(strstr(why, "not valid JSON"));
+	record_done(&r);
+}
+
+static void
+test_json_out_of_memory_is_not_invalid(void **state)
+{
+	struct record r;
+	char why[256];
+	const char *text = "{\"a\": \"b\", \"c\": \"d\"}";
+	wh_err err;
+
+	(void)state;
+	record_init(&r);
+	for (long n = 1; n < 50; n++) {
+		wh_mem_fail_at(n);
+		err = record_from_json(&r, text, strlen(text), why, sizeof(why));
+		wh_mem_fail_at(0);
+		assert_true(err == WH_OK || err == WH_ERR_NOMEM);
+		record_done(&r);
+		if (err == WH_OK)
+			break;
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain_and_quoted),
+		cmocka_unit_test(test_incomplete_needs_more),
+		cmocka_unit_test(test_errors_skip_the_line),
+		cmocka_unit_test(test_semicolon_delimiter),
+		cmocka_unit_test(test_too_long_is_an_error),
+		cmocka_unit_test(test_record_from_csv),
+		cmocka_unit_test(test_json_numbers_are_exact),
+		cmocka_unit_test(test_json_out_of_memory_is_not_invalid),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

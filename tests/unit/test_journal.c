@@ -1,0 +1,491 @@
+/* Journal: gapless seq never reused (rollback, prune, reopen), unique source keys, cursor
+ * atomic with events, budget refusal, bounded pages, watermark, quarantine, SQLite errors and
+ * allocation failures (ours and SQLite's). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "journal.h"
+#include "mem.h"
+#include "testutil.h"
+
+static char dir[512];
+static char path[600];
+static const struct journal_opts opts = {0};
+
+/* SQLite allocations fail from the Nth on, when armed. */
+static sqlite3_mem_methods real_mem;
+static long sq_fail_at, sq_count;
+
+static void *
+sq_malloc(int n)
+{
+	if (sq_fail_at > 0 && ++sq_count >= sq_fail_at)
+		return NULL;
+	return real_mem.xMalloc(n);
+}
+
+static void *
+sq_realloc(void *p, int n)
+{
+	if (sq_fail_at > 0 && ++sq_count >= sq_fail_at)
+		return NULL;
+	return real_mem.xRealloc(p, n);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", tu_tmpdir());
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	tu_rmtree(dir);
+	return 0;
+}
+
+static struct journal *
+open_ok(const struct journal_opts *o)
+{
+	struct journal *j = NULL;
+	wh_err err = journal_open(path, o, &j);
+
+	if (err != WH_OK)
+		fail_msg("journal_open: %s: %s", wh_strerror(err), j ? journal_errmsg(j) : "");
+	return j;
+}
+
+static wh_err
+append(struct journal *j, const char *key, uint64_t *seq, int *dup)
+{
+	static const uint8_t payload[100] = {1, 2, 3};
+	struct journal_event ev = {.source = "wms", .source_key = key, .kind = 1,
+				   .captured_at_ms = 1000, .payload = payload, .len = sizeof(payload)};
+
+	return journal_append(j, &ev, seq, dup);
+}
+
+static void
+append_n(struct journal *j, int from, int n)
+{
+	char key[32];
+	uint64_t seq;
+	int dup;
+
+	assert_int_equal(journal_begin(j), WH_OK);
+	for (int i = from; i < from + n; i++) {
+		snprintf(key, sizeof(key), "T%d", i);
+		assert_int_equal(append(j, key, &seq, &dup), WH_OK);
+	}
+	assert_int_equal(journal_commit(j), WH_OK);
+}
+
+static void
+test_create_and_reopen(void **state)
+{
+	struct journal *j = open_ok(&opts);
+	char id[JOURNAL_ID_LEN + 1];
+
+	(void)state;
+	assert_int_equal(strlen(journal_id(j)), JOURNAL_ID_LEN);
+	snprintf(id, sizeof(id), "%s", journal_id(j));
+	journal_close(j);
+	j = open_ok(&opts);
+	assert_string_equal(journal_id(j), id);
+	journal_close(j);
+	unlink(path);
+	j = open_ok(&opts);
+	assert_string_not_equal(journal_id(j), id); /* a new journal, a new random id */
+	journal_close(j);
+}
+
+static void
+test_seq_gapless_and_duplicates(void **state)
+{
+	struct journal *j = open_ok(&opts);
+	uint64_t seq = 0;
+	int dup = -1;
+
+	(void)state;
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(journal_next_seq(j), 1);
+	assert_int_equal(append(j, "A", &seq, &dup), WH_OK);
+	assert_int_equal(seq, 1);
+	assert_int_equal(dup, 0);
+	assert_int_equal(append(j, "B", &seq, &dup), WH_OK);
+	assert_int_equal(seq, 2);
+	assert_int_equal(append(j, "A", &seq, &dup), WH_OK);
+	assert_int_equal(dup, 1);
+	assert_int_equal(seq, 1); /* the original's seq; no new one consumed */
+	assert_int_equal(journal_next_seq(j), 3);
+	assert_int_equal(journal_commit(j), WH_OK);
+
+	/* a rolled-back transaction consumes nothing */
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(append(j, "C", &seq, &dup), WH_OK);
+	assert_int_equal(seq, 3);
+	journal_rollback(j);
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(append(j, "D", &seq, &dup), WH_OK);
+	assert_int_equal(seq, 3);
+	assert_int_equal(append(j, "B", &seq, &dup), WH_OK);
+	assert_int_equal(dup, 1);
+	assert_int_equal(journal_commit(j), WH_OK);
+	{
+		struct journal_stats st;
+
+		assert_int_equal(journal_stats(j, &st), WH_OK);
+		assert_int_equal(st.last_seq, 3);
+		assert_int_equal(st.duplicates, 2);
+		assert_int_equal(st.backlog, 3);
+	}
+	journal_close(j);
+}
+
+static void
+test_seq_never_reused_after_prune_and_reopen(void **state)
+{
+	struct journal *j = open_ok(&opts);
+	struct journal_stats st;
+	int64_t deleted = 0;
+	uint64_t seq;
+	int dup;
+
+	(void)state;
+	append_n(j, 0, 10);
+	assert_int_equal(journal_prune(j, 10, &deleted), WH_OK);
+	assert_int_equal(deleted, 0); /* nothing acknowledged yet: nothing pruned */
+	assert_int_equal(journal_ack(j, 100), WH_OK);
+	assert_int_equal(journal_stats(j, &st), WH_OK);
+	assert_int_equal(st.acked_through, 10); /* clamped to last_seq */
+	assert_int_equal(journal_ack(j, 5), WH_OK);
+	assert_int_equal(journal_stats(j, &st), WH_OK);
+	assert_int_equal(st.acked_through, 10); /* never lowered */
+	assert_int_equal(journal_prune(j, 10, &deleted), WH_OK);
+	assert_int_equal(deleted, 10);
+	journal_close(j);
+
+	j = open_ok(&opts);
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(append(j, "new", &seq, &dup), WH_OK);
+	assert_int_equal(seq, 11);
+	assert_int_equal(journal_commit(j), WH_OK);
+	assert_int_equal(journal_stats(j, &st), WH_OK);
+	assert_int_equal(st.backlog, 1);
+	journal_close(j);
+}
+
+static void
+test_cursor_atomic_with_events(void **state)
+{
+	struct journal *j = open_ok(&opts);
+	struct journal_stats st;
+	char pos[64];
+	uint64_t seq;
+	int dup;
+
+	(void)state;
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(append(j, "A", &seq, &dup), WH_OK);
+	assert_int_equal(journal_cursor_set(j, "spool:f.csv", "off=10"), WH_OK);
+	journal_rollback(j);
+	assert_int_equal(journal_cursor_get(j, "spool:f.csv", pos, sizeof(pos)), WH_ERR_NOTFOUND);
+	assert_int_equal(journal_stats(j, &st), WH_OK);
+	assert_int_equal(st.last_seq, 0);
+
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(append(j, "A", &seq, &dup), WH_OK);
+	assert_int_equal(journal_cursor_set(j, "spool:f.csv", "off=10"), WH_OK);
+	assert_int_equal(journal_commit(j), WH_OK);
+	journal_close(j);
+
+	j = open_ok(&opts);
+	assert_int_equal(journal_cursor_get(j, "spool:f.csv", pos, sizeof(pos)), WH_OK);
+	assert_string_equal(pos, "off=10");
+	assert_int_equal(journal_stats(j, &st), WH_OK);
+	assert_int_equal(st.last_seq, 1);
+	assert_int_equal(journal_cursor_delete(j, "spool:f.csv"), WH_OK);
+	assert_int_equal(journal_cursor_get(j, "spool:f.csv", pos, sizeof(pos)), WH_ERR_NOTFOUND);
+	/* no cursor write outside a transaction */
+	assert_int_equal(journal_cursor_set(j, "x", "y"), WH_ERR_INVAL);
+	journal_close(j);
+}
+
+static void
+test_budget_refuses_appends(void **state)
+{
+	struct journal_opts small = {.max_bytes = 256 * 1024};
+	struct journal_opts reserve = {.reserve_bytes = INT64_MAX};
+	struct journal *j = open_ok(&small);
+	struct journal_stats st;
+	wh_err err = WH_OK;
+	int batches = 0;
+
+	(void)state;
+	while (batches < 1000) {
+		err = journal_begin(j);
+		if (err != WH_OK)
+			break;
+		assert_int_equal(journal_commit(j), WH_OK);
+		append_n(j, batches * 100, 100);
+		batches++;
+	}
+	assert_int_equal(err, WH_ERR_FULL);
+	assert_non_null(strstr(journal_errmsg(j), "budget"));
+	assert_true(batches > 5);
+	assert_int_equal(journal_stats(j, &st), WH_OK);
+	/* at most one transaction past the budget */
+	assert_true(st.bytes < 256 * 1024 + 100 * 200);
+	/* acknowledging and pruning makes room again */
+	assert_int_equal(journal_ack(j, st.last_seq), WH_OK);
+	assert_int_equal(journal_prune(j, st.last_seq, NULL), WH_OK);
+	assert_int_equal(journal_begin(j), WH_OK);
+	journal_rollback(j);
+	journal_close(j);
+
+	j = open_ok(&reserve);
+	assert_int_equal(journal_begin(j), WH_ERR_FULL);
+	assert_non_null(strstr(journal_errmsg(j), "reserve"));
+	journal_close(j);
+}
+
+struct page {
+	uint64_t first, last;
+	int n;
+};
+
+static void
+on_row(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
+{
+	struct page *p = arg;
+
+	assert_int_equal(len, 100);
+	assert_int_equal(payload[0], 1);
+	if (p->n == 0)
+		p->first = seq;
+	else
+		assert_int_equal(seq, p->last + 1);
+	p->last = seq;
+	p->n++;
+}
+
+static void
+test_bounded_pages(void **state)
+{
+	struct journal *j = open_ok(&opts);
+	struct page p = {0};
+	int n = 0;
+
+	(void)state;
+	append_n(j, 0, 1000);
+	assert_int_equal(journal_read_page(j, 0, 100, 1 << 20, on_row, &p, &n), WH_OK);
+	assert_int_equal(n, 100);
+	assert_int_equal(p.first, 1);
+	assert_int_equal(p.last, 100);
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(journal_read_page(j, 500, 100, 1000, on_row, &p, &n), WH_OK);
+	assert_int_equal(n, 10); /* 10 payloads of 100 bytes fit 1000 */
+	assert_int_equal(p.first, 501);
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(journal_read_page(j, 500, 100, 10, on_row, &p, &n), WH_OK);
+	assert_int_equal(n, 1); /* the first always comes, however large */
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(journal_read_page(j, 995, 100, 1 << 20, on_row, &p, &n), WH_OK);
+	assert_int_equal(n, 5);
+	journal_close(j);
+}
+
+static void
+on_entry(const struct journal_quarantined *q, void *arg)
+{
+	int *count = arg;
+
+	assert_string_equal(q->reason, "column qty: 'x' is not a decimal number");
+	assert_string_equal(q->position, "f.csv line 3");
+	(*count)++;
+	if (q->raw != NULL)
+		assert_memory_equal(q->raw, "PICK,x", 6);
+}
+
+static void
+test_quarantine(void **state)
+{
+	struct journal *j = open_ok(&opts);
+	struct journal_quarantined q = {.input = "spool", .source = "wms",
+					.position = "f.csv line 3",
+					.reason = "column qty: 'x' is not a decimal number",
+					.format = "csv", .context = "kind,qty", .raw = "PICK,x",
+					.raw_len = 6};
+	int64_t id = 0;
+	int count = 0;
+
+	(void)state;
+	assert_int_equal(journal_quarantine(j, &q, &id), WH_ERR_INVAL); /* needs a transaction */
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(journal_quarantine(j, &q, &id), WH_OK);
+	assert_int_equal(journal_commit(j), WH_OK);
+	assert_int_equal(id, 1);
+	assert_int_equal(journal_quarantine_list(j, on_entry, &count), WH_OK);
+	assert_int_equal(journal_quarantine_get(j, id, on_entry, &count), WH_OK);
+	assert_int_equal(count, 2);
+	assert_int_equal(journal_quarantine_get(j, 99, on_entry, &count), WH_ERR_NOTFOUND);
+	assert_int_equal(journal_quarantine_delete(j, id), WH_OK);
+	assert_int_equal(journal_quarantine_delete(j, id), WH_ERR_NOTFOUND);
+	journal_close(j);
+}
+
+static void
+test_refuses_foreign_files(void **state)
+{
+	struct journal *j = NULL;
+	struct journal_opts ro = {.readonly = 1};
+	sqlite3 *db;
+
+	(void)state;
+	tu_write(dir, "journal.db", "this is not a database, it is a text file of some length\n");
+	assert_int_equal(journal_open(path, &opts, &j), WH_ERR_CORRUPT);
+	journal_close(j);
+	unlink(path);
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE orders(id)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(journal_open(path, &opts, &j), WH_ERR_CORRUPT);
+	assert_non_null(strstr(journal_errmsg(j), "not a whagent journal"));
+	journal_close(j);
+	unlink(path);
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(journal_open(path, &opts, &j), WH_ERR_CORRUPT);
+	assert_non_null(strstr(journal_errmsg(j), "newer"));
+	journal_close(j);
+	unlink(path);
+
+	assert_int_not_equal(journal_open(path, &ro, &j), WH_OK); /* not created yet */
+	journal_close(j);
+	assert_int_equal(journal_open(dir, &opts, &j) != WH_OK, 1); /* a directory */
+	journal_close(j);
+}
+
+static void
+test_readonly_refuses_writes(void **state)
+{
+	struct journal_opts ro = {.readonly = 1};
+	struct journal *j = open_ok(&opts);
+	struct journal_stats st;
+
+	(void)state;
+	append_n(j, 0, 3);
+	journal_close(j);
+	j = open_ok(&ro);
+	assert_int_equal(journal_begin(j), WH_ERR_INVAL);
+	assert_int_equal(journal_stats(j, &st), WH_OK);
+	assert_int_equal(st.last_seq, 3);
+	journal_close(j);
+}
+
+/* One full write cycle; any step may fail, none may crash or corrupt. */
+static wh_err
+cycle(int i)
+{
+	struct journal *j = NULL;
+	char key[32];
+	uint64_t seq;
+	int dup;
+	wh_err err = journal_open(path, &opts, &j);
+
+	snprintf(key, sizeof(key), "K%d", i);
+	if (err == WH_OK && (err = journal_begin(j)) == WH_OK) {
+		err = append(j, key, &seq, &dup);
+		if (err == WH_OK)
+			err = journal_cursor_set(j, "c", key);
+		if (err == WH_OK)
+			err = journal_commit(j);
+		else
+			journal_rollback(j);
+	}
+	journal_close(j);
+	return err;
+}
+
+static void
+check_consistent(void)
+{
+	struct journal *j = open_ok(&opts);
+	struct journal_stats st;
+	struct page p = {0};
+	int n = 0;
+
+	assert_int_equal(journal_stats(j, &st), WH_OK);
+	assert_int_equal(journal_read_page(j, 0, 100000, 1 << 30, on_row, &p, &n), WH_OK);
+	assert_int_equal((uint64_t)n, st.last_seq); /* gapless: on_row checks consecutive */
+	journal_close(j);
+}
+
+static void
+test_allocation_failures(void **state)
+{
+	wh_err err;
+	int ok = 0, failed = 0;
+
+	(void)state;
+	for (long n = 1; n < 400; n++) {
+		sq_count = 0;
+		sq_fail_at = n;
+		err = cycle((int)n);
+		sq_fail_at = 0;
+		if (err == WH_OK)
+			ok++;
+		else
+			failed++;
+		wh_mem_fail_at(n);
+		err = cycle((int)n + 100000);
+		wh_mem_fail_at(0);
+		(err == WH_OK ? ok++ : failed++);
+	}
+	assert_true(failed > 10);
+	assert_true(ok > 10);
+	check_consistent();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_gapless_and_duplicates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_never_reused_after_prune_and_reopen, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_atomic_with_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_budget_refuses_appends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounded_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuses_foreign_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_refuses_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
+	};
+	sqlite3_mem_methods mine;
+
+	/* Wrap SQLite's allocator before SQLite initializes. */
+	sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem);
+	mine = real_mem;
+	mine.xMalloc = sq_malloc;
+	mine.xRealloc = sq_realloc;
+	sqlite3_config(SQLITE_CONFIG_MALLOC, &mine);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
