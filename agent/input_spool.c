@@ -374,13 +374,13 @@ read_header(struct spool *sp)
 			      delimiter(sp->conf), &used, &why);
 		if (r != CSV_MORE || c->eof)
 			break;
-		if (cur_fill(sp) != 0)
-			return -1;
-		if (c->len == (size_t)sp->conf->spool_max_record_bytes + READ_CHUNK) {
-			r = CSV_ERR;
-			why = "header row too long";
+		if (c->len - c->pos >= (size_t)sp->conf->spool_max_record_bytes) {
+			r = CSV_ERR; /* its lines are quarantined, the header with them */
+			why = "header row longer than max_record_bytes";
 			break;
 		}
+		if (cur_fill(sp) != 0)
+			return -1;
 	}
 	if (r == CSV_MORE) { /* empty file */
 		c->header.nfields = 0;

@@ -1,0 +1,113 @@
+# Shared helpers of the integration tests (sourced). Every wait is bounded; every process
+# started is stopped by its PID on exit.
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/whagent-it-XXXXXX")
+AGENT_PID=""
+
+cleanup() {
+    if [ -n "$AGENT_PID" ]; then
+        kill -9 "$AGENT_PID" 2>/dev/null || true
+        wait "$AGENT_PID" 2>/dev/null || true
+    fi
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+    echo "FAIL: $*" >&2
+    [ -f "$WORK/agent.log" ] && tail -20 "$WORK/agent.log" >&2
+    exit 1
+}
+
+# write_conf [extra lines for [input.spool]]
+write_conf() {
+    mkdir -p "$WORK/spool" "$WORK/state"
+    cat > "$WORK/whagent.conf" <<CONF
+[agent]
+site_id = IT-SITE
+state_dir = $WORK/state
+[journal]
+max_bytes = 256MiB
+reserve_bytes = 0
+commit_records = ${COMMIT_RECORDS:-500}
+[input.spool]
+dir = $WORK/spool
+settle_ms = 300
+rescan_ms = 200
+${1:-}
+CONF
+}
+
+start_agent() {
+    "$@" run -c "$WORK/whagent.conf" >>"$WORK/agent.log" 2>&1 &
+    AGENT_PID=$!
+}
+
+stop_agent() {
+    kill -TERM "$AGENT_PID"
+    wait "$AGENT_PID" || fail "agent exited with status $? on SIGTERM"
+    AGENT_PID=""
+}
+
+# json_field FIELD < json
+json_field() {
+    python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
+
+# wait_for SECONDS COMMAND...: polls every 0.2 s until COMMAND succeeds.
+wait_for() {
+    limit=$(( $1 * 5 )); shift
+    i=0
+    while [ $i -lt $limit ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.2
+        i=$((i + 1))
+    done
+    return 1
+}
+
+sql() {
+    sqlite3 -readonly "$WORK/state/journal.db" "$1"
+}
+
+# check_journal EXPECT_JSON: every expected key journaled once, seq gapless from 1, the
+# duplicate count and every quarantined record (position and reason) as expected.
+check_journal() {
+    sql "SELECT source_key FROM event ORDER BY seq" > "$WORK/keys.txt"
+    sql "SELECT position || ': ' || reason FROM quarantine ORDER BY id" > "$WORK/quarantine.txt"
+    sql "SELECT count(*), ifnull(min(seq), 0), ifnull(max(seq), 0), count(DISTINCT source_key) FROM event" \
+        > "$WORK/seqs.txt"
+    sql "SELECT value FROM meta WHERE key = 'duplicates'" > "$WORK/dups.txt"
+    python3 - "$1" "$WORK" <<'PY'
+import json, sys
+exp = json.load(open(sys.argv[1]))
+work = sys.argv[2]
+keys = open(work + "/keys.txt").read().split()
+count, lo, hi, distinct = map(int, open(work + "/seqs.txt").read().strip().split("|"))
+errors = []
+if count != len(exp["keys"]) or distinct != count:
+    errors.append("journal holds %d events (%d distinct keys), expected %d" % (count, distinct, len(exp["keys"])))
+if count and (lo != 1 or hi != count):
+    errors.append("seq not gapless: %d events span %d..%d" % (count, lo, hi))
+missing = set(exp["keys"]) - set(keys)
+extra = set(keys) - set(exp["keys"])
+if missing or extra:
+    errors.append("missing %d keys (%s), unexpected %d" % (len(missing), sorted(missing)[:3], len(extra)))
+dups = int(open(work + "/dups.txt").read())
+if dups != exp["duplicates"]:
+    errors.append("duplicates %d, expected %d" % (dups, exp["duplicates"]))
+quar = [l for l in open(work + "/quarantine.txt").read().splitlines() if l]
+if len(quar) != len(exp["quarantined"]):
+    errors.append("%d quarantined, expected %d" % (len(quar), len(exp["quarantined"])))
+else:
+    for got, want in zip(sorted(quar), sorted(exp["quarantined"], key=lambda q: q["position"] + ": ")):
+        if not got.startswith(want["position"] + ": ") or want["reason"] not in got:
+            errors.append("quarantine entry '%s' does not match %s" % (got, want))
+            break
+for e in errors:
+    print("FAIL:", e)
+sys.exit(1 if errors else 0)
+PY
+}
