@@ -127,12 +127,13 @@ agent_run(const struct agent_opts *o)
 		return 1;
 	}
 	log_set_level((enum log_level)ag.conf->log_level);
-	if (open_journal(&ag) != 0)
-		goto out;
+	/* The loop first: its signal handlers turn an early SIGTERM into a clean stop. */
 	if ((e = loop_new(&ag.loop)) != WH_OK) {
 		log_errx("event loop: %s", wh_strerror(e));
 		goto out;
 	}
+	if (open_journal(&ag) != 0)
+		goto out;
 	loop_on_reload(ag.loop, on_reload, &ag);
 	if (ag.conf->spool_enabled &&
 	    (e = spool_new(ag.conf, ag.journal, ag.loop, &ag.spool)) != WH_OK) {

@@ -259,14 +259,14 @@ held_free(struct held *h)
 	wh_free(h->raw);
 }
 
-/* Parses the held raw bytes into r again: a CSV line with its header, or a JSON object. */
+/* Parses the held raw bytes into r again: a CSV line with its header, or a JSON object.
+ * r borrows from hdr and row, which the caller frees with csv_row_done. */
 static wh_err
-reparse(const struct held *h, char delim, struct record *r, char *why, size_t whylen)
+reparse(const struct held *h, char delim, struct csv_row *hdr, struct csv_row *row,
+	struct record *r, char *why, size_t whylen)
 {
-	struct csv_row hdr, row;
 	const char *pwhy = NULL;
 	size_t used;
-	wh_err err = WH_ERR_INVAL;
 
 	if (strcmp(h->format, "csv") != 0)
 		return record_from_json(r, h->raw, h->raw_len, why, whylen);
@@ -274,21 +274,17 @@ reparse(const struct held *h, char delim, struct record *r, char *why, size_t wh
 		snprintf(why, whylen, "no header row kept with the record");
 		return WH_ERR_INVAL;
 	}
-	if (csv_row_init(&hdr, strlen(h->context)) != 0)
+	if (csv_row_init(hdr, strlen(h->context)) != 0 || csv_row_init(row, h->raw_len) != 0)
 		return WH_ERR_NOMEM;
-	if (csv_row_init(&row, h->raw_len) != 0) {
-		csv_row_done(&hdr);
-		return WH_ERR_NOMEM;
-	}
-	if (csv_parse(&hdr, h->context, strlen(h->context), 1, delim, &used, &pwhy) != CSV_ROW)
+	if (csv_parse(hdr, h->context, strlen(h->context), 1, delim, &used, &pwhy) != CSV_ROW) {
 		snprintf(why, whylen, "header row: %s", pwhy ? pwhy : "empty");
-	else if (csv_parse(&row, h->raw, h->raw_len, 1, delim, &used, &pwhy) != CSV_ROW)
+		return WH_ERR_INVAL;
+	}
+	if (csv_parse(row, h->raw, h->raw_len, 1, delim, &used, &pwhy) != CSV_ROW) {
 		snprintf(why, whylen, "%s", pwhy ? pwhy : "empty record");
-	else
-		err = record_from_csv(r, &hdr, &row, why, whylen);
-	csv_row_done(&hdr);
-	csv_row_done(&row);
-	return err;
+		return WH_ERR_INVAL;
+	}
+	return record_from_csv(r, hdr, row, why, whylen);
 }
 
 static int
@@ -300,6 +296,7 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	struct intake_outcome out = {0};
 	struct intake_raw raw = {0};
 	struct held h = {0};
+	struct csv_row hdr = {0}, row = {0};
 	struct record *r = wh_malloc(sizeof(*r));
 	wh_err err;
 	int rc = 1;
@@ -319,7 +316,8 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	if (strcmp(h.input, "spool") != 0)
 		fprintf(stderr, "whagent: note: record came from input %s; using the spool input's "
 				"mapping\n", h.input);
-	err = reparse(&h, delims[c->spool_delimiter], r, out.reason, sizeof(out.reason));
+	err = reparse(&h, delims[c->spool_delimiter], &hdr, &row, r, out.reason,
+		      sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {
 		printf("still invalid: %s\n", out.reason);
 		goto out;
@@ -351,6 +349,8 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	rc = 0;
 out:
 	held_free(&h);
+	csv_row_done(&hdr);
+	csv_row_done(&row);
 	record_done(r);
 	wh_free(r);
 	return rc;

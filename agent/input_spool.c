@@ -196,10 +196,15 @@ cand_update(struct spool *sp, const char *name, const struct stat *st, int64_t n
 	int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 
 	if (c == NULL) {
+		char cname[NAME_MAX_LEN + 8], pos[256];
+
 		c = cand_add(sp, name);
 		if (c == NULL)
 			return; /* retried on the next scan */
 		c->stable_since = now;
+		/* A file with a committed cursor was complete when it was started: resume now. */
+		cursor_name(name, cname, sizeof(cname));
+		c->moved_in = journal_cursor_get(sp->journal, cname, pos, sizeof(pos)) == WH_OK;
 	} else if (c->size != st->st_size || c->mtime_ns != mtime_ns) {
 		c->stable_since = now;
 	}

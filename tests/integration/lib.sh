@@ -40,13 +40,24 @@ ${1:-}
 CONF
 }
 
+# start_agent WHAGENT...: starts `whagent run` and waits until it is running (a signal sent
+# before the process has exec'd could hit the forking shell instead).
 start_agent() {
+    lines=0
+    [ -f "$WORK/agent.log" ] && lines=$(wc -l < "$WORK/agent.log")
     "$@" run -c "$WORK/whagent.conf" >>"$WORK/agent.log" 2>&1 &
     AGENT_PID=$!
+    wait_for 30 agent_running "$lines" || fail "agent did not start"
 }
 
+agent_running() {
+    tail -n +"$(($1 + 1))" "$WORK/agent.log" | grep -q "running (site"
+}
+
+# stop_agent: SIGTERM, then a bounded wait for a clean exit.
 stop_agent() {
     kill -TERM "$AGENT_PID"
+    wait_for 30 sh -c "! kill -0 $AGENT_PID" || fail "agent did not stop within 30 s of SIGTERM"
     wait "$AGENT_PID" || fail "agent exited with status $? on SIGTERM"
     AGENT_PID=""
 }
