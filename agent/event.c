@@ -285,7 +285,8 @@ assign(const struct event_map *m, const struct record *r, struct event *ev, cons
 		int f = -1;
 
 		for (int k = 0; k < EF_COUNT && f < 0; k++)
-			if (strcasecmp(r->key[i], m->column[k]) == 0)
+			if (strcasecmp(r->key[i], m->column[k]) == 0 ||
+			    strcasecmp(r->key[i], fields[k].name) == 0)
 				f = k;
 		if (!valid_utf8(r->key[i]) || !valid_utf8(r->val[i])) {
 			snprintf(why, whylen,
@@ -321,7 +322,10 @@ assign(const struct event_map *m, const struct record *r, struct event *ev, cons
 static wh_err
 missing(const struct event_map *m, int f, const char *kind, char *why, size_t whylen)
 {
-	snprintf(why, whylen, "column %s is required%s%s but missing or empty", m->column[f],
+	int renamed = strcasecmp(m->column[f], fields[f].name) != 0;
+
+	snprintf(why, whylen, "column %s%s%s%s is required%s%s but missing or empty", m->column[f],
+		 renamed ? " (or " : "", renamed ? fields[f].name : "", renamed ? ")" : "",
 		 kind ? " for " : "", kind ? kind : "");
 	return WH_ERR_INVAL;
 }

@@ -55,7 +55,7 @@ enum event_kind {
 #define EVENT_ATTR_VAL_MAX  256
 #define EVENT_ID_LEN        32
 
-/* Which column (or JSON key) each field is read from. */
+/* Which column (or JSON key) each field is read from, besides the field's own name. */
 struct event_map {
 	const char *column[EF_COUNT]; /* borrowed */
 };

@@ -11,6 +11,9 @@ $WH version | grep -q "^whagent [0-9]" || fail "version"
 $WH --help | grep -q "quarantine requeue" || fail "--help does not cover quarantine requeue"
 $WH help-config | grep -q "max_bytes" || fail "help-config does not list keys"
 if $WH frobnicate 2>/dev/null; then fail "unknown command accepted"; fi
+# The shipped example configuration is valid (with its placeholder filled in).
+sed "s|^site_id = CHANGE-ME|site_id = IT|" "$HERE/../../packaging/whagent.conf" > "$WORK/shipped.conf"
+$WH check -c "$WORK/shipped.conf" >/dev/null || fail "packaging/whagent.conf does not pass check"
 
 write_conf "map = acme"
 cat >> "$WORK/whagent.conf" <<'CONF'
@@ -38,14 +41,14 @@ wait_for 30 test -f "$WORK/spool/done/acme.csv" || fail "acme.csv not taken"
 stop_agent
 $WH quarantine list -c "$WORK/whagent.conf" > "$WORK/list.out"
 [ "$(wc -l < "$WORK/list.out")" = 3 ] || fail "expected 3 quarantined: $(cat "$WORK/list.out")"
-grep -q "acme.csv line 2: column Item is required" "$WORK/list.out" || fail "reason: $(cat "$WORK/list.out")"
+grep -q "acme.csv line 2: column Item (or sku) is required" "$WORK/list.out" || fail "reason: $(cat "$WORK/list.out")"
 $WH quarantine show 1 -c "$WORK/whagent.conf" > "$WORK/show.out"
 grep -q "^PICK,C1,2026-03-01T10:00:00Z,S1,1,EA,A1$" "$WORK/show.out" || fail "show lacks the raw record"
 grep -q "^header    kind,txn_id,event_time,ItemNo,qty,uom,bin$" "$WORK/show.out" || fail "show lacks the header"
 
 # Requeue with the wrong mapping still refuses, and keeps the record.
 if $WH quarantine requeue 1 -c "$WORK/whagent.conf" > "$WORK/rq.out"; then fail "requeue took an invalid record"; fi
-grep -q "still invalid: column Item is required" "$WORK/rq.out" || fail "requeue reason: $(cat "$WORK/rq.out")"
+grep -q "still invalid: column Item (or sku) is required" "$WORK/rq.out" || fail "requeue reason: $(cat "$WORK/rq.out")"
 
 sed -i 's/^sku = Item$/sku = ItemNo/' "$WORK/whagent.conf"
 $WH quarantine requeue 1 -c "$WORK/whagent.conf" | grep -q "journaled as seq 1" || fail "requeue 1"

@@ -198,8 +198,9 @@ static void
 test_mapping_renames_columns(void **state)
 {
 	char *columns[EF_COUNT] = {0};
-	const char *kv[] = {"Type=PICK", "TxnNo=77", "event_time=2026-03-01T14:05:00Z", "ItemNo=S",
-			    "qty=1", "uom=EA", "slot=A", NULL};
+	const char *kv[] = {"Type=PICK",	 "TxnNo=77", "event_time=2026-03-01T14:05:00Z",
+			    "ItemNo=S",	 "qty=1",    "uom=EA",
+			    "slot=A",	 NULL,	     NULL};
 	struct event_map m;
 	struct record r;
 	struct event ev;
@@ -223,11 +224,19 @@ test_mapping_renames_columns(void **state)
 	rec(&r, kv);
 	assert_int_equal(event_from_record(&m, &r, &ev, why, sizeof(why)), WH_ERR_INVAL);
 	assert_non_null(strstr(why, "column qty: 'x'"));
-	kv[0] = "kind=PICK"; /* canonical name no longer read when renamed */
+	kv[0] = "kind=PICK"; /* the canonical name is still read */
 	kv[4] = "qty=1";
 	rec(&r, kv);
+	assert_int_equal(event_from_record(&m, &r, &ev, why, sizeof(why)), WH_OK);
+	kv[0] = "lot=L1";
+	rec(&r, kv);
 	assert_int_equal(event_from_record(&m, &r, &ev, why, sizeof(why)), WH_ERR_INVAL);
-	assert_non_null(strstr(why, "column type is required"));
+	assert_non_null(strstr(why, "column type (or kind) is required"));
+	kv[0] = "kind=PICK";
+	kv[7] = "txn_id=78"; /* both names in one record: ambiguous */
+	rec(&r, kv);
+	assert_int_equal(event_from_record(&m, &r, &ev, why, sizeof(why)), WH_ERR_INVAL);
+	assert_non_null(strstr(why, "appears twice"));
 }
 
 static void
