@@ -2,11 +2,11 @@
 BUILD ?= build
 PRESET ?= dev
 DEPS := cmake gcc make pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev protobuf-c-compiler \
-	libmosquitto-dev libmbedtls-dev libinih-dev libcjson-dev libcmocka-dev
+	libmosquitto-dev libmbedtls-dev libinih-dev libcjson-dev libcmocka-dev python3
 WERROR ?= OFF
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build test demo bench clean format format-check
+.PHONY: all deps build test asan demo bench clean format format-check
 
 all: build
 
@@ -18,7 +18,14 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
+	@if command -v clang-format >/dev/null; then $(MAKE) --no-print-directory format-check; fi
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The test suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	cmake --preset asan -DWHAGENT_WERROR=$(WERROR) >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 demo: build
 	sh tests/demo.sh $(BUILD)/whagent

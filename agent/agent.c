@@ -41,9 +41,9 @@ restart_key(const struct conf *a, const struct conf *b)
 		return "[journal] path";
 	if (a->spool_enabled != b->spool_enabled)
 		return "[input.spool]";
-	if (a->spool_enabled && (!same(a->spool_dir, b->spool_dir) ||
-				 !same(a->spool_done_dir, b->spool_done_dir) ||
-				 a->spool_max_record_bytes != b->spool_max_record_bytes))
+	if (a->spool_enabled &&
+	    (!same(a->spool_dir, b->spool_dir) || !same(a->spool_done_dir, b->spool_done_dir) ||
+	     a->spool_max_record_bytes != b->spool_max_record_bytes))
 		return "[input.spool] dir, done_dir or max_record_bytes";
 	return NULL;
 }

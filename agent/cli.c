@@ -23,7 +23,7 @@
 struct args {
 	const char *cmd;
 	const char *conf;
-	const char *sub;  /* quarantine: list, show, requeue, purge */
+	const char *sub; /* quarantine: list, show, requeue, purge */
 	const char *id;
 	int json;
 	int until_idle;
@@ -35,13 +35,17 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: whagent COMMAND [options]\n"
 		"\n"
-		"  run -c FILE [--until-idle]   run the agent in the foreground (systemd: Type=notify);\n"
+		"  run -c FILE [--until-idle]   run the agent in the foreground (systemd: "
+		"Type=notify);\n"
 		"                               --until-idle exits once the spool folder is empty\n"
-		"  check -c FILE                validate the configuration, print effective settings\n"
-		"  status -c FILE [--json]      journal id, last seq, watermark, backlog, quarantine\n"
+		"  check -c FILE                validate the configuration, print effective "
+		"settings\n"
+		"  status -c FILE [--json]      journal id, last seq, watermark, backlog, "
+		"quarantine\n"
 		"  quarantine list -c FILE      records that could not be taken, with reasons\n"
 		"  quarantine show ID -c FILE   one record: reason, position and raw bytes\n"
-		"  quarantine requeue ID -c FILE  validate the raw record again (e.g. after fixing\n"
+		"  quarantine requeue ID -c FILE  validate the raw record again (e.g. after "
+		"fixing\n"
 		"                               a [map.NAME] section) and journal it if valid\n"
 		"  quarantine purge ID -c FILE  delete a quarantined record\n"
 		"  help-config                  every configuration key with default and help\n"
@@ -314,8 +318,10 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 		goto out;
 	}
 	if (strcmp(h.input, "spool") != 0)
-		fprintf(stderr, "whagent: note: record came from input %s; using the spool input's "
-				"mapping\n", h.input);
+		fprintf(stderr,
+			"whagent: note: record came from input %s; using the spool input's "
+			"mapping\n",
+			h.input);
 	err = reparse(&h, delims[c->spool_delimiter], &hdr, &row, r, out.reason,
 		      sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {
@@ -323,8 +329,11 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 		goto out;
 	}
 	if (err == WH_OK && (err = journal_begin(j)) == WH_OK) {
-		raw = (struct intake_raw){.position = h.position, .format = h.format,
-					  .context = h.context, .bytes = h.raw, .len = h.raw_len};
+		raw = (struct intake_raw){.position = h.position,
+					  .format = h.format,
+					  .context = h.context,
+					  .bytes = h.raw,
+					  .len = h.raw_len};
 		in.source = h.source;
 		err = intake_record(&in, r, &raw, &out);
 		if (err == WH_OK && out.result == INTAKE_QUARANTINED) {
@@ -384,7 +393,8 @@ cmd_quarantine(const struct args *a)
 	int rc = 1;
 
 	if (strcmp(sub, "list") != 0 && parse_id(a->id, &id) != 0) {
-		fprintf(stderr, "whagent quarantine %s: needs the record's ID (see quarantine list)\n",
+		fprintf(stderr,
+			"whagent quarantine %s: needs the record's ID (see quarantine list)\n",
 			sub);
 		return 2;
 	}

@@ -83,8 +83,8 @@ struct parse_state {
 	struct conf *conf;
 	const char *path;
 	FILE *file;
-	int line;       /* line of the text inih is handling */
-	int next_line;  /* line of the next text the reader returns */
+	int line;      /* line of the text inih is handling */
+	int next_line; /* line of the next text the reader returns */
 	char *err;
 	size_t errlen;
 	wh_err rc;
@@ -181,7 +181,8 @@ choices_text(const char *const *choices, char *buf, size_t len)
 	for (int i = 0; choices[i] != NULL && used < len; i++) {
 		if (choices[i][0] == '\0')
 			continue;
-		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", choices[i]);
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+					 choices[i]);
 	}
 }
 
@@ -398,20 +399,22 @@ conf_finish(struct conf *c, struct parse_state *ps)
 			 ps->path, c->site_id);
 		return WH_ERR_CONF;
 	}
-	if (c->journal_path == NULL && (c->journal_path = path_join(c->state_dir, "journal.db")) ==
-					       NULL)
+	if (c->journal_path == NULL &&
+	    (c->journal_path = path_join(c->state_dir, "journal.db")) == NULL)
 		return WH_ERR_NOMEM;
 	if (c->spool_enabled) {
 		if (c->spool_dir == NULL) {
-			snprintf(ps->err, ps->errlen, "%s: [input.spool] dir is required", ps->path);
+			snprintf(ps->err, ps->errlen, "%s: [input.spool] dir is required",
+				 ps->path);
 			return WH_ERR_CONF;
 		}
 		if (c->spool_done_dir == NULL &&
 		    (c->spool_done_dir = path_join(c->spool_dir, "done")) == NULL)
 			return WH_ERR_NOMEM;
 		if (c->spool_map[0] != '\0' && conf_map_find(c, c->spool_map) == NULL) {
-			snprintf(ps->err, ps->errlen, "%s: [input.spool] map = %s: no [map.%s] section",
-				 ps->path, c->spool_map, c->spool_map);
+			snprintf(ps->err, ps->errlen,
+				 "%s: [input.spool] map = %s: no [map.%s] section", ps->path,
+				 c->spool_map, c->spool_map);
 			return WH_ERR_CONF;
 		}
 	}
@@ -421,8 +424,8 @@ conf_finish(struct conf *c, struct parse_state *ps)
 wh_err
 conf_load(const char *path, struct conf **ret_conf, char *err, size_t errlen)
 {
-	struct parse_state ps = {.path = path, .line = 1, .next_line = 1, .err = err,
-				 .errlen = errlen};
+	struct parse_state ps = {
+		.path = path, .line = 1, .next_line = 1, .err = err, .errlen = errlen};
 	wh_err rc = WH_OK;
 	int r;
 

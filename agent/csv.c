@@ -39,8 +39,8 @@ skip_line(const char *data, size_t len, size_t i, int eof, size_t *ret_used)
 }
 
 enum csv_result
-csv_parse(struct csv_row *row, const char *data, size_t len, int eof, char delim,
-	  size_t *ret_used, const char **ret_why)
+csv_parse(struct csv_row *row, const char *data, size_t len, int eof, char delim, size_t *ret_used,
+	  const char **ret_why)
 {
 	enum state st = S_START;
 	char *out = row->buf, *end = row->buf + row->cap - 1;
@@ -65,8 +65,9 @@ csv_parse(struct csv_row *row, const char *data, size_t len, int eof, char delim
 			/* fall through */
 		case S_PLAIN:
 			if (c == '"') {
-				*ret_why = "a quote inside an unquoted field (quote the whole field "
-					   "and double the inner quote)";
+				*ret_why =
+					"a quote inside an unquoted field (quote the whole field "
+					"and double the inner quote)";
 				return skip_line(data, len, i, eof, ret_used);
 			}
 			if (c != delim && c != '\n') {

@@ -43,10 +43,10 @@ static const struct field_def fields[EF_COUNT] = {
 	[EF_DEVICE_ID] = {"device_id", 64},
 };
 
-static const char *const kind_names[] = {NULL,       "PICK",     "RECEIPT",
+static const char *const kind_names[] = {NULL,	       "PICK",	   "RECEIPT",
 					 "ADJUSTMENT", "TRANSFER", "SHIPMENT"};
-static const char *const biz_steps[] = {NULL,	     "picking", "receiving",
-					"cycle_counting", "storing", "shipping"};
+static const char *const biz_steps[] = {NULL,	   "picking", "receiving", "cycle_counting",
+					"storing", "shipping"};
 
 int
 event_field_from_name(const char *name)
@@ -310,7 +310,8 @@ assign(const struct event_map *m, const struct record *r, struct event *ev, cons
 			snprintf(why, whylen,
 				 "column %.64s: extra columns are kept as attributes, at most %d, "
 				 "names up to %d and values up to %d characters",
-				 r->key[i], EVENT_MAX_ATTRS, EVENT_ATTR_KEY_MAX, EVENT_ATTR_VAL_MAX);
+				 r->key[i], EVENT_MAX_ATTRS, EVENT_ATTR_KEY_MAX,
+				 EVENT_ATTR_VAL_MAX);
 			return WH_ERR_INVAL;
 		}
 		ev->attr_key[ev->nattrs] = r->key[i];

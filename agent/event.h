@@ -50,10 +50,10 @@ enum event_kind {
 	EVENT_SHIPMENT = 5
 };
 
-#define EVENT_MAX_ATTRS     32
-#define EVENT_ATTR_KEY_MAX  64
-#define EVENT_ATTR_VAL_MAX  256
-#define EVENT_ID_LEN        32
+#define EVENT_MAX_ATTRS	   32
+#define EVENT_ATTR_KEY_MAX 64
+#define EVENT_ATTR_VAL_MAX 256
+#define EVENT_ID_LEN	   32
 
 /* Which column (or JSON key) each field is read from, besides the field's own name. */
 struct event_map {
@@ -63,8 +63,8 @@ struct event_map {
 struct event {
 	enum event_kind kind;
 	const char *f[EF_COUNT]; /* borrowed from the record; NULL when absent or empty */
-	int64_t qty_milli;       /* thousandths, signed */
-	int64_t event_time_ms;   /* UTC */
+	int64_t qty_milli;	 /* thousandths, signed */
+	int64_t event_time_ms;	 /* UTC */
 	int32_t event_time_offset_min;
 	int nattrs;
 	const char *attr_key[EVENT_MAX_ATTRS];

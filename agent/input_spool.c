@@ -47,12 +47,12 @@ struct cur {
 	enum fmt fmt;
 	struct stat st;
 	char *buf;
-	size_t len, pos;   /* valid bytes, consumed bytes */
-	uint64_t base;     /* file offset of buf[0] */
-	uint64_t line;     /* line number of buf[pos] */
+	size_t len, pos; /* valid bytes, consumed bytes */
+	uint64_t base;	 /* file offset of buf[0] */
+	uint64_t line;	 /* line number of buf[pos] */
 	int eof;
-	int skipping;      /* discarding the rest of an over-long line */
-	char *header_raw;  /* CSV header text, for quarantine context */
+	int skipping;	  /* discarding the rest of an over-long line */
+	char *header_raw; /* CSV header text, for quarantine context */
 	const char *header_err;
 	struct csv_row header;
 };
@@ -106,11 +106,11 @@ cursor_name(const char *file, char *buf, size_t len)
 
 /* Cursor text: identity of the file, then where the committed part ends. */
 static void
-cursor_format(const struct stat *st, uint64_t off, uint64_t line, int done, char *buf,
-	      size_t len)
+cursor_format(const struct stat *st, uint64_t off, uint64_t line, int done, char *buf, size_t len)
 {
-	snprintf(buf, len, "dev=%ju ino=%ju size=%jd mtime=%jd.%09ld off=%" PRIu64
-		 " line=%" PRIu64 " done=%d",
+	snprintf(buf, len,
+		 "dev=%ju ino=%ju size=%jd mtime=%jd.%09ld off=%" PRIu64 " line=%" PRIu64
+		 " done=%d",
 		 (uintmax_t)st->st_dev, (uintmax_t)st->st_ino, (intmax_t)st->st_size,
 		 (intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, off, line, done);
 }
@@ -127,8 +127,8 @@ cursor_parse(const char *text, struct cursor_pos *p)
 	const char *off = strstr(text, " off=");
 
 	if (off == NULL || (size_t)(off - text) >= sizeof(p->ident) ||
-	    sscanf(off, " off=%" SCNu64 " line=%" SCNu64 " done=%d", &p->off, &p->line,
-		   &p->done) != 3)
+	    sscanf(off, " off=%" SCNu64 " line=%" SCNu64 " done=%d", &p->off, &p->line, &p->done) !=
+		    3)
 		return -1;
 	snprintf(p->ident, sizeof(p->ident), "%.*s", (int)(off - text), text);
 	return 0;
@@ -391,9 +391,8 @@ read_header(struct spool *sp)
 		c->header.nfields = 0;
 		return 0;
 	}
-	c->header_raw = wh_strndup(c->buf + c->pos, used && c->buf[c->pos + used - 1] == '\n'
-							    ? used - 1
-							    : used);
+	c->header_raw = wh_strndup(c->buf + c->pos,
+				   used && c->buf[c->pos + used - 1] == '\n' ? used - 1 : used);
 	if (c->header_raw == NULL)
 		return -1;
 	if (r == CSV_ERR)
@@ -649,7 +648,7 @@ file_done(struct spool *sp)
 	if (cur_finish(sp) != 0) {
 		log_warn("spool: %s is taken but cannot be moved to %s (will retry)", sp->cur.name,
 			 sp->conf->spool_on_done == CONF_DONE_DELETE ? "deletion"
-								      : sp->conf->spool_done_dir);
+								     : sp->conf->spool_done_dir);
 		if (c != NULL)
 			c->moved_in = 0, c->stable_since = platform_mono_ms();
 		cur_close(sp);

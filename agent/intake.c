@@ -53,8 +53,8 @@ intake_record(struct intake *in, const struct record *r, const struct intake_raw
 				    .source_key = ev.f[EF_TXN_ID],
 				    .kind = (int)ev.kind,
 				    .captured_at_ms = platform_now_ms()};
-	err = codec_event_encode(&ev, in->source, journal_next_seq(in->journal),
-				 je.captured_at_ms, &payload, &je.len);
+	err = codec_event_encode(&ev, in->source, journal_next_seq(in->journal), je.captured_at_ms,
+				 &payload, &je.len);
 	if (err != WH_OK)
 		return err;
 	je.payload = payload;

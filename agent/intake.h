@@ -13,8 +13,8 @@ struct record;
 
 struct intake {
 	struct journal *journal; /* borrowed */
-	const char *input;       /* "spool", "http": borrowed */
-	const char *source;      /* source name of the events: borrowed */
+	const char *input;	 /* "spool", "http": borrowed */
+	const char *source;	 /* source name of the events: borrowed */
 	struct event_map map;
 	uint64_t taken, duplicates, quarantined; /* counters since start */
 };
@@ -32,7 +32,7 @@ enum intake_result { INTAKE_TAKEN, INTAKE_DUPLICATE, INTAKE_QUARANTINED };
 
 struct intake_outcome {
 	enum intake_result result;
-	uint64_t seq;          /* TAKEN: its seq; DUPLICATE: the original's */
+	uint64_t seq;	       /* TAKEN: its seq; DUPLICATE: the original's */
 	int64_t quarantine_id; /* QUARANTINED */
 	char reason[320];      /* QUARANTINED */
 };

@@ -88,8 +88,8 @@ struct journal {
 	char *dir; /* for the free-space reserve */
 	char id[JOURNAL_ID_LEN + 1];
 	int in_txn;
-	uint64_t next_seq;  /* valid inside a transaction */
-	uint64_t txn_dups;  /* duplicates seen in this transaction */
+	uint64_t next_seq; /* valid inside a transaction */
+	uint64_t txn_dups; /* duplicates seen in this transaction */
 	char errmsg[256];
 };
 
@@ -510,8 +510,7 @@ need_txn(struct journal *j)
 }
 
 wh_err
-journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_seq,
-	       int *ret_dup)
+journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_seq, int *ret_dup)
 {
 	sqlite3_stmt *s = j->st[ST_INSERT];
 	wh_err err;

@@ -18,7 +18,7 @@ struct journal_opts {
 	int64_t max_bytes;     /* byte budget of the database; 0: none */
 	int64_t reserve_bytes; /* free space kept on its file system */
 	int sync_normal;       /* synchronous=NORMAL instead of FULL */
-	int readonly;          /* for `whagent status`: no migrations, no writes */
+	int readonly;	       /* for `whagent status`: no migrations, no writes */
 };
 
 /* An event to append; every pointer is borrowed for the call. */
@@ -33,14 +33,14 @@ struct journal_event {
 
 /* A quarantined record; every pointer is borrowed. */
 struct journal_quarantined {
-	int64_t id;             /* set by the journal */
+	int64_t id; /* set by the journal */
 	int64_t received_at_ms;
-	const char *input;      /* "spool", "http", ... */
-	const char *source;     /* the source name events of the input get */
-	const char *position;   /* where in the input: "orders.csv line 17" */
+	const char *input;    /* "spool", "http", ... */
+	const char *source;   /* the source name events of the input get */
+	const char *position; /* where in the input: "orders.csv line 17" */
 	const char *reason;
-	const char *format;     /* "csv", "jsonl" */
-	const char *context;    /* CSV header line, or NULL */
+	const char *format;  /* "csv", "jsonl" */
+	const char *context; /* CSV header line, or NULL */
 	const void *raw;
 	size_t raw_len;
 };
@@ -48,13 +48,13 @@ struct journal_quarantined {
 struct journal_stats {
 	char journal_id[JOURNAL_ID_LEN + 1];
 	uint64_t session;
-	uint64_t last_seq;      /* 0: no event yet */
+	uint64_t last_seq; /* 0: no event yet */
 	uint64_t acked_through;
-	uint64_t backlog;       /* last_seq - acked_through */
+	uint64_t backlog;	  /* last_seq - acked_through */
 	int64_t oldest_unsent_ms; /* captured_at of acked_through + 1, 0 if none */
 	uint64_t quarantined;
 	uint64_t duplicates;
-	int64_t bytes;          /* size of the database file */
+	int64_t bytes; /* size of the database file */
 };
 
 /* Opens (creating and migrating unless readonly) the journal at path.
@@ -83,16 +83,14 @@ uint64_t journal_next_seq(const struct journal *j);
  * stored, *ret_dup is 1 and *ret_seq the original's seq. */
 wh_err journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_seq,
 		      int *ret_dup);
-wh_err journal_quarantine(struct journal *j, const struct journal_quarantined *q,
-			  int64_t *ret_id);
+wh_err journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64_t *ret_id);
 
 /* Source cursors, written in the same transaction as the events they cover. */
 wh_err journal_cursor_get(struct journal *j, const char *name, char *buf, size_t len);
 wh_err journal_cursor_set(struct journal *j, const char *name, const char *position);
 wh_err journal_cursor_delete(struct journal *j, const char *name);
 /* Calls cb for every cursor name (for clean-up of stale ones). */
-wh_err journal_cursor_each(struct journal *j, void (*cb)(const char *name, void *arg),
-			   void *arg);
+wh_err journal_cursor_each(struct journal *j, void (*cb)(const char *name, void *arg), void *arg);
 
 /* Reads events with seq > after_seq in order, at most max_events and (after the first) at most
  * max_bytes of payload; cb gets borrowed bytes. *ret_count is how many were read. */
@@ -110,8 +108,7 @@ wh_err journal_stats(struct journal *j, struct journal_stats *ret);
 /* Quarantine: cb gets borrowed fields; list omits raw. */
 typedef void (*journal_quarantine_cb)(const struct journal_quarantined *q, void *arg);
 wh_err journal_quarantine_list(struct journal *j, journal_quarantine_cb cb, void *arg);
-wh_err journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_cb cb,
-			      void *arg);
+wh_err journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_cb cb, void *arg);
 /* Deletes quarantine entry id (inside or outside a transaction). */
 wh_err journal_quarantine_delete(struct journal *j, int64_t id);
 

@@ -7,7 +7,7 @@
 
 #include "err.h"
 
-#define LOOP_MAX_FDS    16
+#define LOOP_MAX_FDS	16
 #define LOOP_MAX_TIMERS 16
 
 struct loop;

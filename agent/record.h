@@ -16,7 +16,7 @@ struct record {
 	int n;
 	const char *key[RECORD_MAX_FIELDS]; /* borrowed from the header row or JSON tree */
 	const char *val[RECORD_MAX_FIELDS]; /* NUL-terminated */
-	struct cJSON *json;                 /* owned tree of a JSON record */
+	struct cJSON *json;		    /* owned tree of a JSON record */
 	size_t used;
 	char scratch[RECORD_MAX_FIELDS * 32]; /* texts of JSON numbers and booleans */
 };

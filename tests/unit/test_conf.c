@@ -107,7 +107,8 @@ test_errors_name_file_line_and_key(void **state)
 		     "w.conf:5: [journal] max_bytes: 'lots' is not a size");
 	expect_error("[agent]\nsite_id = X\n[journal]\nsynchronous = off\n",
 		     "'off' is not one of: full, normal");
-	expect_error("[agent]\nsite_id = X\n[agent2]\nk = v\n", "w.conf:4: unknown section [agent2]");
+	expect_error("[agent]\nsite_id = X\n[agent2]\nk = v\n",
+		     "w.conf:4: unknown section [agent2]");
 	expect_error("[journal]\nmax_bytes = 1GiB\n", "[agent] site_id is required");
 	expect_error("[agent]\nsite_id = a/b\n", "site_id 'a/b'");
 	expect_error("[agent]\nsite_id = X\nsite_id = Y\n", "w.conf:3: [agent] site_id: set twice");

@@ -63,7 +63,8 @@ test_every_kind_valid(void **state)
 {
 	const char *pick[] = {"kind=pick", BASE, "qty=2", "bin=A-01", "color=red", NULL};
 	const char *rcpt[] = {"kind=RECEIPT", BASE, "qty=10.5", "bin=R", "po_ref=PO1", NULL};
-	const char *adj[] = {"kind=Adjustment", BASE, "qty=-1.25", "bin=A", "reason_code=DMG", NULL};
+	const char *adj[] = {"kind=Adjustment", BASE, "qty=-1.25", "bin=A",
+			     "reason_code=DMG", NULL};
 	const char *xfer[] = {"kind=TRANSFER", BASE, "qty=3", "bin=A", "to_bin=B", NULL};
 	const char *ship[] = {"kind=SHIPMENT", BASE, "qty=1", "shipment_ref=S1", NULL};
 	struct event ev;
@@ -94,9 +95,9 @@ test_rules_per_kind(void **state)
 		       "column bin is required for PICK");
 	expect_invalid((const char *[]){"kind=ADJUSTMENT", BASE, "qty=1", "bin=A", NULL},
 		       "column reason_code is required for ADJUSTMENT");
-	expect_invalid((const char *[]){"kind=ADJUSTMENT", BASE, "qty=0", "bin=A", "reason_code=X",
-					NULL},
-		       "must not be zero");
+	expect_invalid(
+		(const char *[]){"kind=ADJUSTMENT", BASE, "qty=0", "bin=A", "reason_code=X", NULL},
+		"must not be zero");
 	expect_invalid((const char *[]){"kind=PICK", BASE, "qty=-1", "bin=A", NULL},
 		       "must be greater than zero");
 	expect_invalid((const char *[]){"kind=TRANSFER", BASE, "qty=1", "bin=A", NULL},
@@ -121,25 +122,26 @@ test_value_formats(void **state)
 	expect_invalid((const char *[]){"kind=PICK", "txn_id=T", "event_time=2026-03-01 14:05:00",
 					"sku=S", "uom=EA", "qty=1", "bin=A", NULL},
 		       "zone offset");
-	expect_invalid((const char *[]){"kind=PICK", BASE, "qty=1", "bin=A", "gtin=4006381333932",
-					NULL},
-		       "not a GTIN");
-	expect_invalid((const char *[]){"kind=PICK", BASE, "qty=1", "bin=A", "expiry=2026-02-30",
-					NULL},
-		       "not a date");
+	expect_invalid(
+		(const char *[]){"kind=PICK", BASE, "qty=1", "bin=A", "gtin=4006381333932", NULL},
+		"not a GTIN");
+	expect_invalid(
+		(const char *[]){"kind=PICK", BASE, "qty=1", "bin=A", "expiry=2026-02-30", NULL},
+		"not a date");
 	expect_invalid((const char *[]){"kind=PICK", BASE, "qty=1", "bin=A", "lot=\xff\xfe", NULL},
 		       "not valid UTF-8");
 	expect_invalid((const char *[]){"kind=PICK", BASE, "qty=1", "bin=A", "BIN=B", NULL},
 		       "appears twice");
 	expect_invalid((const char *[]){"kind=PICK", "txn_id=T", "event_time=2026-03-01T14:05:00Z",
-					"sku=S", "uom=EACH-OF-SOMETHING-LONG", "qty=1", "bin=A", NULL},
+					"sku=S", "uom=EACH-OF-SOMETHING-LONG", "qty=1", "bin=A",
+					NULL},
 		       "column uom: longer than 16 characters");
 }
 
 static void
 test_valid_gtin_and_expiry(void **state)
 {
-	const char *kv[] = {"kind=PICK", BASE,	"qty=1", "bin=A", "gtin=4006381333931",
+	const char *kv[] = {"kind=PICK",	 BASE, "qty=1", "bin=A", "gtin=4006381333931",
 			    "expiry=2028-02-29", NULL};
 	struct event ev;
 	char why[320];
@@ -155,11 +157,20 @@ test_qty_parsing(void **state)
 		const char *text;
 		int ok;
 		int64_t milli;
-	} cases[] = {{"12", 1, 12000},	  {"12.5", 1, 12500},	{"-1.25", 1, -1250},
-		     {"0.001", 1, 1},	  {"+3", 1, 3000},	{".5", 1, 500},
-		     {"12,5", 0, 0},	  {"1.2345", 0, 0},	{"", 0, 0},
-		     {".", 0, 0},	  {"1e3", 0, 0},	{"12.", 0, 0},
-		     {"1 000", 0, 0},	  {"99999999999999999", 0, 0},
+	} cases[] = {{"12", 1, 12000},
+		     {"12.5", 1, 12500},
+		     {"-1.25", 1, -1250},
+		     {"0.001", 1, 1},
+		     {"+3", 1, 3000},
+		     {".5", 1, 500},
+		     {"12,5", 0, 0},
+		     {"1.2345", 0, 0},
+		     {"", 0, 0},
+		     {".", 0, 0},
+		     {"1e3", 0, 0},
+		     {"12.", 0, 0},
+		     {"1 000", 0, 0},
+		     {"99999999999999999", 0, 0},
 		     {"9223372036854775.807", 1, INT64_MAX},
 		     {"9223372036854776", 0, 0}};
 	int64_t v;
@@ -169,7 +180,8 @@ test_qty_parsing(void **state)
 		int rc = event_parse_qty(cases[i].text, &v);
 
 		if ((rc == 0) != cases[i].ok)
-			fail_msg("qty '%s': expected %s", cases[i].text, cases[i].ok ? "ok" : "error");
+			fail_msg("qty '%s': expected %s", cases[i].text,
+				 cases[i].ok ? "ok" : "error");
 		if (cases[i].ok)
 			assert_int_equal(v, cases[i].milli);
 	}
@@ -198,7 +210,7 @@ static void
 test_mapping_renames_columns(void **state)
 {
 	char *columns[EF_COUNT] = {0};
-	const char *kv[] = {"Type=PICK",	 "TxnNo=77", "event_time=2026-03-01T14:05:00Z",
+	const char *kv[] = {"Type=PICK", "TxnNo=77", "event_time=2026-03-01T14:05:00Z",
 			    "ItemNo=S",	 "qty=1",    "uom=EA",
 			    "slot=A",	 NULL,	     NULL};
 	struct event_map m;
@@ -249,7 +261,8 @@ test_event_id_is_deterministic(void **state)
 	event_id("wms", "T1", a);
 	crypto_hex(a, sizeof(a), hex);
 	/* python3 -c "import hashlib;print(hashlib.sha256(b'wms\x00T1').hexdigest())" */
-	assert_string_equal(hex, "34d97e5bd53f5380f26643133cee27d04b40a26fe33417ad30e4193cd3a52b8d");
+	assert_string_equal(hex,
+			    "34d97e5bd53f5380f26643133cee27d04b40a26fe33417ad30e4193cd3a52b8d");
 	event_id("wms2", "T1", b);
 	assert_memory_not_equal(a, b, sizeof(a));
 }
@@ -257,8 +270,8 @@ test_event_id_is_deterministic(void **state)
 static void
 test_codec_round_trip(void **state)
 {
-	const char *kv[] = {"kind=TRANSFER", BASE, "qty=3.5", "bin=A", "to_bin=B", "lot=L1",
-			    "serial=SN1", "operator_id=op7", "dock=4", NULL};
+	const char *kv[] = {"kind=TRANSFER", BASE,	   "qty=3.5",	      "bin=A",	"to_bin=B",
+			    "lot=L1",	     "serial=SN1", "operator_id=op7", "dock=4", NULL};
 	Whagent__V1__Event *e;
 	Whagent__V1__InventoryEvent *inv;
 	struct event ev;

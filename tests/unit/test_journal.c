@@ -72,8 +72,12 @@ static wh_err
 append(struct journal *j, const char *key, uint64_t *seq, int *dup)
 {
 	static const uint8_t payload[100] = {1, 2, 3};
-	struct journal_event ev = {.source = "wms", .source_key = key, .kind = 1,
-				   .captured_at_ms = 1000, .payload = payload, .len = sizeof(payload)};
+	struct journal_event ev = {.source = "wms",
+				   .source_key = key,
+				   .kind = 1,
+				   .captured_at_ms = 1000,
+				   .payload = payload,
+				   .len = sizeof(payload)};
 
 	return journal_append(j, &ev, seq, dup);
 }
@@ -324,10 +328,13 @@ static void
 test_quarantine(void **state)
 {
 	struct journal *j = open_ok(&opts);
-	struct journal_quarantined q = {.input = "spool", .source = "wms",
+	struct journal_quarantined q = {.input = "spool",
+					.source = "wms",
 					.position = "f.csv line 3",
 					.reason = "column qty: 'x' is not a decimal number",
-					.format = "csv", .context = "kind,qty", .raw = "PICK,x",
+					.format = "csv",
+					.context = "kind,qty",
+					.raw = "PICK,x",
 					.raw_len = 6};
 	int64_t id = 0;
 	int count = 0;
