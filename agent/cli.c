@@ -335,7 +335,7 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 					  .bytes = h.raw,
 					  .len = h.raw_len};
 		in.source = h.source;
-		err = intake_record(&in, r, &raw, &out);
+		err = intake_record(&in, r, NULL, &raw, &out);
 		if (err == WH_OK && out.result == INTAKE_QUARANTINED) {
 			journal_rollback(j);
 			printf("still invalid: %s\n", out.reason);

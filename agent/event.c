@@ -276,18 +276,23 @@ has_control(const char *s)
 	return 0;
 }
 
+int
+event_map_field(const struct event_map *m, const char *name)
+{
+	for (int k = 0; k < EF_COUNT; k++)
+		if (strcasecmp(name, m->column[k]) == 0 || strcasecmp(name, fields[k].name) == 0)
+			return k;
+	return -1;
+}
+
 /* Places each pair of r in a field or, when no column matches, in the attributes. */
 static wh_err
-assign(const struct event_map *m, const struct record *r, struct event *ev, const char **col,
-       char *why, size_t whylen)
+assign(const struct event_map *m, const struct record *r, const int *fieldno, struct event *ev,
+       const char **col, char *why, size_t whylen)
 {
 	for (int i = 0; i < r->n; i++) {
-		int f = -1;
+		int f = fieldno ? fieldno[i] : event_map_field(m, r->key[i]);
 
-		for (int k = 0; k < EF_COUNT && f < 0; k++)
-			if (strcasecmp(r->key[i], m->column[k]) == 0 ||
-			    strcasecmp(r->key[i], fields[k].name) == 0)
-				f = k;
 		if (!valid_utf8(r->key[i]) || !valid_utf8(r->val[i])) {
 			snprintf(why, whylen,
 				 "column %.64s: not valid UTF-8 (export the file as UTF-8)",
@@ -420,14 +425,14 @@ check_values(const struct event_map *m, struct event *ev, const char **col, char
 }
 
 wh_err
-event_from_record(const struct event_map *m, const struct record *r, struct event *ret_ev,
-		  char *why, size_t whylen)
+event_from_record(const struct event_map *m, const struct record *r, const int *fieldno,
+		  struct event *ret_ev, char *why, size_t whylen)
 {
 	const char *col[EF_COUNT] = {0};
 	wh_err rc;
 
 	memset(ret_ev, 0, sizeof(*ret_ev));
-	rc = assign(m, r, ret_ev, col, why, whylen);
+	rc = assign(m, r, fieldno, ret_ev, col, why, whylen);
 	if (rc == WH_OK)
 		rc = check_values(m, ret_ev, col, why, whylen);
 	return rc;

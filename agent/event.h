@@ -82,11 +82,15 @@ const char *event_biz_step(enum event_kind kind);
  * be NULL). Borrows the strings. */
 void event_map_init(struct event_map *m, char *const *columns);
 
-/* Maps r through m and validates it into *ret_ev, which borrows r's strings.
+/* The field the column called name feeds under m, or -1 (a free attribute). */
+int event_map_field(const struct event_map *m, const char *name);
+
+/* Maps r through m and validates it into *ret_ev, which borrows r's strings. fields[i] is
+ * event_map_field() of r->key[i], computed once per CSV header; NULL looks each key up.
  * WH_ERR_INVAL: why holds a reason a person can act on ("column qty: '12,5' is not a
  * decimal number"). */
-wh_err event_from_record(const struct event_map *m, const struct record *r, struct event *ret_ev,
-			 char *why, size_t whylen);
+wh_err event_from_record(const struct event_map *m, const struct record *r, const int *fields,
+			 struct event *ret_ev, char *why, size_t whylen);
 
 /* The deterministic event id: SHA-256 over source, a 0 byte, and source_key. */
 void event_id(const char *source, const char *source_key, uint8_t out[EVENT_ID_LEN]);

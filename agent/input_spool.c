@@ -55,6 +55,7 @@ struct cur {
 	char *header_raw; /* CSV header text, for quarantine context */
 	const char *header_err;
 	struct csv_row header;
+	int header_fields[CSV_MAX_FIELDS]; /* event_map_field of each header column */
 };
 
 struct spool {
@@ -397,6 +398,8 @@ read_header(struct spool *sp)
 		return -1;
 	if (r == CSV_ERR)
 		c->header_err = why;
+	for (int i = 0; i < c->header.nfields; i++)
+		c->header_fields[i] = event_map_field(&sp->intake.map, c->header.field[i]);
 	consume(c, used);
 	return 0;
 }
@@ -544,7 +547,8 @@ take(struct spool *sp, size_t used, const char *parse_why)
 		return intake_reject(&sp->intake, &raw, why, &out);
 	if (err != WH_OK)
 		return err;
-	return intake_record(&sp->intake, &sp->rec, &raw, &out);
+	return intake_record(&sp->intake, &sp->rec, c->fmt == FMT_CSV ? c->header_fields : NULL,
+			     &raw, &out);
 }
 
 static wh_err

@@ -38,8 +38,8 @@ intake_reject(struct intake *in, const struct intake_raw *raw, const char *reaso
 }
 
 wh_err
-intake_record(struct intake *in, const struct record *r, const struct intake_raw *raw,
-	      struct intake_outcome *ret)
+intake_record(struct intake *in, const struct record *r, const int *fields,
+	      const struct intake_raw *raw, struct intake_outcome *ret)
 {
 	struct event ev;
 	struct journal_event je;
@@ -47,7 +47,7 @@ intake_record(struct intake *in, const struct record *r, const struct intake_raw
 	int dup = 0;
 	wh_err err;
 
-	if (event_from_record(&in->map, r, &ev, ret->reason, sizeof(ret->reason)) != WH_OK)
+	if (event_from_record(&in->map, r, fields, &ev, ret->reason, sizeof(ret->reason)) != WH_OK)
 		return intake_reject(in, raw, ret->reason, ret);
 	je = (struct journal_event){.source = in->source,
 				    .source_key = ev.f[EF_TXN_ID],

@@ -37,10 +37,11 @@ struct intake_outcome {
 	char reason[320];      /* QUARANTINED */
 };
 
-/* Validates r and appends it, or quarantines raw with the reason. Errors are journal errors
- * (the transaction should be rolled back); a bad record is not an error. */
-wh_err intake_record(struct intake *in, const struct record *r, const struct intake_raw *raw,
-		     struct intake_outcome *ret);
+/* Validates r and appends it, or quarantines raw with the reason. fields as in
+ * event_from_record. Errors are journal errors (the transaction should be rolled back); a bad
+ * record is not an error. */
+wh_err intake_record(struct intake *in, const struct record *r, const int *fields,
+		     const struct intake_raw *raw, struct intake_outcome *ret);
 /* Quarantines raw bytes that could not even be parsed into a record. */
 wh_err intake_reject(struct intake *in, const struct intake_raw *raw, const char *reason,
 		     struct intake_outcome *ret);

@@ -44,7 +44,7 @@ validate(const char *const *kv, struct event *ev, char *why)
 	record_init(&r);
 	event_map_init(&m, NULL);
 	rec(&r, kv);
-	return event_from_record(&m, &r, ev, why, 320);
+	return event_from_record(&m, &r, NULL, ev, why, 320);
 }
 
 static void
@@ -226,7 +226,7 @@ test_mapping_renames_columns(void **state)
 	event_map_init(&m, columns);
 	record_init(&r);
 	rec(&r, kv);
-	assert_int_equal(event_from_record(&m, &r, &ev, why, sizeof(why)), WH_OK);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_OK);
 	assert_string_equal(ev.f[EF_TXN_ID], "77");
 	assert_string_equal(ev.f[EF_SKU], "S");
 	assert_string_equal(ev.f[EF_BIN], "A");
@@ -234,20 +234,20 @@ test_mapping_renames_columns(void **state)
 	/* the reason names the WMS's column, not the canonical field */
 	kv[4] = "qty=x";
 	rec(&r, kv);
-	assert_int_equal(event_from_record(&m, &r, &ev, why, sizeof(why)), WH_ERR_INVAL);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_ERR_INVAL);
 	assert_non_null(strstr(why, "column qty: 'x'"));
 	kv[0] = "kind=PICK"; /* the canonical name is still read */
 	kv[4] = "qty=1";
 	rec(&r, kv);
-	assert_int_equal(event_from_record(&m, &r, &ev, why, sizeof(why)), WH_OK);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_OK);
 	kv[0] = "lot=L1";
 	rec(&r, kv);
-	assert_int_equal(event_from_record(&m, &r, &ev, why, sizeof(why)), WH_ERR_INVAL);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_ERR_INVAL);
 	assert_non_null(strstr(why, "column type (or kind) is required"));
 	kv[0] = "kind=PICK";
 	kv[7] = "txn_id=78"; /* both names in one record: ambiguous */
 	rec(&r, kv);
-	assert_int_equal(event_from_record(&m, &r, &ev, why, sizeof(why)), WH_ERR_INVAL);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_ERR_INVAL);
 	assert_non_null(strstr(why, "appears twice"));
 }
 
