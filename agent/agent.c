@@ -68,6 +68,7 @@ on_reload(void *arg)
 		return;
 	}
 	log_set_level((enum log_level)c->log_level);
+	journal_set_limits(ag->journal, c->journal_max_bytes, c->journal_reserve_bytes);
 	if (ag->spool != NULL)
 		spool_reconfigure(ag->spool, c);
 	conf_free(ag->conf);

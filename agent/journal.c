@@ -383,6 +383,13 @@ journal_id(const struct journal *j)
 	return j->id;
 }
 
+void
+journal_set_limits(struct journal *j, int64_t max_bytes, int64_t reserve_bytes)
+{
+	j->opts.max_bytes = max_bytes;
+	j->opts.reserve_bytes = reserve_bytes;
+}
+
 wh_err
 journal_start_session(struct journal *j, uint64_t *ret_session)
 {

@@ -67,6 +67,9 @@ void journal_close(struct journal *j);
 const char *journal_errmsg(const struct journal *j);
 const char *journal_id(const struct journal *j);
 
+/* Changes the byte budget and free-space reserve (configuration reload). */
+void journal_set_limits(struct journal *j, int64_t max_bytes, int64_t reserve_bytes);
+
 /* Increments the persisted session number (every start of the agent). */
 wh_err journal_start_session(struct journal *j, uint64_t *ret_session);
 

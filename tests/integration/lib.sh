@@ -29,7 +29,7 @@ write_conf() {
 site_id = IT-SITE
 state_dir = $WORK/state
 [journal]
-max_bytes = 256MiB
+max_bytes = ${MAX_BYTES:-256MiB}
 reserve_bytes = 0
 commit_records = ${COMMIT_RECORDS:-500}
 [input.spool]
