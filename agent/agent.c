@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "input_spool.h"
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
+#include "uplink.h"
 
 #define IDLE_CHECK_MS 200
 
@@ -22,7 +24,9 @@ struct agent {
 	struct journal *journal;
 	struct loop *loop;
 	struct spool *spool;
-	struct loop_timer idle_timer;
+	struct uplink *uplink;
+	uint64_t session;
+	struct loop_timer idle_timer, drain_timer;
 };
 
 static int
@@ -41,6 +45,17 @@ restart_key(const struct conf *a, const struct conf *b)
 		return "[journal] path";
 	if (a->spool_enabled != b->spool_enabled)
 		return "[input.spool]";
+	if (!same(a->mqtt_host, b->mqtt_host) || a->mqtt_port != b->mqtt_port ||
+	    !same(a->mqtt_client_id, b->mqtt_client_id) ||
+	    !same(a->mqtt_topic_prefix, b->mqtt_topic_prefix) ||
+	    a->mqtt_protocol != b->mqtt_protocol || !same(a->mqtt_cafile, b->mqtt_cafile) ||
+	    !same(a->mqtt_capath, b->mqtt_capath) || !same(a->mqtt_certfile, b->mqtt_certfile) ||
+	    !same(a->mqtt_keyfile, b->mqtt_keyfile) || !same(a->mqtt_username, b->mqtt_username) ||
+	    !same(a->mqtt_password_file, b->mqtt_password_file) ||
+	    a->mqtt_window != b->mqtt_window ||
+	    a->mqtt_batch_max_events != b->mqtt_batch_max_events ||
+	    a->mqtt_batch_max_bytes != b->mqtt_batch_max_bytes)
+		return "[mqtt] broker, TLS, credential, window or batch settings";
 	if (a->spool_enabled &&
 	    (!same(a->spool_dir, b->spool_dir) || !same(a->spool_done_dir, b->spool_done_dir) ||
 	     a->spool_max_record_bytes != b->spool_max_record_bytes))
@@ -71,6 +86,8 @@ on_reload(void *arg)
 	journal_set_limits(ag->journal, c->journal_max_bytes, c->journal_reserve_bytes);
 	if (ag->spool != NULL)
 		spool_reconfigure(ag->spool, c);
+	if (ag->uplink != NULL)
+		uplink_reconfigure(ag->uplink, c);
 	conf_free(ag->conf);
 	ag->conf = c;
 	log_info("configuration reloaded");
@@ -87,6 +104,31 @@ on_idle_check(void *arg)
 		loop_timer_arm(&ag->idle_timer, IDLE_CHECK_MS);
 }
 
+static void
+on_commit(void *arg)
+{
+	uplink_notify(arg);
+}
+
+static void
+on_drain_deadline(void *arg)
+{
+	loop_stop(arg);
+}
+
+/* Waits up to drain_timeout_ms for the batches in flight, then says goodbye. */
+static void
+drain(struct agent *ag)
+{
+	loop_resume(ag->loop);
+	loop_timer_add(ag->loop, &ag->drain_timer, on_drain_deadline, ag->loop);
+	loop_timer_arm(&ag->drain_timer, ag->conf->mqtt_drain_timeout_ms);
+	uplink_drain(ag->uplink);
+	loop_run(ag->loop);
+	loop_timer_del(ag->loop, &ag->drain_timer);
+	uplink_shutdown(ag->uplink);
+}
+
 static int
 open_journal(struct agent *ag)
 {
@@ -95,7 +137,7 @@ open_journal(struct agent *ag)
 		.reserve_bytes = ag->conf->journal_reserve_bytes,
 		.sync_normal = ag->conf->journal_synchronous == CONF_SYNC_NORMAL,
 	};
-	uint64_t session = 0;
+	char pid[24];
 	wh_err err;
 
 	if (mkdir(ag->conf->state_dir, 0750) != 0 && errno != EEXIST) {
@@ -104,14 +146,17 @@ open_journal(struct agent *ag)
 	}
 	err = journal_open(ag->conf->journal_path, &jo, &ag->journal);
 	if (err == WH_OK)
-		err = journal_start_session(ag->journal, &session);
+		err = journal_start_session(ag->journal, &ag->session);
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	if (err == WH_OK)
+		err = journal_meta_set(ag->journal, "agent_pid", pid);
 	if (err != WH_OK) {
 		log_errx("journal %s: %s: %s", ag->conf->journal_path, wh_strerror(err),
 			 ag->journal ? journal_errmsg(ag->journal) : "");
 		return -1;
 	}
 	log_info("journal %s (id %s), session %" PRIu64, ag->conf->journal_path,
-		 journal_id(ag->journal), session);
+		 journal_id(ag->journal), ag->session);
 	return 0;
 }
 
@@ -136,6 +181,14 @@ agent_run(const struct agent_opts *o)
 	if (open_journal(&ag) != 0)
 		goto out;
 	loop_on_reload(ag.loop, on_reload, &ag);
+	if (ag.conf->mqtt_host[0] != '\0') {
+		if ((e = uplink_new(ag.conf, ag.journal, ag.loop, ag.session, &ag.uplink)) !=
+		    WH_OK) {
+			log_errx("uplink: %s", wh_strerror(e));
+			goto out;
+		}
+		journal_on_commit(ag.journal, on_commit, ag.uplink);
+	}
 	if (ag.conf->spool_enabled &&
 	    (e = spool_new(ag.conf, ag.journal, ag.loop, &ag.spool)) != WH_OK) {
 		log_errx("spool input %s: %s", ag.conf->spool_dir, wh_strerror(e));
@@ -148,8 +201,15 @@ agent_run(const struct agent_opts *o)
 	log_info("running (site %s)", ag.conf->site_id);
 	sig = loop_run(ag.loop);
 	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
+	spool_free(ag.spool); /* stop taking input */
+	ag.spool = NULL;
+	if (ag.uplink != NULL)
+		drain(&ag);
 	status = 0;
 out:
+	if (ag.journal != NULL)
+		journal_on_commit(ag.journal, NULL, NULL);
+	uplink_free(ag.uplink);
 	spool_free(ag.spool);
 	loop_free(ag.loop);
 	journal_close(ag.journal);

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,14 +128,52 @@ cmd_check(const struct args *a)
 	return 0;
 }
 
+static void
+time_text(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static int64_t
 age_s(int64_t since_ms)
 {
 	return since_ms > 0 ? (platform_now_ms() - since_ms) / 1000 : 0;
 }
 
+/* What the running agent recorded about itself and its uplink (meta keys). */
+struct live {
+	int running;
+	char mqtt[32];
+	int64_t last_connect_ms;
+	char last_error[256];
+};
+
 static void
-print_status_json(const struct conf *c, const struct journal_stats *st)
+read_live(const struct conf *c, struct journal *j, struct live *lv)
+{
+	char buf[64];
+	long pid;
+
+	memset(lv, 0, sizeof(*lv));
+	if (journal_meta_get(j, "agent_pid", buf, sizeof(buf)) == WH_OK &&
+	    (pid = strtol(buf, NULL, 10)) > 0)
+		lv->running = kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	snprintf(lv->mqtt, sizeof(lv->mqtt), "%s", c->mqtt_host[0] ? "disconnected" : "disabled");
+	if (c->mqtt_host[0] && lv->running)
+		journal_meta_get(j, "mqtt_state", lv->mqtt, sizeof(lv->mqtt));
+	else if (c->mqtt_host[0])
+		snprintf(lv->mqtt, sizeof(lv->mqtt), "stopped");
+	if (journal_meta_get(j, "mqtt_last_connect_ms", buf, sizeof(buf)) == WH_OK)
+		lv->last_connect_ms = strtoll(buf, NULL, 10);
+	journal_meta_get(j, "mqtt_last_error", lv->last_error, sizeof(lv->last_error));
+}
+
+static void
+print_status_json(const struct conf *c, const struct journal_stats *st, const struct live *lv)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *text;
@@ -150,6 +189,10 @@ print_status_json(const struct conf *c, const struct journal_stats *st)
 	cJSON_AddNumberToObject(o, "duplicates", (double)st->duplicates);
 	cJSON_AddNumberToObject(o, "journal_bytes", (double)st->bytes);
 	cJSON_AddNumberToObject(o, "journal_max_bytes", (double)c->journal_max_bytes);
+	cJSON_AddBoolToObject(o, "agent_running", lv->running);
+	cJSON_AddStringToObject(o, "mqtt", lv->mqtt);
+	cJSON_AddNumberToObject(o, "mqtt_last_connect_ms", (double)lv->last_connect_ms);
+	cJSON_AddStringToObject(o, "mqtt_last_error", lv->last_error);
 	text = cJSON_PrintUnformatted(o);
 	if (text != NULL)
 		printf("%s\n", text);
@@ -163,6 +206,7 @@ cmd_status(const struct args *a)
 	struct conf *c = load_conf(a);
 	struct journal *j = c ? open_journal(c, 1) : NULL;
 	struct journal_stats st;
+	struct live lv;
 	wh_err err;
 	int rc = 1;
 
@@ -172,9 +216,17 @@ cmd_status(const struct args *a)
 		fprintf(stderr, "whagent: journal: %s: %s\n", wh_strerror(err), journal_errmsg(j));
 		goto out;
 	}
+	read_live(c, j, &lv);
 	if (a->json) {
-		print_status_json(c, &st);
+		print_status_json(c, &st, &lv);
 	} else {
+		char when[32] = "never";
+
+		if (lv.last_connect_ms > 0)
+			time_text(lv.last_connect_ms, when, sizeof(when));
+		printf("agent          %s\n", lv.running ? "running" : "not running");
+		printf("mqtt           %s (last connected %s)%s%s\n", lv.mqtt, when,
+		       lv.last_error[0] ? "\nlast error     " : "", lv.last_error);
 		printf("site_id        %s\n", c->site_id);
 		printf("journal_id     %s (session %" PRIu64 ")\n", st.journal_id, st.session);
 		printf("last_seq       %" PRIu64 "\n", st.last_seq);
@@ -191,16 +243,6 @@ out:
 	journal_close(j);
 	conf_free(c);
 	return rc;
-}
-
-static void
-time_text(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static void

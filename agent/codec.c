@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "mem.h"
+#include "whagent/v1/batch.pb-c.h"
 #include "whagent/v1/event.pb-c.h"
+#include "whagent/v1/status.pb-c.h"
 
 /* protobuf-c wants char * for strings it only reads. */
 #define STR(s) ((char *)(uintptr_t)((s) ? (s) : ""))
@@ -126,6 +128,109 @@ codec_event_encode(const struct event *ev, const char *source, uint64_t seq, int
 	if (buf == NULL)
 		return WH_ERR_NOMEM;
 	whagent__v1__event__pack(&out, buf);
+	*ret_buf = buf;
+	*ret_len = len;
+	return WH_OK;
+}
+
+#define BATCH_HEADER_ROOM 256 /* site id and journal id are bounded by the configuration */
+#define EVENTS_TAG	  ((5 << 3) | 2) /* EventBatch.events, length-delimited */
+
+wh_err
+codec_batch_init(struct codec_batch *b, size_t max_bytes)
+{
+	memset(b, 0, sizeof(*b));
+	b->cap = max_bytes + BATCH_HEADER_ROOM;
+	b->buf = wh_malloc(b->cap);
+	return b->buf ? WH_OK : WH_ERR_NOMEM;
+}
+
+void
+codec_batch_done(struct codec_batch *b)
+{
+	wh_free(b->buf);
+	b->buf = NULL;
+}
+
+void
+codec_batch_reset(struct codec_batch *b)
+{
+	b->len = 0;
+	b->nevents = 0;
+	b->first_seq = b->last_seq = 0;
+}
+
+static size_t
+put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+int
+codec_batch_add(struct codec_batch *b, uint64_t seq, const uint8_t *event, size_t len)
+{
+	if (b->len + 1 + 10 + len > b->cap - BATCH_HEADER_ROOM)
+		return -1;
+	b->buf[b->len++] = EVENTS_TAG;
+	b->len += put_varint(b->buf + b->len, len);
+	memcpy(b->buf + b->len, event, len);
+	b->len += len;
+	if (b->nevents++ == 0)
+		b->first_seq = seq;
+	b->last_seq = seq;
+	return 0;
+}
+
+wh_err
+codec_batch_finish(struct codec_batch *b, const char *site_id, const char *journal_id,
+		   int historical)
+{
+	Whagent__V1__EventBatch h;
+
+	whagent__v1__event_batch__init(&h);
+	h.site_id = STR(site_id);
+	h.journal_id = STR(journal_id);
+	h.first_seq = b->first_seq;
+	h.last_seq = b->last_seq;
+	h.historical = historical != 0;
+	if (whagent__v1__event_batch__get_packed_size(&h) > b->cap - b->len)
+		return WH_ERR_TOOBIG;
+	b->len += whagent__v1__event_batch__pack(&h, b->buf + b->len);
+	return WH_OK;
+}
+
+wh_err
+codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *ret_len)
+{
+	Whagent__V1__Status m;
+	uint8_t *buf;
+	size_t len;
+
+	whagent__v1__status__init(&m);
+	m.site_id = STR(st->site_id);
+	m.journal_id = STR(st->journal_id);
+	m.state = st->online ? WHAGENT__V1__AGENT_STATE__AGENT_STATE_ONLINE
+			     : WHAGENT__V1__AGENT_STATE__AGENT_STATE_OFFLINE;
+	m.session = st->session;
+	m.version = STR(WHAGENT_VERSION);
+	m.last_seq = st->last_seq;
+	m.acked_through = st->acked_through;
+	m.backlog = st->backlog;
+	m.quarantined = st->quarantined;
+	m.oldest_unsent_age_s = st->oldest_unsent_age_s;
+	m.time_ms = st->time_ms;
+	len = whagent__v1__status__get_packed_size(&m);
+	buf = wh_malloc(len);
+	if (buf == NULL)
+		return WH_ERR_NOMEM;
+	whagent__v1__status__pack(&m, buf);
 	*ret_buf = buf;
 	*ret_len = len;
 	return WH_OK;

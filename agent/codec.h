@@ -13,4 +13,39 @@
 wh_err codec_event_encode(const struct event *ev, const char *source, uint64_t seq,
 			  int64_t captured_at_ms, uint8_t **ret_buf, size_t *ret_len);
 
+/* An EventBatch under construction. The journal stores each event already encoded as a
+ * whagent.v1.Event, so a batch is those bytes appended as EventBatch field 5 entries, followed by
+ * the protobuf-c packed header fields (protobuf fields may come in any order): no event is
+ * decoded and encoded again on the way out. */
+struct codec_batch {
+	uint8_t *buf;
+	size_t len, cap;
+	uint64_t first_seq, last_seq;
+	int nevents;
+};
+
+/* Room for max_bytes of events plus the header. 0, or WH_ERR_NOMEM. */
+wh_err codec_batch_init(struct codec_batch *b, size_t max_bytes);
+void codec_batch_done(struct codec_batch *b);
+void codec_batch_reset(struct codec_batch *b);
+/* Appends one stored event; -1 (nothing appended) when it does not fit. */
+int codec_batch_add(struct codec_batch *b, uint64_t seq, const uint8_t *event, size_t len);
+/* Appends the header; the batch's bytes are then b->buf[0..b->len). */
+wh_err codec_batch_finish(struct codec_batch *b, const char *site_id, const char *journal_id,
+			  int historical);
+
+/* What a Status message says (birth, heartbeat, death). */
+struct codec_status {
+	const char *site_id;
+	const char *journal_id;
+	int online;
+	uint64_t session;
+	uint64_t last_seq, acked_through, backlog, quarantined;
+	int64_t oldest_unsent_age_s;
+	int64_t time_ms;
+};
+
+/* Encodes st as a whagent.v1.Status into a new buffer; caller frees with wh_free. */
+wh_err codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *ret_len);
+
 #endif

@@ -30,6 +30,9 @@ struct conf_key {
 static const char *const sync_choices[] = {"full", "normal", NULL};
 static const char *const done_choices[] = {"move", "delete", NULL};
 static const char *const delim_choices[] = {"comma", "semicolon", "tab", "pipe", NULL};
+static const char *const protocol_choices[] = {"mqtt5", "mqtt311", NULL};
+static const char *const bool_choices[] = {"false", "true", NULL};
+static const char *const ack_choices[] = {"broker", "platform", NULL};
 static const char *const level_choices[] = {"", "", "", "error", "warn", "", "info", "debug", NULL};
 
 #define OFF(m) offsetof(struct conf, m)
@@ -73,8 +76,51 @@ static const struct conf_key keys[] = {
 	 "CSV field delimiter: comma, semicolon, tab or pipe"},
 	{"input.spool", "max_record_bytes", CT_SIZE, OFF(spool_max_record_bytes), "64KiB", 1024,
 	 16 << 20, NULL, "longest record (line) taken; longer ones are quarantined"},
-	{"mqtt", "host", CT_STR, OFF(mqtt_host), "", 0, 255, NULL, "broker host name"},
+	{"mqtt", "host", CT_STR, OFF(mqtt_host), "", 0, 255, NULL,
+	 "broker host name or address; empty: no uplink (events stay in the journal)"},
 	{"mqtt", "port", CT_INT, OFF(mqtt_port), "8883", 1, 65535, NULL, "broker port"},
+	{"mqtt", "client_id", CT_STR, OFF(mqtt_client_id), "", 0, 128, NULL,
+	 "MQTT client id (default: whagent-SITE_ID)"},
+	{"mqtt", "topic_prefix", CT_STR, OFF(mqtt_topic_prefix), "whagent/v1", 1, 128, NULL,
+	 "topics are PREFIX/SITE_ID/events, /status, ..."},
+	{"mqtt", "protocol", CT_ENUM, OFF(mqtt_protocol), "mqtt5", 0, 0, protocol_choices,
+	 "mqtt5 (properties: content type, site, journal, first_seq, last_seq) or mqtt311"},
+	{"mqtt", "keepalive_s", CT_INT, OFF(mqtt_keepalive_s), "30", 5, 3600, NULL,
+	 "MQTT keep-alive"},
+	{"mqtt", "cafile", CT_STR, OFF(mqtt_cafile), "", 0, 4096, NULL,
+	 "CA certificate(s) to verify the broker: turns TLS on (1.2 or newer, host name "
+	 "verified)"},
+	{"mqtt", "capath", CT_STR, OFF(mqtt_capath), "", 0, 4096, NULL,
+	 "directory of CA certificates (alternative to cafile)"},
+	{"mqtt", "certfile", CT_STR, OFF(mqtt_certfile), "", 0, 4096, NULL,
+	 "client certificate for mutual TLS (with keyfile)"},
+	{"mqtt", "keyfile", CT_STR, OFF(mqtt_keyfile), "", 0, 4096, NULL,
+	 "client private key for mutual TLS"},
+	{"mqtt", "allow_insecure", CT_ENUM, OFF(mqtt_allow_insecure), "false", 0, 0, bool_choices,
+	 "allow plain TCP to a broker that is not on this machine"},
+	{"mqtt", "username", CT_STR, OFF(mqtt_username), "", 0, 256, NULL, "MQTT user name"},
+	{"mqtt", "password_file", CT_STR, OFF(mqtt_password_file), "", 0, 4096, NULL,
+	 "file holding the MQTT password (first line; never logged)"},
+	{"mqtt", "ack_mode", CT_ENUM, OFF(mqtt_ack_mode), "broker", 0, 0, ack_choices,
+	 "broker: an event is acknowledged by the broker's PUBACK"},
+	{"mqtt", "batch_max_events", CT_INT, OFF(mqtt_batch_max_events), "500", 1, 10000, NULL,
+	 "events per EventBatch at most"},
+	{"mqtt", "batch_max_bytes", CT_SIZE, OFF(mqtt_batch_max_bytes), "256KiB", 4096, 16 << 20,
+	 NULL, "bytes of events per EventBatch at most"},
+	{"mqtt", "linger_ms", CT_INT, OFF(mqtt_linger_ms), "20", 0, 10000, NULL,
+	 "wait this long for more events before sending a partial batch"},
+	{"mqtt", "window", CT_INT, OFF(mqtt_window), "32", 1, 1000, NULL,
+	 "batches in flight (published, not yet acknowledged)"},
+	{"mqtt", "reconnect_min_ms", CT_INT, OFF(mqtt_reconnect_min_ms), "500", 10, 600000, NULL,
+	 "first reconnect delay; doubles (with jitter) up to reconnect_max_ms"},
+	{"mqtt", "reconnect_max_ms", CT_INT, OFF(mqtt_reconnect_max_ms), "60000", 10, 3600000, NULL,
+	 "longest reconnect delay"},
+	{"mqtt", "status_interval_s", CT_INT, OFF(mqtt_status_interval_s), "60", 1, 86400, NULL,
+	 "heartbeat Status period"},
+	{"mqtt", "drain_timeout_ms", CT_INT, OFF(mqtt_drain_timeout_ms), "5000", 0, 600000, NULL,
+	 "on stop, wait this long for acknowledgements of batches in flight"},
+	{"mqtt", "retention_s", CT_INT, OFF(mqtt_retention_s), "86400", 0, 31536000, NULL,
+	 "acknowledged events are kept this long (for replay), then pruned"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -379,6 +425,53 @@ valid_site_id(const char *s)
 	return 1;
 }
 
+int
+conf_mqtt_tls(const struct conf *c)
+{
+	return c->mqtt_cafile[0] != '\0' || c->mqtt_capath[0] != '\0';
+}
+
+int
+conf_host_is_loopback(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	       strcmp(host, "::1") == 0;
+}
+
+static wh_err
+check_mqtt(struct conf *c, struct parse_state *ps)
+{
+	const char *why = NULL;
+
+	if (c->mqtt_host[0] == '\0')
+		return WH_OK;
+	if ((c->mqtt_certfile[0] == '\0') != (c->mqtt_keyfile[0] == '\0'))
+		why = "certfile and keyfile go together (mutual TLS)";
+	else if (c->mqtt_certfile[0] != '\0' && !conf_mqtt_tls(c))
+		why = "certfile needs cafile or capath (TLS)";
+	else if (!conf_mqtt_tls(c) && !conf_host_is_loopback(c->mqtt_host) &&
+		 !c->mqtt_allow_insecure)
+		why = "plain TCP to a broker on another machine is refused: set cafile (TLS) or, "
+		      "on a trusted network, allow_insecure = true";
+	else if (c->mqtt_ack_mode == CONF_ACK_PLATFORM)
+		why = "ack_mode = platform is not available in this version";
+	else if (c->mqtt_reconnect_max_ms < c->mqtt_reconnect_min_ms)
+		why = "reconnect_max_ms is below reconnect_min_ms";
+	if (why != NULL) {
+		snprintf(ps->err, ps->errlen, "%s: [mqtt] %s", ps->path, why);
+		return WH_ERR_CONF;
+	}
+	if (c->mqtt_client_id[0] == '\0') {
+		size_t n = strlen(c->site_id) + sizeof("whagent-");
+
+		wh_free(c->mqtt_client_id);
+		if ((c->mqtt_client_id = wh_malloc(n)) == NULL)
+			return WH_ERR_NOMEM;
+		snprintf(c->mqtt_client_id, n, "whagent-%s", c->site_id);
+	}
+	return WH_OK;
+}
+
 /* Defaults, derived values and checks that span keys. */
 static wh_err
 conf_finish(struct conf *c, struct parse_state *ps)
@@ -402,6 +495,8 @@ conf_finish(struct conf *c, struct parse_state *ps)
 	if (c->journal_path == NULL &&
 	    (c->journal_path = path_join(c->state_dir, "journal.db")) == NULL)
 		return WH_ERR_NOMEM;
+	if ((err = check_mqtt(c, ps)) != WH_OK)
+		return err;
 	if (c->spool_enabled) {
 		if (c->spool_dir == NULL) {
 			snprintf(ps->err, ps->errlen, "%s: [input.spool] dir is required",
@@ -519,7 +614,9 @@ void
 conf_print(const struct conf *c, FILE *f)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (strcmp(keys[i].section, "input.spool") == 0 && !c->spool_enabled)
+		if ((strcmp(keys[i].section, "input.spool") == 0 && !c->spool_enabled) ||
+		    (strcmp(keys[i].section, "mqtt") == 0 && strcmp(keys[i].name, "host") != 0 &&
+		     c->mqtt_host[0] == '\0'))
 			continue;
 		fprintf(f, "%s.%s = ", keys[i].section, keys[i].name);
 		print_value(c, &keys[i], f);

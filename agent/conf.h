@@ -16,6 +16,8 @@
 enum conf_sync { CONF_SYNC_FULL, CONF_SYNC_NORMAL };
 enum conf_on_done { CONF_DONE_MOVE, CONF_DONE_DELETE };
 enum conf_delim { CONF_DELIM_COMMA, CONF_DELIM_SEMICOLON, CONF_DELIM_TAB, CONF_DELIM_PIPE };
+enum conf_mqtt_protocol { CONF_MQTT5, CONF_MQTT311 };
+enum conf_ack_mode { CONF_ACK_BROKER, CONF_ACK_PLATFORM };
 
 /* [map.NAME]: canonical field → the WMS's column (or JSON key) name. */
 struct conf_map {
@@ -47,9 +49,30 @@ struct conf {
 	char *spool_source;
 	long spool_delimiter; /* enum conf_delim */
 	int64_t spool_max_record_bytes;
-	/* [mqtt] */
+	/* [mqtt]: the uplink runs when host is set */
 	char *mqtt_host;
 	long mqtt_port;
+	char *mqtt_client_id;
+	char *mqtt_topic_prefix;
+	long mqtt_protocol; /* enum conf_mqtt_protocol */
+	long mqtt_keepalive_s;
+	char *mqtt_cafile;
+	char *mqtt_capath;
+	char *mqtt_certfile;
+	char *mqtt_keyfile;
+	long mqtt_allow_insecure;
+	char *mqtt_username;
+	char *mqtt_password_file;
+	long mqtt_ack_mode; /* enum conf_ack_mode */
+	long mqtt_batch_max_events;
+	int64_t mqtt_batch_max_bytes;
+	long mqtt_linger_ms;
+	long mqtt_window;
+	long mqtt_reconnect_min_ms;
+	long mqtt_reconnect_max_ms;
+	long mqtt_status_interval_s;
+	long mqtt_drain_timeout_ms;
+	long mqtt_retention_s;
 	/* [map.NAME] */
 	int nmaps;
 	struct conf_map maps[CONF_MAPS_MAX];
@@ -64,6 +87,11 @@ void conf_free(struct conf *c);
 void conf_print(const struct conf *c, FILE *f);
 /* Writes every key with its default and help text to f. */
 void conf_print_help(FILE *f);
+
+/* 1 when the uplink uses TLS (a CA file or directory is configured). */
+int conf_mqtt_tls(const struct conf *c);
+/* 1 when host names this machine (localhost, 127.0.0.0/8, ::1). */
+int conf_host_is_loopback(const char *host);
 
 /* The [map.NAME] section called name, or NULL. */
 const struct conf_map *conf_map_find(const struct conf *c, const char *name);

@@ -47,6 +47,7 @@ enum stmt {
 	ST_PRUNE,
 	ST_SIZE,
 	ST_CAPTURED_AT,
+	ST_PRUNE_MAX,
 	ST_COUNT
 };
 
@@ -79,6 +80,8 @@ static const char *const sql[ST_COUNT] = {
 	[ST_SIZE] = "SELECT page_count * page_size, freelist_count * page_size"
 		    " FROM pragma_page_count, pragma_freelist_count, pragma_page_size",
 	[ST_CAPTURED_AT] = "SELECT captured_at FROM event WHERE seq = ?1",
+	[ST_PRUNE_MAX] =
+		"SELECT ifnull(max(seq), 0) FROM event WHERE seq <= ?1 AND captured_at < ?2",
 };
 
 struct journal {
@@ -89,6 +92,9 @@ struct journal {
 	char id[JOURNAL_ID_LEN + 1];
 	int in_txn;
 	uint64_t next_seq; /* valid inside a transaction */
+	uint64_t begin_seq;
+	void (*commit_cb)(void *arg);
+	void *commit_arg;
 	uint64_t txn_dups; /* duplicates seen in this transaction */
 	char errmsg[256];
 };
@@ -274,21 +280,13 @@ migrate(struct journal *j)
 static wh_err
 load_id(struct journal *j)
 {
-	wh_err err;
-	const unsigned char *v;
+	wh_err err = journal_meta_get(j, "journal_id", j->id, sizeof(j->id));
 
-	sqlite3_bind_text(j->st[ST_META_GET], 1, "journal_id", -1, SQLITE_STATIC);
-	err = row(j, ST_META_GET);
 	if (err == WH_ERR_NOTFOUND) {
 		snprintf(j->errmsg, sizeof(j->errmsg), "journal_id missing");
 		return WH_ERR_CORRUPT;
 	}
-	if (err != WH_OK)
-		return err;
-	v = sqlite3_column_text(j->st[ST_META_GET], 0);
-	snprintf(j->id, sizeof(j->id), "%s", v ? (const char *)v : "");
-	sqlite3_reset(j->st[ST_META_GET]);
-	return WH_OK;
+	return err;
 }
 
 static char *
@@ -401,6 +399,7 @@ journal_start_session(struct journal *j, uint64_t *ret_session)
 	if (err != WH_OK)
 		return err;
 	j->in_txn = 1;
+	j->begin_seq = j->next_seq;
 	if ((err = meta_get_int(j, "session", &session)) != WH_OK ||
 	    (err = meta_set_int(j, "session", session + 1)) != WH_OK) {
 		journal_rollback(j);
@@ -464,6 +463,7 @@ journal_begin(struct journal *j)
 	if ((err = meta_get_int(j, "next_seq", &j->next_seq)) != WH_OK ||
 	    (err = check_budget(j)) != WH_OK)
 		journal_rollback(j);
+	j->begin_seq = j->next_seq;
 	return err;
 }
 
@@ -486,7 +486,16 @@ journal_commit(struct journal *j)
 		return err;
 	}
 	j->in_txn = 0;
+	if (j->next_seq != j->begin_seq && j->commit_cb != NULL)
+		j->commit_cb(j->commit_arg);
 	return WH_OK;
+}
+
+void
+journal_on_commit(struct journal *j, void (*cb)(void *arg), void *arg)
+{
+	j->commit_cb = cb;
+	j->commit_arg = arg;
 }
 
 void
@@ -716,6 +725,60 @@ wh_err
 journal_prune(struct journal *j, uint64_t through, int64_t *ret_deleted)
 {
 	return in_txn(j, do_prune, through, ret_deleted);
+}
+
+static wh_err
+do_prune_retained(struct journal *j, uint64_t cutoff, int64_t *ret_deleted)
+{
+	sqlite3_stmt *s = j->st[ST_PRUNE_MAX];
+	uint64_t acked, through;
+	wh_err err;
+
+	if ((err = meta_get_int(j, "acked_through", &acked)) != WH_OK)
+		return err;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)acked);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)cutoff);
+	if ((err = row(j, ST_PRUNE_MAX)) != WH_OK)
+		return err;
+	through = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return do_prune(j, through, ret_deleted);
+}
+
+wh_err
+journal_prune_retained(struct journal *j, int64_t cutoff_ms, int64_t *ret_deleted)
+{
+	int64_t deleted = 0;
+	wh_err err = in_txn(j, do_prune_retained, (uint64_t)cutoff_ms, &deleted);
+
+	if (err == WH_OK && deleted > 0 && !j->in_txn)
+		err = exec(j, "PRAGMA incremental_vacuum");
+	if (err == WH_OK && ret_deleted != NULL)
+		*ret_deleted = deleted;
+	return err;
+}
+
+wh_err
+journal_meta_get(struct journal *j, const char *key, char *buf, size_t len)
+{
+	const unsigned char *v;
+	wh_err err;
+
+	sqlite3_bind_text(j->st[ST_META_GET], 1, key, -1, SQLITE_STATIC);
+	if ((err = row(j, ST_META_GET)) != WH_OK)
+		return err;
+	v = sqlite3_column_text(j->st[ST_META_GET], 0);
+	snprintf(buf, len, "%s", v ? (const char *)v : "");
+	sqlite3_reset(j->st[ST_META_GET]);
+	return WH_OK;
+}
+
+wh_err
+journal_meta_set(struct journal *j, const char *key, const char *value)
+{
+	sqlite3_bind_text(j->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(j->st[ST_META_SET], 2, value, -1, SQLITE_STATIC);
+	return run(j, ST_META_SET);
 }
 
 static wh_err

@@ -78,6 +78,8 @@ wh_err journal_start_session(struct journal *j, uint64_t *ret_session);
 wh_err journal_begin(struct journal *j);
 /* Commits; on failure the transaction is rolled back. */
 wh_err journal_commit(struct journal *j);
+/* cb is called after each commit that appended events (the uplink's cue). */
+void journal_on_commit(struct journal *j, void (*cb)(void *arg), void *arg);
 void journal_rollback(struct journal *j);
 
 /* Inside a transaction: the seq the next new event gets. */
@@ -105,6 +107,14 @@ wh_err journal_read_page(struct journal *j, uint64_t after_seq, int max_events, 
 wh_err journal_ack(struct journal *j, uint64_t through);
 /* Deletes acknowledged events with seq <= through (clamped to the watermark). */
 wh_err journal_prune(struct journal *j, uint64_t through, int64_t *ret_deleted);
+
+/* Deletes acknowledged events captured before cutoff_ms (the retention window), by seq range,
+ * and returns the freed pages to the file system. */
+wh_err journal_prune_retained(struct journal *j, int64_t cutoff_ms, int64_t *ret_deleted);
+
+/* Free-form state in meta (uplink state for `whagent status`): text values. */
+wh_err journal_meta_get(struct journal *j, const char *key, char *buf, size_t len);
+wh_err journal_meta_set(struct journal *j, const char *key, const char *value);
 
 wh_err journal_stats(struct journal *j, struct journal_stats *ret);
 

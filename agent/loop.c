@@ -22,7 +22,10 @@ struct loop {
 	int ntimers;
 	loop_cb reload_cb;
 	void *reload_arg;
+	loop_cb prepare_cb;
+	void *prepare_arg;
 	int stop;
+	int sig; /* the signal that stopped the current run */
 };
 
 static int sig_pipe[2] = {-1, -1};
@@ -120,6 +123,14 @@ loop_fd_del(struct loop *l, int fd)
 	}
 }
 
+void
+loop_fd_events(struct loop *l, int fd, short events)
+{
+	for (int i = 1; i < l->nfds; i++)
+		if (l->pfd[i].fd == fd)
+			l->pfd[i].events = events;
+}
+
 wh_err
 loop_timer_add(struct loop *l, struct loop_timer *t, loop_cb cb, void *arg)
 {
@@ -175,6 +186,13 @@ loop_on_reload(struct loop *l, loop_cb cb, void *arg)
 }
 
 void
+loop_on_prepare(struct loop *l, loop_cb cb, void *arg)
+{
+	l->prepare_cb = cb;
+	l->prepare_arg = arg;
+}
+
+void
 loop_stop(struct loop *l)
 {
 	l->stop = 1;
@@ -211,8 +229,11 @@ handle_signals(struct loop *l)
 		if (l->reload_cb != NULL)
 			l->reload_cb(l->reload_arg);
 	}
-	if (sig_term)
+	if (sig_term) {
+		l->sig = sig_term;
+		sig_term = 0;
 		l->stop = 1;
+	}
 }
 
 static void
@@ -234,25 +255,33 @@ fire_timers(struct loop *l)
 int
 loop_run(struct loop *l)
 {
-	l->stop = 0;
-	while (!l->stop && !sig_term) {
-		int n = poll(l->pfd, (nfds_t)l->nfds, next_timeout(l));
+	l->sig = 0;
+	while (!l->stop) {
+		int n;
 
+		if (l->prepare_cb != NULL)
+			l->prepare_cb(l->prepare_arg);
+		n = poll(l->pfd, (nfds_t)l->nfds, l->stop ? 0 : next_timeout(l));
 		if (n < 0 && errno != EINTR) {
 			log_warn("poll");
 			break;
 		}
 		if (n > 0 && l->pfd[0].revents)
 			handle_signals(l);
-		for (int i = 1; n > 0 && i < l->nfds && !l->stop && !sig_term; i++) {
+		for (int i = 1; n > 0 && i < l->nfds && !l->stop; i++) {
 			short rev = l->pfd[i].revents;
 
 			l->pfd[i].revents = 0;
 			if (rev)
 				l->fd_cb[i](l->pfd[i].fd, rev, l->fd_arg[i]);
 		}
-		if (!sig_term)
-			fire_timers(l);
+		fire_timers(l);
 	}
-	return (int)sig_term;
+	return l->sig;
+}
+
+void
+loop_resume(struct loop *l)
+{
+	l->stop = 0;
 }

@@ -30,6 +30,8 @@ void loop_free(struct loop *l);
 
 wh_err loop_fd_add(struct loop *l, int fd, short events, loop_fd_cb cb, void *arg);
 void loop_fd_del(struct loop *l, int fd);
+/* Changes the poll events of fd. */
+void loop_fd_events(struct loop *l, int fd, short events);
 
 wh_err loop_timer_add(struct loop *l, struct loop_timer *t, loop_cb cb, void *arg);
 void loop_timer_del(struct loop *l, struct loop_timer *t);
@@ -39,11 +41,17 @@ void loop_timer_arm(struct loop_timer *t, int64_t delay_ms);
 void loop_timer_arm_soon(struct loop_timer *t, int64_t delay_ms);
 void loop_timer_disarm(struct loop_timer *t);
 
+/* Called before every poll (for libraries that need a turn: libmosquitto's misc work and
+ * its want-write state). */
+void loop_on_prepare(struct loop *l, loop_cb cb, void *arg);
 /* Called on SIGHUP, from the loop. */
 void loop_on_reload(struct loop *l, loop_cb cb, void *arg);
 /* Makes loop_run return after the current callback. */
 void loop_stop(struct loop *l);
-/* Runs until SIGTERM, SIGINT or loop_stop. Returns the signal number that stopped it, or 0. */
+/* Clears a stop, so that loop_run can run again (the drain after SIGTERM). */
+void loop_resume(struct loop *l);
+/* Runs until SIGTERM, SIGINT or loop_stop (also one that came before the call). Returns the
+ * signal number that stopped it, or 0. */
 int loop_run(struct loop *l);
 
 #endif

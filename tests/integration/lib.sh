@@ -5,12 +5,16 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/whagent-it-XXXXXX")
 AGENT_PID=""
+BROKER_PID=""
+CONSUMER_PID=""
+TOP=$(cd "$HERE/../.." && pwd)
+PY=/usr/bin/python3 # Debian's, with python3-paho-mqtt and python3-protobuf
 
 cleanup() {
-    if [ -n "$AGENT_PID" ]; then
-        kill -9 "$AGENT_PID" 2>/dev/null || true
-        wait "$AGENT_PID" 2>/dev/null || true
-    fi
+    for pid in $AGENT_PID $CONSUMER_PID $BROKER_PID; do
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT INT TERM
@@ -18,6 +22,7 @@ trap cleanup EXIT INT TERM
 fail() {
     echo "FAIL: $*" >&2
     [ -f "$WORK/agent.log" ] && tail -20 "$WORK/agent.log" >&2
+    [ -f "$WORK/broker.log" ] && tail -5 "$WORK/broker.log" >&2
     exit 1
 }
 
@@ -38,6 +43,82 @@ settle_ms = 300
 rescan_ms = 200
 ${1:-}
 CONF
+}
+
+# --- broker and consumer ---------------------------------------------------------------
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_open() {
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1).close()"
+}
+
+# start_broker [extra mosquitto.conf lines]: a mosquitto of our own on a free loopback port
+# (BROKER_PORT, kept across restarts).
+start_broker() {
+    [ -n "${BROKER_PORT:-}" ] || BROKER_PORT=$(free_port)
+    cat > "$WORK/broker.conf" <<CONF
+user root
+persistence false
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+listener $BROKER_PORT 127.0.0.1
+allow_anonymous true
+${1:-}
+CONF
+    mosquitto -c "$WORK/broker.conf" >>"$WORK/broker.log" 2>&1 &
+    BROKER_PID=$!
+    wait_for 20 port_open "$BROKER_PORT" || fail "broker did not start on port $BROKER_PORT"
+}
+
+stop_broker() {
+    kill -"${1:-TERM}" "$BROKER_PID"
+    wait "$BROKER_PID" 2>/dev/null || true
+    BROKER_PID=""
+}
+
+# mqtt_conf [extra lines]: appends an [mqtt] section for the test broker.
+mqtt_conf() {
+    cat >> "$WORK/whagent.conf" <<CONF
+[mqtt]
+host = 127.0.0.1
+port = $BROKER_PORT
+reconnect_min_ms = 100
+reconnect_max_ms = 1000
+status_interval_s = 2
+drain_timeout_ms = 3000
+${1:-}
+CONF
+}
+
+# start_consumer NAME [consumer args]: the reference consumer in the background, subscribed
+# before this returns; its JSON summary goes to $WORK/NAME.json.
+start_consumer() {
+    name=$1; shift
+    rm -f "$WORK/$name.ready"
+    $PY "$TOP/packaging/consumer/whagent_consumer.py" --port "$BROKER_PORT" --site IT-SITE \
+        --ready "$WORK/$name.ready" "$@" > "$WORK/$name.json" 2>"$WORK/$name.err" &
+    CONSUMER_PID=$!
+    wait_for 30 test -f "$WORK/$name.ready" || fail "consumer $name did not subscribe: $(cat "$WORK/$name.err")"
+}
+
+# wait_consumer: waits for the consumer to exit (it has a --timeout of its own).
+wait_consumer() {
+    wait "$CONSUMER_PID" || true
+    CONSUMER_PID=""
+}
+
+# summary NAME PYTHON-EXPRESSION: evaluates an expression over the consumer summary `s`
+# (and `j`, its single journal) and prints it.
+summary() {
+    $PY -c "import json, sys
+s = json.load(open('$WORK/$1.json'))
+j = list(s['journals'].values())[0] if len(s['journals']) == 1 else None
+print($2)"
 }
 
 # start_agent WHAGENT...: starts `whagent run` and waits until it is running (a signal sent

@@ -1,0 +1,704 @@
+/* MQTT session, batching, in-flight window, acknowledgements, backoff, birth and death.
+ * mosquitto codes are translated here only. A mosquitto object lives for one connection: on
+ * loss it is destroyed (after its callbacks return) and the window is resent from the
+ * watermark, so nothing is queued twice inside libmosquitto. */
+#include "uplink.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "conf.h"
+#include "journal.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "platform.h"
+
+#define SAVE_MS		   500 /* watermark persisted at most this often */
+#define PRUNE_MS	   60000
+#define READ_PACKETS	   64
+#define SHUTDOWN_FLUSH_MS  1000
+#define CONTENT_TYPE_BATCH "application/x-protobuf;proto=whagent.v1.EventBatch"
+#define CONTENT_TYPE_STAT  "application/x-protobuf;proto=whagent.v1.Status"
+
+enum state { UP_DISCONNECTED, UP_CONNECTING, UP_CONNECTED };
+
+struct inflight {
+	int mid;
+	uint64_t first, last;
+	int acked;
+};
+
+struct uplink {
+	const struct conf *conf;
+	struct journal *journal;
+	struct loop *loop;
+	struct mosquitto *mosq;
+	int fd;
+	enum state state;
+	int lost; /* set by callbacks: tear the session down after they return */
+	int draining;
+	int failed; /* a batch was refused: hold sending until the retry */
+	uint64_t session;
+	char topic_events[300], topic_status[300];
+	char *password;
+	struct codec_batch batch;
+	struct inflight *win;
+	int nwin;
+	uint64_t next_seq; /* first seq not published on this connection */
+	uint64_t acked;	   /* contiguous watermark in memory */
+	uint64_t saved;	   /* watermark persisted */
+	int64_t backoff_ms;
+	struct loop_timer connect_timer, linger_timer, status_timer, save_timer, retry_timer;
+	struct loop_timer prune_timer;
+	struct uplink_stats stats;
+	char last_error[256];
+};
+
+static int lib_users;
+
+static void
+set_meta(struct uplink *up, const char *key, const char *value)
+{
+	if (journal_meta_set(up->journal, key, value) != WH_OK)
+		log_warnx("uplink: recording %s: %s", key, journal_errmsg(up->journal));
+}
+
+static void
+record_state(struct uplink *up, const char *state)
+{
+	char ms[32];
+
+	snprintf(ms, sizeof(ms), "%" PRId64, platform_now_ms());
+	set_meta(up, "mqtt_state", state);
+	set_meta(up, "mqtt_since_ms", ms);
+	if (strcmp(state, "connected") == 0)
+		set_meta(up, "mqtt_last_connect_ms", ms);
+}
+
+static void record_error(struct uplink *up, const char *fmt, ...) WH_PRINTF(2, 3);
+
+static void
+record_error(struct uplink *up, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(up->last_error, sizeof(up->last_error), fmt, ap);
+	va_end(ap);
+	log_warnx("uplink: %s", up->last_error);
+	set_meta(up, "mqtt_last_error", up->last_error);
+}
+
+/* --- status messages ------------------------------------------------------------------ */
+
+static wh_err
+status_payload(struct uplink *up, int online, uint8_t **ret_buf, size_t *ret_len)
+{
+	struct journal_stats st = {0};
+	struct codec_status cs = {.site_id = up->conf->site_id,
+				  .journal_id = journal_id(up->journal),
+				  .online = online,
+				  .session = up->session,
+				  .time_ms = platform_now_ms()};
+
+	if (journal_stats(up->journal, &st) == WH_OK) {
+		cs.last_seq = st.last_seq;
+		cs.acked_through = up->acked > st.acked_through ? up->acked : st.acked_through;
+		cs.backlog = st.last_seq - cs.acked_through;
+		cs.quarantined = st.quarantined;
+		cs.oldest_unsent_age_s =
+			st.oldest_unsent_ms ? (cs.time_ms - st.oldest_unsent_ms) / 1000 : 0;
+	}
+	return codec_status_encode(&cs, ret_buf, ret_len);
+}
+
+static mosquitto_property *
+properties(struct uplink *up, const char *content_type, const struct codec_batch *b)
+{
+	mosquitto_property *p = NULL;
+	char first[24], last[24];
+
+	if (up->conf->mqtt_protocol != CONF_MQTT5)
+		return NULL;
+	mosquitto_property_add_string(&p, MQTT_PROP_CONTENT_TYPE, content_type);
+	mosquitto_property_add_string_pair(&p, MQTT_PROP_USER_PROPERTY, "site", up->conf->site_id);
+	mosquitto_property_add_string_pair(&p, MQTT_PROP_USER_PROPERTY, "journal",
+					   journal_id(up->journal));
+	if (b != NULL) {
+		snprintf(first, sizeof(first), "%" PRIu64, b->first_seq);
+		snprintf(last, sizeof(last), "%" PRIu64, b->last_seq);
+		mosquitto_property_add_string_pair(&p, MQTT_PROP_USER_PROPERTY, "first_seq", first);
+		mosquitto_property_add_string_pair(&p, MQTT_PROP_USER_PROPERTY, "last_seq", last);
+	}
+	return p;
+}
+
+static void
+publish_status(struct uplink *up, int online)
+{
+	mosquitto_property *props;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (up->state != UP_CONNECTED || status_payload(up, online, &buf, &len) != WH_OK)
+		return;
+	props = properties(up, CONTENT_TYPE_STAT, NULL);
+	rc = mosquitto_publish_v5(up->mosq, NULL, up->topic_status, (int)len, buf, 1, true, props);
+	mosquitto_property_free_all(&props);
+	wh_free(buf);
+	if (rc != MOSQ_ERR_SUCCESS)
+		log_warnx("uplink: publishing status: %s", mosquitto_strerror(rc));
+}
+
+/* --- watermark ------------------------------------------------------------------------ */
+
+static void
+save_watermark(struct uplink *up)
+{
+	int64_t pruned = 0;
+	wh_err err;
+
+	if (up->acked > up->saved) {
+		err = journal_ack(up->journal, up->acked);
+		if (err != WH_OK) {
+			log_warnx("uplink: saving the watermark: %s", journal_errmsg(up->journal));
+			loop_timer_arm_soon(&up->save_timer, SAVE_MS);
+			return;
+		}
+		up->saved = up->acked;
+	}
+	err = journal_prune_retained(up->journal,
+				     platform_now_ms() - (int64_t)up->conf->mqtt_retention_s * 1000,
+				     &pruned);
+	if (err != WH_OK)
+		log_warnx("uplink: pruning: %s", journal_errmsg(up->journal));
+	else if (pruned > 0)
+		log_debug("uplink: pruned %" PRId64 " acknowledged events", pruned);
+}
+
+static void
+on_save_timer(void *arg)
+{
+	save_watermark(arg);
+}
+
+static void
+on_prune_timer(void *arg)
+{
+	struct uplink *up = arg;
+
+	save_watermark(up);
+	loop_timer_arm(&up->prune_timer, PRUNE_MS);
+}
+
+/* Pops acknowledged batches from the head of the window: acks may come out of order, the
+ * watermark only moves over a contiguous prefix. */
+static void
+advance(struct uplink *up)
+{
+	int n = 0;
+
+	while (n < up->nwin && up->win[n].acked)
+		up->acked = up->win[n++].last;
+	if (n == 0)
+		return;
+	memmove(up->win, up->win + n, (size_t)(up->nwin - n) * sizeof(*up->win));
+	up->nwin -= n;
+	up->stats.acked_through = up->acked;
+	loop_timer_arm_soon(&up->save_timer, SAVE_MS);
+}
+
+/* --- publishing ----------------------------------------------------------------------- */
+
+static void
+add_event(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
+{
+	struct uplink *up = arg;
+
+	if (codec_batch_add(&up->batch, seq, payload, len) != 0)
+		log_errx("uplink: event %" PRIu64 " does not fit a batch",
+			 seq); /* sized so it does */
+}
+
+static int
+publish_batch(struct uplink *up)
+{
+	struct codec_batch *b = &up->batch;
+	mosquitto_property *props;
+	int count = 0, mid = 0, rc;
+	wh_err err;
+
+	codec_batch_reset(b);
+	err = journal_read_page(up->journal, up->next_seq - 1, (int)up->conf->mqtt_batch_max_events,
+				(size_t)up->conf->mqtt_batch_max_bytes, add_event, up, &count);
+	if (err != WH_OK) {
+		log_warnx("uplink: reading the journal: %s", journal_errmsg(up->journal));
+		return 0;
+	}
+	if (b->nevents == 0)
+		return 0;
+	if (codec_batch_finish(b, up->conf->site_id, journal_id(up->journal), 0) != WH_OK)
+		return 0;
+	props = properties(up, CONTENT_TYPE_BATCH, b);
+	rc = mosquitto_publish_v5(up->mosq, &mid, up->topic_events, (int)b->len, b->buf, 1, false,
+				  props);
+	mosquitto_property_free_all(&props);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		up->stats.publish_errors++;
+		record_error(up, "publishing a batch: %s", mosquitto_strerror(rc));
+		up->lost = 1;
+		return 0;
+	}
+	up->win[up->nwin++] = (struct inflight){mid, b->first_seq, b->last_seq, 0};
+	up->next_seq = b->last_seq + 1;
+	up->stats.batches++;
+	up->stats.events += (uint64_t)b->nevents;
+	return 1;
+}
+
+/* Publishes unsent events while the window has room. */
+static void
+pump(struct uplink *up)
+{
+	while (up->state == UP_CONNECTED && !up->draining && !up->failed && !up->lost &&
+	       up->nwin < up->conf->mqtt_window && publish_batch(up))
+		;
+}
+
+static void
+on_linger(void *arg)
+{
+	pump(arg);
+}
+
+static void
+on_status_timer(void *arg)
+{
+	struct uplink *up = arg;
+
+	publish_status(up, 1);
+	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
+}
+
+/* After a refused batch: forget the window and resend from the watermark. */
+static void
+on_retry(void *arg)
+{
+	struct uplink *up = arg;
+
+	up->failed = 0;
+	up->nwin = 0;
+	up->next_seq = up->acked + 1;
+	pump(up);
+}
+
+/* --- mosquitto callbacks (run inside mosquitto_loop_*) ----------------------------------- */
+
+static void
+on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto_property *p)
+{
+	struct uplink *up = obj;
+
+	(void)mosq;
+	(void)flags;
+	(void)p;
+	if (rc != 0) {
+		record_error(up, "broker refused the connection: %s",
+			     up->conf->mqtt_protocol == CONF_MQTT5 ? mosquitto_reason_string(rc)
+								   : mosquitto_connack_string(rc));
+		up->lost = 1;
+		return;
+	}
+	up->state = UP_CONNECTED;
+	up->backoff_ms = 0;
+	up->next_seq = up->acked + 1;
+	up->nwin = 0;
+	up->stats.connected = 1;
+	log_info("uplink: connected to %s:%ld, sending from seq %" PRIu64, up->conf->mqtt_host,
+		 up->conf->mqtt_port, up->next_seq);
+	record_state(up, "connected");
+	publish_status(up, 1);
+	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
+	pump(up);
+}
+
+static void
+on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosquitto_property *p)
+{
+	struct uplink *up = obj;
+
+	(void)mosq;
+	(void)p;
+	if (rc != 0 && up->last_error[0] == '\0')
+		record_error(up, "connection lost: %s", mosquitto_strerror(rc));
+	up->lost = 1;
+}
+
+static void
+on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquitto_property *p)
+{
+	struct uplink *up = obj;
+	char detail[160];
+
+	(void)mosq;
+	(void)p;
+	for (int i = 0; i < up->nwin; i++) {
+		if (up->win[i].mid != mid)
+			continue;
+		if (reason >= 0x80) {
+			up->stats.publish_errors++;
+			snprintf(detail, sizeof(detail), "seq %" PRIu64 "-%" PRIu64 ": %s",
+				 up->win[i].first, up->win[i].last,
+				 mosquitto_reason_string(reason));
+			record_error(up, "broker refused batch %s; resending after backoff",
+				     detail);
+			if (!up->failed) {
+				up->failed = 1;
+				loop_timer_arm(&up->retry_timer, up->conf->mqtt_reconnect_min_ms);
+			}
+			return;
+		}
+		up->win[i].acked = 1;
+		advance(up);
+		break;
+	}
+	if (up->draining && up->nwin == 0)
+		loop_stop(up->loop);
+	pump(up);
+}
+
+/* --- connection ------------------------------------------------------------------------ */
+
+static int64_t
+next_backoff(struct uplink *up)
+{
+	int64_t lo = up->conf->mqtt_reconnect_min_ms, hi = up->conf->mqtt_reconnect_max_ms;
+	uint32_t r = 0;
+
+	up->backoff_ms = up->backoff_ms ? up->backoff_ms * 2 : lo;
+	if (up->backoff_ms > hi)
+		up->backoff_ms = hi;
+	platform_random(&r, sizeof(r));
+	/* jitter: 75% to 125% of the step, so a fleet does not reconnect in lockstep */
+	return up->backoff_ms * 3 / 4 + (int64_t)(r % (uint32_t)(up->backoff_ms / 2 + 1));
+}
+
+static void
+teardown(struct uplink *up)
+{
+	if (up->fd >= 0)
+		loop_fd_del(up->loop, up->fd);
+	up->fd = -1;
+	if (up->mosq != NULL)
+		mosquitto_destroy(up->mosq);
+	up->mosq = NULL;
+	up->lost = 0;
+	up->nwin = 0;
+	up->failed = 0;
+	loop_timer_disarm(&up->status_timer);
+	loop_timer_disarm(&up->retry_timer);
+}
+
+static void
+connection_lost(struct uplink *up)
+{
+	int64_t delay;
+
+	if (up->state == UP_CONNECTED)
+		log_warnx("uplink: disconnected from %s:%ld", up->conf->mqtt_host,
+			  up->conf->mqtt_port);
+	teardown(up);
+	up->state = UP_DISCONNECTED;
+	up->stats.connected = 0;
+	record_state(up, "disconnected");
+	save_watermark(up);
+	if (up->draining) {
+		loop_stop(up->loop);
+		return;
+	}
+	delay = next_backoff(up);
+	log_info("uplink: reconnecting in %" PRId64 " ms", delay);
+	loop_timer_arm(&up->connect_timer, delay);
+}
+
+static void
+on_fd(int fd, short revents, void *arg)
+{
+	struct uplink *up = arg;
+	int rc = MOSQ_ERR_SUCCESS;
+
+	(void)fd;
+	if (revents & (POLLIN | POLLERR | POLLHUP))
+		rc = mosquitto_loop_read(up->mosq, READ_PACKETS);
+	if (rc == MOSQ_ERR_SUCCESS && !up->lost && (revents & POLLOUT))
+		rc = mosquitto_loop_write(up->mosq, READ_PACKETS);
+	if (rc != MOSQ_ERR_SUCCESS && !up->lost) {
+		record_error(up, "connection: %s",
+			     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		up->lost = 1;
+	}
+	if (up->lost)
+		connection_lost(up);
+}
+
+/* Before every poll: libmosquitto's keep-alive work and whether it wants to write. */
+static void
+on_prepare(void *arg)
+{
+	struct uplink *up = arg;
+
+	if (up->mosq == NULL)
+		return;
+	if (mosquitto_loop_misc(up->mosq) != MOSQ_ERR_SUCCESS && up->state == UP_CONNECTED)
+		up->lost = 1;
+	if (up->lost) {
+		connection_lost(up);
+		return;
+	}
+	loop_fd_events(up->loop, up->fd, POLLIN | (mosquitto_want_write(up->mosq) ? POLLOUT : 0));
+}
+
+static int
+configure_session(struct uplink *up)
+{
+	const struct conf *c = up->conf;
+	uint8_t *will = NULL;
+	size_t len = 0;
+	int rc;
+
+	mosquitto_int_option(up->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+			     c->mqtt_protocol == CONF_MQTT5 ? MQTT_PROTOCOL_V5
+							    : MQTT_PROTOCOL_V311);
+	mosquitto_int_option(up->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)c->mqtt_window + 2);
+	mosquitto_connect_v5_callback_set(up->mosq, on_connect);
+	mosquitto_disconnect_v5_callback_set(up->mosq, on_disconnect);
+	mosquitto_publish_v5_callback_set(up->mosq, on_publish);
+	if (status_payload(up, 0, &will, &len) != WH_OK)
+		return MOSQ_ERR_NOMEM;
+	rc = mosquitto_will_set(up->mosq, up->topic_status, (int)len, will, 1, true);
+	wh_free(will);
+	if (rc == MOSQ_ERR_SUCCESS && conf_mqtt_tls(c)) {
+		rc = mosquitto_tls_set(up->mosq, c->mqtt_cafile[0] ? c->mqtt_cafile : NULL,
+				       c->mqtt_capath[0] ? c->mqtt_capath : NULL,
+				       c->mqtt_certfile[0] ? c->mqtt_certfile : NULL,
+				       c->mqtt_keyfile[0] ? c->mqtt_keyfile : NULL, NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_opts_set(up->mosq, 1, "tlsv1.2", NULL);
+	}
+	if (rc == MOSQ_ERR_SUCCESS && c->mqtt_username[0])
+		rc = mosquitto_username_pw_set(up->mosq, c->mqtt_username, up->password);
+	return rc;
+}
+
+static void
+on_connect_timer(void *arg)
+{
+	struct uplink *up = arg;
+	int rc;
+
+	up->last_error[0] = '\0';
+	up->mosq = mosquitto_new(up->conf->mqtt_client_id, true, up);
+	if (up->mosq == NULL) {
+		record_error(up, "creating the MQTT client: %s", strerror(errno));
+		connection_lost(up);
+		return;
+	}
+	rc = configure_session(up);
+	if (rc == MOSQ_ERR_SUCCESS)
+		rc = mosquitto_connect_async(up->mosq, up->conf->mqtt_host,
+					     (int)up->conf->mqtt_port,
+					     (int)up->conf->mqtt_keepalive_s);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		record_error(up, "connecting: %s",
+			     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		connection_lost(up);
+		return;
+	}
+	up->fd = mosquitto_socket(up->mosq);
+	if (up->fd < 0 || loop_fd_add(up->loop, up->fd, POLLIN | POLLOUT, on_fd, up) != WH_OK) {
+		record_error(up, "connecting: no socket");
+		up->fd = -1;
+		connection_lost(up);
+		return;
+	}
+	up->state = UP_CONNECTING;
+	up->stats.reconnects++;
+	record_state(up, "connecting");
+}
+
+/* --- set-up ----------------------------------------------------------------------------- */
+
+static char *
+read_password(const char *path)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	return wh_strdup(line);
+}
+
+static wh_err
+add_timers(struct uplink *up)
+{
+	struct {
+		struct loop_timer *t;
+		loop_cb cb;
+	} timers[] = {{&up->connect_timer, on_connect_timer}, {&up->linger_timer, on_linger},
+		      {&up->status_timer, on_status_timer},   {&up->save_timer, on_save_timer},
+		      {&up->retry_timer, on_retry},	      {&up->prune_timer, on_prune_timer}};
+	wh_err err;
+
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+		if ((err = loop_timer_add(up->loop, timers[i].t, timers[i].cb, up)) != WH_OK)
+			return err;
+	return WH_OK;
+}
+
+wh_err
+uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t session,
+	   struct uplink **ret_up)
+{
+	struct journal_stats st;
+	struct uplink *up;
+	wh_err err;
+
+	up = wh_calloc(1, sizeof(*up));
+	if (up == NULL)
+		return WH_ERR_NOMEM;
+	if (lib_users++ == 0)
+		mosquitto_lib_init();
+	up->conf = c;
+	up->journal = j;
+	up->loop = l;
+	up->fd = -1;
+	up->session = session;
+	snprintf(up->topic_events, sizeof(up->topic_events), "%s/%s/events", c->mqtt_topic_prefix,
+		 c->site_id);
+	snprintf(up->topic_status, sizeof(up->topic_status), "%s/%s/status", c->mqtt_topic_prefix,
+		 c->site_id);
+	if (c->mqtt_password_file[0] &&
+	    (up->password = read_password(c->mqtt_password_file)) == NULL) {
+		log_warn("uplink: cannot read password_file %s", c->mqtt_password_file);
+		err = WH_ERR_IO;
+		goto fail;
+	}
+	up->win = wh_calloc((size_t)c->mqtt_window, sizeof(*up->win));
+	err = up->win ? codec_batch_init(&up->batch, (size_t)c->mqtt_batch_max_bytes +
+							     (size_t)c->mqtt_batch_max_events * 11)
+		      : WH_ERR_NOMEM;
+	if (err != WH_OK || (err = journal_stats(j, &st)) != WH_OK ||
+	    (err = add_timers(up)) != WH_OK)
+		goto fail;
+	up->acked = up->saved = up->stats.acked_through = st.acked_through;
+	loop_on_prepare(l, on_prepare, up);
+	loop_timer_arm(&up->connect_timer, 0);
+	loop_timer_arm(&up->prune_timer, 0);
+	*ret_up = up;
+	return WH_OK;
+fail:
+	uplink_free(up);
+	return err;
+}
+
+void
+uplink_free(struct uplink *up)
+{
+	struct loop_timer *timers[] = {&up->connect_timer, &up->linger_timer, &up->status_timer,
+				       &up->save_timer,	   &up->retry_timer,  &up->prune_timer};
+
+	if (up == NULL)
+		return;
+	teardown(up);
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+		loop_timer_del(up->loop, timers[i]);
+	loop_on_prepare(up->loop, NULL, NULL);
+	codec_batch_done(&up->batch);
+	wh_free(up->win);
+	if (up->password != NULL) {
+		memset(up->password, 0, strlen(up->password));
+		wh_free(up->password);
+	}
+	wh_free(up);
+	if (--lib_users == 0)
+		mosquitto_lib_cleanup();
+}
+
+void
+uplink_reconfigure(struct uplink *up, const struct conf *c)
+{
+	up->conf = c;
+}
+
+void
+uplink_notify(struct uplink *up)
+{
+	loop_timer_arm_soon(&up->linger_timer, up->conf->mqtt_linger_ms);
+}
+
+void
+uplink_drain(struct uplink *up)
+{
+	up->draining = 1;
+	loop_timer_disarm(&up->connect_timer);
+	if (up->state != UP_CONNECTED || up->nwin == 0)
+		loop_stop(up->loop);
+	else
+		log_info("uplink: waiting for %d batches in flight", up->nwin);
+}
+
+/* Writes what libmosquitto has queued (the OFFLINE status, DISCONNECT), for a bounded time. */
+static void
+flush(struct uplink *up)
+{
+	int64_t until = platform_mono_ms() + SHUTDOWN_FLUSH_MS;
+	struct pollfd p = {.fd = up->fd, .events = POLLOUT};
+
+	while (up->fd >= 0 && mosquitto_want_write(up->mosq) && platform_mono_ms() < until) {
+		if (poll(&p, 1, 100) > 0 &&
+		    mosquitto_loop_write(up->mosq, READ_PACKETS) != MOSQ_ERR_SUCCESS)
+			break;
+	}
+}
+
+void
+uplink_shutdown(struct uplink *up)
+{
+	if (up->nwin > 0)
+		log_warnx("uplink: stopping with %d batches unacknowledged (resent at next start)",
+			  up->nwin);
+	save_watermark(up);
+	if (up->state == UP_CONNECTED) {
+		publish_status(up, 0);
+		mosquitto_disconnect(up->mosq);
+		flush(up);
+	}
+	teardown(up);
+	up->state = UP_DISCONNECTED;
+	record_state(up, "stopped");
+}
+
+void
+uplink_stats(const struct uplink *up, struct uplink_stats *ret)
+{
+	*ret = up->stats;
+	ret->inflight = up->nwin;
+}

@@ -1,0 +1,43 @@
+/* The uplink: publishes the journal over MQTT (libmosquitto driven from the agent's loop through
+ * its external-loop calls), in seq order, as EventBatch messages at QoS 1 with a window of
+ * batches in flight; advances the acknowledged watermark contiguously on PUBACK, resends from
+ * it after a reconnect or restart, prunes what is acknowledged and past retention, and
+ * publishes birth, heartbeat and death Status messages. Runs on the loop thread. */
+#ifndef WHAGENT_UPLINK_H
+#define WHAGENT_UPLINK_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+struct conf;
+struct journal;
+struct loop;
+struct uplink;
+
+struct uplink_stats {
+	int connected;
+	uint64_t batches, events, publish_errors, reconnects;
+	uint64_t acked_through;
+	int inflight;
+};
+
+/* Starts connecting to c's broker. c, j and l are borrowed (c until uplink_reconfigure).
+ * session is this start's session number. Caller frees with uplink_free. */
+wh_err uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t session,
+		  struct uplink **ret_up);
+void uplink_free(struct uplink *up);
+/* Takes a reloaded configuration (broker settings themselves need a restart). */
+void uplink_reconfigure(struct uplink *up, const struct conf *c);
+/* New events were committed: publish them after linger_ms. */
+void uplink_notify(struct uplink *up);
+
+/* Graceful stop, step 1: publish nothing new; stops the loop once no batch is in flight.
+ * Run the loop (with a deadline) after calling it. */
+void uplink_drain(struct uplink *up);
+/* Step 2: persists the watermark, publishes the OFFLINE status and disconnects. */
+void uplink_shutdown(struct uplink *up);
+
+void uplink_stats(const struct uplink *up, struct uplink_stats *ret);
+
+#endif
