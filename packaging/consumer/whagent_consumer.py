@@ -62,22 +62,25 @@ class Tracker:
         j["max"] = max(j["max"], seq)
         return True
 
-    def complete(self, last):
-        return any(j["unique"] >= last and all(j["seen"][1:last + 1]) for j in self.journals.values())
+    def complete(self, first, last):
+        return any(len(j["seen"]) > last and all(j["seen"][first:last + 1]) for j in self.journals.values())
 
     def summary(self):
+        # gaps are reported from the lowest seq seen: a consumer that joined late has no gap
         out = {"received": self.received, "batches": self.batches, "bad_batches": self.bad_batches[:5],
                "statuses": self.statuses, "properties": self.props_seen, "kinds": self.kinds,
                "journals": {}}
         for jid, j in self.journals.items():
             gaps, start = [], None
-            for s in range(1, j["max"] + 1):
+            low = j["seen"].find(1)
+            for s in range(max(low, 1), j["max"] + 1):
                 if not j["seen"][s] and start is None:
                     start = s
                 elif j["seen"][s] and start is not None:
                     gaps.append([start, s - 1])
                     start = None
             out["journals"][jid] = {"unique": j["unique"], "duplicates": j["dups"], "max_seq": j["max"],
+                                    "min_seq": low,
                                     "gaps": gaps[:20], "out_of_order": j["out_of_order"]}
         return out
 
@@ -92,7 +95,8 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--proto", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../proto"))
-    ap.add_argument("--expect-last", type=int, default=0, help="exit when seq 1..N arrived")
+    ap.add_argument("--expect-last", type=int, default=0, help="exit when seq FIRST..N arrived")
+    ap.add_argument("--expect-first", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=0, help="exit after this many seconds")
     ap.add_argument("--events", help="write every decoded event as a JSON line to this file")
     ap.add_argument("--ready", help="touch this file once subscribed")
@@ -147,7 +151,7 @@ def main():
     deadline = time.monotonic() + a.timeout if a.timeout else None
     while True:
         client.loop(timeout=0.2)
-        if a.expect_last and t.complete(a.expect_last):
+        if a.expect_last and t.complete(a.expect_first, a.expect_last):
             break
         if deadline and time.monotonic() > deadline:
             break
@@ -157,7 +161,7 @@ def main():
     if events_out:
         events_out.close()
     print(json.dumps(t.summary()))
-    return 0 if not a.expect_last or t.complete(a.expect_last) else 1
+    return 0 if not a.expect_last or t.complete(a.expect_first, a.expect_last) else 1
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ log_type warning
 log_type notice
 listener $BROKER_PORT 127.0.0.1
 allow_anonymous true
+max_queued_messages 1000000
 ${1:-}
 CONF
     mosquitto -c "$WORK/broker.conf" >>"$WORK/broker.log" 2>&1 &
@@ -141,6 +142,20 @@ stop_agent() {
     wait_for 30 sh -c "! kill -0 $AGENT_PID" || fail "agent did not stop within 30 s of SIGTERM"
     wait "$AGENT_PID" || fail "agent exited with status $? on SIGTERM"
     AGENT_PID=""
+}
+
+# status_field FIELD: one field of `whagent status --json` (WH must be set).
+status_field() {
+    $WH status -c "$WORK/whagent.conf" --json | json_field "$1"
+}
+
+# status_is FIELD VALUE / status_not FIELD VALUE: for wait_for.
+status_is() {
+    [ "$(status_field "$1")" = "$2" ]
+}
+
+status_not() {
+    [ "$(status_field "$1")" != "$2" ]
 }
 
 # json_field FIELD < json

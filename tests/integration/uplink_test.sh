@@ -30,7 +30,7 @@ wait_consumer
 [ "$(summary c1 "[x['state'] for x in s['statuses']][:1]")" = "['AGENT_STATE_ONLINE']" ] ||
     fail "no birth status: $(summary c1 "s['statuses']")"
 
-wait_for 10 sh -c "$WH status -c $WORK/whagent.conf --json | grep -q '\"acked_through\":$n,'" ||
+wait_for 10 status_is acked_through "$n" ||
     fail "watermark not at $n: $($WH status -c "$WORK/whagent.conf" --json)"
 $WH status -c "$WORK/whagent.conf" --json > "$WORK/status.json"
 [ "$(json_field mqtt < "$WORK/status.json")" = connected ] || fail "status mqtt: $(cat "$WORK/status.json")"
