@@ -102,7 +102,9 @@ load_conf(const struct args *a)
 static struct journal *
 open_journal(const struct conf *c, int readonly)
 {
-	struct journal_opts jo = {.readonly = readonly};
+	struct journal_opts jo = {.readonly = readonly,
+				  .max_bytes = c->journal_max_bytes,
+				  .reserve_bytes = c->journal_reserve_bytes};
 	struct journal *j = NULL;
 	wh_err err = journal_open(c->journal_path, &jo, &j);
 

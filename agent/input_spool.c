@@ -105,7 +105,16 @@ cursor_name(const char *file, char *buf, size_t len)
 	snprintf(buf, len, "spool:%s", file);
 }
 
-/* Cursor text: identity of the file, then where the committed part ends. */
+/* Cursor text: identity of the file (dev, inode, and size and mtime when it was last read),
+ * then where the committed part ends. */
+struct cursor_pos {
+	uintmax_t dev, ino;
+	intmax_t size, mtime_s;
+	long mtime_ns;
+	uint64_t off, line;
+	int done;
+};
+
 static void
 cursor_format(const struct stat *st, uint64_t off, uint64_t line, int done, char *buf, size_t len)
 {
@@ -116,38 +125,45 @@ cursor_format(const struct stat *st, uint64_t off, uint64_t line, int done, char
 		 (intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, off, line, done);
 }
 
-struct cursor_pos {
-	char ident[128];
-	uint64_t off, line;
-	int done;
-};
-
 static int
 cursor_parse(const char *text, struct cursor_pos *p)
 {
-	const char *off = strstr(text, " off=");
-
-	if (off == NULL || (size_t)(off - text) >= sizeof(p->ident) ||
-	    sscanf(off, " off=%" SCNu64 " line=%" SCNu64 " done=%d", &p->off, &p->line, &p->done) !=
-		    3)
-		return -1;
-	snprintf(p->ident, sizeof(p->ident), "%.*s", (int)(off - text), text);
-	return 0;
+	return sscanf(text,
+		      "dev=%ju ino=%ju size=%jd mtime=%jd.%ld off=%" SCNu64 " line=%" SCNu64
+		      " done=%d",
+		      &p->dev, &p->ino, &p->size, &p->mtime_s, &p->mtime_ns, &p->off, &p->line,
+		      &p->done) == 8
+		       ? 0
+		       : -1;
 }
 
-/* The committed cursor of the file cur describes, if it is the same file. */
+/* 1: name has a committed cursor for this very file (same device and inode); 0: none, or one
+ * left by another file of that name; -1: the journal could not be read. */
 static int
 cursor_lookup(struct spool *sp, const char *name, const struct stat *st, struct cursor_pos *p)
 {
-	char cname[NAME_MAX_LEN + 8], text[256], ident[256];
+	char cname[NAME_MAX_LEN + 8], text[256];
+	wh_err err;
 
 	cursor_name(name, cname, sizeof(cname));
-	if (journal_cursor_get(sp->journal, cname, text, sizeof(text)) != WH_OK ||
-	    cursor_parse(text, p) != 0)
+	err = journal_cursor_get(sp->journal, cname, text, sizeof(text));
+	if (err == WH_ERR_NOTFOUND)
+		return 0;
+	if (err != WH_OK)
 		return -1;
-	cursor_format(st, 0, 0, 0, ident, sizeof(ident));
-	*strstr(ident, " off=") = '\0';
-	return strcmp(ident, p->ident) == 0 ? 0 : -1;
+	if (cursor_parse(text, p) != 0) {
+		log_warnx("spool: ignoring an unreadable cursor for %s: %s", name, text);
+		return 0;
+	}
+	return p->dev == (uintmax_t)st->st_dev && p->ino == (uintmax_t)st->st_ino;
+}
+
+/* A done cursor stands only while the file is exactly as it was when it was finished. */
+static int
+unchanged_since(const struct cursor_pos *p, const struct stat *st)
+{
+	return p->size == (intmax_t)st->st_size && p->mtime_s == (intmax_t)st->st_mtim.tv_sec &&
+	       p->mtime_ns == st->st_mtim.tv_nsec;
 }
 
 /* --- candidates ------------------------------------------------------------------------ */
@@ -197,15 +213,14 @@ cand_update(struct spool *sp, const char *name, const struct stat *st, int64_t n
 	int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 
 	if (c == NULL) {
-		char cname[NAME_MAX_LEN + 8], pos[256];
+		struct cursor_pos pos;
 
 		c = cand_add(sp, name);
 		if (c == NULL)
 			return; /* retried on the next scan */
 		c->stable_since = now;
 		/* A file with a committed cursor was complete when it was started: resume now. */
-		cursor_name(name, cname, sizeof(cname));
-		c->moved_in = journal_cursor_get(sp->journal, cname, pos, sizeof(pos)) == WH_OK;
+		c->moved_in = cursor_lookup(sp, name, st, &pos) == 1;
 	} else if (c->size != st->st_size || c->mtime_ns != mtime_ns) {
 		c->stable_since = now;
 	}
@@ -450,8 +465,10 @@ cur_open(struct spool *sp, const char *name)
 	c->header_err = NULL;
 	c->header_raw = NULL;
 	sp->have_cur = 1;
-	found = cursor_lookup(sp, name, &c->st, &pos) == 0;
-	if (found && pos.done)
+	found = cursor_lookup(sp, name, &c->st, &pos);
+	if (found < 0)
+		return -1;
+	if (found && pos.done && unchanged_since(&pos, &c->st))
 		return 1;
 	if (c->fmt == FMT_CSV && read_header(sp) != 0)
 		return -1;
@@ -551,6 +568,23 @@ take(struct spool *sp, size_t used, const char *parse_why)
 			     &raw, &out);
 }
 
+/* At the end of the data read: 1 if the file has grown meanwhile, else records its final
+ * size and mtime for the done cursor. */
+static int
+grown(struct cur *c)
+{
+	struct stat st;
+
+	if (fstat(c->fd, &st) != 0)
+		return 0;
+	if ((uint64_t)st.st_size > c->base + c->len) {
+		c->eof = 0;
+		return 1;
+	}
+	c->st = st;
+	return 0;
+}
+
 static wh_err
 commit_slice(struct spool *sp, int done)
 {
@@ -579,19 +613,23 @@ slice(struct spool *sp, wh_err *ret_err)
 
 	if ((err = journal_begin(sp->journal)) != WH_OK)
 		goto out;
-	while (n < sp->conf->commit_records && platform_mono_ms() < until) {
+	/* A slice never ends inside an over-long line being discarded: the cursor cannot say so. */
+	while ((n < sp->conf->commit_records && platform_mono_ms() < until) || sp->cur.skipping) {
 		const char *why = NULL;
 		size_t used = 0;
 		enum next k = next_record(sp, &used, &why);
 
 		if (k == NEXT_MORE) {
 			if (cur_fill(sp) != 0) {
+				log_warn("spool: reading %s", sp->cur.name);
 				err = WH_ERR_IO;
 				break;
 			}
 			continue;
 		}
 		if (k == NEXT_EOF) {
+			if (grown(&sp->cur))
+				continue; /* written to after it settled: read on */
 			finished = 1;
 			break;
 		}
@@ -612,20 +650,38 @@ out:
 	return err == WH_OK && finished;
 }
 
-/* Moves (or deletes) a fully committed file, then forgets its cursor. */
+static void
+sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* Moves (or deletes) a fully committed file, makes that durable, then forgets its cursor.
+ * If the name meanwhile holds another file (a re-export renamed over it), that file is left
+ * for the next scan. */
 static int
 cur_finish(struct spool *sp)
 {
 	struct cur *c = &sp->cur;
 	char cname[NAME_MAX_LEN + 8], dst[4096 + NAME_MAX_LEN + 32];
+	struct stat now;
 	int dfd, rc;
 
 	dfd = open(sp->conf->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
-	if (sp->conf->spool_on_done == CONF_DONE_DELETE) {
+	rc = fstatat(dfd, c->name, &now, AT_SYMLINK_NOFOLLOW);
+	if (rc == 0 && (now.st_dev != c->st.st_dev || now.st_ino != c->st.st_ino)) {
+		log_info("spool: %s was replaced by a new file while being read; taking that next",
+			 c->name);
+	} else if (rc == 0 && sp->conf->spool_on_done == CONF_DONE_DELETE) {
 		rc = unlinkat(dfd, c->name, 0);
-	} else {
+	} else if (rc == 0) {
 		struct stat st;
 
 		snprintf(dst, sizeof(dst), "%s/%s", sp->conf->spool_done_dir, c->name);
@@ -633,9 +689,13 @@ cur_finish(struct spool *sp)
 			snprintf(dst, sizeof(dst), "%s/%s.%" PRId64, sp->conf->spool_done_dir,
 				 c->name, platform_now_ms());
 		rc = renameat(dfd, c->name, AT_FDCWD, dst);
+		if (rc == 0)
+			sync_dir(sp->conf->spool_done_dir);
 	}
+	if (rc == 0)
+		fsync(dfd); /* the move is durable before the cursor that guards it goes */
 	close(dfd);
-	if (rc != 0)
+	if (rc != 0 && errno != ENOENT)
 		return -1;
 	cursor_name(c->name, cname, sizeof(cname));
 	if (journal_cursor_delete(sp->journal, cname) != WH_OK)
@@ -709,7 +769,7 @@ on_work(void *arg)
 	}
 	if (err != WH_OK) {
 		log_errx("spool: taking %s: %s (%s); will retry", sp->cur.name, wh_strerror(err),
-			 err == WH_ERR_IO ? strerror(errno) : journal_errmsg(sp->journal));
+			 journal_errmsg(sp->journal));
 		cur_close(sp); /* reopened from the committed cursor */
 		loop_timer_arm(&sp->work_timer, ERROR_RETRY_MS);
 		return;
@@ -741,8 +801,8 @@ collect_stale(const char *name, void *arg)
 	if (strncmp(name, "spool:", 6) != 0)
 		return;
 	snprintf(path, sizeof(path), "%s/%s", s->sp->conf->spool_dir, name + 6);
-	if (stat(path, &st) == 0)
-		return;
+	if (stat(path, &st) == 0 || errno != ENOENT)
+		return; /* only a file that is surely gone loses its cursor */
 	if (s->n == s->cap) {
 		n = wh_realloc(s->names, (size_t)(s->cap + 16) * sizeof(*n));
 		if (n == NULL)
@@ -760,9 +820,12 @@ forget_stale(struct spool *sp)
 {
 	struct stale s = {.sp = sp};
 
-	journal_cursor_each(sp->journal, collect_stale, &s);
+	if (journal_cursor_each(sp->journal, collect_stale, &s) != WH_OK)
+		log_warnx("spool: reading cursors: %s", journal_errmsg(sp->journal));
 	for (int i = 0; i < s.n; i++) {
-		journal_cursor_delete(sp->journal, s.names[i]);
+		if (journal_cursor_delete(sp->journal, s.names[i]) != WH_OK)
+			log_warnx("spool: forgetting %s: %s", s.names[i],
+				  journal_errmsg(sp->journal));
 		wh_free(s.names[i]);
 	}
 	wh_free(s.names);

@@ -231,9 +231,7 @@ create(struct journal *j)
 		return WH_ERR_IO;
 	}
 	crypto_hex(raw, sizeof(raw), id);
-	err = exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
-	if (err == WH_OK)
-		err = exec(j, "BEGIN IMMEDIATE");
+	err = exec(j, "BEGIN IMMEDIATE");
 	if (err != WH_OK)
 		return err;
 	snprintf(text, sizeof(text), "INSERT INTO meta VALUES('journal_id', '%s');", id);
@@ -309,7 +307,10 @@ configure(struct journal *j)
 	sqlite3_busy_timeout(j->db, 5000);
 	if (j->opts.readonly)
 		return WH_OK;
-	err = exec(j, "PRAGMA journal_mode = WAL");
+	/* auto_vacuum first: once WAL is on, a new database ignores it (no-op when it exists) */
+	err = exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
+	if (err == WH_OK)
+		err = exec(j, "PRAGMA journal_mode = WAL");
 	if (err == WH_OK)
 		err = exec(j, j->opts.sync_normal ? "PRAGMA synchronous = NORMAL"
 						  : "PRAGMA synchronous = FULL");
@@ -394,12 +395,17 @@ journal_start_session(struct journal *j, uint64_t *ret_session)
 	uint64_t session = 0;
 	wh_err err = journal_begin(j);
 
-	if (err == WH_ERR_FULL) /* the session counter must advance even when full */
-		err = run(j, ST_BEGIN);
-	if (err != WH_OK)
+	if (err == WH_ERR_FULL) { /* the session counter must advance even when full */
+		if ((err = run(j, ST_BEGIN)) != WH_OK)
+			return err;
+		j->in_txn = 1;
+		err = meta_get_int(j, "next_seq", &j->next_seq);
+		j->begin_seq = j->next_seq;
+	}
+	if (err != WH_OK) {
+		journal_rollback(j);
 		return err;
-	j->in_txn = 1;
-	j->begin_seq = j->next_seq;
+	}
 	if ((err = meta_get_int(j, "session", &session)) != WH_OK ||
 	    (err = meta_set_int(j, "session", session + 1)) != WH_OK) {
 		journal_rollback(j);

@@ -103,10 +103,24 @@ test_create_and_reopen(void **state)
 	struct journal *j = open_ok(&opts);
 	char id[JOURNAL_ID_LEN + 1];
 
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
 	(void)state;
 	assert_int_equal(strlen(journal_id(j)), JOURNAL_ID_LEN);
 	snprintf(id, sizeof(id), "%s", journal_id(j));
 	journal_close(j);
+	/* WAL, and incremental auto-vacuum so that pruning gives space back */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA auto_vacuum", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 	j = open_ok(&opts);
 	assert_string_equal(journal_id(j), id);
 	journal_close(j);
