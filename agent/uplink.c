@@ -61,7 +61,8 @@ struct uplink {
 	struct loop_timer connect_timer, linger_timer, status_timer, save_timer, retry_timer;
 	struct loop_timer prune_timer;
 	struct uplink_stats stats;
-	char last_error[256];
+	char last_error[320];
+	char lib_error[192]; /* libmosquitto's last error log line (OpenSSL's reason for TLS) */
 };
 
 static int lib_users;
@@ -432,6 +433,21 @@ connection_lost(struct uplink *up)
 	loop_timer_arm(&up->connect_timer, delay);
 }
 
+/* Records a libmosquitto failure with what libmosquitto logged about it (OpenSSL's reason). */
+static void
+connection_error(struct uplink *up, const char *what, int rc)
+{
+	const char *hint = "";
+
+	if (up->state != UP_CONNECTED && conf_mqtt_tls(up->conf) && up->lib_error[0] == '\0')
+		hint = "; during the TLS handshake: check that the broker trusts the client "
+		       "certificate (certfile, keyfile)";
+	record_error(up, "%s: %s%s%s%s%s", what,
+		     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
+		     up->lib_error[0] ? " (" : "", up->lib_error, up->lib_error[0] ? ")" : "",
+		     hint);
+}
+
 static void
 on_fd(int fd, short revents, void *arg)
 {
@@ -444,8 +460,7 @@ on_fd(int fd, short revents, void *arg)
 	if (rc == MOSQ_ERR_SUCCESS && !up->lost && (revents & POLLOUT))
 		rc = mosquitto_loop_write(up->mosq, READ_PACKETS);
 	if (rc != MOSQ_ERR_SUCCESS && !up->lost) {
-		record_error(up, "connection: %s",
-			     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		connection_error(up, "connection", rc);
 		up->lost = 1;
 	}
 	if (up->lost)
@@ -469,6 +484,18 @@ on_prepare(void *arg)
 	loop_fd_events(up->loop, up->fd, POLLIN | (mosquitto_want_write(up->mosq) ? POLLOUT : 0));
 }
 
+static void
+on_log(struct mosquitto *mosq, void *obj, int level, const char *text)
+{
+	struct uplink *up = obj;
+
+	(void)mosq;
+	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
+		snprintf(up->lib_error, sizeof(up->lib_error), "%s", text);
+		log_debug("uplink: libmosquitto: %s", text);
+	}
+}
+
 static int
 configure_session(struct uplink *up)
 {
@@ -484,6 +511,7 @@ configure_session(struct uplink *up)
 	mosquitto_connect_v5_callback_set(up->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(up->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(up->mosq, on_publish);
+	mosquitto_log_callback_set(up->mosq, on_log);
 	if (status_payload(up, 0, &will, &len) != WH_OK)
 		return MOSQ_ERR_NOMEM;
 	rc = mosquitto_will_set(up->mosq, up->topic_status, (int)len, will, 1, true);
@@ -508,6 +536,7 @@ on_connect_timer(void *arg)
 	int rc;
 
 	up->last_error[0] = '\0';
+	up->lib_error[0] = '\0';
 	up->mosq = mosquitto_new(up->conf->mqtt_client_id, true, up);
 	if (up->mosq == NULL) {
 		record_error(up, "creating the MQTT client: %s", strerror(errno));
@@ -520,8 +549,7 @@ on_connect_timer(void *arg)
 					     (int)up->conf->mqtt_port,
 					     (int)up->conf->mqtt_keepalive_s);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		record_error(up, "connecting: %s",
-			     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		connection_error(up, "connecting", rc);
 		connection_lost(up);
 		return;
 	}
