@@ -100,6 +100,21 @@ record_error(struct uplink *up, const char *fmt, ...)
 	set_meta(up, "mqtt_last_error", up->last_error);
 }
 
+/* Records a libmosquitto failure with what libmosquitto logged about it (OpenSSL's reason). */
+static void
+connection_error(struct uplink *up, const char *what, int rc)
+{
+	const char *hint = "";
+
+	if (up->state != UP_CONNECTED && conf_mqtt_tls(up->conf) && up->lib_error[0] == '\0')
+		hint = "; during the TLS handshake: check that the broker trusts the client "
+		       "certificate (certfile, keyfile)";
+	record_error(up, "%s: %s%s%s%s%s", what,
+		     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
+		     up->lib_error[0] ? " (" : "", up->lib_error, up->lib_error[0] ? ")" : "",
+		     hint);
+}
+
 /* --- status messages ------------------------------------------------------------------ */
 
 static wh_err
@@ -342,7 +357,7 @@ on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosquitto_propert
 	(void)mosq;
 	(void)p;
 	if (rc != 0 && up->last_error[0] == '\0')
-		record_error(up, "connection lost: %s", mosquitto_strerror(rc));
+		connection_error(up, "connection lost", rc);
 	up->lost = 1;
 }
 
@@ -431,21 +446,6 @@ connection_lost(struct uplink *up)
 	delay = next_backoff(up);
 	log_info("uplink: reconnecting in %" PRId64 " ms", delay);
 	loop_timer_arm(&up->connect_timer, delay);
-}
-
-/* Records a libmosquitto failure with what libmosquitto logged about it (OpenSSL's reason). */
-static void
-connection_error(struct uplink *up, const char *what, int rc)
-{
-	const char *hint = "";
-
-	if (up->state != UP_CONNECTED && conf_mqtt_tls(up->conf) && up->lib_error[0] == '\0')
-		hint = "; during the TLS handshake: check that the broker trusts the client "
-		       "certificate (certfile, keyfile)";
-	record_error(up, "%s: %s%s%s%s%s", what,
-		     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
-		     up->lib_error[0] ? " (" : "", up->lib_error, up->lib_error[0] ? ")" : "",
-		     hint);
 }
 
 static void
