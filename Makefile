@@ -32,6 +32,7 @@ demo: build
 
 bench: build
 	sh tests/bench/bench_spool.sh $(BUILD)
+	sh tests/bench/bench_uplink.sh $(BUILD)
 
 format:
 	clang-format -i agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c

@@ -54,9 +54,11 @@ struct uplink {
 	struct codec_batch batch;
 	struct inflight *win;
 	int nwin;
-	uint64_t next_seq; /* first seq not published on this connection */
-	uint64_t acked;	   /* contiguous watermark in memory */
-	uint64_t saved;	   /* watermark persisted */
+	uint64_t next_seq;	/* first seq not published on this connection */
+	uint64_t acked;		/* contiguous watermark in memory */
+	uint64_t saved;		/* watermark persisted */
+	int64_t drain_start_ms; /* when this connection started sending; 0: caught up */
+	uint64_t drain_from;
 	int64_t backoff_ms;
 	struct loop_timer connect_timer, linger_timer, status_timer, save_timer, retry_timer;
 	struct loop_timer prune_timer;
@@ -287,9 +289,18 @@ publish_batch(struct uplink *up)
 static void
 pump(struct uplink *up)
 {
+	int more = 1;
+
 	while (up->state == UP_CONNECTED && !up->draining && !up->failed && !up->lost &&
-	       up->nwin < up->conf->mqtt_window && publish_batch(up))
+	       up->nwin < up->conf->mqtt_window && (more = publish_batch(up)))
 		;
+	if (!more && up->nwin == 0 && up->drain_start_ms != 0) {
+		log_info("uplink: caught up with the journal at seq %" PRIu64 ": %" PRIu64
+			 " events in %" PRId64 " ms",
+			 up->acked, up->acked - up->drain_from,
+			 platform_mono_ms() - up->drain_start_ms);
+		up->drain_start_ms = 0;
+	}
 }
 
 static void
@@ -343,6 +354,8 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	up->stats.connected = 1;
 	log_info("uplink: connected to %s:%ld, sending from seq %" PRIu64, up->conf->mqtt_host,
 		 up->conf->mqtt_port, up->next_seq);
+	up->drain_start_ms = platform_mono_ms();
+	up->drain_from = up->acked;
 	record_state(up, "connected");
 	publish_status(up, 1);
 	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);

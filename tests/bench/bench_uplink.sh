@@ -1,0 +1,76 @@
+#!/bin/sh
+# Uplink benchmark (reported, not asserted), all on this machine in one run:
+#  - drain: a backlog of EVENTS (default 1,000,000) events captured while the broker was away,
+#    sent to a local mosquitto until every batch is acknowledged (the agent logs the time);
+#  - raw limit: libmosquitto QoS 1 publishing the same number of messages of the same size
+#    with the same window (tests/bench/bench_mqtt_raw.c);
+#  - memory: the agent's RSS idle with the backlog journaled, and its peak during the drain;
+#  - steady state: spool file → journal → broker acknowledged, end to end.
+# usage: bench_uplink.sh BUILD_DIR [EVENTS]
+set -eu
+BUILD=$(cd "$1" && pwd)
+EVENTS=${2:-${EVENTS:-1000000}}
+. "$(dirname "$0")/../integration/lib.sh"
+WH=$BUILD/whagent
+GEN=$TOP/tests/integration/gen_wms.py
+mkdir -p "$WORK/gen"
+
+BROKER_PORT=$(free_port)
+write_conf
+sed -i 's/^max_bytes = .*/max_bytes = 4GiB/; s/^commit_records = .*/commit_records = 1000/' "$WORK/whagent.conf"
+mqtt_conf "window = 32
+batch_max_events = 500
+reconnect_min_ms = 50
+reconnect_max_ms = 200"
+sed -i 's/^reconnect_min_ms = 100$//; s/^reconnect_max_ms = 1000$//' "$WORK/whagent.conf"
+
+echo "generating $EVENTS events..."
+python3 "$GEN" "$WORK/gen" --csv "$EVENTS" --bad-every 0 --dup-every 0 --prefix big
+start_agent "$WH"
+t0=$(date +%s.%N)
+mv "$WORK/gen/big-orders.csv" "$WORK/spool/"
+wait_for 600 test -f "$WORK/spool/done/big-orders.csv" || fail "capture did not finish"
+t1=$(date +%s.%N)
+stop_agent
+capture=$(awk -v n="$EVENTS" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", n / (b - a)}')
+
+# Idle with the backlog (broker still away), then the drain.
+: > "$WORK/agent.log"
+start_agent "$WH"
+sleep 1
+rss_idle=$(awk '/^VmRSS/ {print $2}' "/proc/$AGENT_PID/status")
+start_broker
+wait_for 600 grep -q "caught up with the journal" "$WORK/agent.log" || fail "drain did not finish"
+rss_peak=$(awk '/^VmHWM/ {print $2}' "/proc/$AGENT_PID/status")
+drain_ms=$(sed -n 's/.*caught up with the journal at seq [0-9]*: [0-9]* events in \([0-9]*\) ms.*/\1/p' "$WORK/agent.log")
+stop_agent
+batches=$(( (EVENTS + 499) / 500 ))
+bytes=$(sqlite3 "$WORK/state/journal.db" "SELECT (sum(length(payload)) + 3 * count(*)) / $batches + 120 FROM event")
+
+set -- $("$BUILD/tests/bench_mqtt_raw" "$BROKER_PORT" "$batches" "$bytes" 32)
+raw_s=$2
+
+# Steady state: a fresh journal, the broker up, a file of STEADY events.
+STEADY=$((EVENTS / 4))
+rm -rf "$WORK/state" "$WORK/spool/done"
+mkdir -p "$WORK/state"
+python3 "$GEN" "$WORK/gen" --csv "$STEADY" --bad-every 0 --dup-every 0 --prefix steady
+start_agent "$WH"
+t0=$(date +%s.%N)
+mv "$WORK/gen/steady-orders.csv" "$WORK/spool/"
+wait_for 600 status_is acked_through "$STEADY" || fail "steady state did not finish"
+t1=$(date +%s.%N)
+stop_agent
+
+awk -v n="$EVENTS" -v ms="$drain_ms" -v raw_s="$raw_s" -v batches="$batches" -v bytes="$bytes" \
+    -v idle="$rss_idle" -v peak="$rss_peak" -v capture="$capture" -v steady="$STEADY" \
+    -v a="$t0" -v b="$t1" 'BEGIN {
+    drain = n / (ms / 1000); raw = n / raw_s
+    printf "capture (spool -> journal, broker away)  %d events/s\n", capture
+    printf "drain of %d events                 %.0f events/s (%.2f s)\n", n, drain, ms / 1000
+    printf "raw libmosquitto QoS 1, %d x %d B  %.0f events/s (%.2f s)\n", batches, bytes, raw, raw_s
+    printf "drain / raw                               %.2f\n", drain / raw
+    printf "agent RSS idle with the backlog           %d KiB\n", idle
+    printf "agent peak RSS during the drain           %d KiB (+%d KiB)\n", peak, peak - idle
+    printf "steady state, %d events spool -> acked  %.0f events/s (watermark polled every 0.2 s, saved every 0.5 s)\n", steady, steady / (b - a)
+}'
