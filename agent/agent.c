@@ -98,7 +98,8 @@ on_idle_check(void *arg)
 {
 	struct agent *ag = arg;
 
-	if (ag->spool == NULL || spool_idle(ag->spool))
+	if ((ag->spool == NULL || spool_idle(ag->spool)) &&
+	    (ag->uplink == NULL || uplink_idle(ag->uplink)))
 		loop_stop(ag->loop);
 	else
 		loop_timer_arm(&ag->idle_timer, IDLE_CHECK_MS);

@@ -36,9 +36,9 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: whagent COMMAND [options]\n"
 		"\n"
-		"  run -c FILE [--until-idle]   run the agent in the foreground (systemd: "
-		"Type=notify);\n"
-		"                               --until-idle exits once the spool folder is empty\n"
+		"  run -c FILE [--until-idle]   run the agent in the foreground; --until-idle\n"
+		"                               exits once the spool folder is empty and, with an\n"
+		"                               uplink, every event is acknowledged\n"
 		"  check -c FILE                validate the configuration, print effective "
 		"settings\n"
 		"  status -c FILE [--json]      journal id, last seq, watermark, backlog, "

@@ -58,6 +58,7 @@ struct uplink {
 	uint64_t acked;		/* contiguous watermark in memory */
 	uint64_t saved;		/* watermark persisted */
 	int64_t drain_start_ms; /* when this connection started sending; 0: caught up */
+	int caught_up;		/* connected, nothing unsent, nothing in flight */
 	uint64_t drain_from;
 	int64_t backoff_ms;
 	struct loop_timer connect_timer, linger_timer, status_timer, save_timer, retry_timer;
@@ -294,7 +295,8 @@ pump(struct uplink *up)
 	while (up->state == UP_CONNECTED && !up->draining && !up->failed && !up->lost &&
 	       up->nwin < up->conf->mqtt_window && (more = publish_batch(up)))
 		;
-	if (!more && up->nwin == 0 && up->drain_start_ms != 0) {
+	up->caught_up = up->state == UP_CONNECTED && !more && up->nwin == 0;
+	if (up->caught_up && up->drain_start_ms != 0) {
 		log_info("uplink: caught up with the journal at seq %" PRIu64 ": %" PRIu64
 			 " events in %" PRId64 " ms",
 			 up->acked, up->acked - up->drain_from,
@@ -426,6 +428,7 @@ next_backoff(struct uplink *up)
 static void
 teardown(struct uplink *up)
 {
+	up->caught_up = 0;
 	if (up->fd >= 0)
 		loop_fd_del(up->loop, up->fd);
 	up->fd = -1;
@@ -689,9 +692,16 @@ uplink_reconfigure(struct uplink *up, const struct conf *c)
 	up->conf = c;
 }
 
+int
+uplink_idle(const struct uplink *up)
+{
+	return up->caught_up;
+}
+
 void
 uplink_notify(struct uplink *up)
 {
+	up->caught_up = 0;
 	loop_timer_arm_soon(&up->linger_timer, up->conf->mqtt_linger_ms);
 }
 

@@ -32,6 +32,9 @@ void uplink_reconfigure(struct uplink *up, const struct conf *c);
 /* New events were committed: publish them after linger_ms. */
 void uplink_notify(struct uplink *up);
 
+/* 1 when connected with every journaled event acknowledged (for `run --until-idle`). */
+int uplink_idle(const struct uplink *up);
+
 /* Graceful stop, step 1: publish nothing new; stops the loop once no batch is in flight.
  * Run the loop (with a deadline) after calling it. */
 void uplink_drain(struct uplink *up);
