@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
+#include "platform.h"
 #include "uplink.h"
 
 #define IDLE_CHECK_MS 200
@@ -26,7 +27,9 @@ struct agent {
 	struct spool *spool;
 	struct uplink *uplink;
 	uint64_t session;
-	struct loop_timer idle_timer, drain_timer;
+	struct loop_timer idle_timer, drain_timer, notify_timer;
+	int64_t watchdog_ms;
+	char status_line[200];
 };
 
 static int
@@ -72,10 +75,13 @@ on_reload(void *arg)
 	char err[512];
 
 	log_info("SIGHUP: reading %s", ag->opts->conf_path);
+	platform_notify("RELOADING=1");
 	if (conf_load(ag->opts->conf_path, &c, err, sizeof(err)) != WH_OK) {
 		log_warnx("keeping the running configuration: %s", err);
+		platform_notify("READY=1");
 		return;
 	}
+	platform_notify("READY=1");
 	if ((key = restart_key(ag->conf, c)) != NULL) {
 		log_warnx("keeping the running configuration: %s changed, which needs a restart",
 			  key);
@@ -91,6 +97,42 @@ on_reload(void *arg)
 	conf_free(ag->conf);
 	ag->conf = c;
 	log_info("configuration reloaded");
+}
+
+#define NOTIFY_STATUS_MS 5000
+
+/* The service manager's STATUS= line (connection state and backlog) and watchdog ping. */
+static void
+on_notify_timer(void *arg)
+{
+	struct agent *ag = arg;
+	struct uplink_stats us = {0};
+	struct journal_stats js;
+	char msg[200];
+	int64_t next = NOTIFY_STATUS_MS;
+
+	if (ag->uplink != NULL)
+		uplink_stats(ag->uplink, &us);
+	if (journal_stats(ag->journal, &js) == WH_OK) {
+		snprintf(msg, sizeof(msg),
+			 "STATUS=%s, backlog %" PRIu64 " events, last seq %" PRIu64,
+			 ag->uplink == NULL ? "no uplink"
+			 : us.connected	    ? "connected"
+					    : "disconnected",
+			 js.last_seq - (us.acked_through > js.acked_through ? us.acked_through
+									    : js.acked_through),
+			 js.last_seq);
+		if (strcmp(msg, ag->status_line) != 0) {
+			platform_notify(msg);
+			snprintf(ag->status_line, sizeof(ag->status_line), "%s", msg);
+		}
+	}
+	if (ag->watchdog_ms > 0) {
+		platform_notify("WATCHDOG=1");
+		if (ag->watchdog_ms / 2 < next)
+			next = ag->watchdog_ms / 2;
+	}
+	loop_timer_arm(&ag->notify_timer, next);
 }
 
 static void
@@ -199,9 +241,15 @@ agent_run(const struct agent_opts *o)
 		loop_timer_add(ag.loop, &ag.idle_timer, on_idle_check, &ag);
 		loop_timer_arm(&ag.idle_timer, IDLE_CHECK_MS);
 	}
+	/* Ready once configuration, journal and inputs are: the broker is not waited for. */
+	ag.watchdog_ms = platform_watchdog_ms();
+	loop_timer_add(ag.loop, &ag.notify_timer, on_notify_timer, &ag);
+	loop_timer_arm(&ag.notify_timer, 0);
+	platform_notify("READY=1");
 	log_info("running (site %s)", ag.conf->site_id);
 	sig = loop_run(ag.loop);
 	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
+	platform_notify("STOPPING=1");
 	spool_free(ag.spool); /* stop taking input */
 	ag.spool = NULL;
 	if (ag.uplink != NULL)

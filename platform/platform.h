@@ -18,6 +18,13 @@ int platform_random(void *buf, size_t len);
 /* Bytes available to an unprivileged writer on the file system holding path. */
 int platform_fs_free(const char *path, uint64_t *ret_bytes);
 
+/* Service manager notification (the sd_notify protocol: a datagram to $NOTIFY_SOCKET), with no
+ * libsystemd dependency. Sends state ("READY=1", "STATUS=...", "WATCHDOG=1"); does nothing
+ * (and returns 0) when not run by a service manager or on systems without one. */
+int platform_notify(const char *state);
+/* The watchdog interval the service manager expects pings within, in ms; 0 when none. */
+int64_t platform_watchdog_ms(void);
+
 /* A directory watch reports names created, closed after writing or moved into a directory.
  * Where the OS has no watch, platform_watch_fd returns -1 and callers rely on rescans. */
 struct platform_watch;

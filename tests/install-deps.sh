@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the Debian packages named in $DEPS that are missing. As root it uses apt
+# Installs the Debian packages named in $DEPS that are missing (with ARCH set, a foreign
+# architecture for cross builds, added to dpkg first). As root it uses apt
 # (one retry of `apt-get update`, which can fail while a mirror syncs); otherwise it
 # only says what is missing.
 missing=""
@@ -13,5 +14,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
+added=""
+if [ -n "${ARCH:-}" ] && ! dpkg --print-foreign-architectures | grep -qx "$ARCH"; then
+	dpkg --add-architecture "$ARCH"
+	added=$ARCH
+fi
 apt-get update -qq || apt-get update -qq || true
-apt-get install -y -qq --no-install-recommends $missing
+if ! apt-get install -y -qq --no-install-recommends $missing; then
+	# An architecture we added and could not serve would break later updates: take it away.
+	[ -n "$added" ] && dpkg --remove-architecture "$added"
+	exit 1
+fi
