@@ -55,11 +55,11 @@ test-cross:
 	done
 
 package: build
-	cd $(BUILD) && cpack
+	cd $(BUILD) && cpack -B packages
 	@ls $(BUILD)/packages/*.deb
 
 package-arm64 package-armhf: package-%: build-%
-	cd build-$* && DEB_HOST_ARCH=$* cpack
+	cd build-$* && DEB_HOST_ARCH=$* cpack -B packages
 	@ls build-$*/packages/*.deb
 
 # The test suite built with AddressSanitizer and UndefinedBehaviorSanitizer.

@@ -15,7 +15,8 @@ endforeach()
 add_custom_target(package_docs ALL DEPENDS ${PKG_GEN}/whagent.1.gz ${PKG_GEN}/changelog.gz)
 
 install(TARGETS whagent RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(FILES ${PKG_DIR}/whagent.service DESTINATION lib/systemd/system)
+# Debian 12 keeps units in /lib/systemd/system (usrmerge aliases it).
+install(FILES ${PKG_DIR}/whagent.service DESTINATION /lib/systemd/system)
 install(FILES ${PKG_DIR}/whagent.conf DESTINATION /etc/whagent)
 install(FILES ${PKG_GEN}/whagent.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${PKG_DIR}/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
@@ -34,12 +35,11 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_CONTACT "whagent maintainers <whagent@example.org>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "warehouse edge agent: WMS capture, durable journal, MQTT uplink")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "warehouse edge agent: WMS capture, durable journal, MQTT uplink
- whagent captures picks, receipts, inventory adjustments, transfers and shipment
- confirmations from a local WMS (spool-folder files), validates them into canonical
- protobuf events, journals them in SQLite before the source is acknowledged, and
- publishes them over MQTT with TLS to a central platform, in order, gapless and
- resent until acknowledged.")
+set(CPACK_PACKAGE_DESCRIPTION "whagent captures picks, receipts, inventory adjustments, transfers
+and shipment confirmations from a local WMS (spool-folder files), validates
+them into canonical protobuf events, journals them in SQLite before the source
+is acknowledged, and publishes them over MQTT with TLS to a central platform,
+in order, gapless and resent until acknowledged.")
 set(CPACK_DEBIAN_PACKAGE_SECTION misc)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.org/whagent")
@@ -52,5 +52,4 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${PKG_DIR}/debian/conffiles ${PKG_DIR}/debian/postinst ${PKG_DIR}/debian/prerm
     ${PKG_DIR}/debian/postrm)
-set(CPACK_OUTPUT_FILE_PREFIX ${CMAKE_BINARY_DIR}/packages)
 include(CPack)
