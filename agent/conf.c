@@ -76,6 +76,29 @@ static const struct conf_key keys[] = {
 	 "CSV field delimiter: comma, semicolon, tab or pipe"},
 	{"input.spool", "max_record_bytes", CT_SIZE, OFF(spool_max_record_bytes), "64KiB", 1024,
 	 16 << 20, NULL, "longest record (line) taken; longer ones are quarantined"},
+	{"input.http", "listen", CT_STR, OFF(http_listen), "127.0.0.1:8088", 3, 64, NULL,
+	 "address:port of the webhook listener; an address off this machine needs TLS"},
+	{"input.http", "max_body_bytes", CT_SIZE, OFF(http_max_body_bytes), "1MiB", 1024, 64 << 20,
+	 NULL, "larger request bodies get 413"},
+	{"input.http", "max_records_per_request", CT_INT, OFF(http_max_records), "1000", 1, 100000,
+	 NULL, "more records in one request get 413"},
+	{"input.http", "hmac_secret_file", CT_STR, OFF(http_hmac_secret_file), "", 0, 4096, NULL,
+	 "file holding the shared secret: every POST must carry X-Whagent-Signature: "
+	 "sha256=<hex HMAC-SHA256 of the body>"},
+	{"input.http", "tls_certfile", CT_STR, OFF(http_tls_certfile), "", 0, 4096, NULL,
+	 "certificate (PEM) for HTTPS"},
+	{"input.http", "tls_keyfile", CT_STR, OFF(http_tls_keyfile), "", 0, 4096, NULL,
+	 "private key (PEM) for HTTPS"},
+	{"input.http", "source", CT_STR, OFF(http_source), "wms", 1, 64, NULL,
+	 "source name: (source, txn_id) is unique; the same as the spool's to dedupe across"},
+	{"input.http", "map", CT_STR, OFF(http_map), "", 0, 64, NULL,
+	 "name of a [map.NAME] section for the JSON keys (empty: canonical names)"},
+	{"input.http", "timeout_s", CT_INT, OFF(http_timeout_s), "30", 1, 3600, NULL,
+	 "idle connections are closed after this long"},
+	{"metrics", "textfile", CT_STR, OFF(metrics_textfile), "", 0, 4096, NULL,
+	 "write the Prometheus metrics to this file too (node_exporter textfile collector)"},
+	{"metrics", "textfile_interval_s", CT_INT, OFF(metrics_textfile_interval_s), "15", 1, 3600,
+	 NULL, "how often the textfile is rewritten"},
 	{"mqtt", "host", CT_STR, OFF(mqtt_host), "", 0, 255, NULL,
 	 "broker host name or address; empty: no uplink (events stay in the journal)"},
 	{"mqtt", "port", CT_INT, OFF(mqtt_port), "8883", 1, 65535, NULL, "broker port"},
@@ -346,6 +369,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return handle_map(ps, section, name, value);
 	if (strcmp(section, "input.spool") == 0)
 		ps->conf->spool_enabled = true;
+	if (strcmp(section, "input.http") == 0)
+		ps->conf->http_enabled = true;
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(section, keys[i].section) != 0)
 			continue;
@@ -472,6 +497,39 @@ check_mqtt(struct conf *c, struct parse_state *ps)
 	return WH_OK;
 }
 
+static wh_err
+check_http(struct conf *c, struct parse_state *ps)
+{
+	const char *why = NULL;
+	char host[64];
+	const char *colon = strrchr(c->http_listen, ':');
+
+	if (!c->http_enabled)
+		return WH_OK;
+	if (colon == NULL || colon == c->http_listen || strtol(colon + 1, NULL, 10) <= 0 ||
+	    strtol(colon + 1, NULL, 10) > 65535)
+		why = "listen must be ADDRESS:PORT (127.0.0.1:8088, [::1]:8088, 0.0.0.0:8088)";
+	else if ((c->http_tls_certfile[0] == '\0') != (c->http_tls_keyfile[0] == '\0'))
+		why = "tls_certfile and tls_keyfile go together";
+	if (why == NULL) {
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - c->http_listen), c->http_listen);
+		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+			memmove(host, host + 1, strlen(host));
+			host[strlen(host) - 1] = '\0';
+		}
+		if (!conf_host_is_loopback(host) && c->http_tls_certfile[0] == '\0')
+			why = "listening off this machine needs TLS (tls_certfile, tls_keyfile): "
+			      "webhooks carry inventory data";
+	}
+	if (why == NULL && c->http_map[0] != '\0' && conf_map_find(c, c->http_map) == NULL)
+		why = "map names no [map.NAME] section";
+	if (why != NULL) {
+		snprintf(ps->err, ps->errlen, "%s: [input.http] %s", ps->path, why);
+		return WH_ERR_CONF;
+	}
+	return WH_OK;
+}
+
 /* Defaults, derived values and checks that span keys. */
 static wh_err
 conf_finish(struct conf *c, struct parse_state *ps)
@@ -496,6 +554,8 @@ conf_finish(struct conf *c, struct parse_state *ps)
 	    (c->journal_path = path_join(c->state_dir, "journal.db")) == NULL)
 		return WH_ERR_NOMEM;
 	if ((err = check_mqtt(c, ps)) != WH_OK)
+		return err;
+	if ((err = check_http(c, ps)) != WH_OK)
 		return err;
 	if (c->spool_enabled) {
 		if (c->spool_dir == NULL) {
@@ -615,6 +675,7 @@ conf_print(const struct conf *c, FILE *f)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		if ((strcmp(keys[i].section, "input.spool") == 0 && !c->spool_enabled) ||
+		    (strcmp(keys[i].section, "input.http") == 0 && !c->http_enabled) ||
 		    (strcmp(keys[i].section, "mqtt") == 0 && strcmp(keys[i].name, "host") != 0 &&
 		     c->mqtt_host[0] == '\0'))
 			continue;

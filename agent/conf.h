@@ -49,6 +49,20 @@ struct conf {
 	char *spool_source;
 	long spool_delimiter; /* enum conf_delim */
 	int64_t spool_max_record_bytes;
+	/* [input.http] */
+	bool http_enabled;
+	char *http_listen;
+	int64_t http_max_body_bytes;
+	long http_max_records;
+	char *http_hmac_secret_file;
+	char *http_tls_certfile;
+	char *http_tls_keyfile;
+	char *http_source;
+	char *http_map;
+	long http_timeout_s;
+	/* [metrics] */
+	char *metrics_textfile;
+	long metrics_textfile_interval_s;
 	/* [mqtt]: the uplink runs when host is set */
 	char *mqtt_host;
 	long mqtt_port;

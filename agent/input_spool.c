@@ -71,7 +71,6 @@ struct spool {
 	int have_cur;
 	struct csv_row row;
 	struct record rec;
-	struct spool_stats stats;
 	int full_logged;
 };
 
@@ -599,6 +598,10 @@ commit_slice(struct spool *sp, int done)
 		err = journal_commit(sp->journal);
 	else
 		journal_rollback(sp->journal);
+	if (err == WH_OK)
+		intake_committed(&sp->intake);
+	else
+		intake_rolled_back(&sp->intake);
 	return err;
 }
 
@@ -641,10 +644,12 @@ slice(struct spool *sp, wh_err *ret_err)
 		}
 		consume(&sp->cur, used);
 	}
-	if (err == WH_OK)
+	if (err == WH_OK) {
 		err = commit_slice(sp, finished);
-	else
+	} else {
 		journal_rollback(sp->journal);
+		intake_rolled_back(&sp->intake);
+	}
 out:
 	*ret_err = err;
 	return err == WH_OK && finished;
@@ -719,7 +724,6 @@ file_done(struct spool *sp)
 		return;
 	}
 	log_info("spool: %s done (%" PRIu64 " lines)", sp->cur.name, sp->cur.line - 1);
-	sp->stats.files_done++;
 	cand_remove(sp, sp->cur.name);
 	cur_close(sp);
 }
@@ -731,7 +735,6 @@ on_full(struct spool *sp)
 		log_warnx("spool: journal full, holding files back: %s",
 			  journal_errmsg(sp->journal));
 	sp->full_logged = 1;
-	sp->stats.full = 1;
 	cur_close(sp);
 	loop_timer_arm(&sp->work_timer, FULL_RETRY_MS);
 }
@@ -776,7 +779,7 @@ on_work(void *arg)
 	}
 	if (sp->full_logged)
 		log_info("spool: journal has room again, taking files");
-	sp->full_logged = sp->stats.full = 0;
+	sp->full_logged = 0;
 	if (r == 1)
 		file_done(sp);
 	loop_timer_arm(&sp->work_timer, 0);
@@ -914,13 +917,10 @@ spool_reconfigure(struct spool *sp, const struct conf *c)
 	loop_timer_arm(&sp->scan_timer, 0);
 }
 
-void
-spool_stats(const struct spool *sp, struct spool_stats *ret)
+const struct intake *
+spool_intake(const struct spool *sp)
 {
-	*ret = sp->stats;
-	ret->taken = sp->intake.taken;
-	ret->duplicates = sp->intake.duplicates;
-	ret->quarantined = sp->intake.quarantined;
+	return &sp->intake;
 }
 
 int

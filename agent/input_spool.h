@@ -12,13 +12,8 @@
 struct conf;
 struct journal;
 struct loop;
+struct intake;
 struct spool;
-
-struct spool_stats {
-	uint64_t files_done;
-	uint64_t taken, duplicates, quarantined;
-	int full; /* held back: the journal is full */
-};
 
 /* Starts watching c's spool folder (creating done_dir if needed). c is borrowed until
  * spool_free or the next spool_reconfigure; j and l are borrowed. Caller frees with
@@ -28,7 +23,8 @@ void spool_free(struct spool *sp);
 /* Takes the settings of a reloaded configuration with the same dir, done_dir and
  * max_record_bytes (agent.c keeps the old configuration when those change). */
 void spool_reconfigure(struct spool *sp, const struct conf *c);
-void spool_stats(const struct spool *sp, struct spool_stats *ret);
+/* The input's counters (for metrics). */
+const struct intake *spool_intake(const struct spool *sp);
 /* 1 when no file is ready or being taken (for tests and `run --once`). */
 int spool_idle(const struct spool *sp);
 

@@ -10,9 +10,52 @@
 #include "platform.h"
 #include "record.h"
 
+static wh_err quarantine(struct intake *in, const struct intake_raw *raw, const char *reason,
+			 struct intake_outcome *ret);
+
 wh_err
 intake_reject(struct intake *in, const struct intake_raw *raw, const char *reason,
 	      struct intake_outcome *ret)
+{
+	wh_err err = quarantine(in, raw, reason, ret);
+
+	if (err == WH_OK)
+		in->pending.unparsable++;
+	return err;
+}
+
+void
+intake_committed(struct intake *in)
+{
+	struct intake_counts *t = &in->total, *p = &in->pending;
+
+	for (int k = 0; k <= EVENT_SHIPMENT; k++)
+		t->taken[k] += p->taken[k];
+	t->duplicates += p->duplicates;
+	t->unparsable += p->unparsable;
+	t->invalid += p->invalid;
+	memset(p, 0, sizeof(*p));
+}
+
+void
+intake_rolled_back(struct intake *in)
+{
+	memset(&in->pending, 0, sizeof(in->pending));
+}
+
+uint64_t
+intake_taken(const struct intake_counts *c)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k <= EVENT_SHIPMENT; k++)
+		n += c->taken[k];
+	return n;
+}
+
+static wh_err
+quarantine(struct intake *in, const struct intake_raw *raw, const char *reason,
+	   struct intake_outcome *ret)
 {
 	struct journal_quarantined q = {
 		.received_at_ms = platform_now_ms(),
@@ -30,10 +73,8 @@ intake_reject(struct intake *in, const struct intake_raw *raw, const char *reaso
 	if (reason != ret->reason)
 		snprintf(ret->reason, sizeof(ret->reason), "%s", reason);
 	err = journal_quarantine(in->journal, &q, &ret->quarantine_id);
-	if (err == WH_OK) {
+	if (err == WH_OK)
 		ret->result = INTAKE_QUARANTINED;
-		in->quarantined++;
-	}
 	return err;
 }
 
@@ -47,8 +88,13 @@ intake_record(struct intake *in, const struct record *r, const int *fields,
 	int dup = 0;
 	wh_err err;
 
-	if (event_from_record(&in->map, r, fields, &ev, ret->reason, sizeof(ret->reason)) != WH_OK)
-		return intake_reject(in, raw, ret->reason, ret);
+	if (event_from_record(&in->map, r, fields, &ev, ret->reason, sizeof(ret->reason)) !=
+	    WH_OK) {
+		err = quarantine(in, raw, ret->reason, ret);
+		if (err == WH_OK)
+			in->pending.invalid++;
+		return err;
+	}
 	je = (struct journal_event){.source = in->source,
 				    .source_key = ev.f[EF_TXN_ID],
 				    .kind = (int)ev.kind,
@@ -64,8 +110,8 @@ intake_record(struct intake *in, const struct record *r, const int *fields,
 		return err;
 	ret->result = dup ? INTAKE_DUPLICATE : INTAKE_TAKEN;
 	if (dup)
-		in->duplicates++;
+		in->pending.duplicates++;
 	else
-		in->taken++;
+		in->pending.taken[ev.kind]++;
 	return WH_OK;
 }

@@ -11,12 +11,21 @@
 struct journal;
 struct record;
 
+/* What an input took, counted when its transaction commits. */
+struct intake_counts {
+	uint64_t taken[EVENT_SHIPMENT + 1]; /* by enum event_kind */
+	uint64_t duplicates;
+	uint64_t unparsable; /* quarantined: not even a record (CSV/JSON syntax, size) */
+	uint64_t invalid;    /* quarantined: a record that failed validation */
+};
+
 struct intake {
 	struct journal *journal; /* borrowed */
 	const char *input;	 /* "spool", "http": borrowed */
 	const char *source;	 /* source name of the events: borrowed */
 	struct event_map map;
-	uint64_t taken, duplicates, quarantined; /* counters since start */
+	struct intake_counts total;   /* committed, since start */
+	struct intake_counts pending; /* in the open transaction */
 };
 
 /* Where a record came from and its raw bytes; borrowed for the call. */
@@ -45,5 +54,12 @@ wh_err intake_record(struct intake *in, const struct record *r, const int *field
 /* Quarantines raw bytes that could not even be parsed into a record. */
 wh_err intake_reject(struct intake *in, const struct intake_raw *raw, const char *reason,
 		     struct intake_outcome *ret);
+
+/* The transaction committed: the pending counts become totals. */
+void intake_committed(struct intake *in);
+/* The transaction was rolled back: the pending counts are dropped. */
+void intake_rolled_back(struct intake *in);
+/* Events taken, all kinds. */
+uint64_t intake_taken(const struct intake_counts *c);
 
 #endif

@@ -104,31 +104,37 @@ scalar_text(struct record *r, const cJSON *item, char *why, size_t whylen)
 	return dst;
 }
 
-wh_err
-record_from_json(struct record *r, const char *text, size_t len, char *why, size_t whylen)
+/* Parses text; NULL with why (or json_oom set) on failure. Caller frees with cJSON_Delete. */
+static cJSON *
+parse(const char *text, size_t len, char *why, size_t whylen)
 {
-	const cJSON *item;
+	cJSON *tree;
 
-	record_done(r);
 	json_oom = 0;
-	r->json = cJSON_ParseWithLength(text, len);
-	if (r->json == NULL) {
+	tree = cJSON_ParseWithLength(text, len);
+	if (tree == NULL && !json_oom) {
 		const char *at = cJSON_GetErrorPtr();
 
-		if (json_oom)
-			return WH_ERR_NOMEM;
 		if (at != NULL && at >= text && at <= text + len)
 			snprintf(why, whylen, "not valid JSON (at character %zu)",
 				 (size_t)(at - text) + 1);
 		else
 			snprintf(why, whylen, "not valid JSON");
-		return WH_ERR_INVAL;
 	}
-	if (!cJSON_IsObject(r->json)) {
+	return tree;
+}
+
+/* Fills r from the members of obj (borrowed: it must outlive r's use). */
+static wh_err
+from_object(struct record *r, const cJSON *obj, char *why, size_t whylen)
+{
+	const cJSON *item;
+
+	if (!cJSON_IsObject(obj)) {
 		snprintf(why, whylen, "not a JSON object");
 		return WH_ERR_INVAL;
 	}
-	cJSON_ArrayForEach(item, r->json)
+	cJSON_ArrayForEach(item, obj)
 	{
 		const char *v;
 
@@ -145,4 +151,143 @@ record_from_json(struct record *r, const char *text, size_t len, char *why, size
 		r->val[r->n++] = v;
 	}
 	return WH_OK;
+}
+
+wh_err
+record_from_json(struct record *r, const char *text, size_t len, char *why, size_t whylen)
+{
+	record_done(r);
+	r->json = parse(text, len, why, whylen);
+	if (r->json == NULL)
+		return json_oom ? WH_ERR_NOMEM : WH_ERR_INVAL;
+	return from_object(r, r->json, why, whylen);
+}
+
+/* JSON Lines: each non-empty line is a record of its own. */
+static wh_err
+each_line(const char *body, size_t len, int max_records, record_item_cb cb, void *arg, char *why,
+	  size_t whylen)
+{
+	struct record *r = wh_malloc(sizeof(*r));
+	const char *p = body, *end = body + len;
+	char rwhy[320];
+	int n = 0;
+	wh_err err = WH_OK;
+
+	for (const char *q = body; q < end; n++) { /* count first: nothing taken if too many */
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		const char *e = nl ? nl : end;
+
+		while (q < e && (*q == ' ' || *q == '\r' || *q == '\t'))
+			q++;
+		if (q == e)
+			n--;
+		q = e + 1;
+	}
+	if (n > max_records) {
+		snprintf(why, whylen, "more than %d records in one request", max_records);
+		wh_free(r);
+		return WH_ERR_TOOBIG;
+	}
+	n = 0;
+	if (r == NULL)
+		return WH_ERR_NOMEM;
+	record_init(r);
+	while (p < end && err == WH_OK) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		struct record_item it = {.index = n, .r = r, .raw = p, .raw_len = l};
+
+		while (it.raw_len > 0 && (p[it.raw_len - 1] == '\r' || p[it.raw_len - 1] == ' '))
+			it.raw_len--;
+		p += l + 1;
+		while (it.raw_len > 0 && (it.raw[0] == ' ' || it.raw[0] == '\t')) {
+			it.raw++;
+			it.raw_len--;
+		}
+		if (it.raw_len == 0)
+			continue;
+		it.index = n++;
+		it.err = record_from_json(r, it.raw, it.raw_len, rwhy, sizeof(rwhy));
+		if (it.err == WH_ERR_NOMEM) {
+			err = WH_ERR_NOMEM;
+			break;
+		}
+		it.why = rwhy;
+		err = cb(&it, arg);
+	}
+	record_done(r);
+	wh_free(r);
+	return err;
+}
+
+/* One object or an array of objects: elements are re-serialized for their raw bytes. */
+static wh_err
+each_element(cJSON *tree, const char *body, size_t len, int max_records, record_item_cb cb,
+	     void *arg, char *why, size_t whylen)
+{
+	struct record *r = wh_malloc(sizeof(*r));
+	const cJSON *el;
+	char rwhy[320];
+	int n = 0;
+	wh_err err = WH_OK;
+
+	if (r == NULL)
+		return WH_ERR_NOMEM;
+	record_init(r);
+	if (cJSON_IsObject(tree)) {
+		struct record_item it = {
+			.index = 0, .r = r, .raw = body, .raw_len = len, .why = rwhy};
+
+		it.err = from_object(r, tree, rwhy, sizeof(rwhy));
+		err = cb(&it, arg);
+	} else if (cJSON_GetArraySize(tree) > max_records) {
+		snprintf(why, whylen, "more than %d records in one request", max_records);
+		err = WH_ERR_TOOBIG;
+	} else {
+		cJSON_ArrayForEach(el, tree)
+		{
+			struct record_item it = {.index = n++, .r = r, .why = rwhy};
+			char *raw = cJSON_PrintUnformatted(el);
+
+			if (raw == NULL) {
+				err = WH_ERR_NOMEM;
+				break;
+			}
+			it.raw = raw;
+			it.raw_len = strlen(raw);
+			record_done(r);
+			it.err = from_object(r, el, rwhy, sizeof(rwhy));
+			err = cb(&it, arg);
+			cJSON_free(raw);
+			if (err != WH_OK)
+				break;
+		}
+	}
+	record_done(r);
+	wh_free(r);
+	return err;
+}
+
+wh_err
+record_body_each(int ndjson, const char *body, size_t len, int max_records, record_item_cb cb,
+		 void *arg, char *why, size_t whylen)
+{
+	cJSON *tree;
+	wh_err err;
+
+	if (ndjson)
+		return each_line(body, len, max_records, cb, arg, why, whylen);
+	tree = parse(body, len, why, whylen);
+	if (tree == NULL)
+		return json_oom ? WH_ERR_NOMEM : WH_ERR_INVAL;
+	if (!cJSON_IsObject(tree) && !cJSON_IsArray(tree)) {
+		snprintf(why, whylen,
+			 "the body is JSON but neither an object nor an array of objects");
+		err = WH_ERR_INVAL;
+	} else {
+		err = each_element(tree, body, len, max_records, cb, arg, why, whylen);
+	}
+	cJSON_Delete(tree);
+	return err;
 }

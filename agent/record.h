@@ -32,4 +32,25 @@ wh_err record_from_csv(struct record *r, const struct csv_row *header, const str
  * WH_ERR_NOMEM (then the record is not bad: try again later). */
 wh_err record_from_json(struct record *r, const char *text, size_t len, char *why, size_t whylen);
 
+/* One record of a request body, for record_body_each's callback. err is WH_OK (r holds the
+ * record) or WH_ERR_INVAL (why says what is wrong with it). raw is the record's own bytes: the
+ * line of JSON Lines, or the array element re-serialized. All borrowed for the call. */
+struct record_item {
+	int index; /* 0-based position in the body */
+	wh_err err;
+	const char *why;
+	struct record *r;
+	const char *raw;
+	size_t raw_len;
+};
+
+typedef wh_err (*record_item_cb)(const struct record_item *item, void *arg);
+
+/* Splits a request body into records: one JSON object, a JSON array of objects, or (ndjson)
+ * JSON Lines, empty lines skipped. Stops at the first error cb returns. WH_ERR_INVAL with why
+ * when the body (not one record) is unusable: not JSON at all, or neither object nor array;
+ * WH_ERR_TOOBIG (before any callback) for more than max_records records; WH_ERR_NOMEM. */
+wh_err record_body_each(int ndjson, const char *body, size_t len, int max_records,
+			record_item_cb cb, void *arg, char *why, size_t whylen);
+
 #endif
