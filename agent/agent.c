@@ -10,11 +10,15 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "input_http.h"
 #include "input_spool.h"
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
+#include "mem.h"
+#include "metrics.h"
 #include "platform.h"
+#include "status.h"
 #include "uplink.h"
 
 #define IDLE_CHECK_MS 200
@@ -25,9 +29,10 @@ struct agent {
 	struct journal *journal;
 	struct loop *loop;
 	struct spool *spool;
+	struct http *http;
 	struct uplink *uplink;
 	uint64_t session;
-	struct loop_timer idle_timer, drain_timer, notify_timer;
+	struct loop_timer idle_timer, drain_timer, notify_timer, textfile_timer;
 	int64_t watchdog_ms;
 	char status_line[200];
 };
@@ -59,6 +64,12 @@ restart_key(const struct conf *a, const struct conf *b)
 	    a->mqtt_batch_max_events != b->mqtt_batch_max_events ||
 	    a->mqtt_batch_max_bytes != b->mqtt_batch_max_bytes)
 		return "[mqtt] broker, TLS, credential, window or batch settings";
+	if (a->http_enabled != b->http_enabled ||
+	    (a->http_enabled && (!same(a->http_listen, b->http_listen) ||
+				 !same(a->http_tls_certfile, b->http_tls_certfile) ||
+				 !same(a->http_tls_keyfile, b->http_tls_keyfile) ||
+				 !same(a->http_hmac_secret_file, b->http_hmac_secret_file))))
+		return "[input.http] listen, TLS or HMAC settings";
 	if (a->spool_enabled &&
 	    (!same(a->spool_dir, b->spool_dir) || !same(a->spool_done_dir, b->spool_done_dir) ||
 	     a->spool_max_record_bytes != b->spool_max_record_bytes))
@@ -94,6 +105,8 @@ on_reload(void *arg)
 		spool_reconfigure(ag->spool, c);
 	if (ag->uplink != NULL)
 		uplink_reconfigure(ag->uplink, c);
+	if (ag->http != NULL)
+		http_reconfigure(ag->http, c);
 	conf_free(ag->conf);
 	ag->conf = c;
 	log_info("configuration reloaded");
@@ -133,6 +146,98 @@ on_notify_timer(void *arg)
 			next = ag->watchdog_ms / 2;
 	}
 	loop_timer_arm(&ag->notify_timer, next);
+}
+
+static void
+metrics_source(struct agent *ag, struct metrics_src *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->conf = ag->conf;
+	m->journal = ag->journal;
+	m->uplink = ag->uplink;
+	m->http = ag->http;
+	if (ag->spool != NULL)
+		m->inputs[m->ninputs++] = spool_intake(ag->spool);
+	if (ag->http != NULL)
+		m->inputs[m->ninputs++] = http_intake(ag->http);
+}
+
+static void
+live_state(struct agent *ag, struct status_live *lv)
+{
+	struct uplink_stats us;
+
+	status_read_live(ag->conf, ag->journal, lv);
+	lv->running = 1;
+	if (ag->uplink != NULL) {
+		uplink_stats(ag->uplink, &us);
+		snprintf(lv->mqtt, sizeof(lv->mqtt), "%s",
+			 us.connected ? "connected" : "disconnected");
+	}
+}
+
+/* /healthz: 200 while the journal takes writes, 503 when it cannot (full or failing). */
+static char *
+healthz(struct agent *ag, unsigned *ret_status)
+{
+	struct journal_stats st = {0};
+	struct status_live lv;
+	char *body = wh_malloc(512);
+	wh_err err = journal_begin(ag->journal);
+
+	if (err == WH_OK)
+		journal_rollback(ag->journal);
+	live_state(ag, &lv);
+	journal_stats(ag->journal, &st);
+	*ret_status = err == WH_OK ? 200 : 503;
+	if (body != NULL)
+		snprintf(body, 512,
+			 "{\"status\":\"%s\",\"mqtt\":\"%s\",\"backlog\":%" PRIu64
+			 ",\"oldest_unsent_age_s\":%" PRId64 "}",
+			 err == WH_OK	      ? "ok"
+			 : err == WH_ERR_FULL ? "journal full"
+					      : "journal failing",
+			 lv.mqtt, st.backlog, status_age_s(st.oldest_unsent_ms));
+	return body;
+}
+
+static char *
+on_page(enum http_page page, unsigned *ret_status, const char **ret_ctype, void *arg)
+{
+	struct agent *ag = arg;
+	struct journal_stats st;
+	struct status_live lv;
+	struct metrics_src m;
+
+	switch (page) {
+	case HTTP_PAGE_HEALTHZ:
+		return healthz(ag, ret_status);
+	case HTTP_PAGE_STATUS:
+		if (journal_stats(ag->journal, &st) != WH_OK)
+			return NULL;
+		live_state(ag, &lv);
+		return status_json(ag->conf, &st, &lv);
+	case HTTP_PAGE_METRICS:
+		metrics_source(ag, &m);
+		*ret_ctype = "text/plain; version=0.0.4; charset=utf-8";
+		return metrics_render(&m);
+	}
+	return NULL;
+}
+
+static void
+on_textfile_timer(void *arg)
+{
+	struct agent *ag = arg;
+	struct metrics_src m;
+	char *text;
+
+	metrics_source(ag, &m);
+	text = metrics_render(&m);
+	if (text == NULL || metrics_write_textfile(ag->conf->metrics_textfile, text) != WH_OK)
+		log_warn("metrics: cannot write %s", ag->conf->metrics_textfile);
+	wh_free(text);
+	loop_timer_arm(&ag->textfile_timer, ag->conf->metrics_textfile_interval_s * 1000);
 }
 
 static void
@@ -237,6 +342,15 @@ agent_run(const struct agent_opts *o)
 		log_errx("spool input %s: %s", ag.conf->spool_dir, wh_strerror(e));
 		goto out;
 	}
+	if (ag.conf->http_enabled &&
+	    (e = http_new(ag.conf, ag.journal, ag.loop, on_page, &ag, &ag.http)) != WH_OK) {
+		log_errx("http input %s: %s", ag.conf->http_listen, wh_strerror(e));
+		goto out;
+	}
+	if (ag.conf->metrics_textfile[0] != '\0') {
+		loop_timer_add(ag.loop, &ag.textfile_timer, on_textfile_timer, &ag);
+		loop_timer_arm(&ag.textfile_timer, 0);
+	}
 	if (o->until_idle) {
 		loop_timer_add(ag.loop, &ag.idle_timer, on_idle_check, &ag);
 		loop_timer_arm(&ag.idle_timer, IDLE_CHECK_MS);
@@ -250,8 +364,12 @@ agent_run(const struct agent_opts *o)
 	sig = loop_run(ag.loop);
 	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
 	platform_notify("STOPPING=1");
-	spool_free(ag.spool); /* stop taking input */
+	if (ag.conf->metrics_textfile[0] != '\0')
+		on_textfile_timer(&ag); /* the last figures */
+	spool_free(ag.spool);		/* stop taking input */
 	ag.spool = NULL;
+	http_free(ag.http);
+	ag.http = NULL;
 	if (ag.uplink != NULL)
 		drain(&ag);
 	status = 0;
@@ -259,6 +377,7 @@ out:
 	if (ag.journal != NULL)
 		journal_on_commit(ag.journal, NULL, NULL);
 	uplink_free(ag.uplink);
+	http_free(ag.http);
 	spool_free(ag.spool);
 	loop_free(ag.loop);
 	journal_close(ag.journal);

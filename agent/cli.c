@@ -20,6 +20,7 @@
 #include "mem.h"
 #include "platform.h"
 #include "record.h"
+#include "status.h"
 
 struct args {
 	const char *cmd;
@@ -140,66 +141,15 @@ time_text(int64_t ms, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int64_t
-age_s(int64_t since_ms)
-{
-	return since_ms > 0 ? (platform_now_ms() - since_ms) / 1000 : 0;
-}
-
-/* What the running agent recorded about itself and its uplink (meta keys). */
-struct live {
-	int running;
-	char mqtt[32];
-	int64_t last_connect_ms;
-	char last_error[256];
-};
-
 static void
-read_live(const struct conf *c, struct journal *j, struct live *lv)
+print_status_json(const struct conf *c, const struct journal_stats *st,
+		  const struct status_live *lv)
 {
-	char buf[64];
-	long pid;
+	char *text = status_json(c, st, lv);
 
-	memset(lv, 0, sizeof(*lv));
-	if (journal_meta_get(j, "agent_pid", buf, sizeof(buf)) == WH_OK &&
-	    (pid = strtol(buf, NULL, 10)) > 0)
-		lv->running = kill((pid_t)pid, 0) == 0 || errno == EPERM;
-	snprintf(lv->mqtt, sizeof(lv->mqtt), "%s", c->mqtt_host[0] ? "disconnected" : "disabled");
-	if (c->mqtt_host[0] && lv->running)
-		journal_meta_get(j, "mqtt_state", lv->mqtt, sizeof(lv->mqtt));
-	else if (c->mqtt_host[0])
-		snprintf(lv->mqtt, sizeof(lv->mqtt), "stopped");
-	if (journal_meta_get(j, "mqtt_last_connect_ms", buf, sizeof(buf)) == WH_OK)
-		lv->last_connect_ms = strtoll(buf, NULL, 10);
-	journal_meta_get(j, "mqtt_last_error", lv->last_error, sizeof(lv->last_error));
-}
-
-static void
-print_status_json(const struct conf *c, const struct journal_stats *st, const struct live *lv)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *text;
-
-	cJSON_AddStringToObject(o, "site_id", c->site_id);
-	cJSON_AddStringToObject(o, "journal_id", st->journal_id);
-	cJSON_AddNumberToObject(o, "session", (double)st->session);
-	cJSON_AddNumberToObject(o, "last_seq", (double)st->last_seq);
-	cJSON_AddNumberToObject(o, "acked_through", (double)st->acked_through);
-	cJSON_AddNumberToObject(o, "backlog", (double)st->backlog);
-	cJSON_AddNumberToObject(o, "oldest_unsent_age_s", (double)age_s(st->oldest_unsent_ms));
-	cJSON_AddNumberToObject(o, "quarantined", (double)st->quarantined);
-	cJSON_AddNumberToObject(o, "duplicates", (double)st->duplicates);
-	cJSON_AddNumberToObject(o, "journal_bytes", (double)st->bytes);
-	cJSON_AddNumberToObject(o, "journal_max_bytes", (double)c->journal_max_bytes);
-	cJSON_AddBoolToObject(o, "agent_running", lv->running);
-	cJSON_AddStringToObject(o, "mqtt", lv->mqtt);
-	cJSON_AddNumberToObject(o, "mqtt_last_connect_ms", (double)lv->last_connect_ms);
-	cJSON_AddStringToObject(o, "mqtt_last_error", lv->last_error);
-	text = cJSON_PrintUnformatted(o);
 	if (text != NULL)
 		printf("%s\n", text);
 	cJSON_free(text);
-	cJSON_Delete(o);
 }
 
 static int
@@ -208,7 +158,7 @@ cmd_status(const struct args *a)
 	struct conf *c = load_conf(a);
 	struct journal *j = c ? open_journal(c, 1) : NULL;
 	struct journal_stats st;
-	struct live lv;
+	struct status_live lv;
 	wh_err err;
 	int rc = 1;
 
@@ -218,7 +168,7 @@ cmd_status(const struct args *a)
 		fprintf(stderr, "whagent: journal: %s: %s\n", wh_strerror(err), journal_errmsg(j));
 		goto out;
 	}
-	read_live(c, j, &lv);
+	status_read_live(c, j, &lv);
 	if (a->json) {
 		print_status_json(c, &st, &lv);
 	} else {
@@ -234,7 +184,7 @@ cmd_status(const struct args *a)
 		printf("last_seq       %" PRIu64 "\n", st.last_seq);
 		printf("acked_through  %" PRIu64 "\n", st.acked_through);
 		printf("backlog        %" PRIu64 " events, oldest unsent %" PRId64 " s\n",
-		       st.backlog, age_s(st.oldest_unsent_ms));
+		       st.backlog, status_age_s(st.oldest_unsent_ms));
 		printf("quarantined    %" PRIu64 " records\n", st.quarantined);
 		printf("duplicates     %" PRIu64 " records\n", st.duplicates);
 		printf("journal        %.1f MiB of %.1f MiB\n", (double)st.bytes / 1048576.0,

@@ -93,6 +93,7 @@ struct journal {
 	int in_txn;
 	uint64_t next_seq; /* valid inside a transaction */
 	uint64_t begin_seq;
+	struct journal_latency latency;
 	void (*commit_cb)(void *arg);
 	void *commit_arg;
 	uint64_t txn_dups; /* duplicates seen in this transaction */
@@ -473,9 +474,31 @@ journal_begin(struct journal *j)
 	return err;
 }
 
+const double journal_latency_bounds[JOURNAL_LATENCY_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+								0.025,	0.05,  0.1,    0.5,   2.5};
+
+static void
+observe(struct journal_latency *h, int64_t us)
+{
+	double s = (double)us / 1e6;
+
+	for (int i = 0; i < JOURNAL_LATENCY_BUCKETS; i++)
+		if (s <= journal_latency_bounds[i])
+			h->le[i]++;
+	h->count++;
+	h->sum_s += s;
+}
+
+const struct journal_latency *
+journal_commit_latency(const struct journal *j)
+{
+	return &j->latency;
+}
+
 wh_err
 journal_commit(struct journal *j)
 {
+	int64_t t0 = platform_mono_us();
 	uint64_t dups = 0;
 	wh_err err;
 
@@ -492,6 +515,7 @@ journal_commit(struct journal *j)
 		return err;
 	}
 	j->in_txn = 0;
+	observe(&j->latency, platform_mono_us() - t0);
 	if (j->next_seq != j->begin_seq && j->commit_cb != NULL)
 		j->commit_cb(j->commit_arg);
 	return WH_OK;

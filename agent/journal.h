@@ -78,6 +78,16 @@ wh_err journal_start_session(struct journal *j, uint64_t *ret_session);
 wh_err journal_begin(struct journal *j);
 /* Commits; on failure the transaction is rolled back. */
 wh_err journal_commit(struct journal *j);
+/* Commit latency histogram (seconds), Prometheus style: cumulative counts per upper bound. */
+#define JOURNAL_LATENCY_BUCKETS 10
+extern const double journal_latency_bounds[JOURNAL_LATENCY_BUCKETS];
+struct journal_latency {
+	uint64_t le[JOURNAL_LATENCY_BUCKETS]; /* commits that took <= bound */
+	uint64_t count;
+	double sum_s;
+};
+const struct journal_latency *journal_commit_latency(const struct journal *j);
+
 /* cb is called after each commit that appended events (the uplink's cue). */
 void journal_on_commit(struct journal *j, void (*cb)(void *arg), void *arg);
 void journal_rollback(struct journal *j);

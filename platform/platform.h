@@ -11,6 +11,8 @@
 int64_t platform_now_ms(void);
 /* Monotonic clock in milliseconds, for timers and intervals. */
 int64_t platform_mono_ms(void);
+/* Monotonic clock in microseconds, for latencies. */
+int64_t platform_mono_us(void);
 
 /* Fills buf with len cryptographically random bytes. */
 int platform_random(void *buf, size_t len);

@@ -1,0 +1,696 @@
+/* libmicrohttpd in external-epoll mode, routing, body intake with group commit, HMAC. */
+#include "input_http.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "conf.h"
+#include "crypto.h"
+#include "intake.h"
+#include "journal.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "record.h"
+
+#define RETRY_FULL_S  "30"
+#define RETRY_ERROR_S "5"
+#define SIG_HEADER    "X-Whagent-Signature"
+
+struct req {
+	struct http *h;
+	struct MHD_Connection *conn;
+	char *body;
+	size_t len, cap;
+	int too_big;
+	int ndjson;
+	int suspended;
+	int page; /* a GET page, not POST /v1/events */
+	int done; /* answer ready: status, reply */
+	unsigned status;
+	char *reply;
+	const char *retry_after;
+	char peer[64];
+	struct req *next;
+};
+
+struct http {
+	const struct conf *conf;
+	struct journal *journal;
+	struct loop *loop;
+	struct MHD_Daemon *d;
+	int fd;
+	struct loop_timer mhd_timer, flush_timer;
+	struct intake intake;
+	uint8_t *secret;
+	size_t secret_len;
+	char *tls_cert, *tls_key;
+	struct req *pending, **tail;
+	struct http_counts counts;
+	http_page_cb page;
+	void *page_arg;
+};
+
+static void
+count(struct http *h, unsigned status)
+{
+	struct http_counts *c = &h->counts;
+
+	for (int i = 0; i < c->n; i++) {
+		if (c->code[i] == status) {
+			c->count[i]++;
+			return;
+		}
+	}
+	if (c->n < HTTP_MAX_CODES) {
+		c->code[c->n] = status;
+		c->count[c->n++] = 1;
+	}
+}
+
+/* Queues body (taken over, freed by libmicrohttpd) as the answer. */
+static enum MHD_Result
+respond(struct req *rq, unsigned status, char *body, const char *ctype, const char *retry_after)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	const char *text = body ? body : "{\"error\":\"out of memory\"}";
+
+	if (body == NULL)
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
+					    body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (retry_after != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->page ? "GET, HEAD" : "POST");
+	count(rq->h, status);
+	ret = MHD_queue_response(rq->conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* {"error": why} as a fresh string. */
+static char *
+error_body(const char *why)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+
+	cJSON_AddStringToObject(o, "error", why);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+static enum MHD_Result
+respond_error(struct req *rq, unsigned status, const char *why)
+{
+	return respond(rq, status, error_body(why), "application/json", NULL);
+}
+
+/* --- POST /v1/events: records → journal ------------------------------------------------ */
+
+struct body_ctx {
+	struct req *rq;
+	cJSON *results;
+	unsigned taken, duplicates, quarantined;
+};
+
+static wh_err
+on_item(const struct record_item *it, void *arg)
+{
+	struct body_ctx *b = arg;
+	struct http *h = b->rq->h;
+	struct intake_outcome out = {0};
+	char position[128];
+	struct intake_raw raw = {.position = position,
+				 .format = b->rq->ndjson ? "jsonl" : "json",
+				 .bytes = it->raw,
+				 .len = it->raw_len};
+	cJSON *o;
+	wh_err err;
+
+	snprintf(position, sizeof(position), "POST /v1/events from %s, record %d", b->rq->peer,
+		 it->index + 1);
+	if (it->err == WH_OK)
+		err = intake_record(&h->intake, it->r, NULL, &raw, &out);
+	else
+		err = intake_reject(&h->intake, &raw, it->why, &out);
+	if (err != WH_OK)
+		return err;
+	o = cJSON_CreateObject();
+	switch (out.result) {
+	case INTAKE_TAKEN:
+		cJSON_AddNumberToObject(o, "seq", (double)out.seq);
+		b->taken++;
+		break;
+	case INTAKE_DUPLICATE:
+		cJSON_AddNumberToObject(o, "duplicate_of", (double)out.seq);
+		b->duplicates++;
+		break;
+	case INTAKE_QUARANTINED:
+		cJSON_AddNumberToObject(o, "quarantined", (double)out.quarantine_id);
+		cJSON_AddStringToObject(o, "reason", out.reason);
+		b->quarantined++;
+		break;
+	}
+	cJSON_AddItemToArray(b->results, o);
+	return WH_OK;
+}
+
+static void
+answer(struct req *rq, unsigned status, char *reply, const char *retry_after)
+{
+	rq->status = status;
+	rq->reply = reply;
+	rq->retry_after = retry_after;
+	rq->done = 1;
+}
+
+/* Takes one request's records inside the open transaction. Journal errors are returned (the
+ * transaction is then rolled back for all); problems of the body itself become its answer. */
+static wh_err
+take_body(struct http *h, struct req *rq)
+{
+	struct body_ctx b = {.rq = rq, .results = cJSON_CreateArray()};
+	char why[320] = "";
+	wh_err err;
+	cJSON *o;
+
+	if (b.results == NULL)
+		return WH_ERR_NOMEM;
+	err = record_body_each(rq->ndjson, rq->body ? rq->body : "", rq->len,
+			       (int)h->conf->http_max_records, on_item, &b, why, sizeof(why));
+	if (err == WH_ERR_INVAL) { /* not JSON at all: keep the body anyway */
+		struct intake_outcome out = {0};
+		char position[128];
+		struct intake_raw raw = {.position = position,
+					 .format = "body",
+					 .bytes = rq->body ? rq->body : "",
+					 .len = rq->len};
+
+		snprintf(position, sizeof(position), "POST /v1/events from %s, whole body",
+			 rq->peer);
+		err = intake_reject(&h->intake, &raw, why, &out);
+		if (err == WH_OK) {
+			o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "error", why);
+			cJSON_AddNumberToObject(o, "quarantined", (double)out.quarantine_id);
+			answer(rq, MHD_HTTP_BAD_REQUEST, cJSON_PrintUnformatted(o), NULL);
+			cJSON_Delete(o);
+		}
+	} else if (err == WH_ERR_TOOBIG) {
+		answer(rq, MHD_HTTP_CONTENT_TOO_LARGE, error_body(why), NULL);
+		err = WH_OK;
+	} else if (err == WH_OK) {
+		o = cJSON_CreateObject();
+		cJSON_AddItemToObject(o, "results", b.results);
+		cJSON_AddNumberToObject(o, "taken", b.taken);
+		cJSON_AddNumberToObject(o, "duplicates", b.duplicates);
+		cJSON_AddNumberToObject(o, "quarantined", b.quarantined);
+		b.results = NULL;
+		answer(rq, MHD_HTTP_OK, cJSON_PrintUnformatted(o), NULL);
+		cJSON_Delete(o);
+	}
+	cJSON_Delete(b.results);
+	return err;
+}
+
+static void
+answer_all(struct http *h, unsigned status, const char *why, const char *retry_after)
+{
+	for (struct req *rq = h->pending; rq != NULL; rq = rq->next) {
+		free(rq->reply);
+		answer(rq, status, error_body(why), retry_after);
+	}
+}
+
+/* Group commit: every POST waiting is taken in one transaction, then all are answered. */
+static void
+flush(struct http *h)
+{
+	struct req *rq, *next;
+	wh_err err;
+
+	if (h->pending == NULL)
+		return;
+	err = journal_begin(h->journal);
+	for (rq = h->pending; err == WH_OK && rq != NULL; rq = rq->next)
+		err = take_body(h, rq);
+	if (err == WH_OK)
+		err = journal_commit(h->journal);
+	else
+		journal_rollback(h->journal); /* none open if begin failed */
+	if (err == WH_OK) {
+		intake_committed(&h->intake);
+	} else {
+		intake_rolled_back(&h->intake);
+		if (err == WH_ERR_FULL)
+			answer_all(h, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   "journal full: nothing was taken, retry later", RETRY_FULL_S);
+		else
+			answer_all(h, MHD_HTTP_SERVICE_UNAVAILABLE,
+				   "journal unavailable: nothing was taken, retry later",
+				   RETRY_ERROR_S);
+		log_warnx("http: %s; answered 503: %s", wh_strerror(err),
+			  journal_errmsg(h->journal));
+	}
+	for (rq = h->pending; rq != NULL; rq = next) {
+		next = rq->next;
+		rq->next = NULL;
+		rq->suspended = 0;
+		MHD_resume_connection(rq->conn);
+	}
+	h->pending = NULL;
+	h->tail = &h->pending;
+	loop_timer_arm(&h->mhd_timer, 0);
+}
+
+static void
+on_flush(void *arg)
+{
+	flush(arg);
+}
+
+/* --- request handling --------------------------------------------------------------------- */
+
+static int
+signature_ok(struct http *h, struct req *rq)
+{
+	const char *v = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, SIG_HEADER);
+	uint8_t want[32], got[32];
+
+	if (v == NULL || strncasecmp(v, "sha256=", 7) != 0 || crypto_unhex(v + 7, got, 32) != 0)
+		return 0;
+	if (crypto_hmac_sha256(h->secret, h->secret_len, rq->body ? rq->body : "", rq->len, want) !=
+	    0)
+		return 0;
+	return crypto_equal(want, got, sizeof(want));
+}
+
+/* 1: application/json, 2: JSON Lines, 0: anything else (parameters such as charset ignored). */
+static int
+content_kind(const char *ctype)
+{
+	size_t n;
+
+	if (ctype == NULL)
+		return 0;
+	n = strcspn(ctype, "; \t");
+	if (n == 16 && strncasecmp(ctype, "application/json", n) == 0)
+		return 1;
+	if ((n == 20 && strncasecmp(ctype, "application/x-ndjson", n) == 0) ||
+	    (n == 20 && strncasecmp(ctype, "application/jsonlines", n) == 0) ||
+	    (n == 21 && strncasecmp(ctype, "application/jsonl", 17) == 0))
+		return 2;
+	return 0;
+}
+
+static void
+peer_name(struct MHD_Connection *conn, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char host[64];
+	socklen_t sl;
+
+	snprintf(buf, len, "?");
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	sl = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						    : sizeof(struct sockaddr_in);
+	if (getnameinfo(ci->client_addr, sl, host, sizeof(host), NULL, 0, NI_NUMERICHOST) == 0)
+		snprintf(buf, len, "%s", host);
+}
+
+static enum MHD_Result
+serve_page(struct req *rq, const char *method, enum http_page page)
+{
+	unsigned status = MHD_HTTP_OK;
+	const char *ctype = "application/json";
+	char *body;
+
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
+	}
+	body = rq->h->page(page, &status, &ctype, rq->h->page_arg);
+	return respond(rq, status, body, ctype, NULL);
+}
+
+/* First call for a request: route it, and check what can be checked before the body. */
+static enum MHD_Result
+begin(struct req *rq, const char *url, const char *method)
+{
+	struct MHD_Connection *conn = rq->conn;
+	const char *clen;
+
+	rq->page = strcmp(url, "/v1/events") != 0;
+	if (strcmp(url, "/healthz") == 0)
+		return serve_page(rq, method, HTTP_PAGE_HEALTHZ);
+	if (strcmp(url, "/v1/status") == 0)
+		return serve_page(rq, method, HTTP_PAGE_STATUS);
+	if (strcmp(url, "/metrics") == 0)
+		return serve_page(rq, method, HTTP_PAGE_METRICS);
+	if (strcmp(url, "/v1/events") != 0)
+		return respond_error(rq, MHD_HTTP_NOT_FOUND,
+				     "no such resource (POST /v1/events, GET /healthz, /v1/status, "
+				     "/metrics)");
+	if (strcmp(method, "POST") != 0)
+		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+	switch (content_kind(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+	case 1:
+		rq->ndjson = 0;
+		break;
+	case 2:
+		rq->ndjson = 1;
+		break;
+	default:
+		return respond_error(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+				     "Content-Type must be application/json (an object or an array "
+				     "of objects) or application/x-ndjson (JSON Lines)");
+	}
+	clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (clen != NULL && strtoll(clen, NULL, 10) > rq->h->conf->http_max_body_bytes)
+		return respond_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
+				     "body larger than max_body_bytes; nothing was taken");
+	peer_name(conn, rq->peer, sizeof(rq->peer));
+	return MHD_YES;
+}
+
+static void
+append(struct req *rq, const char *data, size_t n)
+{
+	size_t max = (size_t)rq->h->conf->http_max_body_bytes;
+
+	if (rq->too_big || rq->len + n > max) {
+		rq->too_big = 1;
+		return;
+	}
+	if (rq->len + n > rq->cap) {
+		size_t cap = rq->cap ? rq->cap * 2 : 4096;
+		char *p;
+
+		while (cap < rq->len + n)
+			cap *= 2;
+		p = wh_realloc(rq->body, cap > max ? max : cap);
+		if (p == NULL) {
+			rq->too_big = 1; /* answered 413; the sender may retry smaller */
+			return;
+		}
+		rq->body = p;
+		rq->cap = cap > max ? max : cap;
+	}
+	memcpy(rq->body + rq->len, data, n);
+	rq->len += n;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *data, size_t *size, void **con_cls)
+{
+	struct http *h = cls;
+	struct req *rq = *con_cls;
+
+	(void)version;
+	if (rq == NULL) {
+		rq = wh_calloc(1, sizeof(*rq));
+		if (rq == NULL)
+			return MHD_NO;
+		rq->h = h;
+		rq->conn = conn;
+		*con_cls = rq;
+		return begin(rq, url, method);
+	}
+	if (rq->done) {
+		enum MHD_Result r =
+			respond(rq, rq->status, rq->reply, "application/json", rq->retry_after);
+
+		rq->reply = NULL;
+		return r;
+	}
+	if (*size > 0) {
+		append(rq, data, *size);
+		*size = 0;
+		return MHD_YES;
+	}
+	if (rq->too_big)
+		return respond_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
+				     "body larger than max_body_bytes; nothing was taken");
+	if (h->secret != NULL && !signature_ok(h, rq))
+		return respond_error(rq, MHD_HTTP_UNAUTHORIZED,
+				     "missing or wrong " SIG_HEADER " (sha256=<hex HMAC-SHA256 of "
+				     "the body>); nothing was taken");
+	*h->tail = rq;
+	h->tail = &rq->next;
+	rq->suspended = 1;
+	MHD_suspend_connection(conn);
+	loop_timer_arm_soon(&h->flush_timer, 0);
+	return MHD_YES;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (rq == NULL)
+		return;
+	free(rq->reply);
+	wh_free(rq->body);
+	wh_free(rq);
+	*con_cls = NULL;
+}
+
+/* --- the daemon in our loop ------------------------------------------------------------ */
+
+static void
+run(struct http *h)
+{
+	MHD_UNSIGNED_LONG_LONG timeout;
+
+	MHD_run(h->d);
+	if (MHD_get_timeout(h->d, &timeout) == MHD_YES)
+		loop_timer_arm(&h->mhd_timer, (int64_t)timeout);
+	else
+		loop_timer_disarm(&h->mhd_timer);
+}
+
+static void
+on_fd(int fd, short revents, void *arg)
+{
+	(void)fd;
+	(void)revents;
+	run(arg);
+}
+
+static void
+on_mhd_timer(void *arg)
+{
+	run(arg);
+}
+
+static void
+mhd_log(void *arg, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)arg;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_warnx("http: %s", line);
+}
+
+static char *
+read_file(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (1 << 20) &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = wh_malloc((size_t)n + 1)) != NULL) {
+		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			wh_free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+			*ret_len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static wh_err
+load_secrets(struct http *h, const struct conf *c)
+{
+	size_t n = 0;
+
+	if (c->http_hmac_secret_file[0]) {
+		h->secret = (uint8_t *)read_file(c->http_hmac_secret_file, &n);
+		if (h->secret == NULL) {
+			log_warn("http: cannot read hmac_secret_file %s", c->http_hmac_secret_file);
+			return WH_ERR_IO;
+		}
+		while (n > 0 && (h->secret[n - 1] == '\n' || h->secret[n - 1] == '\r'))
+			n--;
+		h->secret_len = n;
+	}
+	if (c->http_tls_certfile[0]) {
+		h->tls_cert = read_file(c->http_tls_certfile, &n);
+		h->tls_key = read_file(c->http_tls_keyfile, &n);
+		if (h->tls_cert == NULL || h->tls_key == NULL) {
+			log_warn("http: cannot read tls_certfile or tls_keyfile");
+			return WH_ERR_IO;
+		}
+	}
+	return WH_OK;
+}
+
+static wh_err
+start(struct http *h, const struct conf *c)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+	char host[64];
+	const char *colon = strrchr(c->http_listen, ':');
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	int port = (int)strtol(colon + 1, NULL, 10);
+
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - c->http_listen), c->http_listen);
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0) {
+		log_warnx("http: listen %s: not a numeric address and port", c->http_listen);
+		return WH_ERR_CONF;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (h->tls_cert != NULL)
+		flags |= MHD_USE_TLS;
+	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
+				ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http_timeout_s,
+				h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+				h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (h->d == NULL) {
+		log_warn("http: cannot listen on %s", c->http_listen);
+		return WH_ERR_IO;
+	}
+	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+	h->fd = info ? info->epoll_fd : -1;
+	if (h->fd < 0)
+		return WH_ERR_IO;
+	return loop_fd_add(h->loop, h->fd, POLLIN, on_fd, h);
+}
+
+wh_err
+http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb page, void *arg,
+	 struct http **ret_h)
+{
+	const struct conf_map *m = c->http_map[0] ? conf_map_find(c, c->http_map) : NULL;
+	struct http *h;
+	wh_err err;
+
+	h = wh_calloc(1, sizeof(*h));
+	if (h == NULL)
+		return WH_ERR_NOMEM;
+	h->conf = c;
+	h->journal = j;
+	h->loop = l;
+	h->fd = -1;
+	h->page = page;
+	h->page_arg = arg;
+	h->tail = &h->pending;
+	h->intake.journal = j;
+	h->intake.input = "http";
+	h->intake.source = c->http_source;
+	event_map_init(&h->intake.map, m ? m->column : NULL);
+	if ((err = loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h)) != WH_OK ||
+	    (err = loop_timer_add(l, &h->flush_timer, on_flush, h)) != WH_OK ||
+	    (err = load_secrets(h, c)) != WH_OK || (err = start(h, c)) != WH_OK) {
+		http_free(h);
+		return err;
+	}
+	log_info("http: listening on %s%s%s", c->http_listen, h->tls_cert ? " (TLS)" : "",
+		 h->secret ? ", HMAC-signed POSTs only" : "");
+	*ret_h = h;
+	return WH_OK;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->pending != NULL) {
+		answer_all(h, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down: nothing was taken",
+			   RETRY_ERROR_S);
+		for (struct req *rq = h->pending; rq != NULL; rq = rq->next)
+			MHD_resume_connection(rq->conn);
+		h->pending = NULL;
+		MHD_run(h->d);
+	}
+	if (h->fd >= 0)
+		loop_fd_del(h->loop, h->fd);
+	loop_timer_del(h->loop, &h->mhd_timer);
+	loop_timer_del(h->loop, &h->flush_timer);
+	if (h->d != NULL)
+		MHD_stop_daemon(h->d);
+	if (h->secret != NULL)
+		memset(h->secret, 0, h->secret_len);
+	wh_free(h->secret);
+	wh_free(h->tls_cert);
+	wh_free(h->tls_key);
+	wh_free(h);
+}
+
+void
+http_reconfigure(struct http *h, const struct conf *c)
+{
+	const struct conf_map *m = c->http_map[0] ? conf_map_find(c, c->http_map) : NULL;
+
+	h->conf = c;
+	h->intake.source = c->http_source;
+	event_map_init(&h->intake.map, m ? m->column : NULL);
+}
+
+const struct intake *
+http_intake(const struct http *h)
+{
+	return &h->intake;
+}
+
+const struct http_counts *
+http_counts(const struct http *h)
+{
+	return &h->counts;
+}

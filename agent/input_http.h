@@ -1,0 +1,46 @@
+/* HTTP input for WMS webhooks (POST /v1/events), plus GET /healthz, /v1/status and /metrics.
+ * libmicrohttpd runs without a thread of its own: its epoll descriptor is one more fd in the
+ * agent's poll loop and its handlers run on the loop thread, so the journal is still touched
+ * from that thread only. A finished POST is suspended, every POST that arrived in the same
+ * loop turn is committed in one transaction (group commit), and only then are they resumed
+ * with their answers: a 2xx always means the records are durable. */
+#ifndef WHAGENT_INPUT_HTTP_H
+#define WHAGENT_INPUT_HTTP_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+struct conf;
+struct intake;
+struct journal;
+struct loop;
+struct http;
+
+#define HTTP_MAX_CODES 16
+
+/* Requests answered, by status code. */
+struct http_counts {
+	int n;
+	unsigned code[HTTP_MAX_CODES];
+	uint64_t count[HTTP_MAX_CODES];
+};
+
+enum http_page { HTTP_PAGE_HEALTHZ, HTTP_PAGE_STATUS, HTTP_PAGE_METRICS };
+
+/* Renders a GET page: returns the body (allocated with wh_malloc or cJSON; the listener frees
+ * it with free()) and sets its status code and content type. NULL: 500. */
+typedef char *(*http_page_cb)(enum http_page page, unsigned *ret_status, const char **ret_ctype,
+			      void *arg);
+
+/* Starts listening on c's [input.http] listen address. c (until http_reconfigure), j and l
+ * are borrowed; page renders the GET pages. Caller frees with http_free. */
+wh_err http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb page,
+		void *arg, struct http **ret_h);
+/* Answers POSTs still waiting (503, nothing taken) and stops listening. */
+void http_free(struct http *h);
+void http_reconfigure(struct http *h, const struct conf *c);
+const struct intake *http_intake(const struct http *h);
+const struct http_counts *http_counts(const struct http *h);
+
+#endif

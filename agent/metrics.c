@@ -1,0 +1,198 @@
+/* Prometheus text format: HELP and TYPE lines, then samples. Gauges that live in the journal
+ * are read from it (the same figures `whagent status` shows); counters come from the inputs,
+ * the uplink and the HTTP listener, since start. */
+#include "metrics.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "event.h"
+#include "input_http.h"
+#include "intake.h"
+#include "journal.h"
+#include "log.h"
+#include "mem.h"
+#include "status.h"
+#include "uplink.h"
+
+struct text {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void add(struct text *t, const char *fmt, ...) WH_PRINTF(2, 3);
+
+static void
+add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (int tries = 0; tries < 2 && !t->failed; tries++) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		char *q = wh_realloc(t->p, t->cap * 2 + (size_t)n);
+
+		if (q == NULL) {
+			t->failed = 1;
+			return;
+		}
+		t->p = q;
+		t->cap = t->cap * 2 + (size_t)n;
+	}
+}
+
+static void
+header(struct text *t, const char *name, const char *type, const char *help)
+{
+	add(t, "# HELP whagent_%s %s\n# TYPE whagent_%s %s\n", name, help, name, type);
+}
+
+static const char *const kind_labels[] = {NULL,		"pick",	    "receipt",
+					  "adjustment", "transfer", "shipment"};
+
+static void
+inputs(struct text *t, const struct metrics_src *m)
+{
+	header(t, "events_captured_total", "counter", "Events journaled, by input and kind.");
+	for (int i = 0; i < m->ninputs; i++)
+		for (int k = EVENT_PICK; k <= EVENT_SHIPMENT; k++)
+			add(t,
+			    "whagent_events_captured_total{input=\"%s\",kind=\"%s\"} %" PRIu64 "\n",
+			    m->inputs[i]->input, kind_labels[k], m->inputs[i]->total.taken[k]);
+	header(t, "duplicates_total", "counter",
+	       "Records whose transaction was already journaled, by input.");
+	for (int i = 0; i < m->ninputs; i++)
+		add(t, "whagent_duplicates_total{input=\"%s\"} %" PRIu64 "\n", m->inputs[i]->input,
+		    m->inputs[i]->total.duplicates);
+	header(t, "quarantined_total", "counter",
+	       "Records quarantined, by input and reason class (unparsable, invalid).");
+	for (int i = 0; i < m->ninputs; i++) {
+		add(t,
+		    "whagent_quarantined_total{input=\"%s\",reason=\"unparsable\"} %" PRIu64 "\n",
+		    m->inputs[i]->input, m->inputs[i]->total.unparsable);
+		add(t, "whagent_quarantined_total{input=\"%s\",reason=\"invalid\"} %" PRIu64 "\n",
+		    m->inputs[i]->input, m->inputs[i]->total.invalid);
+	}
+}
+
+static void
+journal(struct text *t, const struct metrics_src *m, const struct journal_stats *st)
+{
+	const struct journal_latency *h = journal_commit_latency(m->journal);
+
+	header(t, "journal_bytes", "gauge", "Size of the journal database.");
+	add(t, "whagent_journal_bytes %" PRId64 "\n", st->bytes);
+	header(t, "journal_max_bytes", "gauge", "Byte budget of the journal.");
+	add(t, "whagent_journal_max_bytes %" PRId64 "\n", m->conf->journal_max_bytes);
+	header(t, "last_seq", "gauge", "Sequence number of the newest journaled event.");
+	add(t, "whagent_last_seq %" PRIu64 "\n", st->last_seq);
+	header(t, "acked_through_seq", "gauge", "Acknowledged watermark (saved).");
+	add(t, "whagent_acked_through_seq %" PRIu64 "\n", st->acked_through);
+	header(t, "backlog_events", "gauge", "Events journaled and not yet acknowledged.");
+	add(t, "whagent_backlog_events %" PRIu64 "\n", st->backlog);
+	header(t, "oldest_unsent_age_seconds", "gauge", "Age of the oldest unacknowledged event.");
+	add(t, "whagent_oldest_unsent_age_seconds %" PRId64 "\n",
+	    status_age_s(st->oldest_unsent_ms));
+	header(t, "quarantine_records", "gauge", "Records in quarantine now.");
+	add(t, "whagent_quarantine_records %" PRIu64 "\n", st->quarantined);
+	header(t, "journal_commit_seconds", "histogram", "Journal commit latency.");
+	for (int i = 0; i < JOURNAL_LATENCY_BUCKETS; i++)
+		add(t, "whagent_journal_commit_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+		    journal_latency_bounds[i], h->le[i]);
+	add(t, "whagent_journal_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", h->count);
+	add(t, "whagent_journal_commit_seconds_sum %.6f\n", h->sum_s);
+	add(t, "whagent_journal_commit_seconds_count %" PRIu64 "\n", h->count);
+}
+
+static void
+mqtt(struct text *t, const struct metrics_src *m)
+{
+	struct uplink_stats u = {0};
+
+	if (m->uplink != NULL)
+		uplink_stats(m->uplink, &u);
+	header(t, "mqtt_connected", "gauge", "1 while connected to the broker.");
+	add(t, "whagent_mqtt_connected %d\n", u.connected);
+	header(t, "mqtt_inflight_batches", "gauge", "Batches published, not yet acknowledged.");
+	add(t, "whagent_mqtt_inflight_batches %d\n", u.inflight);
+	header(t, "mqtt_batches_published_total", "counter", "EventBatch messages published.");
+	add(t, "whagent_mqtt_batches_published_total %" PRIu64 "\n", u.batches);
+	header(t, "mqtt_events_published_total", "counter", "Events published (resends included).");
+	add(t, "whagent_mqtt_events_published_total %" PRIu64 "\n", u.events);
+	header(t, "mqtt_publish_errors_total", "counter",
+	       "Publish failures and batches the broker refused.");
+	add(t, "whagent_mqtt_publish_errors_total %" PRIu64 "\n", u.publish_errors);
+	header(t, "mqtt_reconnects_total", "counter", "Connection attempts to the broker.");
+	add(t, "whagent_mqtt_reconnects_total %" PRIu64 "\n", u.reconnects);
+}
+
+static void
+http_requests(struct text *t, const struct metrics_src *m)
+{
+	const struct http_counts *hc;
+
+	if (m->http == NULL)
+		return;
+	hc = http_counts(m->http);
+	header(t, "http_requests_total", "counter", "HTTP requests answered, by status code.");
+	for (int i = 0; i < hc->n; i++)
+		add(t, "whagent_http_requests_total{code=\"%u\"} %" PRIu64 "\n", hc->code[i],
+		    hc->count[i]);
+}
+
+char *
+metrics_render(const struct metrics_src *m)
+{
+	struct journal_stats st;
+	struct text t = {.cap = 8192};
+
+	if (journal_stats(m->journal, &st) != WH_OK)
+		return NULL;
+	t.p = wh_malloc(t.cap);
+	if (t.p == NULL)
+		return NULL;
+	header(&t, "build_info", "gauge", "Version of the running agent.");
+	add(&t, "whagent_build_info{version=\"%s\",site=\"%s\"} 1\n", WHAGENT_VERSION,
+	    m->conf->site_id);
+	inputs(&t, m);
+	journal(&t, m, &st);
+	mqtt(&t, m);
+	http_requests(&t, m);
+	if (t.failed) {
+		wh_free(t.p);
+		return NULL;
+	}
+	return t.p;
+}
+
+wh_err
+metrics_write_textfile(const char *path, const char *text)
+{
+	char tmp[4200];
+	size_t len = strlen(text);
+	int fd;
+	ssize_t n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return WH_ERR_IO;
+	n = write(fd, text, len);
+	if (close(fd) != 0 || n != (ssize_t)len || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return WH_ERR_IO;
+	}
+	return WH_OK;
+}

@@ -1,0 +1,33 @@
+/* Prometheus text exposition (format 0.0.4) of the agent's counters and gauges: served on
+ * GET /metrics and written to a textfile for node_exporter. Runs on the loop thread. */
+#ifndef WHAGENT_METRICS_H
+#define WHAGENT_METRICS_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct conf;
+struct http;
+struct intake;
+struct journal;
+struct uplink;
+
+#define METRICS_MAX_INPUTS 4
+
+/* Where the numbers come from; all borrowed, uplink and http may be NULL. */
+struct metrics_src {
+	const struct conf *conf;
+	struct journal *journal;
+	const struct intake *inputs[METRICS_MAX_INPUTS];
+	int ninputs;
+	const struct uplink *uplink;
+	const struct http *http;
+};
+
+/* The exposition text; caller frees with wh_free. NULL when memory or the journal fails. */
+char *metrics_render(const struct metrics_src *m);
+/* Writes text to path atomically (a temporary file renamed over it). */
+wh_err metrics_write_textfile(const char *path, const char *text);
+
+#endif
