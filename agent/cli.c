@@ -289,8 +289,8 @@ static int
 requeue(const struct conf *c, struct journal *j, int64_t id)
 {
 	static const char delims[] = {',', ';', '\t', '|'};
-	const struct conf_map *m = c->spool_map[0] ? conf_map_find(c, c->spool_map) : NULL;
-	struct intake in = {.journal = j, .input = "spool", .source = c->spool_source};
+	const struct conf_map *m;
+	struct intake in = {.journal = j};
 	struct intake_outcome out = {0};
 	struct intake_raw raw = {0};
 	struct held h = {0};
@@ -302,7 +302,6 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	if (r == NULL)
 		return 1;
 	record_init(r);
-	event_map_init(&in.map, m ? m->column : NULL);
 	if ((err = journal_quarantine_get(j, id, hold_entry, &h)) != WH_OK) {
 		fprintf(stderr, "whagent: quarantine %" PRId64 ": %s\n", id, wh_strerror(err));
 		goto out;
@@ -311,11 +310,12 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 		fprintf(stderr, "whagent: out of memory\n");
 		goto out;
 	}
-	if (strcmp(h.input, "spool") != 0)
-		fprintf(stderr,
-			"whagent: note: record came from input %s; using the spool input's "
-			"mapping\n",
-			h.input);
+	/* the mapping of the input the record came through */
+	in.input = h.input;
+	m = strcmp(h.input, "http") == 0
+		    ? (c->http_map[0] ? conf_map_find(c, c->http_map) : NULL)
+		    : (c->spool_map[0] ? conf_map_find(c, c->spool_map) : NULL);
+	event_map_init(&in.map, m ? m->column : NULL);
 	err = reparse(&h, delims[c->spool_delimiter], &hdr, &row, r, out.reason,
 		      sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {
