@@ -4,11 +4,11 @@ PRESET ?= dev
 DEPS := cmake gcc make pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev protobuf-c-compiler \
 	mosquitto openssl python3-paho-mqtt python3-protobuf protobuf-compiler \
 	libmosquitto-dev libmbedtls-dev libinih-dev libcjson-dev libcmocka-dev libmicrohttpd-dev \
-	python3 curl python3-prometheus-client
+	python3 curl python3-prometheus-client wrk
 WERROR ?= OFF
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build test asan demo bench clean format format-check arm64 armhf test-cross \
+.PHONY: all deps build test asan fuzz demo bench clean format format-check arm64 armhf test-cross \
 	package package-arm64 package-armhf
 
 all: build
@@ -69,12 +69,27 @@ asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (clang), each run FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus.
+FUZZ_SECONDS ?= 30
+FUZZERS = http_body csv
+fuzz: deps
+	@DEPS="clang libclang-rt-14-dev" sh tests/install-deps.sh
+	cmake --preset fuzz >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+	@for f in $(FUZZERS); do \
+		mkdir -p build-fuzz/corpus-$$f; \
+		echo "== fuzz_$$f for $(FUZZ_SECONDS) s"; \
+		build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			build-fuzz/corpus-$$f tests/fuzz/corpus/$$f 2>&1 | tail -3 || exit 1; \
+	done
+
 demo: build
 	sh tests/demo.sh $(BUILD)/whagent
 
 bench: build
 	sh tests/bench/bench_spool.sh $(BUILD)
 	sh tests/bench/bench_uplink.sh $(BUILD)
+	sh tests/bench/bench_http.sh $(BUILD)
 
 format:
 	clang-format -i agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c

@@ -509,6 +509,8 @@ on_mhd_timer(void *arg)
 	run(arg);
 }
 
+static void mhd_log(void *arg, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void
 mhd_log(void *arg, const char *fmt, va_list ap)
 {
