@@ -18,6 +18,7 @@
 #include "mem.h"
 #include "metrics.h"
 #include "platform.h"
+#include "salvage.h"
 #include "status.h"
 #include "uplink.h"
 
@@ -285,14 +286,18 @@ open_journal(struct agent *ag)
 		.reserve_bytes = ag->conf->journal_reserve_bytes,
 		.sync_normal = ag->conf->journal_synchronous == CONF_SYNC_NORMAL,
 	};
-	char pid[24];
+	char pid[24], report[1024];
 	wh_err err;
 
 	if (mkdir(ag->conf->state_dir, 0750) != 0 && errno != EEXIST) {
 		log_warn("cannot create state_dir %s", ag->conf->state_dir);
 		return -1;
 	}
-	err = journal_open(ag->conf->journal_path, &jo, &ag->journal);
+	err = salvage_if_damaged(ag->conf->journal_path, &jo, report, sizeof(report));
+	if (report[0] != '\0')
+		log_errx("%s", report);
+	if (err == WH_OK)
+		err = journal_open(ag->conf->journal_path, &jo, &ag->journal);
 	if (err == WH_OK)
 		err = journal_start_session(ag->journal, &ag->session);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());

@@ -179,6 +179,8 @@ cmd_status(const struct args *a)
 		printf("agent          %s\n", lv.running ? "running" : "not running");
 		printf("mqtt           %s (last connected %s)%s%s\n", lv.mqtt, when,
 		       lv.last_error[0] ? "\nlast error     " : "", lv.last_error);
+		if (lv.journal_note[0] != '\0')
+			printf("note           %s\n", lv.journal_note);
 		printf("site_id        %s\n", c->site_id);
 		printf("journal_id     %s (session %" PRIu64 ")\n", st.journal_id, st.session);
 		printf("last_seq       %" PRIu64 "\n", st.last_seq);

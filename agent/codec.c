@@ -235,3 +235,32 @@ codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *re
 	*ret_len = len;
 	return WH_OK;
 }
+
+wh_err
+codec_event_reseq(const uint8_t *event, size_t len, uint64_t seq, uint8_t **ret_buf,
+		  size_t *ret_len)
+{
+	Whagent__V1__Event *e = whagent__v1__event__unpack(NULL, len, event);
+	Whagent__V1__EventHeader *h = NULL;
+	wh_err err = WH_ERR_CORRUPT;
+	uint8_t *buf;
+
+	if (e == NULL)
+		return WH_ERR_CORRUPT;
+	if (e->body_case == WHAGENT__V1__EVENT__BODY_INVENTORY && e->inventory)
+		h = e->inventory->header;
+	else if (e->body_case == WHAGENT__V1__EVENT__BODY_SHIPMENT && e->shipment)
+		h = e->shipment->header;
+	if (h != NULL) {
+		h->seq = seq;
+		*ret_len = whagent__v1__event__get_packed_size(e);
+		buf = wh_malloc(*ret_len);
+		err = buf ? WH_OK : WH_ERR_NOMEM;
+		if (buf != NULL) {
+			whagent__v1__event__pack(e, buf);
+			*ret_buf = buf;
+		}
+	}
+	whagent__v1__event__free_unpacked(e, NULL);
+	return err;
+}

@@ -13,6 +13,12 @@
 wh_err codec_event_encode(const struct event *ev, const char *source, uint64_t seq,
 			  int64_t captured_at_ms, uint8_t **ret_buf, size_t *ret_len);
 
+/* Re-encodes a stored whagent.v1.Event with another seq (salvage into a new journal).
+ * On success *ret_buf is a new buffer; caller frees with wh_free. WH_ERR_CORRUPT if the bytes
+ * are not an Event. */
+wh_err codec_event_reseq(const uint8_t *event, size_t len, uint64_t seq, uint8_t **ret_buf,
+			 size_t *ret_len);
+
 /* An EventBatch under construction. The journal stores each event already encoded as a
  * whagent.v1.Event, so a batch is those bytes appended as EventBatch field 5 entries, followed by
  * the protobuf-c packed header fields (protobuf fields may come in any order): no event is

@@ -57,6 +57,34 @@ struct journal_stats {
 	int64_t bytes; /* size of the database file */
 };
 
+/* Runs SQLite's quick_check on the journal at path (if it exists). WH_ERR_CORRUPT with the
+ * first problem in why when it fails; WH_OK for a sound or missing file. */
+wh_err journal_check(const char *path, char *why, size_t whylen);
+
+/* A row read back from a damaged journal file. */
+struct journal_salvaged {
+	uint64_t seq;
+	const char *source, *source_key;
+	int kind;
+	int64_t captured_at_ms;
+	const uint8_t *payload;
+	size_t len;
+};
+
+struct journal_salvage_counts {
+	uint64_t events, quarantined; /* rows read */
+	uint64_t acked_through;	      /* the damaged journal's watermark, 0 if unreadable */
+	int read_errors;	      /* scans that stopped on damage */
+};
+
+/* Reads what can be read from the damaged journal file at path: events after its watermark,
+ * in seq order (forwards, then backwards from the end past a damaged stretch), and the
+ * quarantine. cb_event and cb_quarantine get borrowed rows. */
+wh_err journal_salvage_read(const char *path,
+			    wh_err (*cb_event)(const struct journal_salvaged *e, void *arg),
+			    wh_err (*cb_quarantine)(const struct journal_quarantined *q, void *arg),
+			    void *arg, struct journal_salvage_counts *ret);
+
 /* Opens (creating and migrating unless readonly) the journal at path.
  * Caller closes with journal_close. WH_ERR_CORRUPT if the file is not a whagent journal or
  * was written by a newer version; *ret_j is still set so journal_errmsg can be read

@@ -42,6 +42,8 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 	cJSON_AddStringToObject(o, "mqtt", lv->mqtt);
 	cJSON_AddNumberToObject(o, "mqtt_last_connect_ms", (double)lv->last_connect_ms);
 	cJSON_AddStringToObject(o, "mqtt_last_error", lv->last_error);
+	if (lv->journal_note[0] != '\0')
+		cJSON_AddStringToObject(o, "journal_note", lv->journal_note);
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return text;
@@ -65,4 +67,5 @@ status_read_live(const struct conf *c, struct journal *j, struct status_live *lv
 	if (journal_meta_get(j, "mqtt_last_connect_ms", buf, sizeof(buf)) == WH_OK)
 		lv->last_connect_ms = strtoll(buf, NULL, 10);
 	journal_meta_get(j, "mqtt_last_error", lv->last_error, sizeof(lv->last_error));
+	journal_meta_get(j, "salvage_report", lv->journal_note, sizeof(lv->journal_note));
 }

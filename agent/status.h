@@ -14,6 +14,7 @@ struct status_live {
 	char mqtt[32]; /* disabled, connecting, connected, disconnected, stopped */
 	int64_t last_connect_ms;
 	char last_error[320];
+	char journal_note[1024]; /* salvage report of the last start, if any */
 };
 
 /* What the agent recorded in the journal's meta (its pid, MQTT state, last connection and

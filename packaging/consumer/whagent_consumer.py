@@ -13,6 +13,7 @@ and prints a JSON summary: received, unique, duplicates, gaps, statuses.
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -149,7 +150,9 @@ def main():
     client.on_message = on_message
     client.connect(a.host, a.port, keepalive=30)
     deadline = time.monotonic() + a.timeout if a.timeout else None
-    while True:
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))  # summary, then exit
+    while not stop:
         client.loop(timeout=0.2)
         if a.expect_last and t.complete(a.expect_first, a.expect_last):
             break
