@@ -8,7 +8,7 @@ DEPS := cmake gcc make pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev proto
 WERROR ?= OFF
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build test asan fuzz demo bench clean format format-check arm64 armhf test-cross \
+.PHONY: all deps build test asan valgrind fuzz faults soak demo bench clean format format-check arm64 armhf test-cross \
 	package package-arm64 package-armhf
 
 all: build
@@ -23,7 +23,21 @@ build: deps
 test: build
 	@if command -v clang-format >/dev/null; then $(MAKE) --no-print-directory format-check; fi
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory valgrind
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS_CI)
 	@$(MAKE) --no-print-directory test-cross
+
+FUZZ_SECONDS_CI ?= 15
+
+# The fault harness: `make faults` is the smoke run (also in `make test`); `make soak SEED=...
+# N=...` runs N faults of every kind (broker kill -9 included) and prints the summary table.
+N ?= 200
+faults: build
+	cd $(BUILD) && ctest --output-on-failure -L faults
+soak: build
+	/usr/bin/python3 tests/fault/harness.py --agent $(BUILD)/whagent --faults $(N) \
+		$(if $(SEED),--seed $(SEED)) --kinds agent_kill9,agent_term,broker_term,broker_kill9,link_down,disk_full
 
 # ARM builds: cross-compiled with toolchains/, tests run under qemu-user.
 CROSS_DEPS = crossbuild-essential-$(1) qemu-user libsqlite3-dev:$(1) libprotobuf-c-dev:$(1) \
@@ -63,15 +77,22 @@ package-arm64 package-armhf: package-%: build-%
 	cd build-$* && DEB_HOST_ARCH=$* cpack -B packages
 	@ls build-$*/packages/*.deb
 
+# valgrind memcheck over the unit tests and the end-to-end, CLI and HTTP integration tests.
+valgrind: deps
+	cmake --preset valgrind >/dev/null
+	cmake --build build-valgrind -j $(JOBS)
+	cd build-valgrind && ctest --output-on-failure -j $(JOBS) \
+		-R '^(unit_.*|integration_(spool|uplink|cli|http))$$'
+
 # The test suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps
 	cmake --preset asan -DWHAGENT_WERROR=$(WERROR) >/dev/null
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ctest --output-on-failure -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -E '^(package|faults)$$'
 
 # libFuzzer targets (clang), each run FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus.
 FUZZ_SECONDS ?= 30
-FUZZERS = http_body csv
+FUZZERS = http_body csv conf protobuf
 fuzz: deps
 	@DEPS="clang libclang-rt-14-dev" sh tests/install-deps.sh
 	cmake --preset fuzz >/dev/null

@@ -1,0 +1,471 @@
+#!/usr/bin/python3
+"""Fault harness: the real agent, a real mosquitto and an independent consumer, a generated WMS
+workload (all five kinds, malformed records, repeats) through spool files and HTTP, and faults
+injected at moments chosen by a printed seed:
+
+  agent_kill9   kill -9 of the agent (mid-file, mid-batch, while offline...) and restart
+  agent_term    graceful stop and restart
+  broker_term   broker stopped and started again (its persistence kept)
+  broker_kill9  kill -9 of the broker (soak only: see below)
+  link_down     the link between agent and broker down for 1-4 s (network namespace)
+  disk_full     the journal's file system (a small tmpfs) filled, then freed
+
+After each scenario it checks: every record the source saw acknowledged (spool file taken, HTTP
+200) is journaled once and delivered (at least once; exactly once after dedupe by
+(journal_id, seq)), seqs gapless per journal, every malformed record in quarantine, agent RSS
+bounded, journal within budget. A broker killed with -9 can lose messages it had acknowledged
+but not yet persisted or forwarded; with ack_mode = broker that is outside the agent's reach, so
+such losses are counted apart and checked to still be in the journal (replayable).
+
+usage: harness.py --agent CMD... [--seed S] [--faults N] [--per-scenario K] [--kinds a,b]
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.abspath(os.path.join(HERE, "../.."))
+sys.path.insert(0, os.path.join(TOP, "packaging/consumer"))
+import whagent_consumer  # noqa: E402
+import paho.mqtt.client as mqtt  # noqa: E402
+
+KINDS = ["PICK", "RECEIPT", "ADJUSTMENT", "TRANSFER", "SHIPMENT"]
+ALL_FAULTS = ["agent_kill9", "agent_term", "broker_term", "broker_kill9", "link_down", "disk_full"]
+
+
+def log(*a):
+    print("[%7.2f]" % (time.monotonic() - T0), *a, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def record(rng, txn, bad=None):
+    kind = KINDS[txn % 5]
+    r = {"kind": kind, "txn_id": "F%08d" % txn, "event_time": "2026-03-01T10:%02d:%02d+01:00" % (txn // 60 % 60, txn % 60),
+         "sku": "SKU-%d" % rng.randint(1, 999), "qty": "%d.%d" % (rng.randint(1, 99), rng.randint(0, 9)),
+         "uom": "EA", "bin": "A-%02d" % rng.randint(1, 40)}
+    if kind == "ADJUSTMENT":
+        r["reason_code"] = "COUNT"
+    if kind == "TRANSFER":
+        r["to_bin"] = "B-%02d" % rng.randint(1, 40)
+    if kind == "SHIPMENT":
+        r["shipment_ref"] = "S%d" % (txn // 7)
+        del r["bin"]
+    if bad:
+        r["qty"] = "1,5"
+    return r
+
+
+class Env:
+    """Broker, agent, namespace and tmpfs of one scenario; every process stopped by PID."""
+
+    def __init__(self, a, work, rng):
+        self.a, self.work, self.rng = a, work, rng
+        self.port = free_port()
+        self.http_port = free_port()
+        self.agent = self.broker = None
+        self.ns = None
+        self.root = os.geteuid() == 0
+        self.tmpfs = None
+        uid = "%d%d" % (os.getpid() % 1000, rng.randint(0, 99))
+        if self.root and "link_down" in a.kinds and subprocess.run(["ip", "netns", "add", "whf" + uid]).returncode == 0:
+            self.ns, self.vh, self.vn = "whf" + uid, "whh" + uid, "whn" + uid
+            o = rng.randint(1, 250)
+            self.host_ip, self.ns_ip = "10.213.%d.1" % o, "10.213.%d.2" % o
+            sh("ip", "link", "add", self.vh, "type", "veth", "peer", "name", self.vn)
+            sh("ip", "link", "set", self.vn, "netns", self.ns)
+            sh("ip", "addr", "add", self.host_ip + "/30", "dev", self.vh)
+            sh("ip", "link", "set", self.vh, "up")
+            sh("ip", "netns", "exec", self.ns, "ip", "addr", "add", self.ns_ip + "/30", "dev", self.vn)
+            sh("ip", "netns", "exec", self.ns, "ip", "link", "set", self.vn, "up")
+            sh("ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up")
+        self.state = os.path.join(work, "state")
+        os.makedirs(self.state)
+        if self.root and "disk_full" in a.kinds and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", self.state]).returncode == 0:
+            self.tmpfs = self.state
+        self.spool = os.path.join(work, "spool")
+        os.makedirs(self.spool)
+        self.broker_dir = os.path.join(work, "broker")
+        os.makedirs(self.broker_dir)
+        self.write_confs()
+
+    def write_confs(self):
+        with open(os.path.join(self.work, "mosquitto.conf"), "w") as f:
+            f.write("user root\npersistence true\npersistence_location %s/\nautosave_interval 1\n"
+                    "autosave_on_changes true\nmax_queued_messages 0\nmax_inflight_messages 0\n"
+                    "log_dest file %s/broker.log\nlistener %d 127.0.0.1\nallow_anonymous true\n"
+                    % (self.broker_dir, self.work, self.port))
+            if self.ns:
+                f.write("listener %d %s\nallow_anonymous true\n" % (self.port, self.host_ip))
+        http_host = self.ns_ip if self.ns else "127.0.0.1"
+        tls = ""
+        if self.ns:  # off loopback the HTTP input needs TLS
+            key, crt = os.path.join(self.work, "http.key"), os.path.join(self.work, "http.crt")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-days", "2", "-keyout", key, "-out", crt, "-subj", "/CN=agent",
+                            "-addext", "subjectAltName=IP:%s" % self.ns_ip], check=True, capture_output=True)
+            tls = "tls_certfile = %s\ntls_keyfile = %s\n" % (crt, key)
+            self.http_ctx = ssl.create_default_context(cafile=crt)
+            self.http_url = "https://%s:%d/v1/events" % (self.ns_ip, self.http_port)
+        else:
+            self.http_ctx = None
+            self.http_url = "http://127.0.0.1:%d/v1/events" % self.http_port
+        self.conf = os.path.join(self.work, "whagent.conf")
+        with open(self.conf, "w") as f:
+            f.write("[agent]\nsite_id = FAULT\nstate_dir = %s\n[journal]\nmax_bytes = %dMiB\nreserve_bytes = 0\n"
+                    "commit_records = 200\n[input.spool]\ndir = %s\nsettle_ms = 300\nrescan_ms = 300\n"
+                    "[input.http]\nlisten = %s:%d\nmax_records_per_request = 100\n%s"
+                    "[mqtt]\nhost = %s\nport = %d\nallow_insecure = true\nwindow = 8\nbatch_max_events = 100\n"
+                    "reconnect_min_ms = 100\nreconnect_max_ms = 1000\nstatus_interval_s = 5\n"
+                    "drain_timeout_ms = 2000\nretention_s = 3600\nkeepalive_s = 5\n"
+                    % (self.state, self.a.budget_mib, self.spool, http_host, self.http_port, tls,
+                       self.host_ip if self.ns else "127.0.0.1", self.port))
+
+    def start_broker(self):
+        self.broker = subprocess.Popen(["mosquitto", "-c", os.path.join(self.work, "mosquitto.conf")],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("broker did not start")
+
+    def stop_broker(self, sig=signal.SIGTERM):
+        if self.broker:
+            self.broker.send_signal(sig)
+            self.broker.wait(timeout=30)
+            self.broker = None
+
+    def start_agent(self):
+        cmd = (["ip", "netns", "exec", self.ns] if self.ns else []) + self.a.agent + ["run", "-c", self.conf]
+        self.agent_log = open(os.path.join(self.work, "agent.log"), "a")
+        self.agent = subprocess.Popen(cmd, stdout=self.agent_log, stderr=self.agent_log)
+
+    def stop_agent(self, sig=signal.SIGTERM):
+        if self.agent:
+            self.agent.send_signal(sig)
+            try:
+                self.agent.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.agent.kill()
+                self.agent.wait()
+                raise RuntimeError("agent did not stop on SIGTERM")
+            if sig == signal.SIGTERM and self.agent.returncode != 0:
+                raise RuntimeError("agent exited %d on SIGTERM" % self.agent.returncode)
+            self.agent = None
+
+    def status(self):
+        out = subprocess.run(self.a.agent + ["status", "-c", self.conf, "--json"], capture_output=True, text=True)
+        return json.loads(out.stdout) if out.returncode == 0 else None
+
+    def rss_kib(self):
+        try:
+            with open("/proc/%d/status" % self.agent.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS"):
+                        return int(line.split()[1])
+        except (OSError, AttributeError):
+            return 0
+        return 0
+
+    def link(self, up):
+        sh("ip", "link", "set", self.vh, "up" if up else "down")
+
+    def close(self):
+        for p in (self.agent, self.broker):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        if self.tmpfs:
+            subprocess.run(["umount", "-l", self.tmpfs])
+        if self.ns:
+            subprocess.run(["ip", "link", "del", self.vh], stderr=subprocess.DEVNULL)
+            subprocess.run(["ip", "netns", "del", self.ns])
+
+
+class Consumer:
+    """Persistent MQTT session (QoS 1, fixed client id) that survives broker restarts."""
+
+    def __init__(self, port):
+        self.batch_pb2, _ = whagent_consumer.load_protos(os.path.join(TOP, "proto"))
+        self.seen = {}     # (journal, seq) -> source_key
+        self.copies = 0
+        self.lock = threading.Lock()
+        self.c = mqtt.Client(client_id="fault-consumer-%d" % os.getpid(), clean_session=False)
+        self.c.on_connect = lambda c, u, f, rc: c.subscribe("whagent/v1/+/events", 1)
+        self.c.on_message = self.on_message
+        self.c.reconnect_delay_set(0.1, 1)
+        self.c.connect_async("127.0.0.1", port, keepalive=10)
+        self.c.loop_start()
+
+    def on_message(self, c, u, msg):
+        b = self.batch_pb2.EventBatch()
+        b.ParseFromString(msg.payload)
+        with self.lock:
+            for e in b.events:
+                h = getattr(e, e.WhichOneof("body")).header
+                self.copies += 1
+                self.seen[(b.journal_id, h.seq)] = h.source_key
+
+    def stop(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+class Workload:
+    """Spool files and HTTP POSTs from two threads; what the source saw acknowledged."""
+
+    def __init__(self, env, rng, txn0):
+        self.env, self.rng, self.txn = env, rng, txn0
+        self.expected = set()   # valid txn ids the source handed over
+        self.bad = 0            # malformed records handed over
+        self.http_acked = 0
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.files), threading.Thread(target=self.posts)]
+        self.lock = threading.Lock()
+        self.files_written = 0
+
+    def next_txn(self):
+        with self.lock:
+            self.txn += 1
+            return self.txn
+
+    def batch(self, rng, n):
+        recs, good, bad = [], [], 0
+        for _ in range(n):
+            roll = rng.random()
+            if roll < 0.03:
+                recs.append(record(rng, self.next_txn(), bad=True))
+                bad += 1
+            elif roll < 0.08 and self.expected:
+                with self.lock:
+                    recs.append(record(rng, int(rng.choice(sorted(self.expected)[-200:])[1:])))
+            else:
+                r = record(rng, self.next_txn())
+                recs.append(r)
+                good.append(r["txn_id"])
+        return recs, good, bad
+
+    def files(self):
+        rng = random.Random(self.rng.random())
+        while not self.stop.is_set():
+            recs, good, bad = self.batch(rng, rng.randint(50, 800))
+            name = "wms-%06d.jsonl" % self.files_written
+            self.files_written += 1
+            path = os.path.join(self.env.spool, name)
+            with open(path + ".part", "w") as f:
+                for r in recs:
+                    f.write(json.dumps(r) + "\n")
+            os.rename(path + ".part", path)
+            with self.lock:  # handed over: the agent must take it (C1 for files: it stays until done)
+                self.expected.update(good)
+                self.bad += bad
+            self.stop.wait(rng.uniform(0.2, 0.8))
+
+    def posts(self):
+        rng = random.Random(self.rng.random())
+        while not self.stop.is_set():
+            recs, good, bad = self.batch(rng, rng.randint(1, 40))
+            body = "\n".join(json.dumps(r) for r in recs).encode()
+            for _ in range(600):  # a sender retries until acknowledged
+                try:
+                    req = urllib.request.Request(self.env.http_url, body, {"Content-Type": "application/x-ndjson"})
+                    res = urllib.request.urlopen(req, timeout=5, context=self.env.http_ctx)
+                    if res.status == 200:
+                        with self.lock:
+                            self.expected.update(good)
+                            self.bad += bad
+                            self.http_acked += len(recs)
+                        break
+                except Exception:
+                    time.sleep(0.1)
+            self.stop.wait(rng.uniform(0.02, 0.2))
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=120)
+
+
+def inject(env, kind, rng, counts):
+    counts[kind] = counts.get(kind, 0) + 1
+    if kind == "agent_kill9":
+        env.stop_agent(signal.SIGKILL)
+        time.sleep(rng.uniform(0.1, 1.5))
+        env.start_agent()
+    elif kind == "agent_term":
+        env.stop_agent()
+        time.sleep(rng.uniform(0.1, 1.0))
+        env.start_agent()
+    elif kind in ("broker_term", "broker_kill9"):
+        env.stop_broker(signal.SIGTERM if kind == "broker_term" else signal.SIGKILL)
+        time.sleep(rng.uniform(0.5, 3.0))
+        env.start_broker()
+    elif kind == "link_down":
+        env.link(False)
+        time.sleep(rng.uniform(1.0, 4.0))
+        env.link(True)
+    elif kind == "disk_full":
+        filler = os.path.join(env.state, "filler")
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 20))
+                    f.flush()
+            except OSError:
+                pass
+        time.sleep(rng.uniform(1.0, 3.0))
+        os.unlink(filler)
+
+
+def scenario(a, n_faults, rng, txn0, number):
+    work = tempfile.mkdtemp(prefix="whagent-fault-")
+    env = Env(a, work, rng)
+    kinds = [k for k in a.kinds if (k != "link_down" or env.ns) and (k != "disk_full" or env.tmpfs)]
+    counts, result = {}, {"scenario": number, "work": work}
+    consumer = None
+    try:
+        env.start_broker()
+        consumer = Consumer(env.port)
+        env.start_agent()
+        time.sleep(0.5)
+        wl = Workload(env, rng, txn0)
+        wl.start()
+        rss_max = 0
+        for i in range(n_faults):
+            t_end = time.monotonic() + rng.uniform(0.5, 2.5)
+            while time.monotonic() < t_end:
+                rss_max = max(rss_max, env.rss_kib())
+                time.sleep(0.1)
+            kind = rng.choice(kinds)
+            log("scenario %d fault %d/%d: %s" % (number, i + 1, n_faults, kind))
+            inject(env, kind, rng, counts)
+        time.sleep(1)
+        wl.finish()
+        # quiesce: every file taken, everything acknowledged and received
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            rss_max = max(rss_max, env.rss_kib())
+            st = env.status()
+            left = [f for f in os.listdir(env.spool) if f.endswith(".jsonl")]
+            if st and not left and st["backlog"] == 0 and st["mqtt"] == "connected":
+                with consumer.lock:
+                    got = {(j, s) for (j, s) in consumer.seen if j == st["journal_id"]}
+                if len(got) >= st["last_seq"]:
+                    break
+            time.sleep(0.5)
+        time.sleep(1)
+        st = env.status()
+        journaled = subprocess.run(["sqlite3", "-readonly", os.path.join(env.state, "journal.db"),
+                                    "SELECT source_key FROM event"], capture_output=True, text=True).stdout.split()
+        quarantined = int(subprocess.run(["sqlite3", "-readonly", os.path.join(env.state, "journal.db"),
+                                          "SELECT count(*) FROM quarantine"], capture_output=True, text=True).stdout or 0)
+        with consumer.lock:
+            seen = dict(consumer.seen)
+            copies = consumer.copies
+        by_key = {}
+        for (j, s), k in seen.items():
+            by_key.setdefault(k, set()).add((j, s))
+        delivered = set(by_key)
+        lost = wl.expected - delivered
+        lost_kept = lost & set(journaled)     # acknowledged by the broker, still in the journal
+        gaps = []
+        for j in {j for (j, _) in seen}:
+            seqs = sorted(s for (jj, s) in seen if jj == j)
+            if seqs and seqs[-1] - seqs[0] + 1 != len(seqs):
+                gaps.append(j)
+        result.update({
+            "faults": counts, "sent": len(wl.expected), "bad_sent": wl.bad, "files": wl.files_written,
+            "http_records_acked": wl.http_acked, "delivered": len(delivered & wl.expected),
+            "copies_received": copies, "lost": len(lost - lost_kept), "lost_at_broker_kept_in_journal": len(lost_kept),
+            "duplicated_after_dedupe": sum(1 for v in by_key.values() if len(v) > 1),
+            "journaled_twice": len(journaled) - len(set(journaled)), "gaps": len(gaps),
+            "quarantined": quarantined, "rss_max_kib": rss_max,
+            "journal_bytes": st["journal_bytes"] if st else -1, "budget": a.budget_mib << 20,
+        })
+        ok = (result["lost"] == 0 and result["duplicated_after_dedupe"] == 0 and result["journaled_twice"] == 0
+              and (result["gaps"] == 0 or counts.get("broker_kill9")) and quarantined == wl.bad
+              and rss_max < a.rss_limit_mib * 1024 and 0 <= result["journal_bytes"] <= (a.budget_mib + 4) << 20
+              and (result["lost_at_broker_kept_in_journal"] == 0 or counts.get("broker_kill9")))
+        result["ok"] = bool(ok)
+        env.stop_agent()
+    except Exception as e:  # reported, never a hang: every loop above is bounded
+        result.update({"ok": False, "error": repr(e), "faults": counts})
+    finally:
+        if consumer:
+            consumer.stop()
+        env.close()
+    if result["ok"] and not a.keep:
+        subprocess.run(["rm", "-rf", work])
+    return result
+
+
+def main():
+    global T0
+    T0 = time.monotonic()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--agent", nargs="+", required=True)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--faults", type=int, default=8)
+    ap.add_argument("--per-scenario", type=int, default=20)
+    ap.add_argument("--kinds", default="agent_kill9,agent_term,broker_term,link_down,disk_full")
+    ap.add_argument("--budget-mib", type=int, default=48)
+    ap.add_argument("--rss-limit-mib", type=int, default=64)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    a.kinds = a.kinds.split(",")
+    seed = a.seed if a.seed is not None else random.SystemRandom().randint(1, 1 << 30)
+    print("seed %d (replay with --seed %d)" % (seed, seed), flush=True)
+    rng = random.Random(seed)
+    results, left, n = [], a.faults, 0
+    while left > 0:
+        k = min(left, a.per_scenario)
+        n += 1
+        results.append(scenario(a, k, rng, n * 10000000, n))
+        left -= k
+    faults = {}
+    for r in results:
+        for k, v in r.get("faults", {}).items():
+            faults[k] = faults.get(k, 0) + v
+    tot = lambda key: sum(r.get(key, 0) for r in results)
+    print("\n| seed | scenarios | faults | " + " | ".join(ALL_FAULTS) + " | events sent | delivered | lost | lost at broker (in journal) | duplicated after dedupe | gaps | quarantined / bad sent | max RSS KiB |")
+    print("|" + "---|" * (13 + len(ALL_FAULTS) - 1))
+    print("| %d | %d | %d | %s | %d | %d | %d | %d | %d | %d | %d / %d | %d |" % (
+        seed, len(results), sum(faults.values()), " | ".join(str(faults.get(k, 0)) for k in ALL_FAULTS),
+        tot("sent"), tot("delivered"), tot("lost"), tot("lost_at_broker_kept_in_journal"),
+        tot("duplicated_after_dedupe"), tot("gaps"), tot("quarantined"), tot("bad_sent"),
+        max([r.get("rss_max_kib", 0) for r in results] or [0])))
+    bad = [r for r in results if not r["ok"]]
+    for r in bad:
+        print("FAILED scenario:", json.dumps(r), flush=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
