@@ -666,14 +666,15 @@ fail:
 void
 uplink_free(struct uplink *up)
 {
-	struct loop_timer *timers[] = {&up->connect_timer, &up->linger_timer, &up->status_timer,
-				       &up->save_timer,	   &up->retry_timer,  &up->prune_timer};
-
 	if (up == NULL)
 		return;
 	teardown(up);
-	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
-		loop_timer_del(up->loop, timers[i]);
+	loop_timer_del(up->loop, &up->connect_timer);
+	loop_timer_del(up->loop, &up->linger_timer);
+	loop_timer_del(up->loop, &up->status_timer);
+	loop_timer_del(up->loop, &up->save_timer);
+	loop_timer_del(up->loop, &up->retry_timer);
+	loop_timer_del(up->loop, &up->prune_timer);
 	loop_on_prepare(up->loop, NULL, NULL);
 	codec_batch_done(&up->batch);
 	wh_free(up->win);
