@@ -58,13 +58,12 @@ restart_key(const struct conf *a, const struct conf *b)
 	    !same(a->mqtt_client_id, b->mqtt_client_id) ||
 	    !same(a->mqtt_topic_prefix, b->mqtt_topic_prefix) ||
 	    a->mqtt_protocol != b->mqtt_protocol || !same(a->mqtt_cafile, b->mqtt_cafile) ||
-	    !same(a->mqtt_capath, b->mqtt_capath) || !same(a->mqtt_certfile, b->mqtt_certfile) ||
-	    !same(a->mqtt_keyfile, b->mqtt_keyfile) || !same(a->mqtt_username, b->mqtt_username) ||
+	    !same(a->mqtt_capath, b->mqtt_capath) || !same(a->mqtt_username, b->mqtt_username) ||
 	    !same(a->mqtt_password_file, b->mqtt_password_file) ||
 	    a->mqtt_window != b->mqtt_window ||
 	    a->mqtt_batch_max_events != b->mqtt_batch_max_events ||
 	    a->mqtt_batch_max_bytes != b->mqtt_batch_max_bytes)
-		return "[mqtt] broker, TLS, credential, window or batch settings";
+		return "[mqtt] broker, CA, credential, window or batch settings";
 	if (a->http_enabled != b->http_enabled ||
 	    (a->http_enabled && (!same(a->http_listen, b->http_listen) ||
 				 !same(a->http_tls_certfile, b->http_tls_certfile) ||

@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "conf.h"
+#include "crypto.h"
 #include "csv.h"
 #include "intake.h"
 #include "journal.h"
@@ -27,6 +28,9 @@ struct args {
 	const char *conf;
 	const char *sub; /* quarantine: list, show, requeue, purge */
 	const char *id;
+	const char *cn;	 /* enroll */
+	const char *out; /* enroll */
+	int force;	 /* enroll */
 	int json;
 	int until_idle;
 };
@@ -50,6 +54,10 @@ usage(FILE *f)
 		"fixing\n"
 		"                               a [map.NAME] section) and journal it if valid\n"
 		"  quarantine purge ID -c FILE  delete a quarantined record\n"
+		"  enroll -c FILE [--cn NAME] [--out DIR] [--force]\n"
+		"                               make the device key (EC P-256, mode 0600) and a "
+		"CSR\n"
+		"                               for the company CA ([identity] O, OU, DNS names)\n"
 		"  help-config                  every configuration key with default and help\n"
 		"  version                      print the version\n"
 		"\n"
@@ -71,6 +79,12 @@ parse_args(int argc, char **argv, struct args *a)
 			a->json = 1;
 		else if (strcmp(argv[i], "--until-idle") == 0)
 			a->until_idle = 1;
+		else if (strcmp(argv[i], "--cn") == 0 && i + 1 < argc)
+			a->cn = argv[++i];
+		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			a->out = argv[++i];
+		else if (strcmp(argv[i], "--force") == 0)
+			a->force = 1;
 		else if (argv[i][0] == '-')
 			return -1;
 		else if (a->sub == NULL)
@@ -118,17 +132,113 @@ open_journal(const struct conf *c, int readonly)
 	return j;
 }
 
+/* The client certificate: matches the key, chains to the CA, days left. */
+static int
+check_cert(const struct conf *c)
+{
+	struct crypto_cert_info info;
+	char why[512];
+
+	if (c->mqtt_certfile[0] == '\0')
+		return 0;
+	if (crypto_check_cert(c->mqtt_certfile, c->mqtt_keyfile, c->mqtt_cafile, &info, why,
+			      sizeof(why)) != 0) {
+		fprintf(stderr, "whagent: %s\n", why);
+		return 1;
+	}
+	printf("# client certificate %s: valid until %s, %d days left%s\n", info.subject,
+	       info.not_after, info.days_left,
+	       info.days_left < c->mqtt_cert_warn_days ? " (renew it: whagent enroll)" : "");
+	return 0;
+}
+
 static int
 cmd_check(const struct args *a)
 {
 	struct conf *c = load_conf(a);
+	int rc;
 
 	if (c == NULL)
 		return 1;
 	conf_print(c, stdout);
-	printf("# %s: configuration is valid\n", a->conf);
+	rc = check_cert(c);
+	if (rc == 0)
+		printf("# %s: configuration is valid\n", a->conf);
 	conf_free(c);
-	return 0;
+	return rc;
+}
+
+/* Splits a comma-separated list in place; at most max items. */
+static int
+split_list(char *s, char **items, int max)
+{
+	int n = 0;
+
+	for (char *p = s; p != NULL && *p && n < max;) {
+		char *comma = strchr(p, ',');
+
+		if (comma != NULL)
+			*comma = '\0';
+		while (*p == ' ')
+			p++;
+		for (char *e = p + strlen(p); e > p && e[-1] == ' '; e--)
+			e[-1] = '\0';
+		if (*p)
+			items[n++] = p;
+		p = comma ? comma + 1 : NULL;
+	}
+	return n;
+}
+
+static int
+cmd_enroll(const struct args *a)
+{
+	struct conf *c = load_conf(a);
+	char dir[4096], key[4400], csr[4400], subject[512], fp[65], why[512], *dns[16];
+	char *names = NULL;
+	const char *base;
+	int ndns, rc = 1;
+
+	if (c == NULL)
+		return 1;
+	/* beside the configured keyfile (named like it), or in /etc/whagent */
+	if (c->mqtt_keyfile[0] != '\0') {
+		const char *slash = strrchr(c->mqtt_keyfile, '/');
+
+		base = slash ? slash + 1 : c->mqtt_keyfile;
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - c->mqtt_keyfile) : 1,
+			 slash ? c->mqtt_keyfile : ".");
+	} else {
+		base = "client.key";
+		snprintf(dir, sizeof(dir), "/etc/whagent");
+	}
+	if (a->out != NULL)
+		snprintf(dir, sizeof(dir), "%s", a->out);
+	snprintf(key, sizeof(key), "%s/%s", dir, base);
+	snprintf(csr, sizeof(csr), "%s/%.*s.csr", dir,
+		 strrchr(base, '.') ? (int)(strrchr(base, '.') - base) : (int)strlen(base), base);
+	snprintf(subject, sizeof(subject), "CN=%s%s%s%s%s", a->cn ? a->cn : c->site_id,
+		 c->identity_organization[0] ? ",O=" : "", c->identity_organization,
+		 c->identity_unit[0] ? ",OU=" : "", c->identity_unit);
+	names = wh_strdup(c->identity_dns_names);
+	ndns = names ? split_list(names, dns, 16) : 0;
+	if (crypto_enroll(key, csr, subject, (const char *const *)dns, ndns, a->force, fp, why,
+			  sizeof(why)) != 0) {
+		fprintf(stderr, "whagent enroll: %s\n", why);
+		goto out;
+	}
+	printf("key     %s (mode 0600; it never leaves this machine)\n", key);
+	printf("csr     %s\n", csr);
+	printf("subject %s\n", subject);
+	printf("sha256  %s\n", fp);
+	printf("Have the company CA sign the CSR; install the certificate as [mqtt] certfile\n"
+	       "(with keyfile = %s) and run: whagent check -c %s\n",
+	       key, a->conf);
+	rc = 0;
+out:
+	wh_free(names);
+	conf_free(c);
+	return rc;
 }
 
 static void
@@ -445,6 +555,8 @@ cli_main(int argc, char **argv)
 	}
 	if (strcmp(a.cmd, "check") == 0)
 		return cmd_check(&a);
+	if (strcmp(a.cmd, "enroll") == 0)
+		return cmd_enroll(&a);
 	if (strcmp(a.cmd, "status") == 0)
 		return cmd_status(&a);
 	if (strcmp(a.cmd, "quarantine") == 0)

@@ -133,7 +133,7 @@ codec_event_encode(const struct event *ev, const char *source, uint64_t seq, int
 	return WH_OK;
 }
 
-#define BATCH_HEADER_ROOM 256 /* site id and journal id are bounded by the configuration */
+#define BATCH_HEADER_ROOM 512 /* header and signature; site and journal ids are bounded */
 #define EVENTS_TAG	  ((5 << 3) | 2) /* EventBatch.events, length-delimited */
 
 wh_err
@@ -207,6 +207,23 @@ codec_batch_finish(struct codec_batch *b, const char *site_id, const char *journ
 }
 
 wh_err
+codec_batch_add_signature(struct codec_batch *b, const uint8_t *sig, size_t sig_len,
+			  const uint8_t *fingerprint, size_t fp_len)
+{
+	if (b->len + 2 * (1 + 10) + sig_len + fp_len > b->cap)
+		return WH_ERR_TOOBIG;
+	b->buf[b->len++] = (7 << 3) | 2;
+	b->len += put_varint(b->buf + b->len, sig_len);
+	memcpy(b->buf + b->len, sig, sig_len);
+	b->len += sig_len;
+	b->buf[b->len++] = (8 << 3) | 2;
+	b->len += put_varint(b->buf + b->len, fp_len);
+	memcpy(b->buf + b->len, fingerprint, fp_len);
+	b->len += fp_len;
+	return WH_OK;
+}
+
+wh_err
 codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *ret_len)
 {
 	Whagent__V1__Status m;
@@ -226,6 +243,8 @@ codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *re
 	m.quarantined = st->quarantined;
 	m.oldest_unsent_age_s = st->oldest_unsent_age_s;
 	m.time_ms = st->time_ms;
+	m.has_client_cert = st->has_client_cert != 0;
+	m.cert_days_left = st->cert_days_left;
 	len = whagent__v1__status__get_packed_size(&m);
 	buf = wh_malloc(len);
 	if (buf == NULL)

@@ -40,6 +40,11 @@ int codec_batch_add(struct codec_batch *b, uint64_t seq, const uint8_t *event, s
 wh_err codec_batch_finish(struct codec_batch *b, const char *site_id, const char *journal_id,
 			  int historical);
 
+/* Appends EventBatch fields 7 (signature) and 8 (key fingerprint) after codec_batch_finish:
+ * the signature covers the batch's bytes as they were before. */
+wh_err codec_batch_add_signature(struct codec_batch *b, const uint8_t *sig, size_t sig_len,
+				 const uint8_t *fingerprint, size_t fp_len);
+
 /* What a Status message says (birth, heartbeat, death). */
 struct codec_status {
 	const char *site_id;
@@ -49,6 +54,8 @@ struct codec_status {
 	uint64_t last_seq, acked_through, backlog, quarantined;
 	int64_t oldest_unsent_age_s;
 	int64_t time_ms;
+	int has_client_cert;
+	int cert_days_left;
 };
 
 /* Encodes st as a whagent.v1.Status into a new buffer; caller frees with wh_free. */

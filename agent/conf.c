@@ -144,6 +144,15 @@ static const struct conf_key keys[] = {
 	 "on stop, wait this long for acknowledgements of batches in flight"},
 	{"mqtt", "retention_s", CT_INT, OFF(mqtt_retention_s), "86400", 0, 31536000, NULL,
 	 "acknowledged events are kept this long (for replay), then pruned"},
+	{"mqtt", "sign_batches", CT_ENUM, OFF(mqtt_sign_batches), "false", 0, 0, bool_choices,
+	 "sign every EventBatch with the device key (keyfile): ECDSA P-256"},
+	{"mqtt", "cert_warn_days", CT_INT, OFF(mqtt_cert_warn_days), "30", 0, 3650, NULL,
+	 "warn when the client certificate expires within this many days"},
+	{"identity", "organization", CT_STR, OFF(identity_organization), "", 0, 64, NULL,
+	 "O= of the CSR `whagent enroll` writes"},
+	{"identity", "unit", CT_STR, OFF(identity_unit), "", 0, 64, NULL, "OU= of the CSR"},
+	{"identity", "dns_names", CT_STR, OFF(identity_dns_names), "", 0, 1024, NULL,
+	 "DNS subject alternative names of the CSR, comma-separated"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -470,14 +479,18 @@ check_mqtt(struct conf *c, struct parse_state *ps)
 
 	if (c->mqtt_host[0] == '\0')
 		return WH_OK;
-	if ((c->mqtt_certfile[0] == '\0') != (c->mqtt_keyfile[0] == '\0'))
-		why = "certfile and keyfile go together (mutual TLS)";
+	if (c->mqtt_certfile[0] != '\0' && c->mqtt_keyfile[0] == '\0')
+		why = "certfile needs its keyfile (mutual TLS)";
+	else if (c->mqtt_keyfile[0] != '\0' && c->mqtt_certfile[0] == '\0' && !c->mqtt_sign_batches)
+		why = "keyfile needs its certfile (mutual TLS), or sign_batches = true";
 	else if (c->mqtt_certfile[0] != '\0' && !conf_mqtt_tls(c))
 		why = "certfile needs cafile or capath (TLS)";
 	else if (!conf_mqtt_tls(c) && !conf_host_is_loopback(c->mqtt_host) &&
 		 !c->mqtt_allow_insecure)
 		why = "plain TCP to a broker on another machine is refused: set cafile (TLS) or, "
 		      "on a trusted network, allow_insecure = true";
+	else if (c->mqtt_sign_batches && c->mqtt_keyfile[0] == '\0')
+		why = "sign_batches needs the device key (keyfile)";
 	else if (c->mqtt_ack_mode == CONF_ACK_PLATFORM)
 		why = "ack_mode = platform is not available in this version";
 	else if (c->mqtt_reconnect_max_ms < c->mqtt_reconnect_min_ms)

@@ -87,6 +87,12 @@ struct conf {
 	long mqtt_status_interval_s;
 	long mqtt_drain_timeout_ms;
 	long mqtt_retention_s;
+	long mqtt_sign_batches;
+	long mqtt_cert_warn_days;
+	/* [identity]: what `whagent enroll` puts in the CSR */
+	char *identity_organization;
+	char *identity_unit;
+	char *identity_dns_names;
 	/* [map.NAME] */
 	int nmaps;
 	struct conf_map maps[CONF_MAPS_MAX];

@@ -136,6 +136,11 @@ mqtt(struct text *t, const struct metrics_src *m)
 	add(t, "whagent_mqtt_publish_errors_total %" PRIu64 "\n", u.publish_errors);
 	header(t, "mqtt_reconnects_total", "counter", "Connection attempts to the broker.");
 	add(t, "whagent_mqtt_reconnects_total %" PRIu64 "\n", u.reconnects);
+	if (u.has_client_cert) {
+		header(t, "client_cert_days_left", "gauge",
+		       "Days until the client certificate expires (negative: expired).");
+		add(t, "whagent_client_cert_days_left %d\n", u.cert_days_left);
+	}
 }
 
 static void

@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "codec.h"
 #include "conf.h"
+#include "crypto.h"
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
@@ -65,7 +67,12 @@ struct uplink {
 	struct loop_timer prune_timer;
 	struct uplink_stats stats;
 	char last_error[320];
-	char lib_error[192]; /* libmosquitto's last error log line (OpenSSL's reason for TLS) */
+	char lib_error[192];
+	struct crypto_signer *signer; /* sign_batches */
+	char cert_id[128];
+		/* identity of certfile and keyfile when last read */ /* libmosquitto's last error
+									 log line (OpenSSL's reason
+									 for TLS) */
 };
 
 static int lib_users;
@@ -130,6 +137,8 @@ status_payload(struct uplink *up, int online, uint8_t **ret_buf, size_t *ret_len
 				  .session = up->session,
 				  .time_ms = platform_now_ms()};
 
+	cs.has_client_cert = up->stats.has_client_cert;
+	cs.cert_days_left = up->stats.cert_days_left;
 	if (journal_stats(up->journal, &st) == WH_OK) {
 		cs.last_seq = st.last_seq;
 		cs.acked_through = up->acked > st.acked_through ? up->acked : st.acked_through;
@@ -269,6 +278,17 @@ publish_batch(struct uplink *up)
 		return 0;
 	if (codec_batch_finish(b, up->conf->site_id, journal_id(up->journal), 0) != WH_OK)
 		return 0;
+	if (up->signer != NULL) {
+		uint8_t sig[CRYPTO_SIG_MAX];
+		size_t sig_len = 0;
+
+		if (crypto_sign(up->signer, b->buf, b->len, sig, &sig_len) != 0 ||
+		    codec_batch_add_signature(b, sig, sig_len,
+					      crypto_signer_fingerprint(up->signer), 32) != WH_OK) {
+			record_error(up, "signing a batch failed; not sending unsigned");
+			return 0;
+		}
+	}
 	props = properties(up, CONTENT_TYPE_BATCH, b);
 	rc = mosquitto_publish_v5(up->mosq, &mid, up->topic_events, (int)b->len, b->buf, 1, false,
 				  props);
@@ -536,7 +556,7 @@ configure_session(struct uplink *up)
 		rc = mosquitto_tls_set(up->mosq, c->mqtt_cafile[0] ? c->mqtt_cafile : NULL,
 				       c->mqtt_capath[0] ? c->mqtt_capath : NULL,
 				       c->mqtt_certfile[0] ? c->mqtt_certfile : NULL,
-				       c->mqtt_keyfile[0] ? c->mqtt_keyfile : NULL, NULL);
+				       c->mqtt_certfile[0] ? c->mqtt_keyfile : NULL, NULL);
 		if (rc == MOSQ_ERR_SUCCESS)
 			rc = mosquitto_tls_opts_set(up->mosq, 1, "tlsv1.2", NULL);
 	}
@@ -579,6 +599,57 @@ on_connect_timer(void *arg)
 	up->state = UP_CONNECTING;
 	up->stats.reconnects++;
 	record_state(up, "connecting");
+}
+
+/* --- client certificate -------------------------------------------------------------- */
+
+/* Device, inode, size and mtime of certfile and keyfile: a change means a rotation. */
+static void
+cert_identity(const struct conf *c, char *buf, size_t len)
+{
+	struct stat a = {0}, b = {0};
+
+	if (c->mqtt_certfile[0] != '\0')
+		stat(c->mqtt_certfile, &a);
+	if (c->mqtt_keyfile[0] != '\0')
+		stat(c->mqtt_keyfile, &b);
+	snprintf(buf, len, "%ju:%ju:%jd:%jd/%ju:%ju:%jd:%jd", (uintmax_t)a.st_dev,
+		 (uintmax_t)a.st_ino, (intmax_t)a.st_size, (intmax_t)a.st_mtime,
+		 (uintmax_t)b.st_dev, (uintmax_t)b.st_ino, (intmax_t)b.st_size,
+		 (intmax_t)b.st_mtime);
+}
+
+/* Reads the client certificate's expiry (and the signing key); warns when it is near. */
+static wh_err
+load_identity(struct uplink *up)
+{
+	const struct conf *c = up->conf;
+	struct crypto_cert_info info;
+	char why[512];
+
+	cert_identity(c, up->cert_id, sizeof(up->cert_id));
+	up->stats.has_client_cert = c->mqtt_certfile[0] != '\0';
+	if (up->stats.has_client_cert) {
+		if (crypto_check_cert(c->mqtt_certfile, c->mqtt_keyfile, NULL, &info, why,
+				      sizeof(why)) != 0 &&
+		    info.not_after[0] == '\0')
+			log_warnx("uplink: %s", why);
+		else if (info.days_left < c->mqtt_cert_warn_days)
+			log_warnx("uplink: client certificate %s expires on %s (%d days): renew it",
+				  info.subject, info.not_after, info.days_left);
+		up->stats.cert_days_left = info.days_left;
+	}
+	if (c->mqtt_sign_batches) {
+		struct crypto_signer *s;
+
+		if (crypto_signer_new(c->mqtt_keyfile, &s, why, sizeof(why)) != 0) {
+			log_errx("uplink: sign_batches: %s", why);
+			return WH_ERR_CONF;
+		}
+		crypto_signer_free(up->signer);
+		up->signer = s;
+	}
+	return WH_OK;
 }
 
 /* --- set-up ----------------------------------------------------------------------------- */
@@ -653,6 +724,8 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	    (err = add_timers(up)) != WH_OK)
 		goto fail;
 	up->acked = up->saved = up->stats.acked_through = st.acked_through;
+	if ((err = load_identity(up)) != WH_OK)
+		goto fail;
 	loop_on_prepare(l, on_prepare, up);
 	loop_timer_arm(&up->connect_timer, 0);
 	loop_timer_arm(&up->prune_timer, 0);
@@ -677,6 +750,7 @@ uplink_free(struct uplink *up)
 	loop_timer_del(up->loop, &up->prune_timer);
 	loop_on_prepare(up->loop, NULL, NULL);
 	codec_batch_done(&up->batch);
+	crypto_signer_free(up->signer);
 	wh_free(up->win);
 	if (up->password != NULL) {
 		memset(up->password, 0, strlen(up->password));
@@ -690,7 +764,21 @@ uplink_free(struct uplink *up)
 void
 uplink_reconfigure(struct uplink *up, const struct conf *c)
 {
+	char id[sizeof(up->cert_id)];
+
 	up->conf = c;
+	cert_identity(c, id, sizeof(id));
+	if (strcmp(id, up->cert_id) == 0)
+		return;
+	if (load_identity(up) != WH_OK)
+		log_warnx("uplink: keeping the signing key in use");
+	if (up->state != UP_DISCONNECTED) {
+		log_info("uplink: client certificate or key changed: reconnecting with it");
+		up->backoff_ms = 0;
+		if (up->mosq != NULL)
+			mosquitto_disconnect(up->mosq);
+		up->lost = 1; /* torn down before the next poll; batches in flight are resent */
+	}
 }
 
 int

@@ -20,6 +20,8 @@ struct uplink_stats {
 	uint64_t batches, events, publish_errors, reconnects;
 	uint64_t acked_through;
 	int inflight;
+	int has_client_cert;
+	int cert_days_left;
 };
 
 /* Starts connecting to c's broker. c, j and l are borrowed (c until uplink_reconfigure).
@@ -27,7 +29,9 @@ struct uplink_stats {
 wh_err uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t session,
 		  struct uplink **ret_up);
 void uplink_free(struct uplink *up);
-/* Takes a reloaded configuration (broker settings themselves need a restart). */
+/* Takes a reloaded configuration (broker settings themselves need a restart). A replaced
+ * client certificate or key is taken by reconnecting; batches in flight are resent from the
+ * watermark, so nothing is lost. */
 void uplink_reconfigure(struct uplink *up, const struct conf *c);
 /* New events were committed: publish them after linger_ms. */
 void uplink_notify(struct uplink *up);

@@ -31,6 +31,64 @@ def load_protos(proto_dir):
     return batch_pb2, status_pb2
 
 
+def varint(buf, i):
+    v, shift = 0, 0
+    while True:
+        b = buf[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return v, i
+
+
+def without_fields(buf, drop):
+    """The message's bytes without the top-level fields in drop (wire format, no re-encoding)."""
+    out, i = bytearray(), 0
+    while i < len(buf):
+        start = i
+        key, i = varint(buf, i)
+        wt = key & 7
+        if wt == 0:
+            _, i = varint(buf, i)
+        elif wt == 1:
+            i += 8
+        elif wt == 2:
+            n, i = varint(buf, i)
+            i += n
+        elif wt == 5:
+            i += 4
+        else:
+            raise ValueError("wire type %d" % wt)
+        if (key >> 3) not in drop:
+            out += buf[start:i]
+    return bytes(out)
+
+
+class Verifier:
+    """Checks sign_batches signatures: ECDSA P-256 / SHA-256 by the device key over the batch
+    without fields 7 (signature) and 8 (key fingerprint)."""
+
+    def __init__(self, cert_path):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        self.ec, self.hashes = ec, hashes
+        self.key = x509.load_pem_x509_certificate(open(cert_path, "rb").read()).public_key()
+        der = self.key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        import hashlib
+        self.fingerprint = hashlib.sha256(der).digest()
+
+    def check(self, payload, batch):
+        if not batch.signature or batch.key_fingerprint != self.fingerprint:
+            return False
+        try:
+            self.key.verify(batch.signature, without_fields(payload, {7, 8}), self.ec.ECDSA(self.hashes.SHA256()))
+            return True
+        except Exception:
+            return False
+
+
 class Tracker:
     """Per journal: which seqs arrived (a bitmap), duplicates, order."""
 
@@ -42,6 +100,7 @@ class Tracker:
         self.statuses = []
         self.props_seen = {}
         self.kinds = {}
+        self.signatures = {"verified": 0, "rejected": 0}
 
     def journal(self, jid):
         return self.journals.setdefault(jid, {"seen": bytearray(1024), "unique": 0, "dups": 0,
@@ -69,6 +128,7 @@ class Tracker:
     def summary(self):
         # gaps are reported from the lowest seq seen: a consumer that joined late has no gap
         out = {"received": self.received, "batches": self.batches, "bad_batches": self.bad_batches[:5],
+               "signatures": self.signatures,
                "statuses": self.statuses, "properties": self.props_seen, "kinds": self.kinds,
                "journals": {}}
         for jid, j in self.journals.items():
@@ -101,11 +161,14 @@ def main():
     ap.add_argument("--timeout", type=float, default=0, help="exit after this many seconds")
     ap.add_argument("--events", help="write every decoded event as a JSON line to this file")
     ap.add_argument("--ready", help="touch this file once subscribed")
+    ap.add_argument("--verify-cert", help="device certificate: accept only batches it signed")
+    ap.add_argument("--dump-first", help="write the first batch's raw bytes to this file")
     a = ap.parse_args()
 
     batch_pb2, status_pb2 = load_protos(a.proto)
     from google.protobuf import json_format
     t = Tracker()
+    verifier = Verifier(a.verify_cert) if a.verify_cert else None
     events_out = open(a.events, "w") if a.events else None
 
     def on_connect(client, userdata, flags, rc, props=None):
@@ -125,7 +188,14 @@ def main():
             return
         b = batch_pb2.EventBatch()
         b.ParseFromString(msg.payload)
+        if a.dump_first and t.batches == 0:
+            open(a.dump_first, "wb").write(msg.payload)
         t.batches += 1
+        if verifier:
+            if not verifier.check(msg.payload, b):
+                t.signatures["rejected"] += 1
+                return
+            t.signatures["verified"] += 1
         props = getattr(msg, "properties", None)
         if props is not None and getattr(props, "UserProperty", None):
             t.props_seen = dict(props.UserProperty)
