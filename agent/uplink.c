@@ -67,12 +67,9 @@ struct uplink {
 	struct loop_timer prune_timer;
 	struct uplink_stats stats;
 	char last_error[320];
-	char lib_error[192];
+	char lib_error[192];	      /* libmosquitto's last error log line (OpenSSL's reason) */
 	struct crypto_signer *signer; /* sign_batches */
-	char cert_id[128];
-		/* identity of certfile and keyfile when last read */ /* libmosquitto's last error
-									 log line (OpenSSL's reason
-									 for TLS) */
+	char cert_id[128];	      /* identity of certfile and keyfile when last read */
 };
 
 static int lib_users;
