@@ -294,7 +294,8 @@ cmd_status(const struct args *a)
 		printf("site_id        %s\n", c->site_id);
 		printf("journal_id     %s (session %" PRIu64 ")\n", st.journal_id, st.session);
 		printf("last_seq       %" PRIu64 "\n", st.last_seq);
-		printf("acked_through  %" PRIu64 "\n", st.acked_through);
+		printf("acked_through  %" PRIu64 " (broker), %" PRIu64 " (platform)\n",
+		       st.acked_through, st.platform_acked_through);
 		printf("backlog        %" PRIu64 " events, oldest unsent %" PRId64 " s\n",
 		       st.backlog, status_age_s(st.oldest_unsent_ms));
 		printf("quarantined    %" PRIu64 " records\n", st.quarantined);

@@ -2,10 +2,12 @@
  * and packs them into one buffer. */
 #include "codec.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "mem.h"
 #include "whagent/v1/batch.pb-c.h"
+#include "whagent/v1/control.pb-c.h"
 #include "whagent/v1/event.pb-c.h"
 #include "whagent/v1/status.pb-c.h"
 
@@ -244,6 +246,7 @@ codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *re
 	m.oldest_unsent_age_s = st->oldest_unsent_age_s;
 	m.time_ms = st->time_ms;
 	m.has_client_cert = st->has_client_cert != 0;
+	m.platform_acked_through = st->platform_acked_through;
 	m.cert_days_left = st->cert_days_left;
 	len = whagent__v1__status__get_packed_size(&m);
 	buf = wh_malloc(len);
@@ -282,4 +285,18 @@ codec_event_reseq(const uint8_t *event, size_t len, uint64_t seq, uint8_t **ret_
 	}
 	whagent__v1__event__free_unpacked(e, NULL);
 	return err;
+}
+
+wh_err
+codec_platform_ack_decode(const void *buf, size_t len, char *journal_id, size_t id_len,
+			  uint64_t *ret_through)
+{
+	Whagent__V1__PlatformAck *a = whagent__v1__platform_ack__unpack(NULL, len, buf);
+
+	if (a == NULL)
+		return WH_ERR_INVAL;
+	snprintf(journal_id, id_len, "%s", a->journal_id ? a->journal_id : "");
+	*ret_through = a->acked_through;
+	whagent__v1__platform_ack__free_unpacked(a, NULL);
+	return WH_OK;
 }

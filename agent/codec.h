@@ -45,6 +45,11 @@ wh_err codec_batch_finish(struct codec_batch *b, const char *site_id, const char
 wh_err codec_batch_add_signature(struct codec_batch *b, const uint8_t *sig, size_t sig_len,
 				 const uint8_t *fingerprint, size_t fp_len);
 
+/* Decodes a whagent.v1.PlatformAck: journal_id (JOURNAL_ID_LEN + 1 bytes) and acked_through.
+ * WH_ERR_INVAL if the bytes are not one. */
+wh_err codec_platform_ack_decode(const void *buf, size_t len, char *journal_id, size_t id_len,
+				 uint64_t *ret_through);
+
 /* What a Status message says (birth, heartbeat, death). */
 struct codec_status {
 	const char *site_id;
@@ -56,6 +61,7 @@ struct codec_status {
 	int64_t time_ms;
 	int has_client_cert;
 	int cert_days_left;
+	uint64_t platform_acked_through;
 };
 
 /* Encodes st as a whagent.v1.Status into a new buffer; caller frees with wh_free. */

@@ -125,7 +125,8 @@ static const struct conf_key keys[] = {
 	{"mqtt", "password_file", CT_STR, OFF(mqtt_password_file), "", 0, 4096, NULL,
 	 "file holding the MQTT password (first line; never logged)"},
 	{"mqtt", "ack_mode", CT_ENUM, OFF(mqtt_ack_mode), "broker", 0, 0, ack_choices,
-	 "broker: an event is acknowledged by the broker's PUBACK"},
+	 "broker: the broker's PUBACK lets an event be pruned (after retention_s); platform: "
+	 "only the central platform's PlatformAck on PREFIX/SITE/ack does"},
 	{"mqtt", "batch_max_events", CT_INT, OFF(mqtt_batch_max_events), "500", 1, 10000, NULL,
 	 "events per EventBatch at most"},
 	{"mqtt", "batch_max_bytes", CT_SIZE, OFF(mqtt_batch_max_bytes), "256KiB", 64 << 10,
@@ -491,8 +492,6 @@ check_mqtt(struct conf *c, struct parse_state *ps)
 		      "on a trusted network, allow_insecure = true";
 	else if (c->mqtt_sign_batches && c->mqtt_keyfile[0] == '\0')
 		why = "sign_batches needs the device key (keyfile)";
-	else if (c->mqtt_ack_mode == CONF_ACK_PLATFORM)
-		why = "ack_mode = platform is not available in this version";
 	else if (c->mqtt_reconnect_max_ms < c->mqtt_reconnect_min_ms)
 		why = "reconnect_max_ms is below reconnect_min_ms";
 	if (why != NULL) {

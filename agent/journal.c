@@ -95,6 +95,7 @@ struct journal {
 	uint64_t next_seq; /* valid inside a transaction */
 	uint64_t begin_seq;
 	struct journal_latency latency;
+	uint64_t prune_limit; /* for journal_prune_retained */
 	void (*commit_cb)(void *arg);
 	void *commit_arg;
 	uint64_t txn_dups; /* duplicates seen in this transaction */
@@ -758,6 +759,19 @@ journal_prune(struct journal *j, uint64_t through, int64_t *ret_deleted)
 	return in_txn(j, do_prune, through, ret_deleted);
 }
 
+/* meta value that may be absent (added after schema 1 was created): 0 then. */
+static wh_err
+meta_get_opt(struct journal *j, const char *key, uint64_t *ret)
+{
+	wh_err err = meta_get_int(j, key, ret);
+
+	if (err == WH_ERR_CORRUPT && strstr(j->errmsg, "missing") != NULL) {
+		*ret = 0;
+		return WH_OK;
+	}
+	return err;
+}
+
 static wh_err
 do_prune_retained(struct journal *j, uint64_t cutoff, int64_t *ret_deleted)
 {
@@ -767,6 +781,8 @@ do_prune_retained(struct journal *j, uint64_t cutoff, int64_t *ret_deleted)
 
 	if ((err = meta_get_int(j, "acked_through", &acked)) != WH_OK)
 		return err;
+	if (acked > j->prune_limit)
+		acked = j->prune_limit;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)acked);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)cutoff);
 	if ((err = row(j, ST_PRUNE_MAX)) != WH_OK)
@@ -777,16 +793,39 @@ do_prune_retained(struct journal *j, uint64_t cutoff, int64_t *ret_deleted)
 }
 
 wh_err
-journal_prune_retained(struct journal *j, int64_t cutoff_ms, int64_t *ret_deleted)
+journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit, int64_t *ret_deleted)
 {
 	int64_t deleted = 0;
-	wh_err err = in_txn(j, do_prune_retained, (uint64_t)cutoff_ms, &deleted);
+	wh_err err;
 
+	j->prune_limit = limit;
+	err = in_txn(j, do_prune_retained, (uint64_t)cutoff_ms, &deleted);
 	if (err == WH_OK && deleted > 0 && !j->in_txn)
 		err = exec(j, "PRAGMA incremental_vacuum");
 	if (err == WH_OK && ret_deleted != NULL)
 		*ret_deleted = deleted;
 	return err;
+}
+
+static wh_err
+do_platform_ack(struct journal *j, uint64_t through, int64_t *unused)
+{
+	uint64_t acked, next;
+	wh_err err;
+
+	(void)unused;
+	if ((err = meta_get_opt(j, "platform_acked_through", &acked)) != WH_OK ||
+	    (err = meta_get_int(j, "next_seq", &next)) != WH_OK)
+		return err;
+	if (through >= next)
+		through = next - 1;
+	return through > acked ? meta_set_int(j, "platform_acked_through", through) : WH_OK;
+}
+
+wh_err
+journal_platform_ack(struct journal *j, uint64_t through)
+{
+	return in_txn(j, do_platform_ack, through, NULL);
 }
 
 wh_err
@@ -836,6 +875,8 @@ read_stats(struct journal *j, struct journal_stats *st)
 	    (err = meta_get_int(j, "acked_through", &st->acked_through)) != WH_OK ||
 	    (err = meta_get_int(j, "session", &st->session)) != WH_OK ||
 	    (err = meta_get_int(j, "duplicates", &st->duplicates)) != WH_OK ||
+	    (err = meta_get_opt(j, "platform_acked_through", &st->platform_acked_through)) !=
+		    WH_OK ||
 	    (err = count(j, ST_QUAR_COUNT, &st->quarantined)) != WH_OK)
 		return err;
 	st->last_seq = next - 1;

@@ -48,10 +48,11 @@ struct journal_quarantined {
 struct journal_stats {
 	char journal_id[JOURNAL_ID_LEN + 1];
 	uint64_t session;
-	uint64_t last_seq; /* 0: no event yet */
-	uint64_t acked_through;
-	uint64_t backlog;	  /* last_seq - acked_through */
-	int64_t oldest_unsent_ms; /* captured_at of acked_through + 1, 0 if none */
+	uint64_t last_seq;		 /* 0: no event yet */
+	uint64_t acked_through;		 /* the uplink's watermark (broker acknowledgements) */
+	uint64_t platform_acked_through; /* what the central platform confirmed */
+	uint64_t backlog;		 /* last_seq - acked_through */
+	int64_t oldest_unsent_ms;	 /* captured_at of acked_through + 1, 0 if none */
 	uint64_t quarantined;
 	uint64_t duplicates;
 	int64_t bytes; /* size of the database file */
@@ -146,9 +147,14 @@ wh_err journal_ack(struct journal *j, uint64_t through);
 /* Deletes acknowledged events with seq <= through (clamped to the watermark). */
 wh_err journal_prune(struct journal *j, uint64_t through, int64_t *ret_deleted);
 
+/* Raises the platform's watermark to through (never lowers it, never past last_seq). */
+wh_err journal_platform_ack(struct journal *j, uint64_t through);
+
 /* Deletes acknowledged events captured before cutoff_ms (the retention window), by seq range,
- * and returns the freed pages to the file system. */
-wh_err journal_prune_retained(struct journal *j, int64_t cutoff_ms, int64_t *ret_deleted);
+ * never past limit (the platform's watermark with ack_mode = platform, else UINT64_MAX), and
+ * returns the freed pages to the file system. */
+wh_err journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit,
+			      int64_t *ret_deleted);
 
 /* Free-form state in meta (uplink state for `whagent status`): text values. */
 wh_err journal_meta_get(struct journal *j, const char *key, char *buf, size_t len);

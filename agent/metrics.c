@@ -100,6 +100,9 @@ journal(struct text *t, const struct metrics_src *m, const struct journal_stats 
 	add(t, "whagent_last_seq %" PRIu64 "\n", st->last_seq);
 	header(t, "acked_through_seq", "gauge", "Acknowledged watermark (saved).");
 	add(t, "whagent_acked_through_seq %" PRIu64 "\n", st->acked_through);
+	header(t, "platform_acked_through_seq", "gauge",
+	       "What the central platform confirmed (ack_mode = platform).");
+	add(t, "whagent_platform_acked_through_seq %" PRIu64 "\n", st->platform_acked_through);
 	header(t, "backlog_events", "gauge", "Events journaled and not yet acknowledged.");
 	add(t, "whagent_backlog_events %" PRIu64 "\n", st->backlog);
 	header(t, "oldest_unsent_age_seconds", "gauge", "Age of the oldest unacknowledged event.");

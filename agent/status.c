@@ -31,6 +31,7 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 	cJSON_AddNumberToObject(o, "session", (double)st->session);
 	cJSON_AddNumberToObject(o, "last_seq", (double)st->last_seq);
 	cJSON_AddNumberToObject(o, "acked_through", (double)st->acked_through);
+	cJSON_AddNumberToObject(o, "platform_acked_through", (double)st->platform_acked_through);
 	cJSON_AddNumberToObject(o, "backlog", (double)st->backlog);
 	cJSON_AddNumberToObject(o, "oldest_unsent_age_s",
 				(double)status_age_s(st->oldest_unsent_ms));

@@ -51,16 +51,17 @@ struct uplink {
 	int draining;
 	int failed; /* a batch was refused: hold sending until the retry */
 	uint64_t session;
-	char topic_events[300], topic_status[300];
+	char topic_events[300], topic_status[300], topic_ack[300];
 	char *password;
 	struct codec_batch batch;
 	struct inflight *win;
 	int nwin;
-	uint64_t next_seq;	/* first seq not published on this connection */
-	uint64_t acked;		/* contiguous watermark in memory */
-	uint64_t saved;		/* watermark persisted */
-	int64_t drain_start_ms; /* when this connection started sending; 0: caught up */
-	int caught_up;		/* connected, nothing unsent, nothing in flight */
+	uint64_t next_seq;	 /* first seq not published on this connection */
+	uint64_t acked;		 /* contiguous watermark in memory */
+	uint64_t saved;		 /* watermark persisted */
+	uint64_t platform_acked; /* ack_mode = platform: the platform's watermark */
+	int64_t drain_start_ms;	 /* when this connection started sending; 0: caught up */
+	int caught_up;		 /* connected, nothing unsent, nothing in flight */
 	uint64_t drain_from;
 	int64_t backoff_ms;
 	struct loop_timer connect_timer, linger_timer, status_timer, save_timer, retry_timer;
@@ -135,6 +136,7 @@ status_payload(struct uplink *up, int online, uint8_t **ret_buf, size_t *ret_len
 				  .time_ms = platform_now_ms()};
 
 	cs.has_client_cert = up->stats.has_client_cert;
+	cs.platform_acked_through = up->platform_acked;
 	cs.cert_days_left = up->stats.cert_days_left;
 	if (journal_stats(up->journal, &st) == WH_OK) {
 		cs.last_seq = st.last_seq;
@@ -203,9 +205,10 @@ save_watermark(struct uplink *up)
 		}
 		up->saved = up->acked;
 	}
-	err = journal_prune_retained(up->journal,
-				     platform_now_ms() - (int64_t)up->conf->mqtt_retention_s * 1000,
-				     &pruned);
+	err = journal_prune_retained(
+		up->journal, platform_now_ms() - (int64_t)up->conf->mqtt_retention_s * 1000,
+		up->conf->mqtt_ack_mode == CONF_ACK_PLATFORM ? up->platform_acked : UINT64_MAX,
+		&pruned);
 	if (err != WH_OK)
 		log_warnx("uplink: pruning: %s", journal_errmsg(up->journal));
 	else if (pruned > 0)
@@ -355,6 +358,7 @@ static void
 on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto_property *p)
 {
 	struct uplink *up = obj;
+	int sub;
 
 	(void)mosq;
 	(void)flags;
@@ -376,6 +380,9 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	up->drain_start_ms = platform_mono_ms();
 	up->drain_from = up->acked;
 	record_state(up, "connected");
+	if (up->conf->mqtt_ack_mode == CONF_ACK_PLATFORM &&
+	    (sub = mosquitto_subscribe(up->mosq, NULL, up->topic_ack, 1)) != MOSQ_ERR_SUCCESS)
+		record_error(up, "subscribing to %s: %s", up->topic_ack, mosquitto_strerror(sub));
 	publish_status(up, 1);
 	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
 	pump(up);
@@ -424,6 +431,46 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 	if (up->draining && up->nwin == 0)
 		loop_stop(up->loop);
 	pump(up);
+}
+
+/* A PlatformAck: for our journal, not beyond what was journaled; then pruning may go on. */
+static void
+on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
+	   const mosquitto_property *p)
+{
+	struct uplink *up = obj;
+	struct journal_stats st;
+	char id[JOURNAL_ID_LEN + 1];
+	uint64_t through;
+
+	(void)mosq;
+	(void)p;
+	if (strcmp(msg->topic, up->topic_ack) != 0)
+		return;
+	if (codec_platform_ack_decode(msg->payload, (size_t)msg->payloadlen, id, sizeof(id),
+				      &through) != WH_OK) {
+		log_warnx("uplink: ignoring a message on %s that is not a PlatformAck", msg->topic);
+		return;
+	}
+	if (strcmp(id, journal_id(up->journal)) != 0) {
+		log_warnx("uplink: ignoring a platform ack for journal %s (this journal is %s)", id,
+			  journal_id(up->journal));
+		return;
+	}
+	if (journal_stats(up->journal, &st) != WH_OK || through > st.last_seq) {
+		log_warnx("uplink: ignoring a platform ack through seq %" PRIu64
+			  " beyond the last journaled seq %" PRIu64,
+			  through, st.last_seq);
+		return;
+	}
+	if (through <= up->platform_acked)
+		return;
+	if (journal_platform_ack(up->journal, through) != WH_OK) {
+		log_warnx("uplink: saving the platform ack: %s", journal_errmsg(up->journal));
+		return;
+	}
+	up->platform_acked = through;
+	loop_timer_arm_soon(&up->save_timer, SAVE_MS); /* prunes what is now safe */
 }
 
 /* --- connection ------------------------------------------------------------------------ */
@@ -545,6 +592,7 @@ configure_session(struct uplink *up)
 	mosquitto_disconnect_v5_callback_set(up->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(up->mosq, on_publish);
 	mosquitto_log_callback_set(up->mosq, on_log);
+	mosquitto_message_v5_callback_set(up->mosq, on_message);
 	if (status_payload(up, 0, &will, &len) != WH_OK)
 		return MOSQ_ERR_NOMEM;
 	rc = mosquitto_will_set(up->mosq, up->topic_status, (int)len, will, 1, true);
@@ -707,6 +755,8 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 		 c->site_id);
 	snprintf(up->topic_status, sizeof(up->topic_status), "%s/%s/status", c->mqtt_topic_prefix,
 		 c->site_id);
+	snprintf(up->topic_ack, sizeof(up->topic_ack), "%s/%s/ack", c->mqtt_topic_prefix,
+		 c->site_id);
 	if (c->mqtt_password_file[0] &&
 	    (up->password = read_password(c->mqtt_password_file)) == NULL) {
 		log_warn("uplink: cannot read password_file %s", c->mqtt_password_file);
@@ -721,6 +771,7 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	    (err = add_timers(up)) != WH_OK)
 		goto fail;
 	up->acked = up->saved = up->stats.acked_through = st.acked_through;
+	up->platform_acked = st.platform_acked_through;
 	if ((err = load_identity(up)) != WH_OK)
 		goto fail;
 	loop_on_prepare(l, on_prepare, up);

@@ -24,11 +24,16 @@ import paho.mqtt.client as mqtt
 
 def load_protos(proto_dir):
     out = tempfile.mkdtemp(prefix="whagent-pb2-")
-    files = [os.path.join("whagent/v1", f) for f in ("event.proto", "batch.proto", "status.proto")]
+    files = [os.path.join("whagent/v1", f) for f in ("event.proto", "batch.proto", "status.proto", "control.proto")]
     subprocess.run(["protoc", "--proto_path", proto_dir, "--python_out", out] + files, check=True)
     sys.path.insert(0, out)
     from whagent.v1 import batch_pb2, status_pb2  # noqa: E402
     return batch_pb2, status_pb2
+
+
+def control_pb2():
+    from whagent.v1 import control_pb2 as c  # noqa: E402 (after load_protos)
+    return c
 
 
 def varint(buf, i):
@@ -122,6 +127,12 @@ class Tracker:
         j["max"] = max(j["max"], seq)
         return True
 
+    def contiguous(self, jid, start):
+        """Highest seq h such that every seq in start..h arrived (start - 1 if none)."""
+        j = self.journals[jid]
+        gap = j["seen"].find(0, start)
+        return (gap if gap >= 0 else len(j["seen"])) - 1
+
     def complete(self, first, last):
         return any(len(j["seen"]) > last and all(j["seen"][first:last + 1]) for j in self.journals.values())
 
@@ -163,6 +174,10 @@ def main():
     ap.add_argument("--ready", help="touch this file once subscribed")
     ap.add_argument("--verify-cert", help="device certificate: accept only batches it signed")
     ap.add_argument("--dump-first", help="write the first batch's raw bytes to this file")
+    ap.add_argument("--ack", action="store_true",
+                    help="publish PlatformAck on PREFIX/SITE/ack: every seq up to it is held")
+    ap.add_argument("--ack-from", type=int, default=1,
+                    help="seqs below this are already held elsewhere (a consumer joining late)")
     a = ap.parse_args()
 
     batch_pb2, status_pb2 = load_protos(a.proto)
@@ -209,6 +224,11 @@ def main():
             t.kinds[kind] = t.kinds.get(kind, 0) + 1
             if t.add(b.journal_id, h.seq) and events_out:
                 events_out.write(json_format.MessageToJson(e, indent=None) + "\n")
+        if a.ack:
+            through = t.contiguous(b.journal_id, a.ack_from)
+            if through >= a.ack_from:
+                ack = control_pb2().PlatformAck(journal_id=b.journal_id, acked_through=through)
+                client.publish("%s/%s/ack" % (a.prefix, b.site_id), ack.SerializeToString(), qos=1)
         if seqs != list(range(b.first_seq, b.last_seq + 1)):
             t.bad_batches.append({"first_seq": b.first_seq, "last_seq": b.last_seq, "n": len(seqs)})
 
