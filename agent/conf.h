@@ -89,6 +89,8 @@ struct conf {
 	long mqtt_retention_s;
 	long mqtt_sign_batches;
 	long mqtt_cert_warn_days;
+	char *mqtt_command_pubkey;
+	long mqtt_command_max_skew_s;
 	/* [identity]: what `whagent enroll` puts in the CSR */
 	char *identity_organization;
 	char *identity_unit;

@@ -453,3 +453,53 @@ crypto_signer_fingerprint(const struct crypto_signer *s)
 {
 	return s->fingerprint;
 }
+
+struct crypto_verifier {
+	mbedtls_pk_context key;
+};
+
+int
+crypto_verifier_new(const char *pubkey_file, struct crypto_verifier **ret_v, char *why,
+		    size_t whylen)
+{
+	struct crypto_verifier *v = wh_calloc(1, sizeof(*v));
+
+	if (v == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	mbedtls_pk_init(&v->key);
+	if (mbedtls_pk_parse_public_keyfile(&v->key, pubkey_file) != 0 ||
+	    !mbedtls_pk_can_do(&v->key, MBEDTLS_PK_ECDSA)) {
+		snprintf(why, whylen, "%s: not an EC public key (PEM)", pubkey_file);
+		crypto_verifier_free(v);
+		return -1;
+	}
+	*ret_v = v;
+	return 0;
+}
+
+void
+crypto_verifier_free(struct crypto_verifier *v)
+{
+	if (v == NULL)
+		return;
+	mbedtls_pk_free(&v->key);
+	wh_free(v);
+}
+
+int
+crypto_verify(struct crypto_verifier *v, const void *data, size_t len, const uint8_t *sig,
+	      size_t sig_len)
+{
+	struct crypto_sha256 h;
+	uint8_t digest[32];
+
+	crypto_sha256_start(&h);
+	crypto_sha256_update(&h, data, len);
+	crypto_sha256_finish(&h, digest);
+	return mbedtls_pk_verify(&v->key, MBEDTLS_MD_SHA256, digest, sizeof(digest), sig,
+				 sig_len) == 0
+		       ? 0
+		       : -1;
+}

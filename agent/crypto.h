@@ -57,6 +57,16 @@ int crypto_sign(struct crypto_signer *s, const void *data, size_t len, uint8_t *
 /* SHA-256 of the public key (DER SubjectPublicKeyInfo), 32 bytes. */
 const uint8_t *crypto_signer_fingerprint(const struct crypto_signer *s);
 
+/* ECDSA P-256 verification with a public key (the central platform's, for commands). */
+struct crypto_verifier;
+
+int crypto_verifier_new(const char *pubkey_file, struct crypto_verifier **ret_v, char *why,
+			size_t whylen);
+void crypto_verifier_free(struct crypto_verifier *v);
+/* 0 when sig is a valid signature of SHA-256(data) by the key, else -1. */
+int crypto_verify(struct crypto_verifier *v, const void *data, size_t len, const uint8_t *sig,
+		  size_t sig_len);
+
 /* Writes the lower-case hex of data[0..len) and a NUL to out (2 * len + 1 bytes). */
 void crypto_hex(const uint8_t *data, size_t len, char *out);
 

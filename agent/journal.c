@@ -49,6 +49,7 @@ enum stmt {
 	ST_SIZE,
 	ST_CAPTURED_AT,
 	ST_PRUNE_MAX,
+	ST_FIRST_SEQ,
 	ST_COUNT
 };
 
@@ -81,6 +82,7 @@ static const char *const sql[ST_COUNT] = {
 	[ST_SIZE] = "SELECT page_count * page_size, freelist_count * page_size"
 		    " FROM pragma_page_count, pragma_freelist_count, pragma_page_size",
 	[ST_CAPTURED_AT] = "SELECT captured_at FROM event WHERE seq = ?1",
+	[ST_FIRST_SEQ] = "SELECT ifnull(min(seq), 0) FROM event",
 	[ST_PRUNE_MAX] =
 		"SELECT ifnull(max(seq), 0) FROM event WHERE seq <= ?1 AND captured_at < ?2",
 };
@@ -159,6 +161,18 @@ row(struct journal *j, enum stmt s)
 }
 
 static wh_err
+count(struct journal *j, enum stmt s, uint64_t *ret)
+{
+	wh_err err = row(j, s);
+
+	if (err != WH_OK)
+		return err;
+	*ret = (uint64_t)sqlite3_column_int64(j->st[s], 0);
+	sqlite3_reset(j->st[s]);
+	return WH_OK;
+}
+
+static wh_err
 exec(struct journal *j, const char *text)
 {
 	int rc = sqlite3_exec(j->db, text, NULL, NULL, NULL);
@@ -189,6 +203,19 @@ meta_set_int(struct journal *j, const char *key, uint64_t value)
 	sqlite3_bind_text(j->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(j->st[ST_META_SET], 2, (sqlite3_int64)value);
 	return run(j, ST_META_SET);
+}
+
+/* meta value that may be absent (added after schema 1 was created): 0 then. */
+static wh_err
+meta_get_opt(struct journal *j, const char *key, uint64_t *ret)
+{
+	wh_err err = meta_get_int(j, key, ret);
+
+	if (err == WH_ERR_CORRUPT && strstr(j->errmsg, "missing") != NULL) {
+		*ret = 0;
+		return WH_OK;
+	}
+	return err;
 }
 
 static wh_err
@@ -424,7 +451,7 @@ journal_start_session(struct journal *j, uint64_t *ret_session)
 static wh_err
 check_budget(struct journal *j)
 {
-	uint64_t free_bytes;
+	uint64_t free_bytes, paused = 0;
 	int64_t used;
 	wh_err err;
 
@@ -440,6 +467,13 @@ check_budget(struct journal *j)
 				 j->opts.max_bytes);
 			return WH_ERR_FULL;
 		}
+	}
+	if ((err = meta_get_opt(j, "capture_paused", &paused)) != WH_OK)
+		return err;
+	if (paused) {
+		snprintf(j->errmsg, sizeof(j->errmsg),
+			 "capture paused by the central platform (until resume_capture)");
+		return WH_ERR_FULL;
 	}
 	if (j->opts.reserve_bytes > 0 && platform_fs_free(j->dir, &free_bytes) == 0 &&
 	    free_bytes < (uint64_t)j->opts.reserve_bytes) {
@@ -759,19 +793,6 @@ journal_prune(struct journal *j, uint64_t through, int64_t *ret_deleted)
 	return in_txn(j, do_prune, through, ret_deleted);
 }
 
-/* meta value that may be absent (added after schema 1 was created): 0 then. */
-static wh_err
-meta_get_opt(struct journal *j, const char *key, uint64_t *ret)
-{
-	wh_err err = meta_get_int(j, key, ret);
-
-	if (err == WH_ERR_CORRUPT && strstr(j->errmsg, "missing") != NULL) {
-		*ret = 0;
-		return WH_OK;
-	}
-	return err;
-}
-
 static wh_err
 do_prune_retained(struct journal *j, uint64_t cutoff, int64_t *ret_deleted)
 {
@@ -805,6 +826,25 @@ journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit, int
 	if (err == WH_OK && ret_deleted != NULL)
 		*ret_deleted = deleted;
 	return err;
+}
+
+wh_err
+journal_first_seq(struct journal *j, uint64_t *ret_seq)
+{
+	return count(j, ST_FIRST_SEQ, ret_seq);
+}
+
+static wh_err
+do_pause(struct journal *j, uint64_t paused, int64_t *unused)
+{
+	(void)unused;
+	return meta_set_int(j, "capture_paused", paused);
+}
+
+wh_err
+journal_set_capture_paused(struct journal *j, int paused)
+{
+	return in_txn(j, do_pause, paused != 0, NULL);
 }
 
 static wh_err
@@ -849,18 +889,6 @@ journal_meta_set(struct journal *j, const char *key, const char *value)
 	sqlite3_bind_text(j->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(j->st[ST_META_SET], 2, value, -1, SQLITE_STATIC);
 	return run(j, ST_META_SET);
-}
-
-static wh_err
-count(struct journal *j, enum stmt s, uint64_t *ret)
-{
-	wh_err err = row(j, s);
-
-	if (err != WH_OK)
-		return err;
-	*ret = (uint64_t)sqlite3_column_int64(j->st[s], 0);
-	sqlite3_reset(j->st[s]);
-	return WH_OK;
 }
 
 /* Reads the statistics; in one read transaction so the figures agree with each other. */

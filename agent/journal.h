@@ -147,6 +147,13 @@ wh_err journal_ack(struct journal *j, uint64_t through);
 /* Deletes acknowledged events with seq <= through (clamped to the watermark). */
 wh_err journal_prune(struct journal *j, uint64_t through, int64_t *ret_deleted);
 
+/* The oldest seq still held, 0 when the journal holds no event. */
+wh_err journal_first_seq(struct journal *j, uint64_t *ret_seq);
+
+/* Pauses (or resumes) capture, persistently: while paused, journal_begin refuses with
+ * WH_ERR_FULL, which inputs answer with back-pressure. */
+wh_err journal_set_capture_paused(struct journal *j, int paused);
+
 /* Raises the platform's watermark to through (never lowers it, never past last_seq). */
 wh_err journal_platform_ack(struct journal *j, uint64_t through);
 

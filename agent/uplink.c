@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "codec.h"
+#include "command.h"
 #include "conf.h"
 #include "crypto.h"
 #include "journal.h"
@@ -26,6 +27,7 @@
 #include "platform.h"
 
 #define SAVE_MS		   500 /* watermark persisted at most this often */
+#define REPLAY_WINDOW	   8   /* replay batches in flight */
 #define PRUNE_MS	   60000
 #define READ_PACKETS	   64
 #define SHUTDOWN_FLUSH_MS  1000
@@ -51,17 +53,22 @@ struct uplink {
 	int draining;
 	int failed; /* a batch was refused: hold sending until the retry */
 	uint64_t session;
-	char topic_events[300], topic_status[300], topic_ack[300];
+	char topic_events[300], topic_status[300], topic_ack[300], topic_cmd[300],
+		topic_result[300];
 	char *password;
 	struct codec_batch batch;
 	struct inflight *win;
 	int nwin;
-	uint64_t next_seq;	 /* first seq not published on this connection */
-	uint64_t acked;		 /* contiguous watermark in memory */
-	uint64_t saved;		 /* watermark persisted */
-	uint64_t platform_acked; /* ack_mode = platform: the platform's watermark */
-	int64_t drain_start_ms;	 /* when this connection started sending; 0: caught up */
-	int caught_up;		 /* connected, nothing unsent, nothing in flight */
+	uint64_t next_seq;		 /* first seq not published on this connection */
+	uint64_t acked;			 /* contiguous watermark in memory */
+	uint64_t saved;			 /* watermark persisted */
+	uint64_t platform_acked;	 /* ack_mode = platform: the platform's watermark */
+	int64_t drain_start_ms;		 /* when this connection started sending; 0: caught up */
+	int caught_up;			 /* connected, nothing unsent, nothing in flight */
+	uint64_t replay_next, replay_to; /* a replay command being carried out */
+	int replay_mids[REPLAY_WINDOW];
+	int nreplay;
+	struct command_verifier *commands;
 	uint64_t drain_from;
 	int64_t backoff_ms;
 	struct loop_timer connect_timer, linger_timer, status_timer, save_timer, retry_timer;
@@ -259,16 +266,18 @@ add_event(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
 			 seq); /* sized so it does */
 }
 
+/* Reads up to max_events after seq `after` into a batch and publishes it (historical for
+ * replays). Returns the events sent (0: none left, or a failure recorded); *ret_mid its id. */
 static int
-publish_batch(struct uplink *up)
+send_batch(struct uplink *up, uint64_t after, int max_events, int historical, int *ret_mid)
 {
 	struct codec_batch *b = &up->batch;
 	mosquitto_property *props;
-	int count = 0, mid = 0, rc;
+	int count = 0, rc;
 	wh_err err;
 
 	codec_batch_reset(b);
-	err = journal_read_page(up->journal, up->next_seq - 1, (int)up->conf->mqtt_batch_max_events,
+	err = journal_read_page(up->journal, after, max_events,
 				(size_t)up->conf->mqtt_batch_max_bytes, add_event, up, &count);
 	if (err != WH_OK) {
 		log_warnx("uplink: reading the journal: %s", journal_errmsg(up->journal));
@@ -276,7 +285,7 @@ publish_batch(struct uplink *up)
 	}
 	if (b->nevents == 0)
 		return 0;
-	if (codec_batch_finish(b, up->conf->site_id, journal_id(up->journal), 0) != WH_OK)
+	if (codec_batch_finish(b, up->conf->site_id, journal_id(up->journal), historical) != WH_OK)
 		return 0;
 	if (up->signer != NULL) {
 		uint8_t sig[CRYPTO_SIG_MAX];
@@ -290,8 +299,8 @@ publish_batch(struct uplink *up)
 		}
 	}
 	props = properties(up, CONTENT_TYPE_BATCH, b);
-	rc = mosquitto_publish_v5(up->mosq, &mid, up->topic_events, (int)b->len, b->buf, 1, false,
-				  props);
+	rc = mosquitto_publish_v5(up->mosq, ret_mid, up->topic_events, (int)b->len, b->buf, 1,
+				  false, props);
 	mosquitto_property_free_all(&props);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		up->stats.publish_errors++;
@@ -299,11 +308,42 @@ publish_batch(struct uplink *up)
 		up->lost = 1;
 		return 0;
 	}
-	up->win[up->nwin++] = (struct inflight){mid, b->first_seq, b->last_seq, 0};
-	up->next_seq = b->last_seq + 1;
 	up->stats.batches++;
 	up->stats.events += (uint64_t)b->nevents;
+	return b->nevents;
+}
+
+static int
+publish_batch(struct uplink *up)
+{
+	int mid = 0;
+
+	if (send_batch(up, up->next_seq - 1, (int)up->conf->mqtt_batch_max_events, 0, &mid) == 0)
+		return 0;
+	up->win[up->nwin++] = (struct inflight){mid, up->batch.first_seq, up->batch.last_seq, 0};
+	up->next_seq = up->batch.last_seq + 1;
 	return 1;
+}
+
+/* A replay goes out beside the live window, with a window of its own; its acknowledgements do
+ * not touch the watermark. */
+static void
+pump_replay(struct uplink *up)
+{
+	while (up->state == UP_CONNECTED && !up->lost && up->replay_next <= up->replay_to &&
+	       up->nreplay < REPLAY_WINDOW) {
+		uint64_t left = up->replay_to - up->replay_next + 1;
+		int mid = 0, max = (int)up->conf->mqtt_batch_max_events;
+
+		if (left < (uint64_t)max)
+			max = (int)left;
+		if (send_batch(up, up->replay_next - 1, max, 1, &mid) == 0) {
+			up->replay_next = up->replay_to + 1;
+			break;
+		}
+		up->replay_mids[up->nreplay++] = mid;
+		up->replay_next = up->batch.last_seq + 1;
+	}
 }
 
 /* Publishes unsent events while the window has room. */
@@ -312,6 +352,7 @@ pump(struct uplink *up)
 {
 	int more = 1;
 
+	pump_replay(up);
 	while (up->state == UP_CONNECTED && !up->draining && !up->failed && !up->lost &&
 	       up->nwin < up->conf->mqtt_window && (more = publish_batch(up)))
 		;
@@ -383,6 +424,8 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	if (up->conf->mqtt_ack_mode == CONF_ACK_PLATFORM &&
 	    (sub = mosquitto_subscribe(up->mosq, NULL, up->topic_ack, 1)) != MOSQ_ERR_SUCCESS)
 		record_error(up, "subscribing to %s: %s", up->topic_ack, mosquitto_strerror(sub));
+	if ((sub = mosquitto_subscribe(up->mosq, NULL, up->topic_cmd, 1)) != MOSQ_ERR_SUCCESS)
+		record_error(up, "subscribing to %s: %s", up->topic_cmd, mosquitto_strerror(sub));
 	publish_status(up, 1);
 	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
 	pump(up);
@@ -408,6 +451,13 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 
 	(void)mosq;
 	(void)p;
+	for (int i = 0; i < up->nreplay; i++) {
+		if (up->replay_mids[i] == mid) {
+			up->replay_mids[i] = up->replay_mids[--up->nreplay];
+			pump(up);
+			return;
+		}
+	}
 	for (int i = 0; i < up->nwin; i++) {
 		if (up->win[i].mid != mid)
 			continue;
@@ -433,6 +483,100 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 	pump(up);
 }
 
+/* Answers a command on its MQTT 5 response topic (with its correlation data) or on
+ * PREFIX/SITE/cmd/result. */
+static void
+publish_result(struct uplink *up, const mosquitto_property *in, const char *id, int ok,
+	       const char *message, uint64_t from, uint64_t to)
+{
+	mosquitto_property *props = NULL;
+	char *topic = NULL;
+	void *corr = NULL;
+	uint16_t corr_len = 0;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (command_result_encode(id, ok, message, from, to, &buf, &len) != WH_OK)
+		return;
+	mosquitto_property_read_string(in, MQTT_PROP_RESPONSE_TOPIC, &topic, false);
+	if (mosquitto_property_read_binary(in, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
+					   false) != NULL)
+		mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, corr, corr_len);
+	mosquitto_publish_v5(up->mosq, NULL, topic ? topic : up->topic_result, (int)len, buf, 1,
+			     false, props);
+	mosquitto_property_free_all(&props);
+	free(topic);
+	free(corr);
+	wh_free(buf);
+	log_info("uplink: command %s: %s%s%s", id[0] ? id : "?", ok ? "done" : "refused",
+		 message[0] ? ": " : "", message);
+}
+
+/* A replay: what of from..to the journal still holds goes out, marked historical. */
+static void
+start_replay(struct uplink *up, const struct command *cmd, const mosquitto_property *p)
+{
+	struct journal_stats st;
+	uint64_t first = 0, from = cmd->from_seq, to = cmd->to_seq;
+	char msg[200];
+
+	if (journal_stats(up->journal, &st) != WH_OK ||
+	    journal_first_seq(up->journal, &first) != WH_OK || first == 0 || from > st.last_seq ||
+	    to < first) {
+		snprintf(msg, sizeof(msg), "nothing of %" PRIu64 "-%" PRIu64 " is retained",
+			 cmd->from_seq, cmd->to_seq);
+		publish_result(up, p, cmd->id, 0, msg, 0, 0);
+		return;
+	}
+	if (from < first)
+		from = first;
+	if (to > st.last_seq)
+		to = st.last_seq;
+	snprintf(msg, sizeof(msg), "replaying %" PRIu64 "-%" PRIu64 "%s", from, to,
+		 from > cmd->from_seq ? "; older events are no longer retained" : "");
+	up->replay_next = from;
+	up->replay_to = to;
+	publish_result(up, p, cmd->id, 1, msg, from, to);
+	pump(up);
+}
+
+static void
+on_command(struct uplink *up, const struct mosquitto_message *msg, const mosquitto_property *p)
+{
+	struct command cmd;
+	char why[320];
+	wh_err err;
+
+	err = command_parse(up->commands, msg->payload, (size_t)msg->payloadlen, platform_now_ms(),
+			    &cmd, why, sizeof(why));
+	if (err != WH_OK) {
+		publish_result(up, p, cmd.id, 0, why, 0, 0);
+		return;
+	}
+	switch (cmd.action) {
+	case COMMAND_STATUS:
+		publish_status(up, 1);
+		publish_result(up, p, cmd.id, 1, "", 0, 0);
+		break;
+	case COMMAND_REPLAY:
+		start_replay(up, &cmd, p);
+		break;
+	case COMMAND_PAUSE_CAPTURE:
+	case COMMAND_RESUME_CAPTURE:
+		err = journal_set_capture_paused(up->journal, cmd.action == COMMAND_PAUSE_CAPTURE);
+		publish_result(up, p, cmd.id, err == WH_OK,
+			       err != WH_OK ? journal_errmsg(up->journal)
+			       : cmd.action == COMMAND_PAUSE_CAPTURE
+				       ? "capture paused: inputs answer with back-pressure"
+				       : "capture resumed",
+			       0, 0);
+		break;
+	case COMMAND_SNAPSHOT:
+		publish_result(up, p, cmd.id, 0, "snapshot: not available in this version", 0, 0);
+		break;
+	}
+}
+
 /* A PlatformAck: for our journal, not beyond what was journaled; then pruning may go on. */
 static void
 on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
@@ -444,7 +588,10 @@ on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *ms
 	uint64_t through;
 
 	(void)mosq;
-	(void)p;
+	if (strcmp(msg->topic, up->topic_cmd) == 0) {
+		on_command(up, msg, p);
+		return;
+	}
 	if (strcmp(msg->topic, up->topic_ack) != 0)
 		return;
 	if (codec_platform_ack_decode(msg->payload, (size_t)msg->payloadlen, id, sizeof(id),
@@ -501,6 +648,7 @@ teardown(struct uplink *up)
 	up->mosq = NULL;
 	up->lost = 0;
 	up->nwin = 0;
+	up->nreplay = 0;
 	up->failed = 0;
 	loop_timer_disarm(&up->status_timer);
 	loop_timer_disarm(&up->retry_timer);
@@ -757,6 +905,10 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 		 c->site_id);
 	snprintf(up->topic_ack, sizeof(up->topic_ack), "%s/%s/ack", c->mqtt_topic_prefix,
 		 c->site_id);
+	snprintf(up->topic_cmd, sizeof(up->topic_cmd), "%s/%s/cmd", c->mqtt_topic_prefix,
+		 c->site_id);
+	snprintf(up->topic_result, sizeof(up->topic_result), "%s/%s/cmd/result",
+		 c->mqtt_topic_prefix, c->site_id);
 	if (c->mqtt_password_file[0] &&
 	    (up->password = read_password(c->mqtt_password_file)) == NULL) {
 		log_warn("uplink: cannot read password_file %s", c->mqtt_password_file);
@@ -772,6 +924,18 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 		goto fail;
 	up->acked = up->saved = up->stats.acked_through = st.acked_through;
 	up->platform_acked = st.platform_acked_through;
+	{
+		char why[256];
+
+		if ((err = command_verifier_new(c->mqtt_command_pubkey, c->mqtt_command_max_skew_s,
+						&up->commands, why, sizeof(why))) != WH_OK) {
+			log_errx("uplink: command_pubkey: %s", why);
+			goto fail;
+		}
+		if (c->mqtt_command_pubkey[0] == '\0')
+			log_info("uplink: commands are taken unsigned (set command_pubkey to "
+				 "verify)");
+	}
 	if ((err = load_identity(up)) != WH_OK)
 		goto fail;
 	loop_on_prepare(l, on_prepare, up);
@@ -799,6 +963,7 @@ uplink_free(struct uplink *up)
 	loop_on_prepare(up->loop, NULL, NULL);
 	codec_batch_done(&up->batch);
 	crypto_signer_free(up->signer);
+	command_verifier_free(up->commands);
 	wh_free(up->win);
 	if (up->password != NULL) {
 		memset(up->password, 0, strlen(up->password));
