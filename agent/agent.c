@@ -176,7 +176,22 @@ live_state(struct agent *ag, struct status_live *lv)
 	}
 }
 
-/* /healthz: 200 while the journal takes writes, 503 when it cannot (full or failing). */
+static const char *
+health_text(wh_err err)
+{
+	switch (err) {
+	case WH_OK:
+		return "ok";
+	case WH_ERR_FULL:
+		return "journal full";
+	case WH_ERR_BUSY:
+		return "capture paused";
+	default:
+		return "journal failing";
+	}
+}
+
+/* /healthz: 200 while the journal takes writes, 503 when it cannot (full, paused, failing). */
 static char *
 healthz(struct agent *ag, unsigned *ret_status)
 {
@@ -187,6 +202,8 @@ healthz(struct agent *ag, unsigned *ret_status)
 
 	if (err == WH_OK)
 		journal_rollback(ag->journal);
+	else if (strstr(journal_errmsg(ag->journal), "paused") != NULL)
+		err = WH_ERR_BUSY; /* reported as paused, not as full */
 	live_state(ag, &lv);
 	journal_stats(ag->journal, &st);
 	*ret_status = err == WH_OK ? 200 : 503;
@@ -194,10 +211,7 @@ healthz(struct agent *ag, unsigned *ret_status)
 		snprintf(body, 512,
 			 "{\"status\":\"%s\",\"mqtt\":\"%s\",\"backlog\":%" PRIu64
 			 ",\"oldest_unsent_age_s\":%" PRId64 "}",
-			 err == WH_OK	      ? "ok"
-			 : err == WH_ERR_FULL ? "journal full"
-					      : "journal failing",
-			 lv.mqtt, st.backlog, status_age_s(st.oldest_unsent_ms));
+			 health_text(err), lv.mqtt, st.backlog, status_age_s(st.oldest_unsent_ms));
 	return body;
 }
 

@@ -52,7 +52,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_mqtt_raw PORT MESSAGES BYTES WINDOW\n");
 		return 2;
 	}
-	port = atoi(argv[1]);
+	port = (int)strtol(argv[1], NULL, 10);
 	messages = strtol(argv[2], NULL, 10);
 	bytes = strtol(argv[3], NULL, 10);
 	window = strtol(argv[4], NULL, 10);
