@@ -110,6 +110,7 @@ crypto_unhex(const char *hex, uint8_t *out, size_t n)
 #include <time.h>
 #include <unistd.h>
 
+#include "event.h"
 #include "mem.h"
 
 struct rng {
@@ -289,20 +290,6 @@ out:
 	return rc;
 }
 
-/* Days since the epoch of a civil date (same algorithm as event.c's parser). */
-static int64_t
-days_of(int y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 int
 crypto_check_cert(const char *certfile, const char *keyfile, const char *cafile,
 		  struct crypto_cert_info *info, char *why, size_t whylen)
@@ -330,7 +317,8 @@ crypto_check_cert(const char *certfile, const char *keyfile, const char *cafile,
 	}
 	rc = -1;
 	t = &crt.valid_to;
-	secs = days_of(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
+	secs = event_days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 +
+	       t->min * 60 + t->sec;
 	info->days_left = (int)((secs - (int64_t)time(NULL)) / 86400);
 	if (secs < (int64_t)time(NULL))
 		info->days_left = -1 - (int)(((int64_t)time(NULL) - secs) / 86400);

@@ -135,9 +135,8 @@ take_digits(const char **s, int n, int *ret)
 	return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-static int64_t
-days_from_civil(int y, int m, int d)
+int64_t
+event_days_from_civil(int y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -207,7 +206,7 @@ event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min)
 	if (sec == 60)
 		sec = 59; /* a leap second is kept within its minute */
 	*ret_offset_min = sign * (oh * 60 + om);
-	*ret_ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
+	*ret_ms = ((event_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
 		   (int64_t)*ret_offset_min * 60) *
 			  1000 +
 		  ms;
