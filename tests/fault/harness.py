@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import ssl
@@ -88,7 +89,8 @@ class Env:
         self.root = os.geteuid() == 0
         self.tmpfs = None
         uid = "%d%d" % (os.getpid() % 1000, rng.randint(0, 99))
-        if self.root and "link_down" in a.kinds and subprocess.run(["ip", "netns", "add", "whf" + uid]).returncode == 0:
+        if (self.root and "link_down" in a.kinds and shutil.which("ip")
+                and subprocess.run(["ip", "netns", "add", "whf" + uid], stderr=subprocess.DEVNULL).returncode == 0):
             self.ns, self.vh, self.vn = "whf" + uid, "whh" + uid, "whn" + uid
             o = rng.randint(1, 250)
             self.host_ip, self.ns_ip = "10.213.%d.1" % o, "10.213.%d.2" % o
@@ -101,7 +103,9 @@ class Env:
             sh("ip", "netns", "exec", self.ns, "ip", "link", "set", "lo", "up")
         self.state = os.path.join(work, "state")
         os.makedirs(self.state)
-        if self.root and "disk_full" in a.kinds and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", self.state]).returncode == 0:
+        if (self.root and "disk_full" in a.kinds and shutil.which("mount")
+                and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", self.state],
+                                   stderr=subprocess.DEVNULL).returncode == 0):
             self.tmpfs = self.state
         self.spool = os.path.join(work, "spool")
         os.makedirs(self.spool)
@@ -348,6 +352,9 @@ def scenario(a, n_faults, rng, txn0, number):
     work = tempfile.mkdtemp(prefix="whagent-fault-")
     env = Env(a, work, rng)
     kinds = [k for k in a.kinds if (k != "link_down" or env.ns) and (k != "disk_full" or env.tmpfs)]
+    skipped = sorted(set(a.kinds) - set(kinds))
+    if skipped:
+        log("not available here (needs root, ip netns, tmpfs mounts): %s" % ", ".join(skipped))
     counts, result = {}, {"scenario": number, "work": work}
     consumer = None
     try:
