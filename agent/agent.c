@@ -184,7 +184,7 @@ health_text(wh_err err)
 		return "ok";
 	case WH_ERR_FULL:
 		return "journal full";
-	case WH_ERR_BUSY:
+	case WH_ERR_PAUSED:
 		return "capture paused";
 	default:
 		return "journal failing";
@@ -202,8 +202,6 @@ healthz(struct agent *ag, unsigned *ret_status)
 
 	if (err == WH_OK)
 		journal_rollback(ag->journal);
-	else if (strstr(journal_errmsg(ag->journal), "paused") != NULL)
-		err = WH_ERR_BUSY; /* reported as paused, not as full */
 	live_state(ag, &lv);
 	journal_stats(ag->journal, &st);
 	*ret_status = err == WH_OK ? 200 : 503;

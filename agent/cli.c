@@ -401,7 +401,6 @@ reparse(const struct held *h, char delim, struct csv_row *hdr, struct csv_row *r
 static int
 requeue(const struct conf *c, struct journal *j, int64_t id)
 {
-	static const char delims[] = {',', ';', '\t', '|'};
 	const struct conf_map *m;
 	struct intake in = {.journal = j};
 	struct intake_outcome out = {0};
@@ -429,8 +428,7 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 		    ? (c->http_map[0] ? conf_map_find(c, c->http_map) : NULL)
 		    : (c->spool_map[0] ? conf_map_find(c, c->spool_map) : NULL);
 	event_map_init(&in.map, m ? m->column : NULL);
-	err = reparse(&h, delims[c->spool_delimiter], &hdr, &row, r, out.reason,
-		      sizeof(out.reason));
+	err = reparse(&h, conf_delimiter(c), &hdr, &row, r, out.reason, sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {
 		printf("still invalid: %s\n", out.reason);
 		goto out;

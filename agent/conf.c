@@ -464,6 +464,14 @@ valid_site_id(const char *s)
 	return 1;
 }
 
+char
+conf_delimiter(const struct conf *c)
+{
+	static const char d[] = {',', ';', '\t', '|'}; /* by enum conf_delim */
+
+	return d[c->spool_delimiter];
+}
+
 int
 conf_mqtt_tls(const struct conf *c)
 {

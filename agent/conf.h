@@ -110,6 +110,8 @@ void conf_print(const struct conf *c, FILE *f);
 /* Writes every key with its default and help text to f. */
 void conf_print_help(FILE *f);
 
+/* The CSV field delimiter [input.spool] delimiter names. */
+char conf_delimiter(const struct conf *c);
 /* 1 when the uplink uses TLS (a CA file or directory is configured). */
 int conf_mqtt_tls(const struct conf *c);
 /* 1 when host names this machine (localhost, 127.0.0.0/8, ::1). */

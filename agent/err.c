@@ -27,6 +27,8 @@ wh_strerror(wh_err err)
 		return "journal locked by another process";
 	case WH_ERR_TOOBIG:
 		return "record too large";
+	case WH_ERR_PAUSED:
+		return "capture paused by the central platform";
 	}
 	return "unknown error";
 }

@@ -15,6 +15,7 @@ typedef enum wh_err {
 	WH_ERR_NOTFOUND, /* no such record */
 	WH_ERR_BUSY,	 /* the journal is locked by another writer */
 	WH_ERR_TOOBIG,	 /* a record exceeds a size limit */
+	WH_ERR_PAUSED,	 /* capture paused by the central platform (pause_capture) */
 } wh_err;
 
 /* A short English text for err; never NULL. */

@@ -263,6 +263,12 @@ flush(struct http *h)
 		if (err == WH_ERR_FULL)
 			answer_all(h, MHD_HTTP_SERVICE_UNAVAILABLE,
 				   "journal full: nothing was taken, retry later", RETRY_FULL_S);
+		else if (err == WH_ERR_PAUSED)
+			answer_all(
+				h, MHD_HTTP_SERVICE_UNAVAILABLE,
+				"capture paused by the central platform: nothing was taken, retry "
+				"later",
+				RETRY_FULL_S);
 		else
 			answer_all(h, MHD_HTTP_SERVICE_UNAVAILABLE,
 				   "journal unavailable: nothing was taken, retry later",

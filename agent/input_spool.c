@@ -74,14 +74,6 @@ struct spool {
 	int full_logged;
 };
 
-static char
-delimiter(const struct conf *c)
-{
-	static const char d[] = {',', ';', '\t', '|'};
-
-	return d[c->spool_delimiter];
-}
-
 static int
 format_of(const char *name, enum fmt *ret)
 {
@@ -391,7 +383,7 @@ read_header(struct spool *sp)
 		    memcmp(c->buf, "\xef\xbb\xbf", 3) == 0)
 			c->pos = 3; /* UTF-8 byte order mark of spreadsheet exports */
 		r = csv_parse(&c->header, c->buf + c->pos, c->len - c->pos, c->eof,
-			      delimiter(sp->conf), &used, &why);
+			      conf_delimiter(sp->conf), &used, &why);
 		if (r != CSV_MORE || c->eof)
 			break;
 		if (c->len - c->pos >= (size_t)sp->conf->spool_max_record_bytes) {
@@ -500,7 +492,7 @@ next_record(struct spool *sp, size_t *ret_used, const char **ret_why)
 		return NEXT_SKIP;
 	}
 	if (c->fmt == FMT_CSV) {
-		enum csv_result r = csv_parse(&sp->row, p, avail, c->eof, delimiter(sp->conf),
+		enum csv_result r = csv_parse(&sp->row, p, avail, c->eof, conf_delimiter(sp->conf),
 					      ret_used, ret_why);
 
 		if (r == CSV_ROW)
@@ -732,8 +724,7 @@ static void
 on_full(struct spool *sp)
 {
 	if (!sp->full_logged)
-		log_warnx("spool: journal full, holding files back: %s",
-			  journal_errmsg(sp->journal));
+		log_warnx("spool: holding files back: %s", journal_errmsg(sp->journal));
 	sp->full_logged = 1;
 	cur_close(sp);
 	loop_timer_arm(&sp->work_timer, FULL_RETRY_MS);
@@ -766,7 +757,7 @@ on_work(void *arg)
 		}
 	}
 	r = slice(sp, &err);
-	if (err == WH_ERR_FULL) {
+	if (err == WH_ERR_FULL || err == WH_ERR_PAUSED) {
 		on_full(sp);
 		return;
 	}
@@ -778,7 +769,7 @@ on_work(void *arg)
 		return;
 	}
 	if (sp->full_logged)
-		log_info("spool: journal has room again, taking files");
+		log_info("spool: the journal takes events again, taking files");
 	sp->full_logged = 0;
 	if (r == 1)
 		file_done(sp);

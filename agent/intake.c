@@ -43,16 +43,6 @@ intake_rolled_back(struct intake *in)
 	memset(&in->pending, 0, sizeof(in->pending));
 }
 
-uint64_t
-intake_taken(const struct intake_counts *c)
-{
-	uint64_t n = 0;
-
-	for (int k = 0; k <= EVENT_SHIPMENT; k++)
-		n += c->taken[k];
-	return n;
-}
-
 static wh_err
 quarantine(struct intake *in, const struct intake_raw *raw, const char *reason,
 	   struct intake_outcome *ret)

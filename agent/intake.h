@@ -59,7 +59,5 @@ wh_err intake_reject(struct intake *in, const struct intake_raw *raw, const char
 void intake_committed(struct intake *in);
 /* The transaction was rolled back: the pending counts are dropped. */
 void intake_rolled_back(struct intake *in);
-/* Events taken, all kinds. */
-uint64_t intake_taken(const struct intake_counts *c);
 
 #endif

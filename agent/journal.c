@@ -425,7 +425,7 @@ journal_start_session(struct journal *j, uint64_t *ret_session)
 	uint64_t session = 0;
 	wh_err err = journal_begin(j);
 
-	if (err == WH_ERR_FULL) { /* the session counter must advance even when full */
+	if (err == WH_ERR_FULL || err == WH_ERR_PAUSED) { /* the session always advances */
 		if ((err = run(j, ST_BEGIN)) != WH_OK)
 			return err;
 		j->in_txn = 1;
@@ -447,7 +447,8 @@ journal_start_session(struct journal *j, uint64_t *ret_session)
 	return err;
 }
 
-/* WH_ERR_FULL when the database is at its budget or its file system below the reserve. */
+/* WH_ERR_FULL when the database is at its budget or its file system below the reserve;
+ * WH_ERR_PAUSED while capture is paused. */
 static wh_err
 check_budget(struct journal *j)
 {
@@ -473,7 +474,7 @@ check_budget(struct journal *j)
 	if (paused) {
 		snprintf(j->errmsg, sizeof(j->errmsg),
 			 "capture paused by the central platform (until resume_capture)");
-		return WH_ERR_FULL;
+		return WH_ERR_PAUSED;
 	}
 	if (j->opts.reserve_bytes > 0 && platform_fs_free(j->dir, &free_bytes) == 0 &&
 	    free_bytes < (uint64_t)j->opts.reserve_bytes) {

@@ -102,8 +102,9 @@ void journal_set_limits(struct journal *j, int64_t max_bytes, int64_t reserve_by
 /* Increments the persisted session number (every start of the agent). */
 wh_err journal_start_session(struct journal *j, uint64_t *ret_session);
 
-/* Starts a write transaction. WH_ERR_FULL when the budget or reserve is reached: nothing may be
- * appended, and the input should hold its source back (back-pressure). */
+/* Starts a write transaction. WH_ERR_FULL when the budget or reserve is reached, WH_ERR_PAUSED
+ * while capture is paused: nothing may be appended, and the input holds its source back
+ * (back-pressure). */
 wh_err journal_begin(struct journal *j);
 /* Commits; on failure the transaction is rolled back. */
 wh_err journal_commit(struct journal *j);
@@ -151,7 +152,7 @@ wh_err journal_prune(struct journal *j, uint64_t through, int64_t *ret_deleted);
 wh_err journal_first_seq(struct journal *j, uint64_t *ret_seq);
 
 /* Pauses (or resumes) capture, persistently: while paused, journal_begin refuses with
- * WH_ERR_FULL, which inputs answer with back-pressure. */
+ * WH_ERR_PAUSED, which inputs answer with back-pressure. */
 wh_err journal_set_capture_paused(struct journal *j, int paused);
 
 /* Raises the platform's watermark to through (never lowers it, never past last_seq). */

@@ -12,7 +12,7 @@ mkdir -p "$WORK/gen"
 python3 "$HERE/gen_wms.py" "$WORK/gen" --csv 12000 --expect "$WORK/expect.json"
 cp "$WORK/gen/wms-orders.csv" "$WORK/spool/"
 start_agent $WH
-wait_for 60 grep -q "journal full, holding files back" "$WORK/agent.log" || fail "no back-pressure"
+wait_for 60 grep -q "spool: holding files back: journal holds" "$WORK/agent.log" || fail "no back-pressure"
 held=$($WH status -c "$WORK/whagent.conf" --json | json_field last_seq)
 sleep 1.5
 [ -f "$WORK/spool/wms-orders.csv" ] || fail "file left the spool while the journal was full"

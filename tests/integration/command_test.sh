@@ -2,7 +2,7 @@
 # Commands from the platform (command_pubkey set): an unsigned, a wrongly signed, a stale, a
 # replayed and an unknown command are refused with a reason; `status` is answered on the MQTT 5 response topic
 # with the correlation data; `replay` fills a range the consumer missed (it was away), marked
-# historical; `pause_capture` holds the spool back until `resume_capture`.
+# historical; `pause_capture` holds the spool back (and HTTP answers 503) until `resume_capture`.
 # usage: command_test.sh WHAGENT [ARGS...]
 . "$(dirname "$0")/lib.sh"
 WH="$*"
@@ -68,8 +68,11 @@ PY
 
 start_broker
 write_conf
+HTTP_PORT=$(free_port)
 mqtt_conf "command_pubkey = $WORK/central.pub
-command_max_skew_s = 60"
+command_max_skew_s = 60
+[input.http]
+listen = 127.0.0.1:$HTTP_PORT"
 mkdir -p "$WORK/gen"
 python3 "$HERE/gen_wms.py" "$WORK/gen" --csv 1000 --bad-every 0 --dup-every 0 --prefix a --expect "$WORK/a.json"
 python3 "$HERE/gen_wms.py" "$WORK/gen" --csv 100 --bad-every 0 --dup-every 0 --prefix b --first-txn 50000 --expect "$WORK/b.json"
@@ -93,6 +96,11 @@ r=$(cmd p1 pause_capture); case "$r" in ok\|capture\ paused*) ;; *) fail "pause:
 cp "$WORK/gen/b-orders.csv" "$WORK/spool/"
 sleep 2
 [ -f "$WORK/spool/b-orders.csv" ] && [ "$(status_field last_seq)" = 1000 ] || fail "captured while paused"
+r=$(curl -s -o "$WORK/paused.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data '{"kind":"pick","txn_id":"P1","event_time":"2026-03-01T10:00:00Z","sku":"S","qty":1,"uom":"EA","bin":"A"}' \
+    "http://127.0.0.1:$HTTP_PORT/v1/events")
+[ "$r" = 503 ] && grep -q "capture paused" "$WORK/paused.json" || fail "POST while paused: $r $(cat "$WORK/paused.json")"
+curl -s "http://127.0.0.1:$HTTP_PORT/healthz" | grep -q '"status":"capture paused"' || fail "healthz while paused"
 r=$(cmd p2 resume_capture); [ "$r" = "ok|capture resumed|corr" ] || fail "resume: $r"
 wait_for 20 test -f "$WORK/spool/done/b-orders.csv" || fail "not taken after resume"
 [ "$(status_field last_seq)" = 1100 ] || fail "last_seq after resume"

@@ -95,6 +95,13 @@ def main():
                 out.append((rec, ("ok", None)))
         return out
 
+    def account(rows):  # what the agent must journal and count as duplicates
+        for rec, (what, _) in rows:
+            if what == "ok":
+                expect["keys"].append(rec["txn_id"])
+            elif what == "dup":
+                expect["duplicates"] += 1
+
     if a.csv:
         name = "%s-orders.csv" % a.prefix
         rows = records(a.csv, "csv", name)
@@ -108,11 +115,7 @@ def main():
                     expect["quarantined"].append({"position": "%s line %d" % (name, line), "reason": words})
                 line += 1 + text.count("\n")
         expect["files"].append(name)
-        for rec, (what, _) in rows:
-            if what == "ok":
-                expect["keys"].append(rec["txn_id"])
-            elif what == "dup":
-                expect["duplicates"] += 1
+        account(rows)
     if a.jsonl:
         name = "%s-moves.jsonl" % a.prefix
         rows = records(a.jsonl, "jsonl", name)
@@ -128,11 +131,7 @@ def main():
                 if what == "bad":
                     expect["quarantined"].append({"position": "%s line %d" % (name, n), "reason": words})
         expect["files"].append(name)
-        for rec, (what, _) in rows:
-            if what == "ok":
-                expect["keys"].append(rec["txn_id"])
-            elif what == "dup":
-                expect["duplicates"] += 1
+        account(rows)
     if a.expect:
         with open(a.expect, "w") as f:
             json.dump(expect, f)
