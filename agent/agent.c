@@ -297,7 +297,7 @@ open_journal(struct agent *ag)
 		.reserve_bytes = ag->conf->journal_reserve_bytes,
 		.sync_normal = ag->conf->journal_synchronous == CONF_SYNC_NORMAL,
 	};
-	char pid[24], report[1024];
+	char pid[24], report[2048];
 	wh_err err;
 
 	if (mkdir(ag->conf->state_dir, 0750) != 0 && errno != EEXIST) {

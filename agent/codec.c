@@ -22,7 +22,6 @@ struct codec_parts {
 	Whagent__V1__Attribute attrs[EVENT_MAX_ATTRS];
 	Whagent__V1__Attribute *attr_ptrs[EVENT_MAX_ATTRS];
 	char *serial;
-	uint8_t id[EVENT_ID_LEN];
 };
 
 static void
@@ -35,16 +34,15 @@ fill_location(Whagent__V1__Location *l, const char *zone, const char *bin, const
 }
 
 static void
-fill_parts(struct codec_parts *p, const struct event *ev, const char *source, uint64_t seq,
-	   int64_t captured_at_ms)
+fill_parts(struct codec_parts *p, const struct event *ev, const char *source,
+	   const uint8_t id[EVENT_ID_LEN], uint64_t seq, int64_t captured_at_ms)
 {
 	const char *const *f = ev->f;
 
-	event_id(source, f[EF_TXN_ID], p->id);
 	whagent__v1__event_header__init(&p->header);
 	p->header.seq = seq;
-	p->header.event_id.data = p->id;
-	p->header.event_id.len = sizeof(p->id);
+	p->header.event_id.data = (uint8_t *)(uintptr_t)id;
+	p->header.event_id.len = EVENT_ID_LEN;
 	p->header.kind = (Whagent__V1__EventKind)ev->kind;
 	p->header.biz_step = STR(event_biz_step(ev->kind));
 	p->header.event_time_ms = ev->event_time_ms;
@@ -81,8 +79,8 @@ fill_parts(struct codec_parts *p, const struct event *ev, const char *source, ui
 }
 
 wh_err
-codec_event_encode(const struct event *ev, const char *source, uint64_t seq, int64_t captured_at_ms,
-		   uint8_t **ret_buf, size_t *ret_len)
+codec_event_encode(const struct event *ev, const char *source, const uint8_t id[EVENT_ID_LEN],
+		   uint64_t seq, int64_t captured_at_ms, uint8_t **ret_buf, size_t *ret_len)
 {
 	const char *const *f = ev->f;
 	struct codec_parts p;
@@ -93,7 +91,7 @@ codec_event_encode(const struct event *ev, const char *source, uint64_t seq, int
 	size_t len;
 
 	memset(&p, 0, sizeof(p));
-	fill_parts(&p, ev, source, seq, captured_at_ms);
+	fill_parts(&p, ev, source, id, seq, captured_at_ms);
 	whagent__v1__event__init(&out);
 	if (ev->kind == EVENT_SHIPMENT) {
 		whagent__v1__shipment_event__init(&shp);

@@ -8,10 +8,11 @@
 #include "err.h"
 #include "event.h"
 
-/* Encodes ev as a whagent.v1.Event carrying seq, captured_at_ms and source.
+/* Encodes ev as a whagent.v1.Event carrying seq, captured_at_ms, source and id (event_id()).
  * On success *ret_buf is a new buffer of *ret_len bytes; caller frees with wh_free. */
-wh_err codec_event_encode(const struct event *ev, const char *source, uint64_t seq,
-			  int64_t captured_at_ms, uint8_t **ret_buf, size_t *ret_len);
+wh_err codec_event_encode(const struct event *ev, const char *source,
+			  const uint8_t id[EVENT_ID_LEN], uint64_t seq, int64_t captured_at_ms,
+			  uint8_t **ret_buf, size_t *ret_len);
 
 /* Re-encodes a stored whagent.v1.Event with another seq (salvage into a new journal).
  * On success *ret_buf is a new buffer; caller frees with wh_free. WH_ERR_CORRUPT if the bytes

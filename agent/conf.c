@@ -153,6 +153,23 @@ static const struct conf_key keys[] = {
 	 "PEM public key of the central platform: commands must be signed with it"},
 	{"mqtt", "command_max_skew_s", CT_INT, OFF(mqtt_command_max_skew_s), "300", 1, 86400, NULL,
 	 "signed commands issued further from this clock are refused"},
+	{"mqtt", "backfill_after_s", CT_INT, OFF(mqtt_backfill_after_s), "60", 0, 31536000, NULL,
+	 "a backlog older than this drains on PREFIX/SITE/backfill (marked historical) beside "
+	 "new events on /events, so live events are not held behind it; 0: one lane"},
+	{"mqtt", "live_share_pct", CT_INT, OFF(mqtt_live_share_pct), "50", 1, 99, NULL,
+	 "while a backfill drains: the share of the window and of max_bytes_per_s kept for new "
+	 "events (each lane takes what the other leaves)"},
+	{"mqtt", "max_bytes_per_s", CT_SIZE, OFF(mqtt_max_bytes_per_s), "0", 0, (int64_t)1 << 40,
+	 NULL,
+	 "uplink rate limit in bytes of batches per second, to leave the WAN link room for "
+	 "the warehouse; 0: none"},
+	{"ledger", "staging_location", CT_STR, OFF(ledger_staging), "STAGING", 1, 64, NULL,
+	 "where picks without to_bin put stock, and shipments without a bin take it from"},
+	{"ledger", "snapshot_interval_s", CT_INT, OFF(ledger_snapshot_interval_s), "3600", 0,
+	 604800, NULL,
+	 "publish an on-hand snapshot on PREFIX/SITE/snapshot this often; 0: on command only"},
+	{"ledger", "snapshot_page_rows", CT_INT, OFF(ledger_snapshot_page_rows), "1000", 10, 20000,
+	 NULL, "balance rows per snapshot message"},
 	{"identity", "organization", CT_STR, OFF(identity_organization), "", 0, 64, NULL,
 	 "O= of the CSR `whagent enroll` writes"},
 	{"identity", "unit", CT_STR, OFF(identity_unit), "", 0, 64, NULL, "OU= of the CSR"},

@@ -91,6 +91,13 @@ struct conf {
 	long mqtt_cert_warn_days;
 	char *mqtt_command_pubkey;
 	long mqtt_command_max_skew_s;
+	long mqtt_backfill_after_s;
+	long mqtt_live_share_pct;
+	int64_t mqtt_max_bytes_per_s;
+	/* [ledger] */
+	char *ledger_staging;
+	long ledger_snapshot_interval_s;
+	long ledger_snapshot_page_rows;
 	/* [identity]: what `whagent enroll` puts in the CSR */
 	char *identity_organization;
 	char *identity_unit;

@@ -6,6 +6,7 @@
 
 #include "codec.h"
 #include "journal.h"
+#include "ledger.h"
 #include "mem.h"
 #include "platform.h"
 #include "record.h"
@@ -74,7 +75,8 @@ intake_record(struct intake *in, const struct record *r, const int *fields,
 {
 	struct event ev;
 	struct journal_event je;
-	uint8_t *payload = NULL;
+	struct journal_delta deltas[LEDGER_MAX_DELTAS];
+	uint8_t id[EVENT_ID_LEN], *payload = NULL;
 	int dup = 0;
 	wh_err err;
 
@@ -85,12 +87,17 @@ intake_record(struct intake *in, const struct record *r, const int *fields,
 			in->pending.invalid++;
 		return err;
 	}
+	event_id(in->source, ev.f[EF_TXN_ID], id);
 	je = (struct journal_event){.source = in->source,
 				    .source_key = ev.f[EF_TXN_ID],
 				    .kind = (int)ev.kind,
-				    .captured_at_ms = platform_now_ms()};
-	err = codec_event_encode(&ev, in->source, journal_next_seq(in->journal), je.captured_at_ms,
-				 &payload, &je.len);
+				    .captured_at_ms = platform_now_ms(),
+				    .event_id = id,
+				    .qty_milli = ev.qty_milli,
+				    .deltas = deltas,
+				    .ndeltas = ledger_deltas(&ev, in->staging, deltas)};
+	err = codec_event_encode(&ev, in->source, id, journal_next_seq(in->journal),
+				 je.captured_at_ms, &payload, &je.len);
 	if (err != WH_OK)
 		return err;
 	je.payload = payload;

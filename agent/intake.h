@@ -23,6 +23,7 @@ struct intake {
 	struct journal *journal; /* borrowed */
 	const char *input;	 /* "spool", "http": borrowed */
 	const char *source;	 /* source name of the events: borrowed */
+	const char *staging;	 /* the ledger's staging location: borrowed */
 	struct event_map map;
 	struct intake_counts total;   /* committed, since start */
 	struct intake_counts pending; /* in the open transaction */

@@ -9,10 +9,11 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "journal_row.h"
 #include "mem.h"
 #include "platform.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema_v1[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;"
@@ -26,6 +27,16 @@ static const char schema_v1[] =
 	" reason TEXT NOT NULL, format TEXT NOT NULL, context TEXT, raw BLOB NOT NULL);"
 	"INSERT INTO meta VALUES('next_seq', 1), ('acked_through', 0), ('session', 0),"
 	" ('duplicates', 0);";
+
+/* 2: the ledger. Control totals count from ledger_from_seq (the next seq when it was added). */
+static const char schema_v2[] =
+	"CREATE TABLE ledger(sku TEXT NOT NULL, location TEXT NOT NULL, lot TEXT NOT NULL,"
+	" uom TEXT NOT NULL, on_hand INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
+	" PRIMARY KEY(sku, location, lot, uom)) WITHOUT ROWID;"
+	"CREATE TABLE total(kind INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
+	" qty INTEGER NOT NULL, hash BLOB NOT NULL);"
+	"INSERT INTO meta SELECT 'ledger_from_seq', value FROM meta WHERE key = 'next_seq';"
+	"PRAGMA user_version = 2;";
 
 enum stmt {
 	ST_BEGIN,
@@ -50,6 +61,9 @@ enum stmt {
 	ST_CAPTURED_AT,
 	ST_PRUNE_MAX,
 	ST_FIRST_SEQ,
+	ST_LEDGER_ADD,
+	ST_TOTAL_ALL,
+	ST_TOTAL_SET,
 	ST_COUNT
 };
 
@@ -85,6 +99,12 @@ static const char *const sql[ST_COUNT] = {
 	[ST_FIRST_SEQ] = "SELECT ifnull(min(seq), 0) FROM event",
 	[ST_PRUNE_MAX] =
 		"SELECT ifnull(max(seq), 0) FROM event WHERE seq <= ?1 AND captured_at < ?2",
+	[ST_LEDGER_ADD] = "INSERT INTO ledger VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
+			  " ON CONFLICT(sku, location, lot, uom) DO UPDATE"
+			  " SET on_hand = on_hand + excluded.on_hand, last_seq = excluded.last_seq",
+	[ST_TOTAL_ALL] = "SELECT kind, count, qty, hash FROM total",
+	[ST_TOTAL_SET] = "INSERT INTO total VALUES(?1, ?2, ?3, ?4) ON CONFLICT(kind) DO UPDATE"
+			 " SET count = excluded.count, qty = excluded.qty, hash = excluded.hash",
 };
 
 struct journal {
@@ -100,7 +120,10 @@ struct journal {
 	uint64_t prune_limit; /* for journal_prune_retained */
 	void (*commit_cb)(void *arg);
 	void *commit_arg;
-	uint64_t txn_dups; /* duplicates seen in this transaction */
+	uint64_t txn_dups;			    /* duplicates seen in this transaction */
+	struct journal_total totals[JOURNAL_KINDS]; /* read at begin, written at commit */
+	unsigned totals_dirty;			    /* bit per kind */
+	sqlite3_stmt *snap_page;		    /* an open snapshot */
 	char errmsg[256];
 };
 
@@ -266,8 +289,7 @@ create(struct journal *j)
 		return err;
 	snprintf(text, sizeof(text), "INSERT INTO meta VALUES('journal_id', '%s');", id);
 	if ((err = exec(j, schema_v1)) != WH_OK || (err = exec(j, text)) != WH_OK ||
-	    (err = exec(j, "PRAGMA user_version = 1")) != WH_OK ||
-	    (err = exec(j, "COMMIT")) != WH_OK) {
+	    (err = exec(j, schema_v2)) != WH_OK || (err = exec(j, "COMMIT")) != WH_OK) {
 		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
 		return err;
 	}
@@ -290,6 +312,18 @@ migrate(struct journal *j)
 			 "journal schema %d is newer than this whagent (%d): upgrade whagent",
 			 version, SCHEMA_VERSION);
 		return WH_ERR_CORRUPT;
+	}
+	if (version == 1) {
+		if (j->opts.readonly) {
+			snprintf(j->errmsg, sizeof(j->errmsg),
+				 "journal schema 1 is migrated when the agent next starts");
+			return WH_ERR_CORRUPT;
+		}
+		if ((err = exec(j, "BEGIN IMMEDIATE")) != WH_OK)
+			return err;
+		if ((err = exec(j, schema_v2)) != WH_OK || (err = exec(j, "COMMIT")) != WH_OK)
+			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		return err;
 	}
 	if ((err = count_tables(j, &tables)) != WH_OK)
 		return err;
@@ -393,6 +427,7 @@ journal_close(struct journal *j)
 		return;
 	if (j->in_txn)
 		journal_rollback(j);
+	sqlite3_finalize(j->snap_page);
 	for (int s = 0; s < ST_COUNT; s++)
 		sqlite3_finalize(j->st[s]);
 	sqlite3_close(j->db);
@@ -486,6 +521,49 @@ check_budget(struct journal *j)
 	return WH_OK;
 }
 
+/* The control totals as committed (under the write lock: another process may append). */
+static wh_err
+load_totals(struct journal *j)
+{
+	sqlite3_stmt *s = j->st[ST_TOTAL_ALL];
+	int rc;
+
+	memset(j->totals, 0, sizeof(j->totals));
+	j->totals_dirty = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int kind = sqlite3_column_int(s, 0);
+		struct journal_total *t;
+
+		if (kind <= 0 || kind >= JOURNAL_KINDS ||
+		    sqlite3_column_bytes(s, 3) != JOURNAL_HASH_LEN)
+			continue;
+		t = &j->totals[kind];
+		t->count = (uint64_t)sqlite3_column_int64(s, 1);
+		t->qty_milli = sqlite3_column_int64(s, 2);
+		memcpy(t->hash, sqlite3_column_blob(s, 3), JOURNAL_HASH_LEN);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? WH_OK : db_fail(j, rc, sql[ST_TOTAL_ALL]);
+}
+
+static wh_err
+save_totals(struct journal *j)
+{
+	sqlite3_stmt *s = j->st[ST_TOTAL_SET];
+	wh_err err = WH_OK;
+
+	for (int k = 1; k < JOURNAL_KINDS && err == WH_OK; k++) {
+		if (!(j->totals_dirty & (1u << k)))
+			continue;
+		sqlite3_bind_int(s, 1, k);
+		sqlite3_bind_int64(s, 2, (sqlite3_int64)j->totals[k].count);
+		sqlite3_bind_int64(s, 3, j->totals[k].qty_milli);
+		sqlite3_bind_blob(s, 4, j->totals[k].hash, JOURNAL_HASH_LEN, SQLITE_STATIC);
+		err = run(j, ST_TOTAL_SET);
+	}
+	return err;
+}
+
 wh_err
 journal_begin(struct journal *j)
 {
@@ -505,7 +583,7 @@ journal_begin(struct journal *j)
 	j->txn_dups = 0;
 	/* Read under the write lock: another process (whagent quarantine requeue) may append. */
 	if ((err = meta_get_int(j, "next_seq", &j->next_seq)) != WH_OK ||
-	    (err = check_budget(j)) != WH_OK)
+	    (err = load_totals(j)) != WH_OK || (err = check_budget(j)) != WH_OK)
 		journal_rollback(j);
 	j->begin_seq = j->next_seq;
 	return err;
@@ -542,6 +620,8 @@ journal_commit(struct journal *j)
 	if (!j->in_txn)
 		return WH_OK;
 	err = meta_set_int(j, "next_seq", j->next_seq);
+	if (err == WH_OK)
+		err = save_totals(j);
 	if (err == WH_OK && j->txn_dups > 0 &&
 	    (err = meta_get_int(j, "duplicates", &dups)) == WH_OK)
 		err = meta_set_int(j, "duplicates", dups + j->txn_dups);
@@ -575,6 +655,7 @@ journal_rollback(struct journal *j)
 		run(j, ST_ROLLBACK);
 	j->in_txn = 0;
 	j->txn_dups = 0;
+	j->totals_dirty = 0;
 }
 
 uint64_t
@@ -590,6 +671,39 @@ need_txn(struct journal *j)
 		return WH_OK;
 	snprintf(j->errmsg, sizeof(j->errmsg), "no transaction open");
 	return WH_ERR_INVAL;
+}
+
+/* The ledger and the control totals take a new event (inside its transaction). */
+static wh_err
+count_event(struct journal *j, const struct journal_event *ev, uint64_t seq)
+{
+	sqlite3_stmt *s = j->st[ST_LEDGER_ADD];
+	struct crypto_sha256 h;
+	struct journal_total *t;
+	wh_err err = WH_OK;
+
+	for (int i = 0; i < ev->ndeltas && err == WH_OK; i++) {
+		const struct journal_delta *d = &ev->deltas[i];
+
+		sqlite3_bind_text(s, 1, d->sku, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, d->location, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, d->lot, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, d->uom, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, d->milli);
+		sqlite3_bind_int64(s, 6, (sqlite3_int64)seq);
+		err = run(j, ST_LEDGER_ADD);
+	}
+	if (err != WH_OK || ev->kind <= 0 || ev->kind >= JOURNAL_KINDS)
+		return err;
+	t = &j->totals[ev->kind];
+	t->count++;
+	t->qty_milli += ev->qty_milli;
+	crypto_sha256_start(&h);
+	crypto_sha256_update(&h, t->hash, JOURNAL_HASH_LEN);
+	crypto_sha256_update(&h, ev->event_id, JOURNAL_HASH_LEN);
+	crypto_sha256_finish(&h, t->hash);
+	j->totals_dirty |= 1u << ev->kind;
+	return WH_OK;
 }
 
 wh_err
@@ -611,7 +725,7 @@ journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_
 	if (sqlite3_changes(j->db) == 1) {
 		*ret_seq = j->next_seq++;
 		*ret_dup = 0;
-		return WH_OK;
+		return ev->event_id ? count_event(j, ev, *ret_seq) : WH_OK;
 	}
 	sqlite3_bind_text(j->st[ST_FIND], 1, ev->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(j->st[ST_FIND], 2, ev->source_key, -1, SQLITE_STATIC);
@@ -869,6 +983,146 @@ journal_platform_ack(struct journal *j, uint64_t through)
 	return in_txn(j, do_platform_ack, through, NULL);
 }
 
+/* --- snapshots ---------------------------------------------------------------------- */
+
+static wh_err
+read_snapshot_totals(struct journal *j, struct journal_snapshot *ret)
+{
+	wh_err err;
+
+	memset(ret, 0, sizeof(*ret));
+	if ((err = meta_get_int(j, "next_seq", &ret->as_of_seq)) != WH_OK ||
+	    (err = meta_get_int(j, "ledger_from_seq", &ret->from_seq)) != WH_OK ||
+	    (err = load_totals(j)) != WH_OK)
+		return err;
+	ret->as_of_seq--;
+	memcpy(ret->totals, j->totals, sizeof(ret->totals));
+	return WH_OK;
+}
+
+wh_err
+journal_snapshot_begin(struct journal *j, struct journal_snapshot *ret)
+{
+	static const char copy[] =
+		"DROP TABLE IF EXISTS temp.snapshot;"
+		"CREATE TEMP TABLE snapshot AS SELECT sku, location, lot, uom, on_hand, last_seq"
+		" FROM ledger WHERE on_hand != 0 ORDER BY sku, location, lot, uom";
+	wh_err err;
+	int rc;
+
+	if (j->in_txn || j->snap_page != NULL) {
+		snprintf(j->errmsg, sizeof(j->errmsg), "a transaction or snapshot is open");
+		return WH_ERR_BUSY;
+	}
+	/* One read transaction: the totals and the copy see the same events. */
+	if ((err = exec(j, "BEGIN")) != WH_OK)
+		return err;
+	err = read_snapshot_totals(j, ret);
+	if (err == WH_OK)
+		err = exec(j, copy);
+	if (err == WH_OK)
+		err = exec(j, "COMMIT");
+	if (err != WH_OK) {
+		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		return err;
+	}
+	rc = sqlite3_prepare_v2(j->db, "SELECT count(*) FROM temp.snapshot", -1, &j->snap_page,
+				NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(j->snap_page)) == SQLITE_ROW)
+		ret->rows = (uint64_t)sqlite3_column_int64(j->snap_page, 0);
+	sqlite3_finalize(j->snap_page);
+	j->snap_page = NULL;
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_prepare_v2(
+			j->db,
+			"SELECT rowid, sku, location, lot, uom, on_hand, last_seq"
+			" FROM temp.snapshot WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+			-1, &j->snap_page, NULL);
+	if (rc != SQLITE_OK) {
+		err = db_fail(j, rc, "reading the snapshot");
+		journal_snapshot_end(j);
+	}
+	return err;
+}
+
+wh_err
+journal_snapshot_page(struct journal *j, uint64_t after, int max,
+		      void (*cb)(const struct journal_balance *b, void *arg), void *arg,
+		      uint64_t *ret_last)
+{
+	sqlite3_stmt *s = j->snap_page;
+	int rc;
+
+	if (s == NULL) {
+		snprintf(j->errmsg, sizeof(j->errmsg), "no snapshot open");
+		return WH_ERR_INVAL;
+	}
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)after);
+	sqlite3_bind_int(s, 2, max);
+	*ret_last = after;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct journal_balance b = {
+			.sku = (const char *)sqlite3_column_text(s, 1),
+			.location = (const char *)sqlite3_column_text(s, 2),
+			.lot = (const char *)sqlite3_column_text(s, 3),
+			.uom = (const char *)sqlite3_column_text(s, 4),
+			.on_hand_milli = sqlite3_column_int64(s, 5),
+			.last_seq = (uint64_t)sqlite3_column_int64(s, 6),
+		};
+
+		*ret_last = (uint64_t)sqlite3_column_int64(s, 0);
+		if (b.sku != NULL && b.location != NULL && b.lot != NULL && b.uom != NULL)
+			cb(&b, arg);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? WH_OK : db_fail(j, rc, "reading the snapshot");
+}
+
+void
+journal_snapshot_end(struct journal *j)
+{
+	sqlite3_finalize(j->snap_page);
+	j->snap_page = NULL;
+	sqlite3_exec(j->db, "DROP TABLE IF EXISTS temp.snapshot", NULL, NULL, NULL);
+}
+
+wh_err
+journal_ledger_take(struct journal *j, const char *path, uint64_t *ret_rows)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *add = j->st[ST_LEDGER_ADD];
+	wh_err err;
+	int rc;
+
+	*ret_rows = 0;
+	if ((err = need_txn(j)) != WH_OK ||
+	    (err = meta_set_int(j, "ledger_from_seq", j->next_seq)) != WH_OK)
+		return err;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(
+			db, "SELECT sku, location, lot, uom, on_hand, last_seq FROM ledger", -1,
+			&st, NULL);
+	while (rc == SQLITE_OK && err == WH_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < 4; i++)
+			sqlite3_bind_value(add, i + 1, sqlite3_column_value(st, i));
+		sqlite3_bind_int64(add, 5, sqlite3_column_int64(st, 4));
+		sqlite3_bind_int64(add, 6, 0);
+		if ((err = run(j, ST_LEDGER_ADD)) == WH_OK)
+			(*ret_rows)++;
+		rc = SQLITE_OK;
+	}
+	if (err == WH_OK && rc != SQLITE_DONE) {
+		snprintf(j->errmsg, sizeof(j->errmsg), "its ledger cannot be read: %s",
+			 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		err = WH_ERR_CORRUPT;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return err;
+}
+
 wh_err
 journal_meta_get(struct journal *j, const char *key, char *buf, size_t len)
 {
@@ -942,8 +1196,8 @@ journal_stats(struct journal *j, struct journal_stats *ret)
 	return err;
 }
 
-static void
-read_quarantined(sqlite3_stmt *s, struct journal_quarantined *q)
+void
+journal_read_quarantined(sqlite3_stmt *s, struct journal_quarantined *q)
 {
 	memset(q, 0, sizeof(*q));
 	q->id = sqlite3_column_int64(s, 0);
@@ -966,7 +1220,7 @@ journal_quarantine_list(struct journal *j, journal_quarantine_cb cb, void *arg)
 	int rc;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		read_quarantined(s, &q);
+		journal_read_quarantined(s, &q);
 		cb(&q, arg);
 	}
 	sqlite3_reset(s);
@@ -982,7 +1236,7 @@ journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_cb cb, 
 	sqlite3_bind_int64(j->st[ST_QUAR_GET], 1, id);
 	if ((err = row(j, ST_QUAR_GET)) != WH_OK)
 		return err;
-	read_quarantined(j->st[ST_QUAR_GET], &q);
+	journal_read_quarantined(j->st[ST_QUAR_GET], &q);
 	cb(&q, arg);
 	sqlite3_reset(j->st[ST_QUAR_GET]);
 	return WH_OK;
@@ -997,146 +1251,4 @@ journal_quarantine_delete(struct journal *j, int64_t id)
 	if ((err = run(j, ST_QUAR_DEL)) != WH_OK)
 		return err;
 	return sqlite3_changes(j->db) == 1 ? WH_OK : WH_ERR_NOTFOUND;
-}
-
-wh_err
-journal_check(const char *path, char *why, size_t whylen)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	wh_err err = WH_OK;
-	int rc;
-
-	why[0] = '\0';
-	if (access(path, F_OK) != 0)
-		return WH_OK;
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(st, 0);
-
-		if (v == NULL || strcmp(v, "ok") != 0) {
-			snprintf(why, whylen, "%s", v ? v : "quick_check failed");
-			for (char *p = why; *p; p++)
-				if (*p == '\n')
-					*p = ' ';
-			err = WH_ERR_CORRUPT;
-		}
-	} else if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
-		snprintf(why, whylen, "%s", sqlite3_errstr(rc));
-		err = WH_ERR_CORRUPT;
-	} else if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		snprintf(why, whylen, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		err = WH_ERR_IO;
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return err;
-}
-
-/* Scans events in one direction from a seq, calling cb until the end or damage. */
-static int
-salvage_scan(sqlite3 *db, const char *sql_text, uint64_t from, uint64_t *last,
-	     wh_err (*cb)(const struct journal_salvaged *e, void *arg), void *arg, uint64_t *count,
-	     wh_err *ret_err)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, sql_text, -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return -1;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *ret_err == WH_OK) {
-		struct journal_salvaged e = {
-			.seq = (uint64_t)sqlite3_column_int64(st, 0),
-			.source = (const char *)sqlite3_column_text(st, 1),
-			.source_key = (const char *)sqlite3_column_text(st, 2),
-			.kind = sqlite3_column_int(st, 3),
-			.captured_at_ms = sqlite3_column_int64(st, 4),
-			.payload = sqlite3_column_blob(st, 5),
-			.len = (size_t)sqlite3_column_bytes(st, 5),
-		};
-
-		if (e.source == NULL || e.source_key == NULL || e.payload == NULL)
-			continue;
-		*ret_err = cb(&e, arg);
-		*last = e.seq;
-		(*count)++;
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
-
-static wh_err
-note_seq(const struct journal_salvaged *e, void *arg)
-{
-	(void)e;
-	(void)arg;
-	return WH_OK;
-}
-
-wh_err
-journal_salvage_read(const char *path,
-		     wh_err (*cb_event)(const struct journal_salvaged *e, void *arg),
-		     wh_err (*cb_quarantine)(const struct journal_quarantined *q, void *arg),
-		     void *arg, struct journal_salvage_counts *ret)
-{
-	static const char fwd[] = "SELECT seq, source, source_key, kind, captured_at, payload"
-				  " FROM event WHERE seq > ?1 ORDER BY seq";
-	static const char back[] = "SELECT seq, source, source_key, kind, captured_at, payload"
-				   " FROM event WHERE seq > ?1 ORDER BY seq DESC";
-	struct journal_salvage_counts c = {0};
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	uint64_t last = 0, tail_last = 0;
-	wh_err err = WH_OK;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		return WH_ERR_IO;
-	}
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'acked_through'", -1, &st,
-			       NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		c.acked_through = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	last = c.acked_through;
-	if (salvage_scan(db, fwd, c.acked_through, &last, cb_event, arg, &c.events, &err) != 0 &&
-	    err == WH_OK) {
-		/* Damage ahead: find where the readable tail starts by reading from the end, then
-		 * take the tail forwards, so that events keep their order. */
-		uint64_t counted = 0;
-		wh_err none = WH_OK;
-
-		c.read_errors++;
-		salvage_scan(db, back, last + 1, &tail_last, note_seq, NULL, &counted, &none);
-		if (tail_last > last + 1 && salvage_scan(db, fwd, tail_last - 1, &last, cb_event,
-							 arg, &c.events, &err) != 0)
-			c.read_errors++;
-	}
-	if (err == WH_OK && sqlite3_prepare_v2(db,
-					       "SELECT id, input, source, position, received_at,"
-					       " reason, format, context, raw FROM quarantine"
-					       " ORDER BY id",
-					       -1, &st, NULL) == SQLITE_OK) {
-		int rc;
-
-		while (err == WH_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-			struct journal_quarantined q;
-
-			read_quarantined(st, &q);
-			if (q.input == NULL || q.source == NULL || q.position == NULL ||
-			    q.reason == NULL || q.format == NULL)
-				continue;
-			err = cb_quarantine(&q, arg);
-			c.quarantined++;
-		}
-		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-			c.read_errors++;
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	*ret = c;
-	return err;
 }

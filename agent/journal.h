@@ -1,6 +1,7 @@
 /* The durable journal (store-and-forward) in SQLite: schema and migrations, gapless sequence
  * numbers, unique source keys, source cursors, quarantine, byte budget, bounded page reads,
- * acknowledgement watermark and pruning. One connection, used from the loop thread only.
+ * acknowledgement watermark and pruning, and the ledger (on-hand balances and control totals,
+ * updated in the event's transaction). One connection, used from the loop thread only.
  * Functions return WH_OK or an error code; journal_errmsg says what SQLite reported. */
 #ifndef WHAGENT_JOURNAL_H
 #define WHAGENT_JOURNAL_H
@@ -21,6 +22,12 @@ struct journal_opts {
 	int readonly;	       /* for `whagent status`: no migrations, no writes */
 };
 
+/* A change of one on-hand balance (ledger.h says which an event makes); borrowed strings. */
+struct journal_delta {
+	const char *sku, *location, *lot, *uom;
+	int64_t milli;
+};
+
 /* An event to append; every pointer is borrowed for the call. */
 struct journal_event {
 	const char *source;
@@ -29,6 +36,36 @@ struct journal_event {
 	int64_t captured_at_ms;
 	const uint8_t *payload; /* encoded with seq = journal_next_seq() */
 	size_t len;
+	/* For the ledger and the control totals (NULL event_id: neither is touched). */
+	const uint8_t *event_id; /* JOURNAL_HASH_LEN bytes */
+	int64_t qty_milli;
+	const struct journal_delta *deltas;
+	int ndeltas;
+};
+
+#define JOURNAL_KINDS	 6 /* control totals indexed by enum event_kind (1..5) */
+#define JOURNAL_HASH_LEN 32
+
+/* Control totals of one event kind: h(0) = zeros, h(n) = SHA-256(h(n-1) || event_id). */
+struct journal_total {
+	uint64_t count;
+	int64_t qty_milli;
+	uint8_t hash[JOURNAL_HASH_LEN];
+};
+
+/* What a snapshot holds besides its balance rows. */
+struct journal_snapshot {
+	uint64_t as_of_seq; /* balances and totals include exactly the events up to it */
+	uint64_t from_seq;  /* the first seq the totals count */
+	uint64_t rows;	    /* balance rows (those not zero) */
+	struct journal_total totals[JOURNAL_KINDS];
+};
+
+/* A balance row of a snapshot; borrowed strings. */
+struct journal_balance {
+	const char *sku, *location, *lot, *uom;
+	int64_t on_hand_milli;
+	uint64_t last_seq;
 };
 
 /* A quarantined record; every pointer is borrowed. */
@@ -163,6 +200,22 @@ wh_err journal_platform_ack(struct journal *j, uint64_t through);
  * returns the freed pages to the file system. */
 wh_err journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit,
 			      int64_t *ret_deleted);
+
+/* Takes a consistent copy of the ledger (the balances not zero) and the control totals, for
+ * reading in pages across loop turns while events keep being appended. Outside a transaction;
+ * one snapshot at a time; end it with journal_snapshot_end. */
+wh_err journal_snapshot_begin(struct journal *j, struct journal_snapshot *ret);
+/* Reads up to max balance rows of the snapshot after row number after (0: from the start), in
+ * (sku, location, lot, uom) order; *ret_last is the last row's number. */
+wh_err journal_snapshot_page(struct journal *j, uint64_t after, int max,
+			     void (*cb)(const struct journal_balance *b, void *arg), void *arg,
+			     uint64_t *ret_last);
+void journal_snapshot_end(struct journal *j);
+
+/* Salvage: inside a transaction, adds the balances of the damaged journal at path (its ledger
+ * already counts the events salvaged into this one) and starts the control totals at the next
+ * seq. WH_ERR_CORRUPT when its ledger cannot be read (balances then restart at zero). */
+wh_err journal_ledger_take(struct journal *j, const char *path, uint64_t *ret_rows);
 
 /* Free-form state in meta (uplink state for `whagent status`): text values. */
 wh_err journal_meta_get(struct journal *j, const char *key, char *buf, size_t len);

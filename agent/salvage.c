@@ -1,5 +1,6 @@
 /* Salvage of a damaged journal: move aside, read back what can be read, re-append it with new
- * sequence numbers in a fresh journal, record a report in its meta. Spool cursors are not
+ * sequence numbers in a fresh journal, carry the ledger's balances over (its control totals
+ * start after the salvaged events), record a report in its meta. Spool cursors are not
  * salvaged: files still in the spool are read again and recognised as duplicates. */
 #include "salvage.h"
 
@@ -101,7 +102,8 @@ salvage_if_damaged(const char *path, const struct journal_opts *o, char *report,
 	struct journal_opts fresh = *o;
 	struct journal_salvage_counts counts = {0};
 	struct ctx c = {0};
-	char why[256], aside[4096];
+	char why[256], aside[4096], ledger[320];
+	uint64_t balances = 0;
 	wh_err err;
 
 	report[0] = '\0';
@@ -121,15 +123,28 @@ salvage_if_damaged(const char *path, const struct journal_opts *o, char *report,
 		goto out;
 	err = journal_salvage_read(aside, on_event, on_quarantine, &c, &counts);
 	if (err == WH_OK) {
+		err = journal_ledger_take(c.j, aside, &balances);
+		if (err == WH_OK)
+			snprintf(ledger, sizeof(ledger), "%" PRIu64 " ledger balances kept",
+				 balances);
+		else if (err == WH_ERR_CORRUPT)
+			snprintf(ledger, sizeof(ledger),
+				 "the ledger was lost (%s): balances restart at zero",
+				 journal_errmsg(c.j));
+		err = err == WH_ERR_CORRUPT ? WH_OK : err;
+	}
+	if (err == WH_OK) {
 		snprintf(report, len,
 			 "journal failed its integrity check (%s) and was moved to %s; new journal "
 			 "%s holds %" PRIu64 " salvaged unacknowledged events (the old one was "
 			 "acknowledged through seq %" PRIu64 ") and %" PRIu64
 			 " quarantined records; %" PRIu64
 			 " events could not be decoded, %d damaged "
-			 "stretches were skipped; spool files still in the folder are read again",
+			 "stretches were skipped; spool files still in the folder are read again; "
+			 "%s; control totals count from seq %" PRIu64,
 			 why, aside, journal_id(c.j), c.appended, counts.acked_through,
-			 c.quarantined, c.undecodable, counts.read_errors);
+			 c.quarantined, c.undecodable, counts.read_errors, ledger,
+			 journal_next_seq(c.j));
 		err = journal_meta_set(c.j, "salvage_report", report);
 	}
 	if (err == WH_OK)

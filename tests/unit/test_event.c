@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "event.h"
 #include "mem.h"
+#include "ledger.h"
 #include "record.h"
 #include "whagent/v1/event.pb-c.h"
 
@@ -275,13 +276,14 @@ test_codec_round_trip(void **state)
 	Whagent__V1__Event *e;
 	Whagent__V1__InventoryEvent *inv;
 	struct event ev;
-	uint8_t *buf = NULL;
+	uint8_t id[EVENT_ID_LEN], *buf = NULL;
 	size_t len = 0;
 	char why[320];
 
 	(void)state;
 	assert_int_equal(validate(kv, &ev, why), WH_OK);
-	assert_int_equal(codec_event_encode(&ev, "wms", 42, 1000, &buf, &len), WH_OK);
+	event_id("wms", "T1", id);
+	assert_int_equal(codec_event_encode(&ev, "wms", id, 42, 1000, &buf, &len), WH_OK);
 	e = whagent__v1__event__unpack(NULL, len, buf);
 	assert_non_null(e);
 	assert_int_equal(e->body_case, WHAGENT__V1__EVENT__BODY_INVENTORY);
@@ -291,6 +293,7 @@ test_codec_round_trip(void **state)
 	assert_string_equal(inv->header->biz_step, "storing");
 	assert_string_equal(inv->header->source_key, "T1");
 	assert_int_equal(inv->header->event_id.len, 32);
+	assert_memory_equal(inv->header->event_id.data, id, 32);
 	assert_int_equal(inv->quantity->milli, 3500);
 	assert_string_equal(inv->destination->bin, "B");
 	assert_string_equal(inv->item->serials[0], "SN1");
@@ -299,8 +302,62 @@ test_codec_round_trip(void **state)
 	wh_free(buf);
 
 	wh_mem_fail_at(1);
-	assert_int_equal(codec_event_encode(&ev, "wms", 42, 1000, &buf, &len), WH_ERR_NOMEM);
+	assert_int_equal(codec_event_encode(&ev, "wms", id, 42, 1000, &buf, &len), WH_ERR_NOMEM);
 	wh_mem_fail_at(0);
+}
+
+/* Each kind moves stock as ledger.h says: the location is the bin, picks go to to_bin or the
+ * staging location, shipments leave from their bin or staging. */
+static void
+expect_delta(const struct journal_delta *d, const char *location, const char *lot, int64_t milli)
+{
+	assert_string_equal(d->sku, "SKU-1");
+	assert_string_equal(d->location, location);
+	assert_string_equal(d->lot, lot);
+	assert_string_equal(d->uom, "EA");
+	assert_int_equal(d->milli, milli);
+}
+
+static void
+test_ledger_rules(void **state)
+{
+	const char *rcpt[] = {"kind=receipt", BASE, "qty=10", "bin=R1", "lot=L7", NULL};
+	const char *pick[] = {"kind=pick", BASE, "qty=2", "bin=A1", NULL};
+	const char *pick_to[] = {"kind=pick", BASE, "qty=2", "bin=A1", "to_bin=S9", NULL};
+	const char *ship[] = {"kind=shipment", BASE, "qty=1.5", "shipment_ref=S1", NULL};
+	const char *ship_bin[] = {"kind=shipment",   BASE, "qty=1", "bin=DOCK",
+				  "shipment_ref=S1", NULL};
+	const char *xfer[] = {"kind=transfer", BASE, "qty=3", "bin=A1", "to_bin=B2", NULL};
+	const char *adj[] = {"kind=adjustment", BASE, "qty=-0.25", "bin=A1",
+			     "reason_code=DMG", NULL};
+	struct journal_delta d[LEDGER_MAX_DELTAS];
+	struct event ev;
+	char why[320];
+
+	(void)state;
+	assert_int_equal(validate(rcpt, &ev, why), WH_OK);
+	assert_int_equal(ledger_deltas(&ev, "STG", d), 1);
+	expect_delta(&d[0], "R1", "L7", 10000);
+	assert_int_equal(validate(pick, &ev, why), WH_OK);
+	assert_int_equal(ledger_deltas(&ev, "STG", d), 2);
+	expect_delta(&d[0], "A1", "", -2000);
+	expect_delta(&d[1], "STG", "", 2000);
+	assert_int_equal(validate(pick_to, &ev, why), WH_OK);
+	assert_int_equal(ledger_deltas(&ev, "STG", d), 2);
+	expect_delta(&d[1], "S9", "", 2000);
+	assert_int_equal(validate(ship, &ev, why), WH_OK);
+	assert_int_equal(ledger_deltas(&ev, "STG", d), 1);
+	expect_delta(&d[0], "STG", "", -1500);
+	assert_int_equal(validate(ship_bin, &ev, why), WH_OK);
+	assert_int_equal(ledger_deltas(&ev, "STG", d), 1);
+	expect_delta(&d[0], "DOCK", "", -1000);
+	assert_int_equal(validate(xfer, &ev, why), WH_OK);
+	assert_int_equal(ledger_deltas(&ev, "STG", d), 2);
+	expect_delta(&d[0], "A1", "", -3000);
+	expect_delta(&d[1], "B2", "", 3000);
+	assert_int_equal(validate(adj, &ev, why), WH_OK);
+	assert_int_equal(ledger_deltas(&ev, "STG", d), 1);
+	expect_delta(&d[0], "A1", "", -250);
 }
 
 int
@@ -316,6 +373,7 @@ main(void)
 		cmocka_unit_test(test_mapping_renames_columns),
 		cmocka_unit_test(test_event_id_is_deterministic),
 		cmocka_unit_test(test_codec_round_trip),
+		cmocka_unit_test(test_ledger_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

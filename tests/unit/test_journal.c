@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "crypto.h"
 #include "journal.h"
 #include "mem.h"
 #include "testutil.h"
@@ -420,6 +421,146 @@ test_readonly_refuses_writes(void **state)
 	journal_close(j);
 }
 
+/* --- ledger and snapshots ------------------------------------------------------------- */
+
+static wh_err
+append_counted(struct journal *j, const char *key, int kind, int64_t qty,
+	       const struct journal_delta *d, int nd, int *dup)
+{
+	static const uint8_t payload[10] = {9};
+	uint8_t id[JOURNAL_HASH_LEN];
+	struct journal_event ev = {.source = "wms",
+				   .source_key = key,
+				   .kind = kind,
+				   .captured_at_ms = 1000,
+				   .payload = payload,
+				   .len = sizeof(payload),
+				   .event_id = id,
+				   .qty_milli = qty,
+				   .deltas = d,
+				   .ndeltas = nd};
+	uint64_t seq;
+
+	memset(id, key[0], sizeof(id));
+	return journal_append(j, &ev, &seq, dup);
+}
+
+struct balances {
+	int n;
+	char key[8][64];
+	int64_t on_hand[8];
+};
+
+static void
+on_balance(const struct journal_balance *b, void *arg)
+{
+	struct balances *bs = arg;
+
+	assert_true(bs->n < 8);
+	snprintf(bs->key[bs->n], sizeof(bs->key[0]), "%s|%s|%s|%s", b->sku, b->location, b->lot,
+		 b->uom);
+	bs->on_hand[bs->n++] = b->on_hand_milli;
+}
+
+/* Balances and control totals change with the event's transaction only (not on rollback, not
+ * for a duplicate); a snapshot is a consistent copy however many events come after it. */
+static void
+test_ledger_and_snapshot(void **state)
+{
+	const struct journal_delta rcpt[] = {{"S1", "A1", "", "EA", 10000}};
+	const struct journal_delta pick[] = {{"S1", "A1", "", "EA", -2000},
+					     {"S1", "STG", "", "EA", 2000}};
+	const struct journal_delta adj[] = {{"S1", "A1", "", "EA", -8000}};
+	struct journal *j = open_ok(&opts);
+	struct journal_snapshot snap;
+	struct balances bs = {0};
+	struct crypto_sha256 h;
+	uint8_t zero_then_a[2 * JOURNAL_HASH_LEN] = {0}, expect[JOURNAL_HASH_LEN];
+	uint64_t last = 0;
+	int dup;
+
+	(void)state;
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(append_counted(j, "a", 2, 10000, rcpt, 1, &dup), WH_OK);
+	assert_int_equal(append_counted(j, "b", 1, 2000, pick, 2, &dup), WH_OK);
+	assert_int_equal(journal_commit(j), WH_OK);
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(append_counted(j, "c", 3, -8000, adj, 1, &dup), WH_OK);
+	journal_rollback(j);
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(append_counted(j, "a", 2, 10000, rcpt, 1, &dup), WH_OK);
+	assert_int_equal(dup, 1);
+	assert_int_equal(journal_commit(j), WH_OK);
+
+	assert_int_equal(journal_snapshot_begin(j, &snap), WH_OK);
+	assert_int_equal(journal_snapshot_begin(j, &snap), WH_ERR_BUSY); /* one at a time */
+	/* events after the snapshot was taken do not show in its pages */
+	assert_int_equal(journal_begin(j), WH_OK);
+	assert_int_equal(append_counted(j, "d", 3, -8000, adj, 1, &dup), WH_OK);
+	assert_int_equal(journal_commit(j), WH_OK);
+	assert_int_equal(snap.as_of_seq, 2);
+	assert_int_equal(snap.from_seq, 1);
+	assert_int_equal(snap.rows, 2);
+	assert_int_equal(snap.totals[2].count, 1);
+	assert_int_equal(snap.totals[2].qty_milli, 10000);
+	assert_int_equal(snap.totals[1].count, 1);
+	assert_int_equal(snap.totals[3].count, 0);
+	memset(zero_then_a + JOURNAL_HASH_LEN, 'a', JOURNAL_HASH_LEN);
+	crypto_sha256_start(&h);
+	crypto_sha256_update(&h, zero_then_a, sizeof(zero_then_a));
+	crypto_sha256_finish(&h, expect);
+	assert_memory_equal(snap.totals[2].hash, expect, JOURNAL_HASH_LEN);
+	assert_int_equal(journal_snapshot_page(j, 0, 1, on_balance, &bs, &last), WH_OK);
+	assert_int_equal(journal_snapshot_page(j, last, 1, on_balance, &bs, &last), WH_OK);
+	assert_int_equal(journal_snapshot_page(j, last, 1, on_balance, &bs, &last), WH_OK);
+	assert_int_equal(bs.n, 2);
+	assert_string_equal(bs.key[0], "S1|A1||EA");
+	assert_int_equal(bs.on_hand[0], 8000);
+	assert_string_equal(bs.key[1], "S1|STG||EA");
+	assert_int_equal(bs.on_hand[1], 2000);
+	journal_snapshot_end(j);
+
+	/* the next one sees the adjustment: A1 is at zero and left out */
+	memset(&bs, 0, sizeof(bs));
+	assert_int_equal(journal_snapshot_begin(j, &snap), WH_OK);
+	assert_int_equal(snap.as_of_seq, 3);
+	assert_int_equal(snap.rows, 1);
+	assert_int_equal(snap.totals[3].count, 1);
+	assert_int_equal(snap.totals[3].qty_milli, -8000);
+	assert_int_equal(journal_snapshot_page(j, 0, 100, on_balance, &bs, &last), WH_OK);
+	assert_int_equal(bs.n, 1);
+	assert_string_equal(bs.key[0], "S1|STG||EA");
+	journal_snapshot_end(j);
+	journal_close(j);
+}
+
+/* A journal of schema 1 gets the ledger at open; its totals count from then on. */
+static void
+test_migration_adds_ledger(void **state)
+{
+	struct journal *j = open_ok(&opts);
+	struct journal_snapshot snap;
+	sqlite3 *db;
+
+	(void)state;
+	append_n(j, 0, 3);
+	journal_close(j);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "DROP TABLE ledger; DROP TABLE total; DELETE FROM meta"
+				      " WHERE key = 'ledger_from_seq'; PRAGMA user_version = 1",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	j = open_ok(&opts);
+	assert_int_equal(journal_snapshot_begin(j, &snap), WH_OK);
+	assert_int_equal(snap.from_seq, 4);
+	assert_int_equal(snap.as_of_seq, 3);
+	assert_int_equal(snap.rows, 0);
+	journal_snapshot_end(j);
+	journal_close(j);
+}
+
 /* One full write cycle; any step may fail, none may crash or corrupt. */
 static wh_err
 cycle(int i)
@@ -498,6 +639,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_foreign_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly_refuses_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_and_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_adds_ledger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
 	};
 	sqlite3_mem_methods mine;
