@@ -21,25 +21,29 @@
 #include "conf.h"
 #include "crypto.h"
 #include "journal.h"
+#include "lanes.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "platform.h"
+#include "snapshot.h"
 
 #define SAVE_MS		   500 /* watermark persisted at most this often */
 #define REPLAY_WINDOW	   8   /* replay batches in flight */
+#define SNAPSHOT_WINDOW	   4   /* snapshot pages in flight */
 #define PRUNE_MS	   60000
 #define READ_PACKETS	   64
 #define SHUTDOWN_FLUSH_MS  1000
 #define CONTENT_TYPE_BATCH "application/x-protobuf;proto=whagent.v1.EventBatch"
 #define CONTENT_TYPE_STAT  "application/x-protobuf;proto=whagent.v1.Status"
+#define CONTENT_TYPE_SNAP  "application/x-protobuf;proto=whagent.v1.Snapshot"
 
 enum state { UP_DISCONNECTED, UP_CONNECTING, UP_CONNECTED };
 
 struct inflight {
 	int mid;
 	uint64_t first, last;
-	int acked;
+	enum lane lane;
 };
 
 struct uplink {
@@ -53,26 +57,33 @@ struct uplink {
 	int draining;
 	int failed; /* a batch was refused: hold sending until the retry */
 	uint64_t session;
-	char topic_events[300], topic_status[300], topic_ack[300], topic_cmd[300],
-		topic_result[300];
+	char topic_events[300], topic_backfill[300], topic_status[300], topic_ack[300],
+		topic_cmd[300], topic_result[300], topic_snapshot[300];
 	char *password;
 	struct codec_batch batch;
-	struct inflight *win;
+	struct inflight *win; /* batches of both lanes in flight, in no particular order */
 	int nwin;
-	uint64_t next_seq;		 /* first seq not published on this connection */
-	uint64_t acked;			 /* contiguous watermark in memory */
+	struct lanes lanes;		 /* what to send next; the watermark and acked ranges */
 	uint64_t saved;			 /* watermark persisted */
+	int ranges_dirty;		 /* acked ranges changed since persisted */
 	uint64_t platform_acked;	 /* ack_mode = platform: the platform's watermark */
 	int64_t drain_start_ms;		 /* when this connection started sending; 0: caught up */
 	int caught_up;			 /* connected, nothing unsent, nothing in flight */
 	uint64_t replay_next, replay_to; /* a replay command being carried out */
 	int replay_mids[REPLAY_WINDOW];
 	int nreplay;
+	struct snapshot *snap; /* being published */
+	int snap_mids[SNAPSHOT_WINDOW];
+	int nsnap;
+	int snap_due;	      /* take a scheduled snapshot once connected */
+	int64_t snap_last_ms; /* when the last one was taken (monotonic) */
+	int64_t tokens;	      /* max_bytes_per_s: bytes that may go out now (may be < 0) */
+	int64_t tokens_ms;    /* when they were counted */
 	struct command_verifier *commands;
 	uint64_t drain_from;
 	int64_t backoff_ms;
 	struct loop_timer connect_timer, linger_timer, status_timer, save_timer, retry_timer;
-	struct loop_timer prune_timer;
+	struct loop_timer prune_timer, rate_timer, snapshot_timer;
 	struct uplink_stats stats;
 	char last_error[320];
 	char lib_error[192];	      /* libmosquitto's last error log line (OpenSSL's reason) */
@@ -147,7 +158,8 @@ status_payload(struct uplink *up, int online, uint8_t **ret_buf, size_t *ret_len
 	cs.cert_days_left = up->stats.cert_days_left;
 	if (journal_stats(up->journal, &st) == WH_OK) {
 		cs.last_seq = st.last_seq;
-		cs.acked_through = up->acked > st.acked_through ? up->acked : st.acked_through;
+		cs.acked_through =
+			up->lanes.acked > st.acked_through ? up->lanes.acked : st.acked_through;
 		cs.backlog = st.last_seq - cs.acked_through;
 		cs.quarantined = st.quarantined;
 		cs.oldest_unsent_age_s =
@@ -203,14 +215,21 @@ save_watermark(struct uplink *up)
 	int64_t pruned = 0;
 	wh_err err;
 
-	if (up->acked > up->saved) {
-		err = journal_ack(up->journal, up->acked);
+	if (up->lanes.acked > up->saved) {
+		err = journal_ack(up->journal, up->lanes.acked);
 		if (err != WH_OK) {
 			log_warnx("uplink: saving the watermark: %s", journal_errmsg(up->journal));
 			loop_timer_arm_soon(&up->save_timer, SAVE_MS);
 			return;
 		}
-		up->saved = up->acked;
+		up->saved = up->lanes.acked;
+	}
+	if (up->ranges_dirty) {
+		char text[2048];
+
+		lanes_format(&up->lanes, text, sizeof(text));
+		set_meta(up, "acked_ranges", text);
+		up->ranges_dirty = 0;
 	}
 	err = journal_prune_retained(
 		up->journal, platform_now_ms() - (int64_t)up->conf->mqtt_retention_s * 1000,
@@ -237,23 +256,6 @@ on_prune_timer(void *arg)
 	loop_timer_arm(&up->prune_timer, PRUNE_MS);
 }
 
-/* Pops acknowledged batches from the head of the window: acks may come out of order, the
- * watermark only moves over a contiguous prefix. */
-static void
-advance(struct uplink *up)
-{
-	int n = 0;
-
-	while (n < up->nwin && up->win[n].acked)
-		up->acked = up->win[n++].last;
-	if (n == 0)
-		return;
-	memmove(up->win, up->win + n, (size_t)(up->nwin - n) * sizeof(*up->win));
-	up->nwin -= n;
-	up->stats.acked_through = up->acked;
-	loop_timer_arm_soon(&up->save_timer, SAVE_MS);
-}
-
 /* --- publishing ----------------------------------------------------------------------- */
 
 static void
@@ -266,10 +268,37 @@ add_event(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
 			 seq); /* sized so it does */
 }
 
-/* Reads up to max_events after seq `after` into a batch and publishes it (historical for
- * replays). Returns the events sent (0: none left, or a failure recorded); *ret_mid its id. */
+/* max_bytes_per_s: 1 when something may go out now; else arms the timer that says when. */
 static int
-send_batch(struct uplink *up, uint64_t after, int max_events, int historical, int *ret_mid)
+rate_ok(struct uplink *up)
+{
+	int64_t rate = up->conf->mqtt_max_bytes_per_s, now = platform_mono_ms(), burst = rate / 4;
+
+	if (rate <= 0)
+		return 1;
+	up->tokens += (now - up->tokens_ms) * rate / 1000;
+	up->tokens_ms = now;
+	if (up->tokens > burst)
+		up->tokens = burst;
+	if (up->tokens > 0)
+		return 1;
+	loop_timer_arm_soon(&up->rate_timer, 1 + (-up->tokens * 1000) / rate);
+	return 0;
+}
+
+static void
+spend(struct uplink *up, size_t len)
+{
+	if (up->conf->mqtt_max_bytes_per_s > 0)
+		up->tokens -= (int64_t)len;
+}
+
+/* Reads up to max_events after seq `after` into a batch and publishes it on topic (historical
+ * for backfill and replays). Returns the events sent (0: none left, or a failure recorded);
+ * *ret_mid its id. */
+static int
+send_batch(struct uplink *up, uint64_t after, int max_events, int historical, const char *topic,
+	   int *ret_mid)
 {
 	struct codec_batch *b = &up->batch;
 	mosquitto_property *props;
@@ -299,8 +328,7 @@ send_batch(struct uplink *up, uint64_t after, int max_events, int historical, in
 		}
 	}
 	props = properties(up, CONTENT_TYPE_BATCH, b);
-	rc = mosquitto_publish_v5(up->mosq, ret_mid, up->topic_events, (int)b->len, b->buf, 1,
-				  false, props);
+	rc = mosquitto_publish_v5(up->mosq, ret_mid, topic, (int)b->len, b->buf, 1, false, props);
 	mosquitto_property_free_all(&props);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		up->stats.publish_errors++;
@@ -310,18 +338,32 @@ send_batch(struct uplink *up, uint64_t after, int max_events, int historical, in
 	}
 	up->stats.batches++;
 	up->stats.events += (uint64_t)b->nevents;
+	spend(up, b->len);
 	return b->nevents;
 }
 
+/* Publishes the next batch of whichever lane may send. 0 when none may. */
 static int
 publish_batch(struct uplink *up)
 {
-	int mid = 0;
+	struct codec_batch *b = &up->batch;
+	enum lane lane;
+	uint64_t from, max;
+	int mid = 0, backfill;
 
-	if (send_batch(up, up->next_seq - 1, (int)up->conf->mqtt_batch_max_events, 0, &mid) == 0)
+	if (!lanes_next(&up->lanes, &lane, &from, &max))
 		return 0;
-	up->win[up->nwin++] = (struct inflight){mid, up->batch.first_seq, up->batch.last_seq, 0};
-	up->next_seq = up->batch.last_seq + 1;
+	if (max > (uint64_t)up->conf->mqtt_batch_max_events)
+		max = (uint64_t)up->conf->mqtt_batch_max_events;
+	backfill = lane == LANE_BACKFILL;
+	if (send_batch(up, from - 1, (int)max, backfill,
+		       backfill ? up->topic_backfill : up->topic_events, &mid) == 0) {
+		if (!up->lost)
+			lanes_empty(&up->lanes, lane);
+		return !up->lost;
+	}
+	up->win[up->nwin++] = (struct inflight){mid, b->first_seq, b->last_seq, lane};
+	lanes_sent(&up->lanes, lane, b->first_seq, b->last_seq, b->len);
 	return 1;
 }
 
@@ -337,12 +379,53 @@ pump_replay(struct uplink *up)
 
 		if (left < (uint64_t)max)
 			max = (int)left;
-		if (send_batch(up, up->replay_next - 1, max, 1, &mid) == 0) {
+		if (!rate_ok(up))
+			break;
+		if (send_batch(up, up->replay_next - 1, max, 1, up->topic_backfill, &mid) == 0) {
 			up->replay_next = up->replay_to + 1;
 			break;
 		}
 		up->replay_mids[up->nreplay++] = mid;
 		up->replay_next = up->batch.last_seq + 1;
+	}
+}
+
+/* Publishes the pages of the snapshot being taken, a few in flight at a time. */
+static void
+pump_snapshot(struct uplink *up)
+{
+	mosquitto_property *props;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	wh_err err;
+	int mid = 0, rc;
+
+	while (up->state == UP_CONNECTED && !up->lost && up->snap != NULL &&
+	       up->nsnap < SNAPSHOT_WINDOW && rate_ok(up)) {
+		err = snapshot_next_page(up->snap, &buf, &len);
+		if (err != WH_OK) {
+			if (err == WH_ERR_NOTFOUND)
+				log_info("uplink: snapshot %" PRIu64 " published",
+					 snapshot_id(up->snap));
+			else
+				record_error(up, "reading the snapshot: %s",
+					     journal_errmsg(up->journal));
+			snapshot_free(up->snap);
+			up->snap = NULL;
+			return;
+		}
+		props = properties(up, CONTENT_TYPE_SNAP, NULL);
+		rc = mosquitto_publish_v5(up->mosq, &mid, up->topic_snapshot, (int)len, buf, 1,
+					  false, props);
+		mosquitto_property_free_all(&props);
+		wh_free(buf);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			record_error(up, "publishing a snapshot page: %s", mosquitto_strerror(rc));
+			up->lost = 1;
+			return;
+		}
+		spend(up, len);
+		up->snap_mids[up->nsnap++] = mid;
 	}
 }
 
@@ -353,17 +436,104 @@ pump(struct uplink *up)
 	int more = 1;
 
 	pump_replay(up);
+	pump_snapshot(up);
 	while (up->state == UP_CONNECTED && !up->draining && !up->failed && !up->lost &&
-	       up->nwin < up->conf->mqtt_window && (more = publish_batch(up)))
+	       (more = rate_ok(up)) && (more = publish_batch(up)))
 		;
-	up->caught_up = up->state == UP_CONNECTED && !more && up->nwin == 0;
+	up->caught_up = up->state == UP_CONNECTED && up->nwin == 0 && up->lanes.idle[LANE_LIVE] &&
+			!lanes_backfilling(&up->lanes);
 	if (up->caught_up && up->drain_start_ms != 0) {
 		log_info("uplink: caught up with the journal at seq %" PRIu64 ": %" PRIu64
 			 " events in %" PRId64 " ms",
-			 up->acked, up->acked - up->drain_from,
+			 up->lanes.acked, up->lanes.acked - up->drain_from,
 			 platform_mono_ms() - up->drain_start_ms);
 		up->drain_start_ms = 0;
 	}
+	(void)more;
+}
+
+/* A backlog older than backfill_after_s drains on the backfill lane from now on. */
+static void
+maybe_split(struct uplink *up)
+{
+	struct journal_stats st;
+	int64_t age_ms;
+
+	if (up->conf->mqtt_backfill_after_s <= 0 || lanes_backfilling(&up->lanes) ||
+	    journal_stats(up->journal, &st) != WH_OK || st.oldest_unsent_ms == 0)
+		return;
+	age_ms = platform_now_ms() - st.oldest_unsent_ms;
+	if (age_ms < up->conf->mqtt_backfill_after_s * 1000)
+		return;
+	lanes_split(&up->lanes, st.last_seq);
+	if (lanes_backfilling(&up->lanes))
+		log_info("uplink: a backlog of %" PRIu64 " events (oldest %" PRId64
+			 " s) drains on %s through seq %" PRIu64 "; new events go out on %s",
+			 st.last_seq - up->lanes.acked, age_ms / 1000, up->topic_backfill,
+			 st.last_seq, up->topic_events);
+}
+
+/* Takes a snapshot and starts publishing it; command_id is NULL when scheduled. 0, or -1 with
+ * why set. */
+static int
+start_snapshot(struct uplink *up, const char *command_id, char *why, size_t whylen)
+{
+	wh_err err;
+
+	if (up->snap != NULL) {
+		snprintf(why, whylen, "snapshot %" PRIu64 " is still being published",
+			 snapshot_id(up->snap));
+		return -1;
+	}
+	err = snapshot_new(up->journal, up->conf->site_id, command_id,
+			   (int)up->conf->ledger_snapshot_page_rows, &up->snap);
+	if (err != WH_OK) {
+		snprintf(why, whylen, "snapshot: %s: %s", wh_strerror(err),
+			 journal_errmsg(up->journal));
+		return -1;
+	}
+	up->snap_due = 0;
+	up->snap_last_ms = platform_mono_ms();
+	snprintf(why, whylen,
+		 "snapshot %" PRIu64 " as of seq %" PRIu64 ": %" PRIu32 " pages, %" PRIu64
+		 " balances",
+		 snapshot_id(up->snap), snapshot_as_of_seq(up->snap), snapshot_pages(up->snap),
+		 snapshot_rows(up->snap));
+	log_info("uplink: %s", why);
+	pump(up);
+	return 0;
+}
+
+static void
+on_snapshot_timer(void *arg)
+{
+	struct uplink *up = arg;
+	char msg[200];
+
+	up->snap_due = 1;
+	if (up->state == UP_CONNECTED && start_snapshot(up, NULL, msg, sizeof(msg)) != 0)
+		log_warnx("uplink: %s", msg);
+	loop_timer_arm(&up->snapshot_timer, up->conf->ledger_snapshot_interval_s * 1000);
+}
+
+static void
+on_rate_timer(void *arg)
+{
+	pump(arg);
+}
+
+/* On connecting: a scheduled snapshot missed while away, or the first one of this run. */
+static void
+snapshot_if_due(struct uplink *up)
+{
+	char msg[200];
+
+	if (up->conf->ledger_snapshot_interval_s <= 0 ||
+	    (!up->snap_due && up->snap_last_ms != 0 &&
+	     platform_mono_ms() - up->snap_last_ms < up->conf->ledger_snapshot_interval_s * 1000))
+		return;
+	if (start_snapshot(up, NULL, msg, sizeof(msg)) != 0)
+		log_warnx("uplink: %s", msg);
 }
 
 static void
@@ -379,6 +549,10 @@ on_status_timer(void *arg)
 
 	publish_status(up, 1);
 	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
+	if (up->state == UP_CONNECTED) {
+		maybe_split(up);
+		pump(up);
+	}
 }
 
 /* After a refused batch: forget the window and resend from the watermark. */
@@ -389,7 +563,8 @@ on_retry(void *arg)
 
 	up->failed = 0;
 	up->nwin = 0;
-	up->next_seq = up->acked + 1;
+	lanes_restart(&up->lanes);
+	maybe_split(up);
 	pump(up);
 }
 
@@ -413,13 +588,13 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	}
 	up->state = UP_CONNECTED;
 	up->backoff_ms = 0;
-	up->next_seq = up->acked + 1;
 	up->nwin = 0;
+	lanes_restart(&up->lanes);
 	up->stats.connected = 1;
 	log_info("uplink: connected to %s:%ld, sending from seq %" PRIu64, up->conf->mqtt_host,
-		 up->conf->mqtt_port, up->next_seq);
+		 up->conf->mqtt_port, up->lanes.next[LANE_LIVE]);
 	up->drain_start_ms = platform_mono_ms();
-	up->drain_from = up->acked;
+	up->drain_from = up->lanes.acked;
 	record_state(up, "connected");
 	if (up->conf->mqtt_ack_mode == CONF_ACK_PLATFORM &&
 	    (sub = mosquitto_subscribe(up->mosq, NULL, up->topic_ack, 1)) != MOSQ_ERR_SUCCESS)
@@ -428,6 +603,8 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 		record_error(up, "subscribing to %s: %s", up->topic_cmd, mosquitto_strerror(sub));
 	publish_status(up, 1);
 	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
+	maybe_split(up);
+	snapshot_if_due(up);
 	pump(up);
 }
 
@@ -443,6 +620,38 @@ on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosquitto_propert
 	up->lost = 1;
 }
 
+/* Removes mid from a list of message ids; 1 if it was there. */
+static int
+forget_mid(int *mids, int *n, int mid)
+{
+	for (int i = 0; i < *n; i++) {
+		if (mids[i] == mid) {
+			mids[i] = mids[--*n];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A batch was acknowledged: the watermark moves over what is now contiguous. */
+static void
+acked(struct uplink *up, struct inflight w)
+{
+	int rc = lanes_ack(&up->lanes, w.lane, w.first, w.last);
+
+	if (rc < 0) {
+		log_warnx("uplink: too many acknowledged ranges; resending from seq %" PRIu64,
+			  up->lanes.acked + 1);
+		if (!up->failed) {
+			up->failed = 1;
+			loop_timer_arm(&up->retry_timer, 0);
+		}
+	}
+	up->stats.acked_through = up->lanes.acked;
+	up->ranges_dirty = 1;
+	loop_timer_arm_soon(&up->save_timer, SAVE_MS);
+}
+
 static void
 on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquitto_property *p)
 {
@@ -451,12 +660,10 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 
 	(void)mosq;
 	(void)p;
-	for (int i = 0; i < up->nreplay; i++) {
-		if (up->replay_mids[i] == mid) {
-			up->replay_mids[i] = up->replay_mids[--up->nreplay];
-			pump(up);
-			return;
-		}
+	if (forget_mid(up->replay_mids, &up->nreplay, mid) ||
+	    forget_mid(up->snap_mids, &up->nsnap, mid)) {
+		pump(up);
+		return;
 	}
 	for (int i = 0; i < up->nwin; i++) {
 		if (up->win[i].mid != mid)
@@ -474,8 +681,8 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 			}
 			return;
 		}
-		up->win[i].acked = 1;
-		advance(up);
+		acked(up, up->win[i]);
+		up->win[i] = up->win[--up->nwin];
 		break;
 	}
 	if (up->draining && up->nwin == 0)
@@ -546,6 +753,7 @@ on_command(struct uplink *up, const struct mosquitto_message *msg, const mosquit
 	struct command cmd;
 	char why[320];
 	wh_err err;
+	int ok;
 
 	err = command_parse(up->commands, msg->payload, (size_t)msg->payloadlen, platform_now_ms(),
 			    &cmd, why, sizeof(why));
@@ -572,7 +780,8 @@ on_command(struct uplink *up, const struct mosquitto_message *msg, const mosquit
 			       0, 0);
 		break;
 	case COMMAND_SNAPSHOT:
-		publish_result(up, p, cmd.id, 0, "snapshot: not available in this version", 0, 0);
+		ok = start_snapshot(up, cmd.id, why, sizeof(why)) == 0;
+		publish_result(up, p, cmd.id, ok, why, 0, 0);
 		break;
 	}
 }
@@ -649,9 +858,16 @@ teardown(struct uplink *up)
 	up->lost = 0;
 	up->nwin = 0;
 	up->nreplay = 0;
+	up->nsnap = 0;
 	up->failed = 0;
+	if (up->snap != NULL) { /* taken again, whole, on the next connection */
+		snapshot_free(up->snap);
+		up->snap = NULL;
+		up->snap_due = 1;
+	}
 	loop_timer_disarm(&up->status_timer);
 	loop_timer_disarm(&up->retry_timer);
+	loop_timer_disarm(&up->rate_timer);
 }
 
 static void
@@ -870,9 +1086,11 @@ add_timers(struct uplink *up)
 	struct {
 		struct loop_timer *t;
 		loop_cb cb;
-	} timers[] = {{&up->connect_timer, on_connect_timer}, {&up->linger_timer, on_linger},
-		      {&up->status_timer, on_status_timer},   {&up->save_timer, on_save_timer},
-		      {&up->retry_timer, on_retry},	      {&up->prune_timer, on_prune_timer}};
+	} timers[] = {
+		{&up->connect_timer, on_connect_timer}, {&up->linger_timer, on_linger},
+		{&up->status_timer, on_status_timer},	{&up->save_timer, on_save_timer},
+		{&up->retry_timer, on_retry},		{&up->prune_timer, on_prune_timer},
+		{&up->rate_timer, on_rate_timer},	{&up->snapshot_timer, on_snapshot_timer}};
 	wh_err err;
 
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
@@ -901,6 +1119,10 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	up->session = session;
 	snprintf(up->topic_events, sizeof(up->topic_events), "%s/%s/events", c->mqtt_topic_prefix,
 		 c->site_id);
+	snprintf(up->topic_backfill, sizeof(up->topic_backfill), "%s/%s/backfill",
+		 c->mqtt_topic_prefix, c->site_id);
+	snprintf(up->topic_snapshot, sizeof(up->topic_snapshot), "%s/%s/snapshot",
+		 c->mqtt_topic_prefix, c->site_id);
 	snprintf(up->topic_status, sizeof(up->topic_status), "%s/%s/status", c->mqtt_topic_prefix,
 		 c->site_id);
 	snprintf(up->topic_ack, sizeof(up->topic_ack), "%s/%s/ack", c->mqtt_topic_prefix,
@@ -920,9 +1142,18 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 							     (size_t)c->mqtt_batch_max_events * 11)
 		      : WH_ERR_NOMEM;
 	if (err != WH_OK || (err = journal_stats(j, &st)) != WH_OK ||
-	    (err = add_timers(up)) != WH_OK)
+	    (err = add_timers(up)) != WH_OK ||
+	    (err = lanes_init(&up->lanes, st.acked_through, (int)c->mqtt_window,
+			      (int)c->mqtt_live_share_pct)) != WH_OK)
 		goto fail;
-	up->acked = up->saved = up->stats.acked_through = st.acked_through;
+	{
+		char ranges[2048];
+
+		if (journal_meta_get(j, "acked_ranges", ranges, sizeof(ranges)) == WH_OK)
+			lanes_parse(&up->lanes, ranges);
+		lanes_restart(&up->lanes);
+	}
+	up->saved = up->stats.acked_through = st.acked_through;
 	up->platform_acked = st.platform_acked_through;
 	{
 		char why[256];
@@ -941,6 +1172,8 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	loop_on_prepare(l, on_prepare, up);
 	loop_timer_arm(&up->connect_timer, 0);
 	loop_timer_arm(&up->prune_timer, 0);
+	if (c->ledger_snapshot_interval_s > 0)
+		loop_timer_arm(&up->snapshot_timer, c->ledger_snapshot_interval_s * 1000);
 	*ret_up = up;
 	return WH_OK;
 fail:
@@ -960,7 +1193,10 @@ uplink_free(struct uplink *up)
 	loop_timer_del(up->loop, &up->save_timer);
 	loop_timer_del(up->loop, &up->retry_timer);
 	loop_timer_del(up->loop, &up->prune_timer);
+	loop_timer_del(up->loop, &up->rate_timer);
+	loop_timer_del(up->loop, &up->snapshot_timer);
 	loop_on_prepare(up->loop, NULL, NULL);
+	lanes_done(&up->lanes);
 	codec_batch_done(&up->batch);
 	crypto_signer_free(up->signer);
 	command_verifier_free(up->commands);
@@ -1004,6 +1240,7 @@ void
 uplink_notify(struct uplink *up)
 {
 	up->caught_up = 0;
+	lanes_wake(&up->lanes);
 	loop_timer_arm_soon(&up->linger_timer, up->conf->mqtt_linger_ms);
 }
 
