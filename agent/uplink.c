@@ -13,13 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "codec.h"
 #include "command.h"
 #include "conf.h"
 #include "crypto.h"
+#include "identity.h"
 #include "journal.h"
 #include "lanes.h"
 #include "log.h"
@@ -86,9 +86,8 @@ struct uplink {
 	struct loop_timer prune_timer, rate_timer, snapshot_timer;
 	struct uplink_stats stats;
 	char last_error[320];
-	char lib_error[192];	      /* libmosquitto's last error log line (OpenSSL's reason) */
-	struct crypto_signer *signer; /* sign_batches */
-	char cert_id[128];	      /* identity of certfile and keyfile when last read */
+	char lib_error[192]; /* libmosquitto's last error log line (OpenSSL's reason) */
+	struct identity identity;
 };
 
 static int lib_users;
@@ -153,9 +152,9 @@ status_payload(struct uplink *up, int online, uint8_t **ret_buf, size_t *ret_len
 				  .session = up->session,
 				  .time_ms = platform_now_ms()};
 
-	cs.has_client_cert = up->stats.has_client_cert;
+	cs.has_client_cert = up->identity.has_client_cert;
 	cs.platform_acked_through = up->platform_acked;
-	cs.cert_days_left = up->stats.cert_days_left;
+	cs.cert_days_left = up->identity.cert_days_left;
 	if (journal_stats(up->journal, &st) == WH_OK) {
 		cs.last_seq = st.last_seq;
 		cs.acked_through =
@@ -316,13 +315,14 @@ send_batch(struct uplink *up, uint64_t after, int max_events, int historical, co
 		return 0;
 	if (codec_batch_finish(b, up->conf->site_id, journal_id(up->journal), historical) != WH_OK)
 		return 0;
-	if (up->signer != NULL) {
+	if (up->identity.signer != NULL) {
 		uint8_t sig[CRYPTO_SIG_MAX];
 		size_t sig_len = 0;
 
-		if (crypto_sign(up->signer, b->buf, b->len, sig, &sig_len) != 0 ||
+		if (crypto_sign(up->identity.signer, b->buf, b->len, sig, &sig_len) != 0 ||
 		    codec_batch_add_signature(b, sig, sig_len,
-					      crypto_signer_fingerprint(up->signer), 32) != WH_OK) {
+					      crypto_signer_fingerprint(up->identity.signer),
+					      32) != WH_OK) {
 			record_error(up, "signing a batch failed; not sending unsigned");
 			return 0;
 		}
@@ -1010,75 +1010,7 @@ on_connect_timer(void *arg)
 	record_state(up, "connecting");
 }
 
-/* --- client certificate -------------------------------------------------------------- */
-
-/* Device, inode, size and mtime of certfile and keyfile: a change means a rotation. */
-static void
-cert_identity(const struct conf *c, char *buf, size_t len)
-{
-	struct stat a = {0}, b = {0};
-
-	if (c->mqtt_certfile[0] != '\0')
-		stat(c->mqtt_certfile, &a);
-	if (c->mqtt_keyfile[0] != '\0')
-		stat(c->mqtt_keyfile, &b);
-	snprintf(buf, len, "%ju:%ju:%jd:%jd/%ju:%ju:%jd:%jd", (uintmax_t)a.st_dev,
-		 (uintmax_t)a.st_ino, (intmax_t)a.st_size, (intmax_t)a.st_mtime,
-		 (uintmax_t)b.st_dev, (uintmax_t)b.st_ino, (intmax_t)b.st_size,
-		 (intmax_t)b.st_mtime);
-}
-
-/* Reads the client certificate's expiry (and the signing key); warns when it is near. */
-static wh_err
-load_identity(struct uplink *up)
-{
-	const struct conf *c = up->conf;
-	struct crypto_cert_info info;
-	char why[512];
-
-	cert_identity(c, up->cert_id, sizeof(up->cert_id));
-	up->stats.has_client_cert = c->mqtt_certfile[0] != '\0';
-	if (up->stats.has_client_cert) {
-		if (crypto_check_cert(c->mqtt_certfile, c->mqtt_keyfile, NULL, &info, why,
-				      sizeof(why)) != 0 &&
-		    info.not_after[0] == '\0')
-			log_warnx("uplink: %s", why);
-		else if (info.days_left < c->mqtt_cert_warn_days)
-			log_warnx("uplink: client certificate %s expires on %s (%d days): renew it",
-				  info.subject, info.not_after, info.days_left);
-		up->stats.cert_days_left = info.days_left;
-	}
-	if (c->mqtt_sign_batches) {
-		struct crypto_signer *s;
-
-		if (crypto_signer_new(c->mqtt_keyfile, &s, why, sizeof(why)) != 0) {
-			log_errx("uplink: sign_batches: %s", why);
-			return WH_ERR_CONF;
-		}
-		crypto_signer_free(up->signer);
-		up->signer = s;
-	}
-	return WH_OK;
-}
-
 /* --- set-up ----------------------------------------------------------------------------- */
-
-static char *
-read_password(const char *path)
-{
-	char line[1024];
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	if (fgets(line, sizeof(line), f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	return wh_strdup(line);
-}
 
 static wh_err
 add_timers(struct uplink *up)
@@ -1132,7 +1064,7 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	snprintf(up->topic_result, sizeof(up->topic_result), "%s/%s/cmd/result",
 		 c->mqtt_topic_prefix, c->site_id);
 	if (c->mqtt_password_file[0] &&
-	    (up->password = read_password(c->mqtt_password_file)) == NULL) {
+	    (up->password = identity_read_password(c->mqtt_password_file)) == NULL) {
 		log_warn("uplink: cannot read password_file %s", c->mqtt_password_file);
 		err = WH_ERR_IO;
 		goto fail;
@@ -1167,7 +1099,7 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 			log_info("uplink: commands are taken unsigned (set command_pubkey to "
 				 "verify)");
 	}
-	if ((err = load_identity(up)) != WH_OK)
+	if ((err = identity_load(&up->identity, c)) != WH_OK)
 		goto fail;
 	loop_on_prepare(l, on_prepare, up);
 	loop_timer_arm(&up->connect_timer, 0);
@@ -1198,7 +1130,7 @@ uplink_free(struct uplink *up)
 	loop_on_prepare(up->loop, NULL, NULL);
 	lanes_done(&up->lanes);
 	codec_batch_done(&up->batch);
-	crypto_signer_free(up->signer);
+	identity_done(&up->identity);
 	command_verifier_free(up->commands);
 	wh_free(up->win);
 	if (up->password != NULL) {
@@ -1213,13 +1145,10 @@ uplink_free(struct uplink *up)
 void
 uplink_reconfigure(struct uplink *up, const struct conf *c)
 {
-	char id[sizeof(up->cert_id)];
-
 	up->conf = c;
-	cert_identity(c, id, sizeof(id));
-	if (strcmp(id, up->cert_id) == 0)
+	if (!identity_changed(&up->identity, c))
 		return;
-	if (load_identity(up) != WH_OK)
+	if (identity_load(&up->identity, c) != WH_OK)
 		log_warnx("uplink: keeping the signing key in use");
 	if (up->state != UP_DISCONNECTED) {
 		log_info("uplink: client certificate or key changed: reconnecting with it");
@@ -1291,4 +1220,6 @@ uplink_stats(const struct uplink *up, struct uplink_stats *ret)
 {
 	*ret = up->stats;
 	ret->inflight = up->nwin;
+	ret->has_client_cert = up->identity.has_client_cert;
+	ret->cert_days_left = up->identity.cert_days_left;
 }

@@ -1,8 +1,10 @@
 /* The uplink: publishes the journal over MQTT (libmosquitto driven from the agent's loop through
  * its external-loop calls), in seq order, as EventBatch messages at QoS 1 with a window of
- * batches in flight; advances the acknowledged watermark contiguously on PUBACK, resends from
- * it after a reconnect or restart, prunes what is acknowledged and past retention, and
- * publishes birth, heartbeat and death Status messages. Runs on the loop thread. */
+ * batches in flight, an old backlog on a backfill lane beside the live one (lanes.h); advances
+ * the acknowledged watermark contiguously on PUBACK, resends from it after a reconnect or
+ * restart, prunes what is acknowledged (by the platform, with ack_mode = platform) and past
+ * retention; answers commands; publishes birth, heartbeat and death Status messages and
+ * on-hand snapshots. Runs on the loop thread. */
 #ifndef WHAGENT_UPLINK_H
 #define WHAGENT_UPLINK_H
 
