@@ -429,17 +429,15 @@ pump_snapshot(struct uplink *up)
 	}
 }
 
-/* Publishes unsent events while the window has room. */
+/* Publishes unsent events while the window and the rate allow, then replays and snapshots. */
 static void
 pump(struct uplink *up)
 {
-	int more = 1;
-
-	pump_replay(up);
-	pump_snapshot(up);
 	while (up->state == UP_CONNECTED && !up->draining && !up->failed && !up->lost &&
-	       (more = rate_ok(up)) && (more = publish_batch(up)))
+	       rate_ok(up) && publish_batch(up))
 		;
+	pump_replay(up); /* with what the lanes leave of the rate */
+	pump_snapshot(up);
 	up->caught_up = up->state == UP_CONNECTED && up->nwin == 0 && up->lanes.idle[LANE_LIVE] &&
 			!lanes_backfilling(&up->lanes);
 	if (up->caught_up && up->drain_start_ms != 0) {
@@ -449,7 +447,6 @@ pump(struct uplink *up)
 			 platform_mono_ms() - up->drain_start_ms);
 		up->drain_start_ms = 0;
 	}
-	(void)more;
 }
 
 /* A backlog older than backfill_after_s drains on the backfill lane from now on. */

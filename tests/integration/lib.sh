@@ -7,11 +7,12 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/whagent-it-XXXXXX")
 AGENT_PID=""
 BROKER_PID=""
 CONSUMER_PID=""
+CONSUMER_PIDS="" # every consumer started, for the clean-up
 TOP=$(cd "$HERE/../.." && pwd)
 PY=/usr/bin/python3 # Debian's, with python3-paho-mqtt and python3-protobuf
 
 cleanup() {
-    for pid in $AGENT_PID $CONSUMER_PID $BROKER_PID; do
+    for pid in $AGENT_PID $CONSUMER_PIDS $BROKER_PID; do
         kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -104,13 +105,15 @@ start_consumer() {
     $PY "$TOP/packaging/consumer/whagent_consumer.py" --port "$BROKER_PORT" --site IT-SITE \
         --ready "$WORK/$name.ready" "$@" > "$WORK/$name.json" 2>"$WORK/$name.err" &
     CONSUMER_PID=$!
+    CONSUMER_PIDS="$CONSUMER_PIDS $CONSUMER_PID"
     wait_for 30 test -f "$WORK/$name.ready" || fail "consumer $name did not subscribe: $(cat "$WORK/$name.err")"
 }
 
-# wait_consumer: waits for the consumer to exit (it has a --timeout of its own).
+# wait_consumer [PID]: waits for the consumer (the last one started) to exit (it has a
+# --timeout of its own).
 wait_consumer() {
-    wait "$CONSUMER_PID" || true
-    CONSUMER_PID=""
+    wait "${1:-$CONSUMER_PID}" || true
+    [ -n "${1:-}" ] || CONSUMER_PID=""
 }
 
 # summary NAME PYTHON-EXPRESSION: evaluates an expression over the consumer summary `s`
