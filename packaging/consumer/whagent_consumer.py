@@ -336,10 +336,13 @@ CREATE TABLE IF NOT EXISTS event(site TEXT, journal TEXT, seq INTEGER, kind INTE
     captured_at_ms INTEGER, received_at_ms INTEGER, payload BLOB,
     PRIMARY KEY(site, journal, seq));
 -- applied_through: every seq up to it is held and applied to balance and total.
--- wait_from_ms: since when applied_through + 1 is awaited while later seqs are held, or when
--- its replay was last asked for (NULL when nothing is awaited).
+-- published_through: the broker took every seq up to it (the agent's Status says so), so a
+-- seq up to it that is not held was lost on the way: a hole even with nothing held after it.
+-- wait_from_ms: since when applied_through + 1 is awaited while later seqs are held (or were
+-- published), or when its replay was last asked for (NULL when nothing is awaited).
 CREATE TABLE IF NOT EXISTS progress(site TEXT, journal TEXT, applied_through INTEGER,
-    wait_from_ms INTEGER, PRIMARY KEY(site, journal));
+    wait_from_ms INTEGER, published_through INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY(site, journal));
 CREATE TABLE IF NOT EXISTS balance(site TEXT, journal TEXT, sku TEXT, location TEXT, lot TEXT,
     uom TEXT, on_hand INTEGER, PRIMARY KEY(site, journal, sku, location, lot, uom)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS total(site TEXT, journal TEXT, kind INTEGER, count INTEGER,
@@ -393,6 +396,7 @@ class Store:
             applied, wait_from = self._progress(site, journal)
             ledger = Ledger(self.staging, self._totals(site, journal))
             through, waiting = self._apply_contiguous(site, journal, applied, ledger)
+            waiting = waiting or self._published(site, journal) > through
             if through > applied:
                 self._save_ledger(site, journal, ledger)
             if not waiting:
@@ -405,9 +409,24 @@ class Store:
 
     def _progress(self, site, journal):
         """(applied_through, wait_from_ms) of a journal; a new journal starts before start_seq."""
-        self.db.execute("INSERT OR IGNORE INTO progress VALUES(?, ?, ?, NULL)", (site, journal, self.start_seq - 1))
+        self.db.execute("INSERT OR IGNORE INTO progress VALUES(?, ?, ?, NULL, 0)", (site, journal, self.start_seq - 1))
         return self.db.execute("SELECT applied_through, wait_from_ms FROM progress WHERE site = ? AND journal = ?",
                                (site, journal)).fetchone()
+
+    def _published(self, site, journal):
+        return self.db.execute("SELECT published_through FROM progress WHERE site = ? AND journal = ?",
+                               (site, journal)).fetchone()[0]
+
+    def note_published(self, site, journal, through, received_ms):
+        """The agent's Status: the broker acknowledged every seq up to through. Seqs up to it
+        not held are awaited from now on (a tail lost with nothing after it)."""
+        with self.transaction():
+            applied, wait_from = self._progress(site, journal)
+            if through <= self._published(site, journal):
+                return
+            self.db.execute("UPDATE progress SET published_through = ?, wait_from_ms = ? WHERE site = ? AND journal = ?",
+                            (through, wait_from if wait_from is not None or through <= applied else received_ms,
+                             site, journal))
 
     def _totals(self, site, journal):
         return {kind: (count, qty, h) for kind, count, qty, h in self.db.execute(
@@ -449,7 +468,12 @@ class Store:
             for site, journal, applied in self.db.execute(due, (now - wait_ms,)).fetchall():
                 (above,) = self.db.execute("SELECT min(seq) FROM event WHERE site = ? AND journal = ? AND seq > ?",
                                            (site, journal, applied)).fetchone()
-                hole = (site, journal, applied + 1, above - 1, new_id("replay"))
+                last = above - 1 if above is not None else self._published(site, journal)
+                if last <= applied:
+                    self.db.execute("UPDATE progress SET wait_from_ms = NULL WHERE site = ? AND journal = ?",
+                                    (site, journal))
+                    continue
+                hole = (site, journal, applied + 1, last, new_id("replay"))
                 self.db.execute("UPDATE progress SET wait_from_ms = ? WHERE site = ? AND journal = ?",
                                 (now, site, journal))
                 self.db.execute("INSERT INTO replay VALUES(?, ?, ?, ?, ?, ?, ?)",
@@ -655,6 +679,8 @@ class Platform:
         self.tracker.statuses.append({"state": self.status_pb2.AgentState.Name(st.state), "session": st.session,
                                       "retained": bool(msg.retain), "backlog": st.backlog,
                                       "acked_through": st.acked_through, "journal_id": st.journal_id})
+        if st.journal_id and st.acked_through >= self.store.start_seq:
+            self.store.note_published(st.site_id, st.journal_id, st.acked_through, now_ms())
 
     def on_result(self, msg):
         r = control_pb2().CommandResult()
