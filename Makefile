@@ -31,13 +31,15 @@ test: build
 FUZZ_SECONDS_CI ?= 15
 
 # The fault harness: `make faults` is the smoke run (also in `make test`); `make soak SEED=...
-# N=...` runs N faults of every kind (broker kill -9 included) and prints the summary table.
+# N=...` runs N faults of every kind (broker kill -9 included), in scenarios alternating between
+# ack_mode = broker and platform (acks, replays, lanes), and prints the summary table.
 N ?= 200
 faults: build
 	cd $(BUILD) && ctest --output-on-failure -L faults
 soak: build
 	/usr/bin/python3 tests/fault/harness.py --agent $(BUILD)/whagent --faults $(N) \
-		$(if $(SEED),--seed $(SEED)) --kinds agent_kill9,agent_term,broker_term,broker_kill9,link_down,disk_full
+		$(if $(SEED),--seed $(SEED)) --ack-modes broker,platform \
+		--kinds agent_kill9,agent_term,broker_term,broker_kill9,link_down,disk_full
 
 # ARM builds: cross-compiled with toolchains/, tests run under qemu-user.
 CROSS_DEPS = crossbuild-essential-$(1) qemu-user libsqlite3-dev:$(1) libprotobuf-c-dev:$(1) \

@@ -17,7 +17,14 @@ bounded, journal within budget. A broker killed with -9 can lose messages it had
 but not yet persisted or forwarded; with ack_mode = broker that is outside the agent's reach, so
 such losses are counted apart and checked to still be in the journal (replayable).
 
+Scenarios alternate between the --ack-modes. With ack_mode = platform the consumer plays the
+platform: it acks the contiguous prefix it holds, finds holes (also a lost tail, through the
+Status's acked_through) and asks for replays; the agent drains old backlogs on the backfill
+lane (backfill_after_s = 1) beside the live one. There broker_kill9 is one of the faults, and
+nothing may be lost at all: the journal keeps what the platform has not acked.
+
 usage: harness.py --agent CMD... [--seed S] [--faults N] [--per-scenario K] [--kinds a,b]
+                  [--ack-modes broker,platform]
 """
 import argparse
 import json
@@ -80,8 +87,8 @@ def record(rng, txn, bad=None):
 class Env:
     """Broker, agent, namespace and tmpfs of one scenario; every process stopped by PID."""
 
-    def __init__(self, a, work, rng):
-        self.a, self.work, self.rng = a, work, rng
+    def __init__(self, a, work, rng, mode):
+        self.a, self.work, self.rng, self.mode = a, work, rng, mode
         self.port = free_port()
         self.http_port = free_port()
         self.agent = self.broker = None
@@ -144,6 +151,8 @@ class Env:
                     "drain_timeout_ms = 2000\nretention_s = 3600\nkeepalive_s = 5\n"
                     % (self.state, self.a.budget_mib, self.spool, http_host, self.http_port, tls,
                        self.host_ip if self.ns else "127.0.0.1", self.port))
+            if self.mode == "platform":
+                f.write("ack_mode = platform\nbackfill_after_s = 1\nlive_share_pct = 30\n")
 
     def start_broker(self):
         self.broker = subprocess.Popen(["mosquitto", "-c", os.path.join(self.work, "mosquitto.conf")],
@@ -210,21 +219,44 @@ class Env:
 
 
 class Consumer:
-    """Persistent MQTT session (QoS 1, fixed client id) that survives broker restarts."""
+    """Persistent MQTT session (QoS 1, fixed client id) that survives broker restarts. As the
+    platform (ack_mode = platform) it acks what it holds contiguously and asks for replays of
+    holes awaited for REPLAY_AFTER_S (a lost tail is seen through the Status's acked_through)."""
 
-    def __init__(self, port):
-        self.batch_pb2, _ = whagent_consumer.load_protos(os.path.join(TOP, "proto"))
+    REPLAY_AFTER_S = 2.0
+
+    def __init__(self, port, platform):
+        self.batch_pb2, self.status_pb2 = whagent_consumer.load_protos(os.path.join(TOP, "proto"))
+        self.control = whagent_consumer.control_pb2()
+        self.platform = platform
         self.seen = {}     # (journal, seq) -> source_key
         self.copies = 0
+        self.applied = {}  # journal -> every seq up to it held
+        self.published = {}  # journal -> the broker took every seq up to it (Status)
+        self.top = {}      # journal -> the highest seq held
+        self.awaited = {}  # journal -> since when (monotonic) its next seq is awaited
+        self.replays = 0
         self.lock = threading.Lock()
+        self.stopping = threading.Event()
         self.c = mqtt.Client(client_id="fault-consumer-%d" % os.getpid(), clean_session=False)
-        self.c.on_connect = lambda c, u, f, rc: c.subscribe("whagent/v1/+/events", 1)
+        topics = [("whagent/v1/+/events", 1), ("whagent/v1/+/backfill", 1), ("whagent/v1/+/status", 1)]
+        self.c.on_connect = lambda c, u, f, rc: c.subscribe(topics)
         self.c.on_message = self.on_message
         self.c.reconnect_delay_set(0.1, 1)
         self.c.connect_async("127.0.0.1", port, keepalive=10)
         self.c.loop_start()
+        if platform:
+            self.ticker = threading.Thread(target=self.tick)
+            self.ticker.start()
 
     def on_message(self, c, u, msg):
+        if msg.topic.endswith("/status"):
+            st = self.status_pb2.Status()
+            st.ParseFromString(msg.payload)
+            with self.lock:
+                if st.journal_id and st.acked_through > self.published.get(st.journal_id, 0):
+                    self.published[st.journal_id] = st.acked_through
+            return
         b = self.batch_pb2.EventBatch()
         b.ParseFromString(msg.payload)
         with self.lock:
@@ -232,8 +264,53 @@ class Consumer:
                 h = getattr(e, e.WhichOneof("body")).header
                 self.copies += 1
                 self.seen[(b.journal_id, h.seq)] = h.source_key
+            if not self.platform:
+                return
+            j = b.journal_id
+            before = through = self.applied.get(j, 0)
+            while (j, through + 1) in self.seen:
+                through += 1
+            self.applied[j] = through
+            self.top[j] = max(self.top.get(j, 0), b.last_seq)
+            if through > before:
+                self.awaited.pop(j, None)
+            if self.top[j] > through:  # a hole below what is held
+                self.awaited.setdefault(j, time.monotonic())
+        ack = self.control.PlatformAck(journal_id=j, acked_through=through)
+        c.publish("whagent/v1/%s/ack" % b.site_id, ack.SerializeToString(), qos=1)
+
+    def tick(self):
+        """Replays of holes: from the first seq not held to the next held (or published) one."""
+        n = 0
+        while not self.stopping.wait(0.5):
+            with self.lock:
+                asks = []
+                for j in set(self.applied) | set(self.published):
+                    through = self.applied.get(j, 0)
+                    if self.published.get(j, 0) > through:
+                        self.awaited.setdefault(j, time.monotonic())
+                    since = self.awaited.get(j)
+                    if since is None or time.monotonic() - since < self.REPLAY_AFTER_S:
+                        continue
+                    held = [s for (jj, s) in self.seen if jj == j and s > through]
+                    last = min(held) - 1 if held else self.published.get(j, 0)
+                    if last > through:
+                        asks.append((through + 1, last))
+                    self.awaited[j] = time.monotonic()
+            for first, last in asks:
+                n += 1
+                cmd = self.control.Command(id="fault-replay-%d-%d" % (os.getpid(), n),
+                                           issued_at_ms=int(time.time() * 1000))
+                cmd.replay.from_seq, cmd.replay.to_seq = first, last
+                signed = self.control.SignedCommand(command=cmd.SerializeToString())
+                self.c.publish("whagent/v1/FAULT/cmd", signed.SerializeToString(), qos=1)
+                self.replays += 1
+                log("platform: asking for a replay of %d-%d" % (first, last))
 
     def stop(self):
+        self.stopping.set()
+        if self.platform:
+            self.ticker.join()
         self.c.loop_stop()
         self.c.disconnect()
 
@@ -350,16 +427,20 @@ def inject(env, kind, rng, counts):
 
 def scenario(a, n_faults, rng, txn0, number):
     work = tempfile.mkdtemp(prefix="whagent-fault-")
-    env = Env(a, work, rng)
+    mode = a.ack_modes[(number - 1) % len(a.ack_modes)]
+    env = Env(a, work, rng, mode)
     kinds = [k for k in a.kinds if (k != "link_down" or env.ns) and (k != "disk_full" or env.tmpfs)]
+    if mode == "platform" and "broker_kill9" not in kinds:
+        kinds.append("broker_kill9")  # what platform acks and replays make lossless
     skipped = sorted(set(a.kinds) - set(kinds))
     if skipped:
         log("not available here (needs root, ip netns, tmpfs mounts): %s" % ", ".join(skipped))
-    counts, result = {}, {"scenario": number, "work": work}
+    counts, result = {}, {"scenario": number, "work": work, "ack_mode": mode}
+    log("scenario %d: ack_mode = %s, faults from %s" % (number, mode, ", ".join(kinds)))
     consumer = None
     try:
         env.start_broker()
-        consumer = Consumer(env.port)
+        consumer = Consumer(env.port, mode == "platform")
         env.start_agent()
         time.sleep(0.5)
         wl = Workload(env, rng, txn0)
@@ -381,7 +462,8 @@ def scenario(a, n_faults, rng, txn0, number):
             rss_max = max(rss_max, env.rss_kib())
             st = env.status()
             left = [f for f in os.listdir(env.spool) if f.endswith(".jsonl")]
-            if st and not left and st["backlog"] == 0 and st["mqtt"] == "connected":
+            acked = st and (mode == "broker" or st["platform_acked_through"] == st["last_seq"])
+            if st and acked and not left and st["backlog"] == 0 and st["mqtt"] == "connected":
                 with consumer.lock:
                     got = {(j, s) for (j, s) in consumer.seen if j == st["journal_id"]}
                 if len(got) >= st["last_seq"]:
@@ -413,13 +495,14 @@ def scenario(a, n_faults, rng, txn0, number):
             "copies_received": copies, "lost": len(lost - lost_kept), "lost_at_broker_kept_in_journal": len(lost_kept),
             "duplicated_after_dedupe": sum(1 for v in by_key.values() if len(v) > 1),
             "journaled_twice": len(journaled) - len(set(journaled)), "gaps": len(gaps),
-            "quarantined": quarantined, "rss_max_kib": rss_max,
+            "quarantined": quarantined, "rss_max_kib": rss_max, "replays_asked": consumer.replays,
             "journal_bytes": st["journal_bytes"] if st else -1, "budget": a.budget_mib << 20,
         })
+        lossy_broker = counts.get("broker_kill9") and mode == "broker"  # outside the agent's reach
         ok = (result["lost"] == 0 and result["duplicated_after_dedupe"] == 0 and result["journaled_twice"] == 0
-              and (result["gaps"] == 0 or counts.get("broker_kill9")) and quarantined == wl.bad
+              and (result["gaps"] == 0 or lossy_broker) and quarantined == wl.bad
               and rss_max < a.rss_limit_mib * 1024 and 0 <= result["journal_bytes"] <= (a.budget_mib + 4) << 20
-              and (result["lost_at_broker_kept_in_journal"] == 0 or counts.get("broker_kill9")))
+              and (result["lost_at_broker_kept_in_journal"] == 0 or lossy_broker))
         result["ok"] = bool(ok)
         env.stop_agent()
     except Exception as e:  # reported, never a hang: every loop above is bounded
@@ -444,9 +527,11 @@ def main():
     ap.add_argument("--kinds", default="agent_kill9,agent_term,broker_term,link_down,disk_full")
     ap.add_argument("--budget-mib", type=int, default=48)
     ap.add_argument("--rss-limit-mib", type=int, default=64)
+    ap.add_argument("--ack-modes", default="broker", help="scenarios alternate between these")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     a.kinds = a.kinds.split(",")
+    a.ack_modes = a.ack_modes.split(",")
     seed = a.seed if a.seed is not None else random.SystemRandom().randint(1, 1 << 30)
     print("seed %d (replay with --seed %d)" % (seed, seed), flush=True)
     rng = random.Random(seed)
@@ -461,13 +546,14 @@ def main():
         for k, v in r.get("faults", {}).items():
             faults[k] = faults.get(k, 0) + v
     tot = lambda key: sum(r.get(key, 0) for r in results)
-    print("\n| seed | scenarios | faults | " + " | ".join(ALL_FAULTS) + " | events sent | delivered | lost | lost at broker (in journal) | duplicated after dedupe | gaps | quarantined / bad sent | max RSS KiB |")
-    print("|" + "---|" * (13 + len(ALL_FAULTS) - 1))
-    print("| %d | %d | %d | %s | %d | %d | %d | %d | %d | %d | %d / %d | %d |" % (
-        seed, len(results), sum(faults.values()), " | ".join(str(faults.get(k, 0)) for k in ALL_FAULTS),
+    print("\n| seed | ack modes | scenarios | faults | " + " | ".join(ALL_FAULTS) + " | events sent | delivered | lost | lost at broker (in journal) | duplicated after dedupe | gaps | quarantined / bad sent | max RSS KiB | replays asked |")
+    print("|" + "---|" * (15 + len(ALL_FAULTS) - 1))
+    print("| %d | %s | %d | %d | %s | %d | %d | %d | %d | %d | %d | %d / %d | %d | %d |" % (
+        seed, ",".join(a.ack_modes), len(results), sum(faults.values()),
+        " | ".join(str(faults.get(k, 0)) for k in ALL_FAULTS),
         tot("sent"), tot("delivered"), tot("lost"), tot("lost_at_broker_kept_in_journal"),
         tot("duplicated_after_dedupe"), tot("gaps"), tot("quarantined"), tot("bad_sent"),
-        max([r.get("rss_max_kib", 0) for r in results] or [0])))
+        max([r.get("rss_max_kib", 0) for r in results] or [0]), tot("replays_asked")))
     bad = [r for r in results if not r["ok"]]
     for r in bad:
         print("FAILED scenario:", json.dumps(r), flush=True)
