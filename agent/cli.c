@@ -298,6 +298,12 @@ cmd_status(const struct args *a)
 		       st.acked_through, st.platform_acked_through);
 		printf("backlog        %" PRIu64 " events, oldest unsent %" PRId64 " s\n",
 		       st.backlog, status_age_s(st.oldest_unsent_ms));
+		if (lv.backfill_through > 0)
+			printf("backfill       draining through seq %" PRIu64
+			       " beside the live lane\n",
+			       lv.backfill_through);
+		if (lv.acked_ranges[0] != '\0')
+			printf("acked above    %s\n", lv.acked_ranges);
 		printf("quarantined    %" PRIu64 " records\n", st.quarantined);
 		printf("duplicates     %" PRIu64 " records\n", st.duplicates);
 		printf("journal        %.1f MiB of %.1f MiB\n", (double)st.bytes / 1048576.0,

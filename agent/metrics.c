@@ -139,6 +139,14 @@ mqtt(struct text *t, const struct metrics_src *m)
 	add(t, "whagent_mqtt_publish_errors_total %" PRIu64 "\n", u.publish_errors);
 	header(t, "mqtt_reconnects_total", "counter", "Connection attempts to the broker.");
 	add(t, "whagent_mqtt_reconnects_total %" PRIu64 "\n", u.reconnects);
+	header(t, "mqtt_backfill_through_seq", "gauge",
+	       "A backlog drains on the backfill lane up to this seq; 0: no backfill.");
+	add(t, "whagent_mqtt_backfill_through_seq %" PRIu64 "\n", u.backfill_through);
+	header(t, "mqtt_acked_above_watermark_events", "gauge",
+	       "Events acknowledged above the contiguous watermark (live lane ahead of backfill).");
+	add(t, "whagent_mqtt_acked_above_watermark_events %" PRIu64 "\n", u.acked_above);
+	header(t, "snapshots_published_total", "counter", "On-hand snapshots published.");
+	add(t, "whagent_snapshots_published_total %" PRIu64 "\n", u.snapshots);
 	if (u.has_client_cert) {
 		header(t, "client_cert_days_left", "gauge",
 		       "Days until the client certificate expires (negative: expired).");

@@ -45,6 +45,8 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 	cJSON_AddStringToObject(o, "mqtt_last_error", lv->last_error);
 	if (lv->journal_note[0] != '\0')
 		cJSON_AddStringToObject(o, "journal_note", lv->journal_note);
+	cJSON_AddNumberToObject(o, "backfill_through", (double)lv->backfill_through);
+	cJSON_AddStringToObject(o, "acked_ranges", lv->acked_ranges);
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return text;
@@ -69,4 +71,7 @@ status_read_live(const struct conf *c, struct journal *j, struct status_live *lv
 		lv->last_connect_ms = strtoll(buf, NULL, 10);
 	journal_meta_get(j, "mqtt_last_error", lv->last_error, sizeof(lv->last_error));
 	journal_meta_get(j, "salvage_report", lv->journal_note, sizeof(lv->journal_note));
+	if (lv->running && journal_meta_get(j, "backfill_through", buf, sizeof(buf)) == WH_OK)
+		lv->backfill_through = strtoull(buf, NULL, 10);
+	journal_meta_get(j, "acked_ranges", lv->acked_ranges, sizeof(lv->acked_ranges));
 }

@@ -14,7 +14,9 @@ struct status_live {
 	char mqtt[32]; /* disabled, connecting, connected, disconnected, stopped */
 	int64_t last_connect_ms;
 	char last_error[320];
-	char journal_note[1024]; /* salvage report of the last start, if any */
+	char journal_note[2048];   /* salvage report of the last start, if any */
+	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
+	char acked_ranges[256];	   /* acknowledged above the watermark ("first-last,...") */
 };
 
 /* What the agent recorded in the journal's meta (its pid, MQTT state, last connection and

@@ -66,6 +66,7 @@ struct uplink {
 	struct lanes lanes;		 /* what to send next; the watermark and acked ranges */
 	uint64_t saved;			 /* watermark persisted */
 	int ranges_dirty;		 /* acked ranges changed since persisted */
+	uint64_t noted_backfill;	 /* backfill_through as recorded in meta */
 	uint64_t platform_acked;	 /* ack_mode = platform: the platform's watermark */
 	int64_t drain_start_ms;		 /* when this connection started sending; 0: caught up */
 	int caught_up;			 /* connected, nothing unsent, nothing in flight */
@@ -404,10 +405,11 @@ pump_snapshot(struct uplink *up)
 	       up->nsnap < SNAPSHOT_WINDOW && rate_ok(up)) {
 		err = snapshot_next_page(up->snap, &buf, &len);
 		if (err != WH_OK) {
-			if (err == WH_ERR_NOTFOUND)
+			if (err == WH_ERR_NOTFOUND) {
 				log_info("uplink: snapshot %" PRIu64 " published",
 					 snapshot_id(up->snap));
-			else
+				up->stats.snapshots++;
+			} else
 				record_error(up, "reading the snapshot: %s",
 					     journal_errmsg(up->journal));
 			snapshot_free(up->snap);
@@ -449,6 +451,23 @@ pump(struct uplink *up)
 	}
 }
 
+/* Records (for `whagent status`) whether a backfill is draining, and up to where. */
+static void
+note_backfill(struct uplink *up)
+{
+	uint64_t through = lanes_backfilling(&up->lanes) ? up->lanes.backfill_end : 0;
+	char text[24];
+
+	if (through == up->noted_backfill)
+		return;
+	if (through == 0)
+		log_info("uplink: backfill through seq %" PRIu64 " acknowledged",
+			 up->noted_backfill);
+	up->noted_backfill = through;
+	snprintf(text, sizeof(text), "%" PRIu64, through);
+	set_meta(up, "backfill_through", text);
+}
+
 /* A backlog older than backfill_after_s drains on the backfill lane from now on. */
 static void
 maybe_split(struct uplink *up)
@@ -463,6 +482,7 @@ maybe_split(struct uplink *up)
 	if (age_ms < up->conf->mqtt_backfill_after_s * 1000)
 		return;
 	lanes_split(&up->lanes, st.last_seq);
+	note_backfill(up);
 	if (lanes_backfilling(&up->lanes))
 		log_info("uplink: a backlog of %" PRIu64 " events (oldest %" PRId64
 			 " s) drains on %s through seq %" PRIu64 "; new events go out on %s",
@@ -562,6 +582,7 @@ on_retry(void *arg)
 	up->nwin = 0;
 	lanes_restart(&up->lanes);
 	maybe_split(up);
+	note_backfill(up);
 	pump(up);
 }
 
@@ -601,6 +622,7 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	publish_status(up, 1);
 	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
 	maybe_split(up);
+	note_backfill(up);
 	snapshot_if_due(up);
 	pump(up);
 }
@@ -646,6 +668,7 @@ acked(struct uplink *up, struct inflight w)
 	}
 	up->stats.acked_through = up->lanes.acked;
 	up->ranges_dirty = 1;
+	note_backfill(up);
 	loop_timer_arm_soon(&up->save_timer, SAVE_MS);
 }
 
@@ -1143,6 +1166,7 @@ void
 uplink_reconfigure(struct uplink *up, const struct conf *c)
 {
 	up->conf = c;
+	up->lanes.live_share_pct = (int)c->mqtt_live_share_pct;
 	if (!identity_changed(&up->identity, c))
 		return;
 	if (identity_load(&up->identity, c) != WH_OK)
@@ -1218,5 +1242,7 @@ uplink_stats(const struct uplink *up, struct uplink_stats *ret)
 	*ret = up->stats;
 	ret->inflight = up->nwin;
 	ret->has_client_cert = up->identity.has_client_cert;
+	ret->backfill_through = lanes_backfilling(&up->lanes) ? up->lanes.backfill_end : 0;
+	ret->acked_above = lanes_acked_above(&up->lanes);
 	ret->cert_days_left = up->identity.cert_days_left;
 }

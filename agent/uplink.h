@@ -21,6 +21,9 @@ struct uplink_stats {
 	int connected;
 	uint64_t batches, events, publish_errors, reconnects;
 	uint64_t acked_through;
+	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
+	uint64_t acked_above;	   /* events acknowledged above the watermark */
+	uint64_t snapshots;	   /* snapshots published */
 	int inflight;
 	int has_client_cert;
 	int cert_days_left;

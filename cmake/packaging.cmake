@@ -23,6 +23,8 @@ install(FILES ${PKG_DIR}/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${PKG_GEN}/changelog.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(PROGRAMS ${PKG_DIR}/consumer/whagent_consumer.py
     DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+# The wire contract, for the reference consumer and the central integration team.
+install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/proto/whagent DESTINATION ${CMAKE_INSTALL_DATADIR}/whagent/proto)
 
 if(NOT WHAGENT_DEB_ARCH)
     execute_process(COMMAND dpkg --print-architecture

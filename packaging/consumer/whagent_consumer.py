@@ -77,6 +77,12 @@ PROTO_FILES = ("event.proto", "batch.proto", "status.proto", "control.proto", "s
 TICK_S = 0.25  # how often the main loop looks at the store (replays, snapshots, completion)
 
 
+def default_proto_dir():
+    """proto/ of the source tree this file is in, else where the .deb installs the files."""
+    tree = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../proto")
+    return tree if os.path.isdir(tree) else "/usr/share/whagent/proto"
+
+
 def load_protos(proto_dir):
     """Compiles the .proto files into a temporary package; returns (batch_pb2, status_pb2)."""
     out = tempfile.mkdtemp(prefix="whagent-pb2-")
@@ -794,7 +800,8 @@ def main():
     ap.add_argument("--cafile")
     ap.add_argument("--cert")
     ap.add_argument("--key")
-    ap.add_argument("--proto", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../proto"))
+    ap.add_argument("--proto", default=default_proto_dir(),
+                    help="the .proto files (default: the source tree's, else the package's)")
     ap.add_argument("--expect-last", type=int, default=0, help="exit when seq FIRST..N are held")
     ap.add_argument("--expect-first", type=int, default=1)
     ap.add_argument("--expect-snapshots", type=int, default=0, metavar="K",

@@ -28,6 +28,9 @@ sleep 1.5 # the backlog is now older than backfill_after_s
 start_broker
 start_consumer c1 --expect-last $((N + 1)) --timeout 240
 wait_for 30 grep -q "drains on whagent/v1/IT-SITE/backfill" "$WORK/agent.log" || fail "no backfill lane"
+wait_for 10 status_is backfill_through "$N" || fail "status: backfill_through $(status_field backfill_through)"
+curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -qx "whagent_mqtt_backfill_through_seq $N" ||
+    fail "metrics: $(curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep backfill)"
 sleep 2
 posted=$(date +%s%3N)
 r=$(curl -s -H 'Content-Type: application/json' --data \
@@ -49,6 +52,7 @@ cat "$WORK/c1.json" > "$WORK/summary.json"
     fail "live lane carried $(summary c1 "s['topics']['events']") (the live event once, nothing else)"
 [ "$(summary c1 "s['topics']['backfill']['historical_batches'] == s['topics']['backfill']['batches'] > 0")" = True ] ||
     fail "backfill batches not all historical: $(summary c1 "s['topics']['backfill']")"
+wait_for 20 status_is backfill_through 0 || fail "backfill not reported done: $(status_field backfill_through)"
 live=$(summary c1 "s['topics']['events']['max_latency_ms']")
 end=$(summary c1 "s['topics']['backfill']['last_at_ms'] - $posted")
 [ "$live" -lt "$end" ] || fail "the live event (${live} ms) did not arrive before the backfill ended (${end} ms after it was posted)"

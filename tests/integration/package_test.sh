@@ -30,7 +30,8 @@ dpkg-deb -e "$deb" "$WORK/control"
 [ "$(cat "$WORK/control/conffiles")" = /etc/whagent/whagent.conf ] || fail "conffiles"
 dpkg-deb -c "$deb" | awk '{print $6}' > "$WORK/files"
 for f in ./usr/bin/whagent ./lib/systemd/system/whagent.service ./etc/whagent/whagent.conf \
-    ./usr/share/man/man1/whagent.1.gz ./usr/share/doc/whagent/copyright; do
+    ./usr/share/man/man1/whagent.1.gz ./usr/share/doc/whagent/copyright \
+    ./usr/share/doc/whagent/examples/whagent_consumer.py ./usr/share/whagent/proto/whagent/v1/snapshot.proto; do
     grep -qx "$f" "$WORK/files" || fail "package lacks $f"
 done
 if command -v lintian >/dev/null; then
