@@ -23,6 +23,9 @@
 #include "uplink.h"
 
 #define IDLE_CHECK_MS 200
+#define FOLD_CHECK_MS 1000
+#define FOLD_ROWS     100000 /* ledger changes folded as soon as this many wait */
+#define FOLD_MAX_MS   30000  /* and the others after this long */
 
 struct agent {
 	const struct agent_opts *opts;
@@ -33,7 +36,8 @@ struct agent {
 	struct http *http;
 	struct uplink *uplink;
 	uint64_t session;
-	struct loop_timer idle_timer, drain_timer, notify_timer, textfile_timer;
+	struct loop_timer idle_timer, drain_timer, notify_timer, textfile_timer, fold_timer;
+	int64_t folded_ms; /* when the ledger's changes were last folded */
 	int64_t watchdog_ms;
 	char status_line[200];
 };
@@ -252,6 +256,30 @@ on_textfile_timer(void *arg)
 	loop_timer_arm(&ag->textfile_timer, ag->conf->metrics_textfile_interval_s * 1000);
 }
 
+/* Folds the ledger's appended balance changes into its rows, in key order: many at a time,
+ * so that a large ledger is not rewritten page by page for every event. */
+static void
+fold_ledger(struct agent *ag, uint64_t min_rows)
+{
+	uint64_t n = 0;
+
+	if (journal_ledger_fold(ag->journal, min_rows, &n) != WH_OK)
+		log_warnx("ledger: folding: %s", journal_errmsg(ag->journal));
+	else if (n > 0)
+		log_debug("ledger: folded %" PRIu64 " balance changes", n);
+	if (n > 0 || min_rows <= 1)
+		ag->folded_ms = platform_mono_ms();
+}
+
+static void
+on_fold_timer(void *arg)
+{
+	struct agent *ag = arg;
+
+	fold_ledger(ag, platform_mono_ms() - ag->folded_ms >= FOLD_MAX_MS ? 1 : FOLD_ROWS);
+	loop_timer_arm(&ag->fold_timer, FOLD_CHECK_MS);
+}
+
 static void
 on_idle_check(void *arg)
 {
@@ -375,6 +403,9 @@ agent_run(const struct agent_opts *o)
 	ag.watchdog_ms = platform_watchdog_ms();
 	loop_timer_add(ag.loop, &ag.notify_timer, on_notify_timer, &ag);
 	loop_timer_arm(&ag.notify_timer, 0);
+	ag.folded_ms = platform_mono_ms();
+	loop_timer_add(ag.loop, &ag.fold_timer, on_fold_timer, &ag);
+	loop_timer_arm(&ag.fold_timer, FOLD_CHECK_MS);
 	platform_notify("READY=1");
 	log_info("running (site %s)", ag.conf->site_id);
 	sig = loop_run(ag.loop);
@@ -388,6 +419,7 @@ agent_run(const struct agent_opts *o)
 	ag.http = NULL;
 	if (ag.uplink != NULL)
 		drain(&ag);
+	fold_ledger(&ag, 1);
 	status = 0;
 out:
 	if (ag.journal != NULL)

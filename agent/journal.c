@@ -28,11 +28,18 @@ static const char schema_v1[] =
 	"INSERT INTO meta VALUES('next_seq', 1), ('acked_through', 0), ('session', 0),"
 	" ('duplicates', 0);";
 
-/* 2: the ledger. Control totals count from ledger_from_seq (the next seq when it was added). */
+/* 2: the ledger. An event appends its balance changes to ledger_delta (in seq order: cheap
+ * appends); journal_ledger_fold adds them into ledger in key order now and then, so that a
+ * transaction does not rewrite a page of a large ledger for every event. A balance is its
+ * ledger row plus its deltas. Control totals count from ledger_from_seq (the next seq when
+ * the ledger was added). */
 static const char schema_v2[] =
 	"CREATE TABLE ledger(sku TEXT NOT NULL, location TEXT NOT NULL, lot TEXT NOT NULL,"
 	" uom TEXT NOT NULL, on_hand INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
 	" PRIMARY KEY(sku, location, lot, uom)) WITHOUT ROWID;"
+	"CREATE TABLE ledger_delta(id INTEGER PRIMARY KEY, sku TEXT NOT NULL,"
+	" location TEXT NOT NULL, lot TEXT NOT NULL, uom TEXT NOT NULL, milli INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL);"
 	"CREATE TABLE total(kind INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
 	" qty INTEGER NOT NULL, hash BLOB NOT NULL);"
 	"INSERT INTO meta SELECT 'ledger_from_seq', value FROM meta WHERE key = 'next_seq';"
@@ -61,7 +68,10 @@ enum stmt {
 	ST_CAPTURED_AT,
 	ST_PRUNE_MAX,
 	ST_FIRST_SEQ,
-	ST_LEDGER_ADD,
+	ST_DELTA_ADD,
+	ST_DELTA_SPAN,
+	ST_FOLD,
+	ST_FOLD_DEL,
 	ST_TOTAL_ALL,
 	ST_TOTAL_SET,
 	ST_COUNT
@@ -99,9 +109,15 @@ static const char *const sql[ST_COUNT] = {
 	[ST_FIRST_SEQ] = "SELECT ifnull(min(seq), 0) FROM event",
 	[ST_PRUNE_MAX] =
 		"SELECT ifnull(max(seq), 0) FROM event WHERE seq <= ?1 AND captured_at < ?2",
-	[ST_LEDGER_ADD] = "INSERT INTO ledger VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
-			  " ON CONFLICT(sku, location, lot, uom) DO UPDATE"
-			  " SET on_hand = on_hand + excluded.on_hand, last_seq = excluded.last_seq",
+	[ST_DELTA_ADD] = "INSERT INTO ledger_delta(sku, location, lot, uom, milli, seq)"
+			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_DELTA_SPAN] = "SELECT ifnull(min(id), 0), ifnull(max(id), 0) FROM ledger_delta",
+	[ST_FOLD] = "INSERT INTO ledger SELECT sku, location, lot, uom, sum(milli), max(seq)"
+		    " FROM ledger_delta WHERE id <= ?1 GROUP BY sku, location, lot, uom"
+		    " ORDER BY sku, location, lot, uom"
+		    " ON CONFLICT(sku, location, lot, uom) DO UPDATE"
+		    " SET on_hand = on_hand + excluded.on_hand, last_seq = excluded.last_seq",
+	[ST_FOLD_DEL] = "DELETE FROM ledger_delta WHERE id <= ?1",
 	[ST_TOTAL_ALL] = "SELECT kind, count, qty, hash FROM total",
 	[ST_TOTAL_SET] = "INSERT INTO total VALUES(?1, ?2, ?3, ?4) ON CONFLICT(kind) DO UPDATE"
 			 " SET count = excluded.count, qty = excluded.qty, hash = excluded.hash",
@@ -677,7 +693,7 @@ need_txn(struct journal *j)
 static wh_err
 count_event(struct journal *j, const struct journal_event *ev, uint64_t seq)
 {
-	sqlite3_stmt *s = j->st[ST_LEDGER_ADD];
+	sqlite3_stmt *s = j->st[ST_DELTA_ADD];
 	struct crypto_sha256 h;
 	struct journal_total *t;
 	wh_err err = WH_OK;
@@ -691,7 +707,7 @@ count_event(struct journal *j, const struct journal_event *ev, uint64_t seq)
 		sqlite3_bind_text(s, 4, d->uom, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 5, d->milli);
 		sqlite3_bind_int64(s, 6, (sqlite3_int64)seq);
-		err = run(j, ST_LEDGER_ADD);
+		err = run(j, ST_DELTA_ADD);
 	}
 	if (err != WH_OK || ev->kind <= 0 || ev->kind >= JOURNAL_KINDS)
 		return err;
@@ -983,7 +999,45 @@ journal_platform_ack(struct journal *j, uint64_t through)
 	return in_txn(j, do_platform_ack, through, NULL);
 }
 
-/* --- snapshots ---------------------------------------------------------------------- */
+/* --- ledger and snapshots ------------------------------------------------------------- */
+
+/* Every balance change: the folded rows and the deltas not folded yet. */
+#define LEDGER_ROWS                                                                                \
+	"SELECT sku, location, lot, uom, on_hand, last_seq FROM ledger UNION ALL"                  \
+	" SELECT sku, location, lot, uom, milli, seq FROM ledger_delta"
+
+wh_err
+journal_ledger_fold(struct journal *j, uint64_t min_rows, uint64_t *ret_folded)
+{
+	uint64_t lo, hi;
+	wh_err err;
+
+	*ret_folded = 0;
+	if (j->in_txn) {
+		snprintf(j->errmsg, sizeof(j->errmsg), "a transaction is open");
+		return WH_ERR_BUSY;
+	}
+	if ((err = row(j, ST_DELTA_SPAN)) != WH_OK)
+		return err;
+	lo = (uint64_t)sqlite3_column_int64(j->st[ST_DELTA_SPAN], 0);
+	hi = (uint64_t)sqlite3_column_int64(j->st[ST_DELTA_SPAN], 1);
+	sqlite3_reset(j->st[ST_DELTA_SPAN]);
+	if (hi == 0 || hi - lo + 1 < min_rows)
+		return WH_OK;
+	/* not journal_begin: folding frees space, so it runs when the budget is reached too */
+	if ((err = run(j, ST_BEGIN)) != WH_OK)
+		return err;
+	sqlite3_bind_int64(j->st[ST_FOLD], 1, (sqlite3_int64)hi);
+	sqlite3_bind_int64(j->st[ST_FOLD_DEL], 1, (sqlite3_int64)hi);
+	if ((err = run(j, ST_FOLD)) == WH_OK && (err = run(j, ST_FOLD_DEL)) == WH_OK &&
+	    (err = run(j, ST_COMMIT)) == WH_OK) {
+		*ret_folded = hi - lo + 1;
+		return WH_OK;
+	}
+	if (!sqlite3_get_autocommit(j->db))
+		run(j, ST_ROLLBACK);
+	return err;
+}
 
 static wh_err
 read_snapshot_totals(struct journal *j, struct journal_snapshot *ret)
@@ -1005,8 +1059,10 @@ journal_snapshot_begin(struct journal *j, struct journal_snapshot *ret)
 {
 	static const char copy[] =
 		"DROP TABLE IF EXISTS temp.snapshot;"
-		"CREATE TEMP TABLE snapshot AS SELECT sku, location, lot, uom, on_hand, last_seq"
-		" FROM ledger WHERE on_hand != 0 ORDER BY sku, location, lot, uom";
+		"CREATE TEMP TABLE snapshot AS SELECT sku, location, lot, uom,"
+		" sum(on_hand) AS on_hand, max(last_seq) AS last_seq FROM (" LEDGER_ROWS ")"
+		" GROUP BY sku, location, lot, uom HAVING sum(on_hand) != 0"
+		" ORDER BY sku, location, lot, uom";
 	wh_err err;
 	int rc;
 
@@ -1091,7 +1147,7 @@ journal_ledger_take(struct journal *j, const char *path, uint64_t *ret_rows)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	sqlite3_stmt *add = j->st[ST_LEDGER_ADD];
+	sqlite3_stmt *add = j->st[ST_DELTA_ADD];
 	wh_err err;
 	int rc;
 
@@ -1101,15 +1157,13 @@ journal_ledger_take(struct journal *j, const char *path, uint64_t *ret_rows)
 		return err;
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(
-			db, "SELECT sku, location, lot, uom, on_hand, last_seq FROM ledger", -1,
-			&st, NULL);
+		rc = sqlite3_prepare_v2(db, LEDGER_ROWS, -1, &st, NULL);
 	while (rc == SQLITE_OK && err == WH_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		for (int i = 0; i < 4; i++)
 			sqlite3_bind_value(add, i + 1, sqlite3_column_value(st, i));
 		sqlite3_bind_int64(add, 5, sqlite3_column_int64(st, 4));
 		sqlite3_bind_int64(add, 6, 0);
-		if ((err = run(j, ST_LEDGER_ADD)) == WH_OK)
+		if ((err = run(j, ST_DELTA_ADD)) == WH_OK)
 			(*ret_rows)++;
 		rc = SQLITE_OK;
 	}

@@ -201,6 +201,11 @@ wh_err journal_platform_ack(struct journal *j, uint64_t through);
 wh_err journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit,
 			      int64_t *ret_deleted);
 
+/* Adds the balance changes appended since the last fold into the ledger's rows, in key order
+ * and in a transaction of its own (outside any other), when at least min_rows are waiting;
+ * *ret_folded is how many were. Balances read the same before and after. */
+wh_err journal_ledger_fold(struct journal *j, uint64_t min_rows, uint64_t *ret_folded);
+
 /* Takes a consistent copy of the ledger (the balances not zero) and the control totals, for
  * reading in pages across loop turns while events keep being appended. Outside a transaction;
  * one snapshot at a time; end it with journal_snapshot_end. */
