@@ -19,9 +19,10 @@ by protoc at start):
             A journal's ledger starts at --ack-from (default --expect-first, default 1): the
             seqs below it are taken as held elsewhere.
   ack       (--ack) PlatformAck(journal, applied_through): the agent may prune up to it.
-  replay    (--replay-after S) when seqs above a hole are held but applied_through + 1 stays
-            missing for S seconds, a signed `replay` command asks for the hole; again after
-            another S seconds if it is still open.
+  replay    (--replay-after S) when applied_through + 1 stays missing for S seconds while
+            seqs above it are held, or the agent's Status says the broker took them (a lost
+            tail has nothing after it), a signed `replay` command asks for the hole; again
+            after another S seconds if it is still open.
   verify    once all pages of a snapshot are stored and applied_through >= as_of_seq, its
             balances and control totals are recomputed from the stored events from_seq..as_of_seq
             and compared, once (by whichever instance gets there first); "verifiable": false
