@@ -190,7 +190,7 @@ codec_batch_add(struct codec_batch *b, uint64_t seq, const uint8_t *event, size_
 
 wh_err
 codec_batch_finish(struct codec_batch *b, const char *site_id, const char *journal_id,
-		   int historical)
+		   enum codec_batch_kind kind)
 {
 	Whagent__V1__EventBatch h;
 
@@ -199,7 +199,8 @@ codec_batch_finish(struct codec_batch *b, const char *site_id, const char *journ
 	h.journal_id = STR(journal_id);
 	h.first_seq = b->first_seq;
 	h.last_seq = b->last_seq;
-	h.historical = historical != 0;
+	h.historical = kind != CODEC_BATCH_LIVE;
+	h.replay = kind == CODEC_BATCH_REPLAY;
 	if (whagent__v1__event_batch__get_packed_size(&h) > b->cap - b->len)
 		return WH_ERR_TOOBIG;
 	b->len += whagent__v1__event_batch__pack(&h, b->buf + b->len);

@@ -37,9 +37,13 @@ void codec_batch_done(struct codec_batch *b);
 void codec_batch_reset(struct codec_batch *b);
 /* Appends one stored event; -1 (nothing appended) when it does not fit. */
 int codec_batch_add(struct codec_batch *b, uint64_t seq, const uint8_t *event, size_t len);
+/* What a batch is: new events, an old backlog draining beside them, or a replay asked for
+ * by a command (the last two are marked historical). */
+enum codec_batch_kind { CODEC_BATCH_LIVE, CODEC_BATCH_BACKFILL, CODEC_BATCH_REPLAY };
+
 /* Appends the header; the batch's bytes are then b->buf[0..b->len). */
 wh_err codec_batch_finish(struct codec_batch *b, const char *site_id, const char *journal_id,
-			  int historical);
+			  enum codec_batch_kind kind);
 
 /* Appends EventBatch fields 7 (signature) and 8 (key fingerprint) after codec_batch_finish:
  * the signature covers the batch's bytes as they were before. */

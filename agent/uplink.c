@@ -70,7 +70,7 @@ struct uplink {
 	uint64_t platform_acked;	 /* ack_mode = platform: the platform's watermark */
 	int64_t drain_start_ms;		 /* when this connection started sending; 0: caught up */
 	int caught_up;			 /* connected, nothing unsent, nothing in flight */
-	uint64_t replay_next, replay_to; /* a replay command being carried out */
+	uint64_t replay_next, replay_to; /* a replay being carried out; none: next > to */
 	int replay_mids[REPLAY_WINDOW];
 	int nreplay;
 	struct snapshot *snap; /* being published */
@@ -293,12 +293,11 @@ spend(struct uplink *up, size_t len)
 		up->tokens -= (int64_t)len;
 }
 
-/* Reads up to max_events after seq `after` into a batch and publishes it on topic (historical
- * for backfill and replays). Returns the events sent (0: none left, or a failure recorded);
- * *ret_mid its id. */
+/* Reads up to max_events after seq `after` into a batch of that kind and publishes it on
+ * topic. Returns the events sent (0: none left, or a failure recorded); *ret_mid its id. */
 static int
-send_batch(struct uplink *up, uint64_t after, int max_events, int historical, const char *topic,
-	   int *ret_mid)
+send_batch(struct uplink *up, uint64_t after, int max_events, enum codec_batch_kind kind,
+	   const char *topic, int *ret_mid)
 {
 	struct codec_batch *b = &up->batch;
 	mosquitto_property *props;
@@ -314,7 +313,7 @@ send_batch(struct uplink *up, uint64_t after, int max_events, int historical, co
 	}
 	if (b->nevents == 0)
 		return 0;
-	if (codec_batch_finish(b, up->conf->site_id, journal_id(up->journal), historical) != WH_OK)
+	if (codec_batch_finish(b, up->conf->site_id, journal_id(up->journal), kind) != WH_OK)
 		return 0;
 	if (up->identity.signer != NULL) {
 		uint8_t sig[CRYPTO_SIG_MAX];
@@ -357,7 +356,7 @@ publish_batch(struct uplink *up)
 	if (max > (uint64_t)up->conf->mqtt_batch_max_events)
 		max = (uint64_t)up->conf->mqtt_batch_max_events;
 	backfill = lane == LANE_BACKFILL;
-	if (send_batch(up, from - 1, (int)max, backfill,
+	if (send_batch(up, from - 1, (int)max, backfill ? CODEC_BATCH_BACKFILL : CODEC_BATCH_LIVE,
 		       backfill ? up->topic_backfill : up->topic_events, &mid) == 0) {
 		if (!up->lost)
 			lanes_empty(&up->lanes, lane);
@@ -382,7 +381,8 @@ pump_replay(struct uplink *up)
 			max = (int)left;
 		if (!rate_ok(up))
 			break;
-		if (send_batch(up, up->replay_next - 1, max, 1, up->topic_backfill, &mid) == 0) {
+		if (send_batch(up, up->replay_next - 1, max, CODEC_BATCH_REPLAY, up->topic_backfill,
+			       &mid) == 0) {
 			up->replay_next = up->replay_to + 1;
 			break;
 		}
@@ -1069,6 +1069,7 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	up->loop = l;
 	up->fd = -1;
 	up->session = session;
+	up->replay_next = 1; /* no replay */
 	snprintf(up->topic_events, sizeof(up->topic_events), "%s/%s/events", c->mqtt_topic_prefix,
 		 c->site_id);
 	snprintf(up->topic_backfill, sizeof(up->topic_backfill), "%s/%s/backfill",

@@ -246,15 +246,16 @@ class TopicStats:
     """Arrivals on one topic: batches, events, and latency (receipt - captured_at_ms) per event."""
 
     def __init__(self):
-        self.batches = self.events = self.historical_batches = 0
+        self.batches = self.events = self.historical_batches = self.replay_batches = 0
         self.first_at_ms = self.last_at_ms = None
         self.latencies = array.array("q")
 
-    def add(self, historical, received_ms, captured):
+    def add(self, batch, received_ms, captured):
         """A batch received at received_ms whose events were captured at the times in captured."""
         self.batches += 1
         self.events += len(captured)
-        self.historical_batches += bool(historical)
+        self.historical_batches += bool(batch.historical)
+        self.replay_batches += bool(batch.replay)
         self.first_at_ms = self.first_at_ms or received_ms
         self.last_at_ms = received_ms
         self.latencies.extend(received_ms - c for c in captured)
@@ -262,7 +263,7 @@ class TopicStats:
     def summary(self):
         lat = sorted(self.latencies)
         return {"batches": self.batches, "events": self.events,
-                "historical_batches": self.historical_batches,
+                "historical_batches": self.historical_batches, "replay_batches": self.replay_batches,
                 "first_at_ms": self.first_at_ms, "last_at_ms": self.last_at_ms,
                 "max_latency_ms": lat[-1] if lat else None,
                 "p50_latency_ms": lat[len(lat) // 2] if lat else None}
@@ -715,7 +716,7 @@ class Platform:
             t.props_seen = dict(props.UserProperty)
             t.props_seen["content_type"] = getattr(props, "ContentType", "")
         rows = self.decode(b, field_values(msg.payload, 5))
-        self.topics[topic].add(b.historical, received, [r[9] for r in rows])
+        self.topics[topic].add(b, received, [r[9] for r in rows])
         through, moved, new = self.store.add_events(b.site_id, b.journal_id, rows, received)
         # Also when the batch held only copies: the agent sends again what it has no ack for.
         if self.a.ack and (moved or not new) and through >= self.store.start_seq:

@@ -91,6 +91,8 @@ start_consumer c1 --expect-first 1 --expect-last 1000 --timeout 60
 r=$(cmd r1 replay --from 1 --to 5000); [ "$r" = "ok|replaying 1-1000|corr" ] || fail "replay: $r"
 wait_consumer
 [ "$(summary c1 "(j['unique'], j['gaps'], s['bad_batches'])")" = "(1000, [], [])" ] || fail "replayed range: $(cat "$WORK/c1.json")"
+[ "$(summary c1 "(s['topics']['backfill']['replay_batches'] == s['topics']['backfill']['batches'] == s['topics']['backfill']['historical_batches'] > 0, s['topics']['events']['batches'])")" = "(True, 0)" ] ||
+    fail "replay not on the backfill topic, marked replay and historical: $(summary c1 "s['topics']")"
 
 r=$(cmd p1 pause_capture); case "$r" in ok\|capture\ paused*) ;; *) fail "pause: $r" ;; esac
 cp "$WORK/gen/b-orders.csv" "$WORK/spool/"

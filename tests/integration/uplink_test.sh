@@ -21,6 +21,8 @@ wait_consumer
 [ "$(summary c1 "j and j['unique']")" = "$n" ] || fail "consumer got $(summary c1 "j and j['unique']") of $n events"
 [ "$(summary c1 "j['gaps']")" = "[]" ] || fail "gaps: $(summary c1 "j['gaps']")"
 [ "$(summary c1 "j['out_of_order']")" = 0 ] || fail "events out of order"
+[ "$(summary c1 "(j['duplicates'], s['topics']['backfill']['batches'], s['topics']['events']['historical_batches'])")" = "(0, 0, 0)" ] ||
+    fail "copies, backfill or historical batches without an outage: $(summary c1 "(j['duplicates'], s['topics'])")"
 [ "$(summary c1 "s['bad_batches']")" = "[]" ] || fail "batch seq ranges wrong: $(summary c1 "s['bad_batches']")"
 [ "$(summary c1 "sorted(s['kinds'])")" = "['EVENT_KIND_ADJUSTMENT', 'EVENT_KIND_PICK', 'EVENT_KIND_RECEIPT', 'EVENT_KIND_SHIPMENT', 'EVENT_KIND_TRANSFER']" ] ||
     fail "not every kind decoded: $(summary c1 "s['kinds']")"
