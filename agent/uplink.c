@@ -76,10 +76,9 @@ struct uplink {
 	struct snapshot *snap; /* being published */
 	int snap_mids[SNAPSHOT_WINDOW];
 	int nsnap;
-	int snap_due;	      /* take a scheduled snapshot once connected */
-	int64_t snap_last_ms; /* when the last one was taken (monotonic) */
-	int64_t tokens;	      /* max_bytes_per_s: bytes that may go out now (may be < 0) */
-	int64_t tokens_ms;    /* when they were counted */
+	int snap_due;	   /* take a scheduled snapshot once connected */
+	int64_t tokens;	   /* max_bytes_per_s: bytes that may go out now (may be < 0) */
+	int64_t tokens_ms; /* when they were counted */
 	struct command_verifier *commands;
 	uint64_t drain_from;
 	int64_t backoff_ms;
@@ -510,7 +509,6 @@ start_snapshot(struct uplink *up, const char *command_id, char *why, size_t whyl
 		return -1;
 	}
 	up->snap_due = 0;
-	up->snap_last_ms = platform_mono_ms();
 	snprintf(why, whylen,
 		 "snapshot %" PRIu64 " as of seq %" PRIu64 ": %" PRIu32 " pages, %" PRIu64
 		 " balances",
@@ -539,17 +537,13 @@ on_rate_timer(void *arg)
 	pump(arg);
 }
 
-/* On connecting: a scheduled snapshot missed while away, or the first one of this run. */
+/* On connecting: a scheduled snapshot that fell due while away. */
 static void
 snapshot_if_due(struct uplink *up)
 {
 	char msg[200];
 
-	if (up->conf->ledger_snapshot_interval_s <= 0 ||
-	    (!up->snap_due && up->snap_last_ms != 0 &&
-	     platform_mono_ms() - up->snap_last_ms < up->conf->ledger_snapshot_interval_s * 1000))
-		return;
-	if (start_snapshot(up, NULL, msg, sizeof(msg)) != 0)
+	if (up->snap_due && start_snapshot(up, NULL, msg, sizeof(msg)) != 0)
 		log_warnx("uplink: %s", msg);
 }
 
