@@ -1077,8 +1077,8 @@ journal_snapshot_begin(struct journal *j, struct journal_snapshot *ret)
 		snprintf(j->errmsg, sizeof(j->errmsg), "a transaction or snapshot is open");
 		return WH_ERR_BUSY;
 	}
-	if ((err = journal_ledger_fold(j, 1, &folded)) != WH_OK)
-		return err;
+	/* only to make the copy cheap: without it the changes are summed in */
+	journal_ledger_fold(j, 1, &folded);
 	/* One read transaction: the totals and the copy see the same events. */
 	if ((err = exec(j, "BEGIN")) != WH_OK)
 		return err;
@@ -1164,7 +1164,8 @@ journal_ledger_take(struct journal *j, const char *path, uint64_t *ret_rows)
 
 	*ret_rows = 0;
 	if ((err = need_txn(j)) != WH_OK ||
-	    (err = meta_set_int(j, "ledger_from_seq", j->next_seq)) != WH_OK)
+	    (err = meta_set_int(j, "ledger_from_seq", j->next_seq)) != WH_OK ||
+	    (err = exec(j, "SAVEPOINT ledger_take")) != WH_OK)
 		return err;
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc == SQLITE_OK)
@@ -1185,6 +1186,12 @@ journal_ledger_take(struct journal *j, const char *path, uint64_t *ret_rows)
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	/* all of the damaged ledger or none of it: balances from part of it match nothing */
+	if (err != WH_OK) {
+		*ret_rows = 0;
+		sqlite3_exec(j->db, "ROLLBACK TO ledger_take", NULL, NULL, NULL);
+	}
+	sqlite3_exec(j->db, "RELEASE ledger_take", NULL, NULL, NULL);
 	return err;
 }
 

@@ -133,6 +133,7 @@ pack_page(struct snapshot *s, uint8_t **ret_buf, size_t *ret_len)
 	m.balances = s->row_ptrs;
 	m.taken_at_ms = s->taken_at_ms;
 	m.command_id = s->command_id;
+	m.ledger_from_seq = s->info.from_seq;
 	for (int k = 1; k < JOURNAL_KINDS; k++) {
 		whagent__v1__control_total__init(&t[n]);
 		t[n].kind = (Whagent__V1__EventKind)k;

@@ -16,7 +16,7 @@ struct status_live {
 	char last_error[320];
 	char journal_note[2048];   /* salvage report of the last start, if any */
 	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
-	char acked_ranges[256];	   /* acknowledged above the watermark ("first-last,...") */
+	char acked_ranges[2048];   /* acknowledged above the watermark ("first-last,...") */
 };
 
 /* What the agent recorded in the journal's meta (its pid, MQTT state, last connection and

@@ -1,7 +1,9 @@
-/* MQTT session, batching, in-flight window, acknowledgements, backoff, birth and death.
- * mosquitto codes are translated here only. A mosquitto object lives for one connection: on
- * loss it is destroyed (after its callbacks return) and the window is resent from the
- * watermark, so nothing is queued twice inside libmosquitto. */
+/* MQTT session, batching, lanes, in-flight window, acknowledgements, backoff, commands,
+ * snapshots, birth and death. mosquitto codes are translated here only. A mosquitto object
+ * lives for one connection: on loss it is destroyed (after its callbacks return) and the
+ * window is resent from the watermark, so nothing is queued twice inside libmosquitto. After
+ * a batch the broker refused (or one that could not be made), sending holds and then resumes
+ * from the watermark on the same connection: copies are possible there (at-least-once). */
 #include "uplink.h"
 
 #include <errno.h>
@@ -71,7 +73,7 @@ struct uplink {
 	int64_t drain_start_ms;		 /* when this connection started sending; 0: caught up */
 	int caught_up;			 /* connected, nothing unsent, nothing in flight */
 	uint64_t replay_next, replay_to; /* a replay being carried out; none: next > to */
-	int replay_mids[REPLAY_WINDOW];
+	struct inflight replay_win[REPLAY_WINDOW];
 	int nreplay;
 	struct snapshot *snap; /* being published */
 	int snap_mids[SNAPSHOT_WINDOW];
@@ -271,11 +273,12 @@ add_event(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
 static int
 rate_ok(struct uplink *up)
 {
-	int64_t rate = up->conf->mqtt_max_bytes_per_s, now = platform_mono_ms(), burst = rate / 4;
+	int64_t rate = up->conf->mqtt_max_bytes_per_s, now = platform_mono_ms();
+	int64_t burst = rate / 4 > 0 ? rate / 4 : 1, elapsed = now - up->tokens_ms;
 
 	if (rate <= 0)
 		return 1;
-	up->tokens += (now - up->tokens_ms) * rate / 1000;
+	up->tokens += (elapsed < 1000 ? elapsed : 1000) * rate / 1000;
 	up->tokens_ms = now;
 	if (up->tokens > burst)
 		up->tokens = burst;
@@ -292,8 +295,21 @@ spend(struct uplink *up, size_t len)
 		up->tokens -= (int64_t)len;
 }
 
+/* A batch could not be made or sent: nothing more goes out until the retry, which resends
+ * from the watermark. Returns -1. */
+static int
+hold(struct uplink *up)
+{
+	if (!up->failed) {
+		up->failed = 1;
+		loop_timer_arm(&up->retry_timer, up->conf->mqtt_reconnect_min_ms);
+	}
+	return -1;
+}
+
 /* Reads up to max_events after seq `after` into a batch of that kind and publishes it on
- * topic. Returns the events sent (0: none left, or a failure recorded); *ret_mid its id. */
+ * topic. Returns the events sent, 0 when there are none, -1 on a failure (recorded; sending
+ * holds until the retry, or the connection is torn down); *ret_mid is its message id. */
 static int
 send_batch(struct uplink *up, uint64_t after, int max_events, enum codec_batch_kind kind,
 	   const char *topic, int *ret_mid)
@@ -307,13 +323,13 @@ send_batch(struct uplink *up, uint64_t after, int max_events, enum codec_batch_k
 	err = journal_read_page(up->journal, after, max_events,
 				(size_t)up->conf->mqtt_batch_max_bytes, add_event, up, &count);
 	if (err != WH_OK) {
-		log_warnx("uplink: reading the journal: %s", journal_errmsg(up->journal));
-		return 0;
+		record_error(up, "reading the journal: %s", journal_errmsg(up->journal));
+		return hold(up);
 	}
 	if (b->nevents == 0)
 		return 0;
 	if (codec_batch_finish(b, up->conf->site_id, journal_id(up->journal), kind) != WH_OK)
-		return 0;
+		return hold(up);
 	if (up->identity.signer != NULL) {
 		uint8_t sig[CRYPTO_SIG_MAX];
 		size_t sig_len = 0;
@@ -323,7 +339,7 @@ send_batch(struct uplink *up, uint64_t after, int max_events, enum codec_batch_k
 					      crypto_signer_fingerprint(up->identity.signer),
 					      32) != WH_OK) {
 			record_error(up, "signing a batch failed; not sending unsigned");
-			return 0;
+			return hold(up);
 		}
 	}
 	props = properties(up, CONTENT_TYPE_BATCH, b);
@@ -333,7 +349,7 @@ send_batch(struct uplink *up, uint64_t after, int max_events, enum codec_batch_k
 		up->stats.publish_errors++;
 		record_error(up, "publishing a batch: %s", mosquitto_strerror(rc));
 		up->lost = 1;
-		return 0;
+		return -1;
 	}
 	up->stats.batches++;
 	up->stats.events += (uint64_t)b->nevents;
@@ -348,18 +364,20 @@ publish_batch(struct uplink *up)
 	struct codec_batch *b = &up->batch;
 	enum lane lane;
 	uint64_t from, max;
-	int mid = 0, backfill;
+	int mid = 0, backfill, n;
 
 	if (!lanes_next(&up->lanes, &lane, &from, &max))
 		return 0;
 	if (max > (uint64_t)up->conf->mqtt_batch_max_events)
 		max = (uint64_t)up->conf->mqtt_batch_max_events;
 	backfill = lane == LANE_BACKFILL;
-	if (send_batch(up, from - 1, (int)max, backfill ? CODEC_BATCH_BACKFILL : CODEC_BATCH_LIVE,
-		       backfill ? up->topic_backfill : up->topic_events, &mid) == 0) {
-		if (!up->lost)
-			lanes_empty(&up->lanes, lane);
-		return !up->lost;
+	n = send_batch(up, from - 1, (int)max, backfill ? CODEC_BATCH_BACKFILL : CODEC_BATCH_LIVE,
+		       backfill ? up->topic_backfill : up->topic_events, &mid);
+	if (n < 0)
+		return 0;
+	if (n == 0) {
+		lanes_empty(&up->lanes, lane);
+		return 1;
 	}
 	up->win[up->nwin++] = (struct inflight){mid, b->first_seq, b->last_seq, lane};
 	lanes_sent(&up->lanes, lane, b->first_seq, b->last_seq, b->len);
@@ -374,18 +392,21 @@ pump_replay(struct uplink *up)
 	while (up->state == UP_CONNECTED && !up->lost && up->replay_next <= up->replay_to &&
 	       up->nreplay < REPLAY_WINDOW) {
 		uint64_t left = up->replay_to - up->replay_next + 1;
-		int mid = 0, max = (int)up->conf->mqtt_batch_max_events;
+		int mid = 0, n, max = (int)up->conf->mqtt_batch_max_events;
 
 		if (left < (uint64_t)max)
 			max = (int)left;
 		if (!rate_ok(up))
 			break;
-		if (send_batch(up, up->replay_next - 1, max, CODEC_BATCH_REPLAY, up->topic_backfill,
-			       &mid) == 0) {
-			up->replay_next = up->replay_to + 1;
+		n = send_batch(up, up->replay_next - 1, max, CODEC_BATCH_REPLAY, up->topic_backfill,
+			       &mid);
+		if (n <= 0) {
+			if (n == 0) /* the rest is no longer retained */
+				up->replay_next = up->replay_to + 1;
 			break;
 		}
-		up->replay_mids[up->nreplay++] = mid;
+		up->replay_win[up->nreplay++] = (struct inflight){
+			mid, up->batch.first_seq, up->batch.last_seq, LANE_BACKFILL};
 		up->replay_next = up->batch.last_seq + 1;
 	}
 }
@@ -561,6 +582,8 @@ on_status_timer(void *arg)
 	publish_status(up, 1);
 	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
 	if (up->state == UP_CONNECTED) {
+		/* events another process appended (whagent quarantine requeue) are found here */
+		lanes_wake(&up->lanes);
 		maybe_split(up);
 		pump(up);
 	}
@@ -574,6 +597,10 @@ on_retry(void *arg)
 
 	up->failed = 0;
 	up->nwin = 0;
+	if (up->draining) { /* what was refused is sent at the next start */
+		loop_stop(up->loop);
+		return;
+	}
 	lanes_restart(&up->lanes);
 	maybe_split(up);
 	note_backfill(up);
@@ -646,6 +673,18 @@ forget_mid(int *mids, int *n, int mid)
 	return 0;
 }
 
+static int
+forget_replay(struct uplink *up, int mid)
+{
+	for (int i = 0; i < up->nreplay; i++) {
+		if (up->replay_win[i].mid == mid) {
+			up->replay_win[i] = up->replay_win[--up->nreplay];
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* A batch was acknowledged: the watermark moves over what is now contiguous. */
 static void
 acked(struct uplink *up, struct inflight w)
@@ -674,8 +713,7 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 
 	(void)mosq;
 	(void)p;
-	if (forget_mid(up->replay_mids, &up->nreplay, mid) ||
-	    forget_mid(up->snap_mids, &up->nsnap, mid)) {
+	if (forget_replay(up, mid) || forget_mid(up->snap_mids, &up->nsnap, mid)) {
 		pump(up);
 		return;
 	}
@@ -871,6 +909,9 @@ teardown(struct uplink *up)
 	up->mosq = NULL;
 	up->lost = 0;
 	up->nwin = 0;
+	for (int i = 0; i < up->nreplay; i++) /* a replay goes on, from what was not acked */
+		if (up->replay_win[i].first < up->replay_next)
+			up->replay_next = up->replay_win[i].first;
 	up->nreplay = 0;
 	up->nsnap = 0;
 	up->failed = 0;
