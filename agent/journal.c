@@ -1,5 +1,7 @@
-/* SQLite journal. All SQL text is in this file; statements are prepared once at open and reset
- * after each use. Marking events sent never rewrites event rows: the watermark is in meta. */
+/* SQLite journal: schema and migrations, appends, cursors, pages, acks and pruning, meta and
+ * quarantine. Statements are prepared once at open (here) and reset after each use; the
+ * ledger's use of them is in journal_ledger.c. Marking events sent never rewrites event rows:
+ * the watermark is in meta. */
 #include "journal.h"
 
 #include <inttypes.h>
@@ -9,7 +11,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
-#include "journal_row.h"
+#include "journal_int.h"
 #include "mem.h"
 #include "platform.h"
 
@@ -44,38 +46,6 @@ static const char schema_v2[] =
 	" qty INTEGER NOT NULL, hash BLOB NOT NULL);"
 	"INSERT INTO meta SELECT 'ledger_from_seq', value FROM meta WHERE key = 'next_seq';"
 	"PRAGMA user_version = 2;";
-
-enum stmt {
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_META_GET,
-	ST_META_SET,
-	ST_INSERT,
-	ST_FIND,
-	ST_QUAR_INSERT,
-	ST_QUAR_LIST,
-	ST_QUAR_GET,
-	ST_QUAR_DEL,
-	ST_QUAR_COUNT,
-	ST_CUR_GET,
-	ST_CUR_SET,
-	ST_CUR_DEL,
-	ST_CUR_EACH,
-	ST_PAGE,
-	ST_PRUNE,
-	ST_SIZE,
-	ST_CAPTURED_AT,
-	ST_PRUNE_MAX,
-	ST_FIRST_SEQ,
-	ST_DELTA_ADD,
-	ST_DELTA_SPAN,
-	ST_FOLD,
-	ST_FOLD_DEL,
-	ST_TOTAL_ALL,
-	ST_TOTAL_SET,
-	ST_COUNT
-};
 
 static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -123,29 +93,9 @@ static const char *const sql[ST_COUNT] = {
 			 " SET count = excluded.count, qty = excluded.qty, hash = excluded.hash",
 };
 
-struct journal {
-	sqlite3 *db;
-	sqlite3_stmt *st[ST_COUNT];
-	struct journal_opts opts;
-	char *dir; /* for the free-space reserve */
-	char id[JOURNAL_ID_LEN + 1];
-	int in_txn;
-	uint64_t next_seq; /* valid inside a transaction */
-	uint64_t begin_seq;
-	struct journal_latency latency;
-	uint64_t prune_limit; /* for journal_prune_retained */
-	void (*commit_cb)(void *arg);
-	void *commit_arg;
-	uint64_t txn_dups;			    /* duplicates seen in this transaction */
-	struct journal_total totals[JOURNAL_KINDS]; /* read at begin, written at commit */
-	unsigned totals_dirty;			    /* bit per kind */
-	sqlite3_stmt *snap_page;		    /* an open snapshot */
-	char errmsg[256];
-};
-
 /* Translates a SQLite result code, keeping SQLite's message for journal_errmsg. */
-static wh_err
-db_fail(struct journal *j, int rc, const char *what)
+wh_err
+journal_db_fail(struct journal *j, int rc, const char *what)
 {
 	snprintf(j->errmsg, sizeof(j->errmsg), "%s: %s", what,
 		 j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc));
@@ -171,14 +121,14 @@ db_fail(struct journal *j, int rc, const char *what)
 }
 
 /* Steps a statement that returns no row, then resets it. */
-static wh_err
-run(struct journal *j, enum stmt s)
+wh_err
+journal_run(struct journal *j, enum stmt s)
 {
 	int rc = sqlite3_step(j->st[s]);
 	wh_err err = WH_OK;
 
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		err = db_fail(j, rc, sql[s]);
+		err = journal_db_fail(j, rc, sql[s]);
 	sqlite3_reset(j->st[s]);
 	sqlite3_clear_bindings(j->st[s]);
 	return err;
@@ -186,8 +136,8 @@ run(struct journal *j, enum stmt s)
 
 /* Steps a statement expected to return one row (SQLITE_ROW left for the caller to read, then
  * sqlite3_reset). WH_ERR_NOTFOUND if there is none. */
-static wh_err
-row(struct journal *j, enum stmt s)
+wh_err
+journal_row(struct journal *j, enum stmt s)
 {
 	int rc = sqlite3_step(j->st[s]);
 
@@ -196,13 +146,13 @@ row(struct journal *j, enum stmt s)
 	sqlite3_reset(j->st[s]);
 	if (rc == SQLITE_DONE)
 		return WH_ERR_NOTFOUND;
-	return db_fail(j, rc, sql[s]);
+	return journal_db_fail(j, rc, sql[s]);
 }
 
-static wh_err
-count(struct journal *j, enum stmt s, uint64_t *ret)
+wh_err
+journal_count(struct journal *j, enum stmt s, uint64_t *ret)
 {
-	wh_err err = row(j, s);
+	wh_err err = journal_row(j, s);
 
 	if (err != WH_OK)
 		return err;
@@ -211,21 +161,21 @@ count(struct journal *j, enum stmt s, uint64_t *ret)
 	return WH_OK;
 }
 
-static wh_err
-exec(struct journal *j, const char *text)
+wh_err
+journal_exec(struct journal *j, const char *text)
 {
 	int rc = sqlite3_exec(j->db, text, NULL, NULL, NULL);
 
-	return rc == SQLITE_OK ? WH_OK : db_fail(j, rc, text);
+	return rc == SQLITE_OK ? WH_OK : journal_db_fail(j, rc, text);
 }
 
-static wh_err
-meta_get_int(struct journal *j, const char *key, uint64_t *ret)
+wh_err
+journal_meta_get_int(struct journal *j, const char *key, uint64_t *ret)
 {
 	wh_err err;
 
 	sqlite3_bind_text(j->st[ST_META_GET], 1, key, -1, SQLITE_STATIC);
-	err = row(j, ST_META_GET);
+	err = journal_row(j, ST_META_GET);
 	if (err == WH_OK) {
 		*ret = (uint64_t)sqlite3_column_int64(j->st[ST_META_GET], 0);
 		sqlite3_reset(j->st[ST_META_GET]);
@@ -236,19 +186,19 @@ meta_get_int(struct journal *j, const char *key, uint64_t *ret)
 	return err;
 }
 
-static wh_err
-meta_set_int(struct journal *j, const char *key, uint64_t value)
+wh_err
+journal_meta_set_int(struct journal *j, const char *key, uint64_t value)
 {
 	sqlite3_bind_text(j->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(j->st[ST_META_SET], 2, (sqlite3_int64)value);
-	return run(j, ST_META_SET);
+	return journal_run(j, ST_META_SET);
 }
 
 /* meta value that may be absent (added after schema 1 was created): 0 then. */
 static wh_err
 meta_get_opt(struct journal *j, const char *key, uint64_t *ret)
 {
-	wh_err err = meta_get_int(j, key, ret);
+	wh_err err = journal_meta_get_int(j, key, ret);
 
 	if (err == WH_ERR_CORRUPT && strstr(j->errmsg, "missing") != NULL) {
 		*ret = 0;
@@ -264,12 +214,12 @@ user_version(struct journal *j, int *ret)
 	int rc = sqlite3_prepare_v2(j->db, "PRAGMA user_version", -1, &s, NULL);
 
 	if (rc != SQLITE_OK)
-		return db_fail(j, rc, "PRAGMA user_version");
+		return journal_db_fail(j, rc, "PRAGMA user_version");
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*ret = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? WH_OK : db_fail(j, rc, "PRAGMA user_version");
+	return rc == SQLITE_ROW ? WH_OK : journal_db_fail(j, rc, "PRAGMA user_version");
 }
 
 static wh_err
@@ -279,12 +229,12 @@ count_tables(struct journal *j, int *ret)
 	int rc = sqlite3_prepare_v2(j->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
 
 	if (rc != SQLITE_OK)
-		return db_fail(j, rc, "reading the schema");
+		return journal_db_fail(j, rc, "reading the schema");
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
 		*ret = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? WH_OK : db_fail(j, rc, "reading the schema");
+	return rc == SQLITE_ROW ? WH_OK : journal_db_fail(j, rc, "reading the schema");
 }
 
 /* Creates the schema in a new database, with a random journal_id. */
@@ -300,12 +250,13 @@ create(struct journal *j)
 		return WH_ERR_IO;
 	}
 	crypto_hex(raw, sizeof(raw), id);
-	err = exec(j, "BEGIN IMMEDIATE");
+	err = journal_exec(j, "BEGIN IMMEDIATE");
 	if (err != WH_OK)
 		return err;
 	snprintf(text, sizeof(text), "INSERT INTO meta VALUES('journal_id', '%s');", id);
-	if ((err = exec(j, schema_v1)) != WH_OK || (err = exec(j, text)) != WH_OK ||
-	    (err = exec(j, schema_v2)) != WH_OK || (err = exec(j, "COMMIT")) != WH_OK) {
+	if ((err = journal_exec(j, schema_v1)) != WH_OK || (err = journal_exec(j, text)) != WH_OK ||
+	    (err = journal_exec(j, schema_v2)) != WH_OK ||
+	    (err = journal_exec(j, "COMMIT")) != WH_OK) {
 		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
 		return err;
 	}
@@ -335,9 +286,10 @@ migrate(struct journal *j)
 				 "journal schema 1 is migrated when the agent next starts");
 			return WH_ERR_CORRUPT;
 		}
-		if ((err = exec(j, "BEGIN IMMEDIATE")) != WH_OK)
+		if ((err = journal_exec(j, "BEGIN IMMEDIATE")) != WH_OK)
 			return err;
-		if ((err = exec(j, schema_v2)) != WH_OK || (err = exec(j, "COMMIT")) != WH_OK)
+		if ((err = journal_exec(j, schema_v2)) != WH_OK ||
+		    (err = journal_exec(j, "COMMIT")) != WH_OK)
 			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
 		return err;
 	}
@@ -388,12 +340,12 @@ configure(struct journal *j)
 	if (j->opts.readonly)
 		return WH_OK;
 	/* auto_vacuum first: once WAL is on, a new database ignores it (no-op when it exists) */
-	err = exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
+	err = journal_exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
 	if (err == WH_OK)
-		err = exec(j, "PRAGMA journal_mode = WAL");
+		err = journal_exec(j, "PRAGMA journal_mode = WAL");
 	if (err == WH_OK)
-		err = exec(j, j->opts.sync_normal ? "PRAGMA synchronous = NORMAL"
-						  : "PRAGMA synchronous = FULL");
+		err = journal_exec(j, j->opts.sync_normal ? "PRAGMA synchronous = NORMAL"
+							  : "PRAGMA synchronous = FULL");
 	return err;
 }
 
@@ -417,7 +369,7 @@ journal_open(const char *path, const struct journal_opts *o, struct journal **re
 		SQLITE_OPEN_NOMUTEX;
 	rc = sqlite3_open_v2(path, &j->db, flags, NULL);
 	if (rc != SQLITE_OK) {
-		err = db_fail(j, rc, path);
+		err = journal_db_fail(j, rc, path);
 		goto out;
 	}
 	if ((err = configure(j)) != WH_OK || (err = migrate(j)) != WH_OK)
@@ -426,7 +378,7 @@ journal_open(const char *path, const struct journal_opts *o, struct journal **re
 		rc = sqlite3_prepare_v3(j->db, sql[s], -1, SQLITE_PREPARE_PERSISTENT, &j->st[s],
 					NULL);
 		if (rc != SQLITE_OK) {
-			err = db_fail(j, rc, sql[s]);
+			err = journal_db_fail(j, rc, sql[s]);
 			goto out;
 		}
 	}
@@ -477,18 +429,18 @@ journal_start_session(struct journal *j, uint64_t *ret_session)
 	wh_err err = journal_begin(j);
 
 	if (err == WH_ERR_FULL || err == WH_ERR_PAUSED) { /* the session always advances */
-		if ((err = run(j, ST_BEGIN)) != WH_OK)
+		if ((err = journal_run(j, ST_BEGIN)) != WH_OK)
 			return err;
 		j->in_txn = 1;
-		err = meta_get_int(j, "next_seq", &j->next_seq);
+		err = journal_meta_get_int(j, "next_seq", &j->next_seq);
 		j->begin_seq = j->next_seq;
 	}
 	if (err != WH_OK) {
 		journal_rollback(j);
 		return err;
 	}
-	if ((err = meta_get_int(j, "session", &session)) != WH_OK ||
-	    (err = meta_set_int(j, "session", session + 1)) != WH_OK) {
+	if ((err = journal_meta_get_int(j, "session", &session)) != WH_OK ||
+	    (err = journal_meta_set_int(j, "session", session + 1)) != WH_OK) {
 		journal_rollback(j);
 		return err;
 	}
@@ -508,7 +460,7 @@ check_budget(struct journal *j)
 	wh_err err;
 
 	if (j->opts.max_bytes > 0) {
-		if ((err = row(j, ST_SIZE)) != WH_OK)
+		if ((err = journal_row(j, ST_SIZE)) != WH_OK)
 			return err;
 		used = sqlite3_column_int64(j->st[ST_SIZE], 0) -
 		       sqlite3_column_int64(j->st[ST_SIZE], 1);
@@ -537,49 +489,6 @@ check_budget(struct journal *j)
 	return WH_OK;
 }
 
-/* The control totals as committed (under the write lock: another process may append). */
-static wh_err
-load_totals(struct journal *j)
-{
-	sqlite3_stmt *s = j->st[ST_TOTAL_ALL];
-	int rc;
-
-	memset(j->totals, 0, sizeof(j->totals));
-	j->totals_dirty = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		int kind = sqlite3_column_int(s, 0);
-		struct journal_total *t;
-
-		if (kind <= 0 || kind >= JOURNAL_KINDS ||
-		    sqlite3_column_bytes(s, 3) != JOURNAL_HASH_LEN)
-			continue;
-		t = &j->totals[kind];
-		t->count = (uint64_t)sqlite3_column_int64(s, 1);
-		t->qty_milli = sqlite3_column_int64(s, 2);
-		memcpy(t->hash, sqlite3_column_blob(s, 3), JOURNAL_HASH_LEN);
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? WH_OK : db_fail(j, rc, sql[ST_TOTAL_ALL]);
-}
-
-static wh_err
-save_totals(struct journal *j)
-{
-	sqlite3_stmt *s = j->st[ST_TOTAL_SET];
-	wh_err err = WH_OK;
-
-	for (int k = 1; k < JOURNAL_KINDS && err == WH_OK; k++) {
-		if (!(j->totals_dirty & (1u << k)))
-			continue;
-		sqlite3_bind_int(s, 1, k);
-		sqlite3_bind_int64(s, 2, (sqlite3_int64)j->totals[k].count);
-		sqlite3_bind_int64(s, 3, j->totals[k].qty_milli);
-		sqlite3_bind_blob(s, 4, j->totals[k].hash, JOURNAL_HASH_LEN, SQLITE_STATIC);
-		err = run(j, ST_TOTAL_SET);
-	}
-	return err;
-}
-
 wh_err
 journal_begin(struct journal *j)
 {
@@ -593,13 +502,13 @@ journal_begin(struct journal *j)
 		snprintf(j->errmsg, sizeof(j->errmsg), "transaction already open");
 		return WH_ERR_INVAL;
 	}
-	if ((err = run(j, ST_BEGIN)) != WH_OK)
+	if ((err = journal_run(j, ST_BEGIN)) != WH_OK)
 		return err;
 	j->in_txn = 1;
 	j->txn_dups = 0;
 	/* Read under the write lock: another process (whagent quarantine requeue) may append. */
-	if ((err = meta_get_int(j, "next_seq", &j->next_seq)) != WH_OK ||
-	    (err = load_totals(j)) != WH_OK || (err = check_budget(j)) != WH_OK)
+	if ((err = journal_meta_get_int(j, "next_seq", &j->next_seq)) != WH_OK ||
+	    (err = journal_load_totals(j)) != WH_OK || (err = check_budget(j)) != WH_OK)
 		journal_rollback(j);
 	j->begin_seq = j->next_seq;
 	return err;
@@ -635,14 +544,14 @@ journal_commit(struct journal *j)
 
 	if (!j->in_txn)
 		return WH_OK;
-	err = meta_set_int(j, "next_seq", j->next_seq);
+	err = journal_meta_set_int(j, "next_seq", j->next_seq);
 	if (err == WH_OK)
-		err = save_totals(j);
+		err = journal_save_totals(j);
 	if (err == WH_OK && j->txn_dups > 0 &&
-	    (err = meta_get_int(j, "duplicates", &dups)) == WH_OK)
-		err = meta_set_int(j, "duplicates", dups + j->txn_dups);
+	    (err = journal_meta_get_int(j, "duplicates", &dups)) == WH_OK)
+		err = journal_meta_set_int(j, "duplicates", dups + j->txn_dups);
 	if (err == WH_OK)
-		err = run(j, ST_COMMIT);
+		err = journal_run(j, ST_COMMIT);
 	if (err != WH_OK) {
 		journal_rollback(j);
 		return err;
@@ -668,7 +577,7 @@ journal_rollback(struct journal *j)
 		return;
 	/* SQLite may already have rolled back (SQLITE_FULL, SQLITE_NOMEM): ignore the result. */
 	if (!sqlite3_get_autocommit(j->db))
-		run(j, ST_ROLLBACK);
+		journal_run(j, ST_ROLLBACK);
 	j->in_txn = 0;
 	j->txn_dups = 0;
 	j->totals_dirty = 0;
@@ -680,46 +589,13 @@ journal_next_seq(const struct journal *j)
 	return j->next_seq;
 }
 
-static wh_err
-need_txn(struct journal *j)
+wh_err
+journal_need_txn(struct journal *j)
 {
 	if (j->in_txn)
 		return WH_OK;
 	snprintf(j->errmsg, sizeof(j->errmsg), "no transaction open");
 	return WH_ERR_INVAL;
-}
-
-/* The ledger and the control totals take a new event (inside its transaction). */
-static wh_err
-count_event(struct journal *j, const struct journal_event *ev, uint64_t seq)
-{
-	sqlite3_stmt *s = j->st[ST_DELTA_ADD];
-	struct crypto_sha256 h;
-	struct journal_total *t;
-	wh_err err = WH_OK;
-
-	for (int i = 0; i < ev->ndeltas && err == WH_OK; i++) {
-		const struct journal_delta *d = &ev->deltas[i];
-
-		sqlite3_bind_text(s, 1, d->sku, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, d->location, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, d->lot, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, d->uom, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, d->milli);
-		sqlite3_bind_int64(s, 6, (sqlite3_int64)seq);
-		err = run(j, ST_DELTA_ADD);
-	}
-	if (err != WH_OK || ev->kind <= 0 || ev->kind >= JOURNAL_KINDS)
-		return err;
-	t = &j->totals[ev->kind];
-	t->count++;
-	t->qty_milli += ev->qty_milli;
-	crypto_sha256_start(&h);
-	crypto_sha256_update(&h, t->hash, JOURNAL_HASH_LEN);
-	crypto_sha256_update(&h, ev->event_id, JOURNAL_HASH_LEN);
-	crypto_sha256_finish(&h, t->hash);
-	j->totals_dirty |= 1u << ev->kind;
-	return WH_OK;
 }
 
 wh_err
@@ -728,7 +604,7 @@ journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_
 	sqlite3_stmt *s = j->st[ST_INSERT];
 	wh_err err;
 
-	if ((err = need_txn(j)) != WH_OK)
+	if ((err = journal_need_txn(j)) != WH_OK)
 		return err;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)j->next_seq);
 	sqlite3_bind_text(s, 2, ev->source, -1, SQLITE_STATIC);
@@ -736,16 +612,16 @@ journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_
 	sqlite3_bind_int(s, 4, ev->kind);
 	sqlite3_bind_int64(s, 5, ev->captured_at_ms);
 	sqlite3_bind_blob(s, 6, ev->payload, (int)ev->len, SQLITE_STATIC);
-	if ((err = run(j, ST_INSERT)) != WH_OK)
+	if ((err = journal_run(j, ST_INSERT)) != WH_OK)
 		return err;
 	if (sqlite3_changes(j->db) == 1) {
 		*ret_seq = j->next_seq++;
 		*ret_dup = 0;
-		return ev->event_id ? count_event(j, ev, *ret_seq) : WH_OK;
+		return ev->event_id ? journal_count_event(j, ev, *ret_seq) : WH_OK;
 	}
 	sqlite3_bind_text(j->st[ST_FIND], 1, ev->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(j->st[ST_FIND], 2, ev->source_key, -1, SQLITE_STATIC);
-	if ((err = row(j, ST_FIND)) != WH_OK)
+	if ((err = journal_row(j, ST_FIND)) != WH_OK)
 		return err == WH_ERR_NOTFOUND ? WH_ERR_DB : err;
 	*ret_seq = (uint64_t)sqlite3_column_int64(j->st[ST_FIND], 0);
 	sqlite3_reset(j->st[ST_FIND]);
@@ -769,7 +645,7 @@ journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64
 	sqlite3_stmt *s = j->st[ST_QUAR_INSERT];
 	wh_err err;
 
-	if ((err = need_txn(j)) != WH_OK)
+	if ((err = journal_need_txn(j)) != WH_OK)
 		return err;
 	sqlite3_bind_text(s, 1, q->input, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, q->source, -1, SQLITE_STATIC);
@@ -779,7 +655,7 @@ journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64
 	sqlite3_bind_text(s, 6, q->format, -1, SQLITE_STATIC);
 	bind_text_or_null(s, 7, q->context);
 	sqlite3_bind_blob(s, 8, q->raw_len ? q->raw : "", (int)q->raw_len, SQLITE_STATIC);
-	if ((err = run(j, ST_QUAR_INSERT)) != WH_OK)
+	if ((err = journal_run(j, ST_QUAR_INSERT)) != WH_OK)
 		return err;
 	if (ret_id != NULL)
 		*ret_id = sqlite3_last_insert_rowid(j->db);
@@ -793,7 +669,7 @@ journal_cursor_get(struct journal *j, const char *name, char *buf, size_t len)
 	wh_err err;
 
 	sqlite3_bind_text(j->st[ST_CUR_GET], 1, name, -1, SQLITE_STATIC);
-	if ((err = row(j, ST_CUR_GET)) != WH_OK)
+	if ((err = journal_row(j, ST_CUR_GET)) != WH_OK)
 		return err;
 	v = sqlite3_column_text(j->st[ST_CUR_GET], 0);
 	snprintf(buf, len, "%s", v ? (const char *)v : "");
@@ -804,21 +680,21 @@ journal_cursor_get(struct journal *j, const char *name, char *buf, size_t len)
 wh_err
 journal_cursor_set(struct journal *j, const char *name, const char *position)
 {
-	wh_err err = need_txn(j);
+	wh_err err = journal_need_txn(j);
 
 	if (err != WH_OK)
 		return err;
 	sqlite3_bind_text(j->st[ST_CUR_SET], 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(j->st[ST_CUR_SET], 2, position, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(j->st[ST_CUR_SET], 3, platform_now_ms());
-	return run(j, ST_CUR_SET);
+	return journal_run(j, ST_CUR_SET);
 }
 
 wh_err
 journal_cursor_delete(struct journal *j, const char *name)
 {
 	sqlite3_bind_text(j->st[ST_CUR_DEL], 1, name, -1, SQLITE_STATIC);
-	return run(j, ST_CUR_DEL);
+	return journal_run(j, ST_CUR_DEL);
 }
 
 wh_err
@@ -830,7 +706,7 @@ journal_cursor_each(struct journal *j, void (*cb)(const char *name, void *arg), 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		cb((const char *)sqlite3_column_text(s, 0), arg);
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? WH_OK : db_fail(j, rc, sql[ST_CUR_EACH]);
+	return rc == SQLITE_DONE ? WH_OK : journal_db_fail(j, rc, sql[ST_CUR_EACH]);
 }
 
 wh_err
@@ -855,7 +731,7 @@ journal_read_page(struct journal *j, uint64_t after_seq, int max_events, size_t 
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_fail(j, rc, sql[ST_PAGE]);
+		return journal_db_fail(j, rc, sql[ST_PAGE]);
 	*ret_count = n;
 	return WH_OK;
 }
@@ -869,13 +745,13 @@ in_txn(struct journal *j, wh_err (*fn)(struct journal *, uint64_t, int64_t *), u
 	wh_err err;
 
 	if (own) {
-		if ((err = run(j, ST_BEGIN)) != WH_OK)
+		if ((err = journal_run(j, ST_BEGIN)) != WH_OK)
 			return err;
 		j->in_txn = 1;
 	}
 	err = fn(j, v, ret);
 	if (own) {
-		if (err == WH_OK && (err = run(j, ST_COMMIT)) == WH_OK)
+		if (err == WH_OK && (err = journal_run(j, ST_COMMIT)) == WH_OK)
 			j->in_txn = 0;
 		else
 			journal_rollback(j);
@@ -890,12 +766,12 @@ do_ack(struct journal *j, uint64_t through, int64_t *unused)
 	wh_err err;
 
 	(void)unused;
-	if ((err = meta_get_int(j, "acked_through", &acked)) != WH_OK ||
-	    (err = meta_get_int(j, "next_seq", &next)) != WH_OK)
+	if ((err = journal_meta_get_int(j, "acked_through", &acked)) != WH_OK ||
+	    (err = journal_meta_get_int(j, "next_seq", &next)) != WH_OK)
 		return err;
 	if (through >= next)
 		through = next - 1;
-	return through > acked ? meta_set_int(j, "acked_through", through) : WH_OK;
+	return through > acked ? journal_meta_set_int(j, "acked_through", through) : WH_OK;
 }
 
 wh_err
@@ -910,10 +786,10 @@ do_prune(struct journal *j, uint64_t through, int64_t *ret_deleted)
 	uint64_t acked;
 	wh_err err;
 
-	if ((err = meta_get_int(j, "acked_through", &acked)) != WH_OK)
+	if ((err = journal_meta_get_int(j, "acked_through", &acked)) != WH_OK)
 		return err;
 	sqlite3_bind_int64(j->st[ST_PRUNE], 1, (sqlite3_int64)(through < acked ? through : acked));
-	if ((err = run(j, ST_PRUNE)) == WH_OK && ret_deleted != NULL)
+	if ((err = journal_run(j, ST_PRUNE)) == WH_OK && ret_deleted != NULL)
 		*ret_deleted = sqlite3_changes64(j->db);
 	return err;
 }
@@ -931,13 +807,13 @@ do_prune_retained(struct journal *j, uint64_t cutoff, int64_t *ret_deleted)
 	uint64_t acked, through;
 	wh_err err;
 
-	if ((err = meta_get_int(j, "acked_through", &acked)) != WH_OK)
+	if ((err = journal_meta_get_int(j, "acked_through", &acked)) != WH_OK)
 		return err;
 	if (acked > j->prune_limit)
 		acked = j->prune_limit;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)acked);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)cutoff);
-	if ((err = row(j, ST_PRUNE_MAX)) != WH_OK)
+	if ((err = journal_row(j, ST_PRUNE_MAX)) != WH_OK)
 		return err;
 	through = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
@@ -953,7 +829,7 @@ journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit, int
 	j->prune_limit = limit;
 	err = in_txn(j, do_prune_retained, (uint64_t)cutoff_ms, &deleted);
 	if (err == WH_OK && deleted > 0 && !j->in_txn)
-		err = exec(j, "PRAGMA incremental_vacuum");
+		err = journal_exec(j, "PRAGMA incremental_vacuum");
 	if (err == WH_OK && ret_deleted != NULL)
 		*ret_deleted = deleted;
 	return err;
@@ -962,14 +838,14 @@ journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit, int
 wh_err
 journal_first_seq(struct journal *j, uint64_t *ret_seq)
 {
-	return count(j, ST_FIRST_SEQ, ret_seq);
+	return journal_count(j, ST_FIRST_SEQ, ret_seq);
 }
 
 static wh_err
 do_pause(struct journal *j, uint64_t paused, int64_t *unused)
 {
 	(void)unused;
-	return meta_set_int(j, "capture_paused", paused);
+	return journal_meta_set_int(j, "capture_paused", paused);
 }
 
 wh_err
@@ -986,213 +862,17 @@ do_platform_ack(struct journal *j, uint64_t through, int64_t *unused)
 
 	(void)unused;
 	if ((err = meta_get_opt(j, "platform_acked_through", &acked)) != WH_OK ||
-	    (err = meta_get_int(j, "next_seq", &next)) != WH_OK)
+	    (err = journal_meta_get_int(j, "next_seq", &next)) != WH_OK)
 		return err;
 	if (through >= next)
 		through = next - 1;
-	return through > acked ? meta_set_int(j, "platform_acked_through", through) : WH_OK;
+	return through > acked ? journal_meta_set_int(j, "platform_acked_through", through) : WH_OK;
 }
 
 wh_err
 journal_platform_ack(struct journal *j, uint64_t through)
 {
 	return in_txn(j, do_platform_ack, through, NULL);
-}
-
-/* --- ledger and snapshots ------------------------------------------------------------- */
-
-/* Every balance change: the folded rows and the deltas not folded yet. */
-#define LEDGER_ROWS                                                                                \
-	"SELECT sku, location, lot, uom, on_hand, last_seq FROM ledger UNION ALL"                  \
-	" SELECT sku, location, lot, uom, milli, seq FROM ledger_delta"
-
-wh_err
-journal_ledger_fold(struct journal *j, uint64_t min_rows, uint64_t *ret_folded)
-{
-	uint64_t lo, hi;
-	wh_err err;
-
-	*ret_folded = 0;
-	if (j->in_txn) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "a transaction is open");
-		return WH_ERR_BUSY;
-	}
-	if ((err = row(j, ST_DELTA_SPAN)) != WH_OK)
-		return err;
-	lo = (uint64_t)sqlite3_column_int64(j->st[ST_DELTA_SPAN], 0);
-	hi = (uint64_t)sqlite3_column_int64(j->st[ST_DELTA_SPAN], 1);
-	sqlite3_reset(j->st[ST_DELTA_SPAN]);
-	if (hi == 0 || hi - lo + 1 < min_rows)
-		return WH_OK;
-	/* not journal_begin: folding frees space, so it runs when the budget is reached too */
-	if ((err = run(j, ST_BEGIN)) != WH_OK)
-		return err;
-	sqlite3_bind_int64(j->st[ST_FOLD], 1, (sqlite3_int64)hi);
-	sqlite3_bind_int64(j->st[ST_FOLD_DEL], 1, (sqlite3_int64)hi);
-	if ((err = run(j, ST_FOLD)) == WH_OK && (err = run(j, ST_FOLD_DEL)) == WH_OK &&
-	    (err = run(j, ST_COMMIT)) == WH_OK) {
-		*ret_folded = hi - lo + 1;
-		return WH_OK;
-	}
-	if (!sqlite3_get_autocommit(j->db))
-		run(j, ST_ROLLBACK);
-	return err;
-}
-
-static wh_err
-read_snapshot_totals(struct journal *j, struct journal_snapshot *ret)
-{
-	wh_err err;
-
-	memset(ret, 0, sizeof(*ret));
-	if ((err = meta_get_int(j, "next_seq", &ret->as_of_seq)) != WH_OK ||
-	    (err = meta_get_int(j, "ledger_from_seq", &ret->from_seq)) != WH_OK ||
-	    (err = load_totals(j)) != WH_OK)
-		return err;
-	ret->as_of_seq--;
-	memcpy(ret->totals, j->totals, sizeof(ret->totals));
-	return WH_OK;
-}
-
-wh_err
-journal_snapshot_begin(struct journal *j, struct journal_snapshot *ret)
-{
-	/* the rows alone when every change is folded (a copy in key order), else rows and
-	 * changes summed (a sort of them all: several times slower) */
-	static const char rows[] = "DROP TABLE IF EXISTS temp.snapshot;"
-				   "CREATE TEMP TABLE snapshot AS SELECT sku, location, lot, uom,"
-				   " on_hand, last_seq FROM ledger WHERE on_hand != 0"
-				   " ORDER BY sku, location, lot, uom";
-	static const char summed[] =
-		"DROP TABLE IF EXISTS temp.snapshot;"
-		"CREATE TEMP TABLE snapshot AS SELECT sku, location, lot, uom,"
-		" sum(on_hand) AS on_hand, max(last_seq) AS last_seq FROM (" LEDGER_ROWS ")"
-		" GROUP BY sku, location, lot, uom HAVING sum(on_hand) != 0"
-		" ORDER BY sku, location, lot, uom";
-	uint64_t folded, pending;
-	wh_err err;
-	int rc;
-
-	if (j->in_txn || j->snap_page != NULL) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "a transaction or snapshot is open");
-		return WH_ERR_BUSY;
-	}
-	/* only to make the copy cheap: without it the changes are summed in */
-	journal_ledger_fold(j, 1, &folded);
-	/* One read transaction: the totals and the copy see the same events. */
-	if ((err = exec(j, "BEGIN")) != WH_OK)
-		return err;
-	err = read_snapshot_totals(j, ret);
-	/* another process (whagent quarantine requeue) may have appended since the fold:
-	 * pending is the lowest change id waiting, 0 when none */
-	if (err == WH_OK && (err = count(j, ST_DELTA_SPAN, &pending)) == WH_OK)
-		err = exec(j, pending == 0 ? rows : summed);
-	if (err == WH_OK)
-		err = exec(j, "COMMIT");
-	if (err != WH_OK) {
-		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		return err;
-	}
-	rc = sqlite3_prepare_v2(j->db, "SELECT count(*) FROM temp.snapshot", -1, &j->snap_page,
-				NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(j->snap_page)) == SQLITE_ROW)
-		ret->rows = (uint64_t)sqlite3_column_int64(j->snap_page, 0);
-	sqlite3_finalize(j->snap_page);
-	j->snap_page = NULL;
-	if (rc == SQLITE_ROW)
-		rc = sqlite3_prepare_v2(
-			j->db,
-			"SELECT rowid, sku, location, lot, uom, on_hand, last_seq"
-			" FROM temp.snapshot WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
-			-1, &j->snap_page, NULL);
-	if (rc != SQLITE_OK) {
-		err = db_fail(j, rc, "reading the snapshot");
-		journal_snapshot_end(j);
-	}
-	return err;
-}
-
-wh_err
-journal_snapshot_page(struct journal *j, uint64_t after, int max,
-		      void (*cb)(const struct journal_balance *b, void *arg), void *arg,
-		      uint64_t *ret_last)
-{
-	sqlite3_stmt *s = j->snap_page;
-	int rc;
-
-	if (s == NULL) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "no snapshot open");
-		return WH_ERR_INVAL;
-	}
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)after);
-	sqlite3_bind_int(s, 2, max);
-	*ret_last = after;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct journal_balance b = {
-			.sku = (const char *)sqlite3_column_text(s, 1),
-			.location = (const char *)sqlite3_column_text(s, 2),
-			.lot = (const char *)sqlite3_column_text(s, 3),
-			.uom = (const char *)sqlite3_column_text(s, 4),
-			.on_hand_milli = sqlite3_column_int64(s, 5),
-			.last_seq = (uint64_t)sqlite3_column_int64(s, 6),
-		};
-
-		*ret_last = (uint64_t)sqlite3_column_int64(s, 0);
-		if (b.sku != NULL && b.location != NULL && b.lot != NULL && b.uom != NULL)
-			cb(&b, arg);
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? WH_OK : db_fail(j, rc, "reading the snapshot");
-}
-
-void
-journal_snapshot_end(struct journal *j)
-{
-	sqlite3_finalize(j->snap_page);
-	j->snap_page = NULL;
-	sqlite3_exec(j->db, "DROP TABLE IF EXISTS temp.snapshot", NULL, NULL, NULL);
-}
-
-wh_err
-journal_ledger_take(struct journal *j, const char *path, uint64_t *ret_rows)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	sqlite3_stmt *add = j->st[ST_DELTA_ADD];
-	wh_err err;
-	int rc;
-
-	*ret_rows = 0;
-	if ((err = need_txn(j)) != WH_OK ||
-	    (err = meta_set_int(j, "ledger_from_seq", j->next_seq)) != WH_OK ||
-	    (err = exec(j, "SAVEPOINT ledger_take")) != WH_OK)
-		return err;
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(db, LEDGER_ROWS, -1, &st, NULL);
-	while (rc == SQLITE_OK && err == WH_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (int i = 0; i < 4; i++)
-			sqlite3_bind_value(add, i + 1, sqlite3_column_value(st, i));
-		sqlite3_bind_int64(add, 5, sqlite3_column_int64(st, 4));
-		sqlite3_bind_int64(add, 6, 0);
-		if ((err = run(j, ST_DELTA_ADD)) == WH_OK)
-			(*ret_rows)++;
-		rc = SQLITE_OK;
-	}
-	if (err == WH_OK && rc != SQLITE_DONE) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "its ledger cannot be read: %s",
-			 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		err = WH_ERR_CORRUPT;
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	/* all of the damaged ledger or none of it: balances from part of it match nothing */
-	if (err != WH_OK) {
-		*ret_rows = 0;
-		sqlite3_exec(j->db, "ROLLBACK TO ledger_take", NULL, NULL, NULL);
-	}
-	sqlite3_exec(j->db, "RELEASE ledger_take", NULL, NULL, NULL);
-	return err;
 }
 
 wh_err
@@ -1202,7 +882,7 @@ journal_meta_get(struct journal *j, const char *key, char *buf, size_t len)
 	wh_err err;
 
 	sqlite3_bind_text(j->st[ST_META_GET], 1, key, -1, SQLITE_STATIC);
-	if ((err = row(j, ST_META_GET)) != WH_OK)
+	if ((err = journal_row(j, ST_META_GET)) != WH_OK)
 		return err;
 	v = sqlite3_column_text(j->st[ST_META_GET], 0);
 	snprintf(buf, len, "%s", v ? (const char *)v : "");
@@ -1215,7 +895,7 @@ journal_meta_set(struct journal *j, const char *key, const char *value)
 {
 	sqlite3_bind_text(j->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(j->st[ST_META_SET], 2, value, -1, SQLITE_STATIC);
-	return run(j, ST_META_SET);
+	return journal_run(j, ST_META_SET);
 }
 
 /* Reads the statistics; in one read transaction so the figures agree with each other. */
@@ -1226,25 +906,25 @@ read_stats(struct journal *j, struct journal_stats *st)
 	wh_err err;
 
 	snprintf(st->journal_id, sizeof(st->journal_id), "%s", j->id);
-	if ((err = meta_get_int(j, "next_seq", &next)) != WH_OK ||
-	    (err = meta_get_int(j, "acked_through", &st->acked_through)) != WH_OK ||
-	    (err = meta_get_int(j, "session", &st->session)) != WH_OK ||
-	    (err = meta_get_int(j, "duplicates", &st->duplicates)) != WH_OK ||
+	if ((err = journal_meta_get_int(j, "next_seq", &next)) != WH_OK ||
+	    (err = journal_meta_get_int(j, "acked_through", &st->acked_through)) != WH_OK ||
+	    (err = journal_meta_get_int(j, "session", &st->session)) != WH_OK ||
+	    (err = journal_meta_get_int(j, "duplicates", &st->duplicates)) != WH_OK ||
 	    (err = meta_get_opt(j, "platform_acked_through", &st->platform_acked_through)) !=
 		    WH_OK ||
-	    (err = count(j, ST_QUAR_COUNT, &st->quarantined)) != WH_OK)
+	    (err = journal_count(j, ST_QUAR_COUNT, &st->quarantined)) != WH_OK)
 		return err;
 	st->last_seq = next - 1;
 	st->backlog = st->last_seq - st->acked_through;
 	sqlite3_bind_int64(j->st[ST_CAPTURED_AT], 1, (sqlite3_int64)st->acked_through + 1);
-	err = row(j, ST_CAPTURED_AT);
+	err = journal_row(j, ST_CAPTURED_AT);
 	if (err == WH_OK) {
 		st->oldest_unsent_ms = sqlite3_column_int64(j->st[ST_CAPTURED_AT], 0);
 		sqlite3_reset(j->st[ST_CAPTURED_AT]);
 	} else if (err != WH_ERR_NOTFOUND) {
 		return err;
 	}
-	if ((err = row(j, ST_SIZE)) != WH_OK)
+	if ((err = journal_row(j, ST_SIZE)) != WH_OK)
 		return err;
 	st->bytes = sqlite3_column_int64(j->st[ST_SIZE], 0);
 	sqlite3_reset(j->st[ST_SIZE]);
@@ -1258,7 +938,7 @@ journal_stats(struct journal *j, struct journal_stats *ret)
 	int own = !j->in_txn && sqlite3_get_autocommit(j->db);
 	wh_err err;
 
-	if (own && (err = exec(j, "BEGIN")) != WH_OK)
+	if (own && (err = journal_exec(j, "BEGIN")) != WH_OK)
 		return err;
 	err = read_stats(j, &st);
 	if (own)
@@ -1296,7 +976,7 @@ journal_quarantine_list(struct journal *j, journal_quarantine_cb cb, void *arg)
 		cb(&q, arg);
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? WH_OK : db_fail(j, rc, sql[ST_QUAR_LIST]);
+	return rc == SQLITE_DONE ? WH_OK : journal_db_fail(j, rc, sql[ST_QUAR_LIST]);
 }
 
 wh_err
@@ -1306,7 +986,7 @@ journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_cb cb, 
 	wh_err err;
 
 	sqlite3_bind_int64(j->st[ST_QUAR_GET], 1, id);
-	if ((err = row(j, ST_QUAR_GET)) != WH_OK)
+	if ((err = journal_row(j, ST_QUAR_GET)) != WH_OK)
 		return err;
 	journal_read_quarantined(j->st[ST_QUAR_GET], &q);
 	cb(&q, arg);
@@ -1320,7 +1000,7 @@ journal_quarantine_delete(struct journal *j, int64_t id)
 	wh_err err;
 
 	sqlite3_bind_int64(j->st[ST_QUAR_DEL], 1, id);
-	if ((err = run(j, ST_QUAR_DEL)) != WH_OK)
+	if ((err = journal_run(j, ST_QUAR_DEL)) != WH_OK)
 		return err;
 	return sqlite3_changes(j->db) == 1 ? WH_OK : WH_ERR_NOTFOUND;
 }

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "journal.h"
-#include "journal_row.h"
+#include "journal_int.h"
 
 wh_err
 journal_check(const char *path, char *why, size_t whylen)
