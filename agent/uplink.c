@@ -4,7 +4,7 @@
  * window is resent from the watermark, so nothing is queued twice inside libmosquitto. After
  * a batch the broker refused (or one that could not be made), sending holds and then resumes
  * from the watermark on the same connection: copies are possible there (at-least-once). */
-#include "uplink.h"
+#include "uplink_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -30,67 +30,9 @@
 #include "platform.h"
 #include "snapshot.h"
 
-#define SAVE_MS		   500 /* watermark persisted at most this often */
-#define REPLAY_WINDOW	   8   /* replay batches in flight */
-#define SNAPSHOT_WINDOW	   4   /* snapshot pages in flight */
-#define PRUNE_MS	   60000
-#define READ_PACKETS	   64
-#define SHUTDOWN_FLUSH_MS  1000
-#define CONTENT_TYPE_BATCH "application/x-protobuf;proto=whagent.v1.EventBatch"
-#define CONTENT_TYPE_STAT  "application/x-protobuf;proto=whagent.v1.Status"
-#define CONTENT_TYPE_SNAP  "application/x-protobuf;proto=whagent.v1.Snapshot"
-
-enum state { UP_DISCONNECTED, UP_CONNECTING, UP_CONNECTED };
-
-struct inflight {
-	int mid;
-	uint64_t first, last;
-	enum lane lane;
-};
-
-struct uplink {
-	const struct conf *conf;
-	struct journal *journal;
-	struct loop *loop;
-	struct mosquitto *mosq;
-	int fd;
-	enum state state;
-	int lost; /* set by callbacks: tear the session down after they return */
-	int draining;
-	int failed; /* a batch was refused: hold sending until the retry */
-	uint64_t session;
-	char topic_events[300], topic_backfill[300], topic_status[300], topic_ack[300],
-		topic_cmd[300], topic_result[300], topic_snapshot[300];
-	char *password;
-	struct codec_batch batch;
-	struct inflight *win; /* batches of both lanes in flight, in no particular order */
-	int nwin;
-	struct lanes lanes;		 /* what to send next; the watermark and acked ranges */
-	uint64_t saved;			 /* watermark persisted */
-	int ranges_dirty;		 /* acked ranges changed since persisted */
-	uint64_t noted_backfill;	 /* backfill_through as recorded in meta */
-	uint64_t platform_acked;	 /* ack_mode = platform: the platform's watermark */
-	int64_t drain_start_ms;		 /* when this connection started sending; 0: caught up */
-	int caught_up;			 /* connected, nothing unsent, nothing in flight */
-	uint64_t replay_next, replay_to; /* a replay being carried out; none: next > to */
-	struct inflight replay_win[REPLAY_WINDOW];
-	int nreplay;
-	struct snapshot *snap; /* being published */
-	int snap_mids[SNAPSHOT_WINDOW];
-	int nsnap;
-	int snap_due;	   /* take a scheduled snapshot once connected */
-	int64_t tokens;	   /* max_bytes_per_s: bytes that may go out now (may be < 0) */
-	int64_t tokens_ms; /* when they were counted */
-	struct command_verifier *commands;
-	uint64_t drain_from;
-	int64_t backoff_ms;
-	struct loop_timer connect_timer, linger_timer, status_timer, save_timer, retry_timer;
-	struct loop_timer prune_timer, rate_timer, snapshot_timer;
-	struct uplink_stats stats;
-	char last_error[320];
-	char lib_error[192]; /* libmosquitto's last error log line (OpenSSL's reason) */
-	struct identity identity;
-};
+#define PRUNE_MS	  60000
+#define READ_PACKETS	  64
+#define SHUTDOWN_FLUSH_MS 1000
 
 static int lib_users;
 
@@ -113,10 +55,8 @@ record_state(struct uplink *up, const char *state)
 		set_meta(up, "mqtt_last_connect_ms", ms);
 }
 
-static void record_error(struct uplink *up, const char *fmt, ...) WH_PRINTF(2, 3);
-
-static void
-record_error(struct uplink *up, const char *fmt, ...)
+void
+uplink_record_error(struct uplink *up, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -136,10 +76,10 @@ connection_error(struct uplink *up, const char *what, int rc)
 	if (up->state != UP_CONNECTED && conf_mqtt_tls(up->conf) && up->lib_error[0] == '\0')
 		hint = "; during the TLS handshake: check that the broker trusts the client "
 		       "certificate (certfile, keyfile)";
-	record_error(up, "%s: %s%s%s%s%s", what,
-		     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
-		     up->lib_error[0] ? " (" : "", up->lib_error, up->lib_error[0] ? ")" : "",
-		     hint);
+	uplink_record_error(up, "%s: %s%s%s%s%s", what,
+			    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
+			    up->lib_error[0] ? " (" : "", up->lib_error,
+			    up->lib_error[0] ? ")" : "", hint);
 }
 
 /* --- status messages ------------------------------------------------------------------ */
@@ -169,8 +109,8 @@ status_payload(struct uplink *up, int online, uint8_t **ret_buf, size_t *ret_len
 	return codec_status_encode(&cs, ret_buf, ret_len);
 }
 
-static mosquitto_property *
-properties(struct uplink *up, const char *content_type, const struct codec_batch *b)
+mosquitto_property *
+uplink_properties(struct uplink *up, const char *content_type, const struct codec_batch *b)
 {
 	mosquitto_property *p = NULL;
 	char first[24], last[24];
@@ -190,8 +130,8 @@ properties(struct uplink *up, const char *content_type, const struct codec_batch
 	return p;
 }
 
-static void
-publish_status(struct uplink *up, int online)
+void
+uplink_publish_status(struct uplink *up, int online)
 {
 	mosquitto_property *props;
 	uint8_t *buf = NULL;
@@ -200,7 +140,7 @@ publish_status(struct uplink *up, int online)
 
 	if (up->state != UP_CONNECTED || status_payload(up, online, &buf, &len) != WH_OK)
 		return;
-	props = properties(up, CONTENT_TYPE_STAT, NULL);
+	props = uplink_properties(up, CONTENT_TYPE_STAT, NULL);
 	rc = mosquitto_publish_v5(up->mosq, NULL, up->topic_status, (int)len, buf, 1, true, props);
 	mosquitto_property_free_all(&props);
 	wh_free(buf);
@@ -270,8 +210,8 @@ add_event(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
 }
 
 /* max_bytes_per_s: 1 when something may go out now; else arms the timer that says when. */
-static int
-rate_ok(struct uplink *up)
+int
+uplink_rate_ok(struct uplink *up)
 {
 	int64_t rate = up->conf->mqtt_max_bytes_per_s, now = platform_mono_ms();
 	int64_t burst = rate / 4 > 0 ? rate / 4 : 1, elapsed = now - up->tokens_ms;
@@ -288,8 +228,8 @@ rate_ok(struct uplink *up)
 	return 0;
 }
 
-static void
-spend(struct uplink *up, size_t len)
+void
+uplink_spend(struct uplink *up, size_t len)
 {
 	if (up->conf->mqtt_max_bytes_per_s > 0)
 		up->tokens -= (int64_t)len;
@@ -323,7 +263,7 @@ send_batch(struct uplink *up, uint64_t after, int max_events, enum codec_batch_k
 	err = journal_read_page(up->journal, after, max_events,
 				(size_t)up->conf->mqtt_batch_max_bytes, add_event, up, &count);
 	if (err != WH_OK) {
-		record_error(up, "reading the journal: %s", journal_errmsg(up->journal));
+		uplink_record_error(up, "reading the journal: %s", journal_errmsg(up->journal));
 		return hold(up);
 	}
 	if (b->nevents == 0)
@@ -338,22 +278,22 @@ send_batch(struct uplink *up, uint64_t after, int max_events, enum codec_batch_k
 		    codec_batch_add_signature(b, sig, sig_len,
 					      crypto_signer_fingerprint(up->identity.signer),
 					      32) != WH_OK) {
-			record_error(up, "signing a batch failed; not sending unsigned");
+			uplink_record_error(up, "signing a batch failed; not sending unsigned");
 			return hold(up);
 		}
 	}
-	props = properties(up, CONTENT_TYPE_BATCH, b);
+	props = uplink_properties(up, CONTENT_TYPE_BATCH, b);
 	rc = mosquitto_publish_v5(up->mosq, ret_mid, topic, (int)b->len, b->buf, 1, false, props);
 	mosquitto_property_free_all(&props);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		up->stats.publish_errors++;
-		record_error(up, "publishing a batch: %s", mosquitto_strerror(rc));
+		uplink_record_error(up, "publishing a batch: %s", mosquitto_strerror(rc));
 		up->lost = 1;
 		return -1;
 	}
 	up->stats.batches++;
 	up->stats.events += (uint64_t)b->nevents;
-	spend(up, b->len);
+	uplink_spend(up, b->len);
 	return b->nevents;
 }
 
@@ -396,7 +336,7 @@ pump_replay(struct uplink *up)
 
 		if (left < (uint64_t)max)
 			max = (int)left;
-		if (!rate_ok(up))
+		if (!uplink_rate_ok(up))
 			break;
 		n = send_batch(up, up->replay_next - 1, max, CODEC_BATCH_REPLAY, up->topic_backfill,
 			       &mid);
@@ -411,55 +351,15 @@ pump_replay(struct uplink *up)
 	}
 }
 
-/* Publishes the pages of the snapshot being taken, a few in flight at a time. */
-static void
-pump_snapshot(struct uplink *up)
-{
-	mosquitto_property *props;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	wh_err err;
-	int mid = 0, rc;
-
-	while (up->state == UP_CONNECTED && !up->lost && up->snap != NULL &&
-	       up->nsnap < SNAPSHOT_WINDOW && rate_ok(up)) {
-		err = snapshot_next_page(up->snap, &buf, &len);
-		if (err != WH_OK) {
-			if (err == WH_ERR_NOTFOUND) {
-				log_info("uplink: snapshot %" PRIu64 " published",
-					 snapshot_id(up->snap));
-				up->stats.snapshots++;
-			} else
-				record_error(up, "reading the snapshot: %s",
-					     journal_errmsg(up->journal));
-			snapshot_free(up->snap);
-			up->snap = NULL;
-			return;
-		}
-		props = properties(up, CONTENT_TYPE_SNAP, NULL);
-		rc = mosquitto_publish_v5(up->mosq, &mid, up->topic_snapshot, (int)len, buf, 1,
-					  false, props);
-		mosquitto_property_free_all(&props);
-		wh_free(buf);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			record_error(up, "publishing a snapshot page: %s", mosquitto_strerror(rc));
-			up->lost = 1;
-			return;
-		}
-		spend(up, len);
-		up->snap_mids[up->nsnap++] = mid;
-	}
-}
-
 /* Publishes unsent events while the window and the rate allow, then replays and snapshots. */
-static void
-pump(struct uplink *up)
+void
+uplink_pump(struct uplink *up)
 {
 	while (up->state == UP_CONNECTED && !up->draining && !up->failed && !up->lost &&
-	       rate_ok(up) && publish_batch(up))
+	       uplink_rate_ok(up) && publish_batch(up))
 		;
 	pump_replay(up); /* with what the lanes leave of the rate */
-	pump_snapshot(up);
+	uplink_pump_snapshot(up);
 	up->caught_up = up->state == UP_CONNECTED && up->nwin == 0 && up->lanes.idle[LANE_LIVE] &&
 			!lanes_backfilling(&up->lanes);
 	if (up->caught_up && up->drain_start_ms != 0) {
@@ -510,68 +410,16 @@ maybe_split(struct uplink *up)
 			 st.last_seq, up->topic_events);
 }
 
-/* Takes a snapshot and starts publishing it; command_id is NULL when scheduled. 0, or -1 with
- * why set. */
-static int
-start_snapshot(struct uplink *up, const char *command_id, char *why, size_t whylen)
-{
-	wh_err err;
-
-	if (up->snap != NULL) {
-		snprintf(why, whylen, "snapshot %" PRIu64 " is still being published",
-			 snapshot_id(up->snap));
-		return -1;
-	}
-	err = snapshot_new(up->journal, up->conf->site_id, command_id,
-			   (int)up->conf->ledger_snapshot_page_rows, &up->snap);
-	if (err != WH_OK) {
-		snprintf(why, whylen, "snapshot: %s: %s", wh_strerror(err),
-			 journal_errmsg(up->journal));
-		return -1;
-	}
-	up->snap_due = 0;
-	snprintf(why, whylen,
-		 "snapshot %" PRIu64 " as of seq %" PRIu64 ": %" PRIu32 " pages, %" PRIu64
-		 " balances",
-		 snapshot_id(up->snap), snapshot_as_of_seq(up->snap), snapshot_pages(up->snap),
-		 snapshot_rows(up->snap));
-	log_info("uplink: %s", why);
-	pump(up);
-	return 0;
-}
-
-static void
-on_snapshot_timer(void *arg)
-{
-	struct uplink *up = arg;
-	char msg[200];
-
-	up->snap_due = 1;
-	if (up->state == UP_CONNECTED && start_snapshot(up, NULL, msg, sizeof(msg)) != 0)
-		log_warnx("uplink: %s", msg);
-	loop_timer_arm(&up->snapshot_timer, up->conf->ledger_snapshot_interval_s * 1000);
-}
-
 static void
 on_rate_timer(void *arg)
 {
-	pump(arg);
-}
-
-/* On connecting: a scheduled snapshot that fell due while away. */
-static void
-snapshot_if_due(struct uplink *up)
-{
-	char msg[200];
-
-	if (up->snap_due && start_snapshot(up, NULL, msg, sizeof(msg)) != 0)
-		log_warnx("uplink: %s", msg);
+	uplink_pump(arg);
 }
 
 static void
 on_linger(void *arg)
 {
-	pump(arg);
+	uplink_pump(arg);
 }
 
 static void
@@ -579,13 +427,13 @@ on_status_timer(void *arg)
 {
 	struct uplink *up = arg;
 
-	publish_status(up, 1);
+	uplink_publish_status(up, 1);
 	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
 	if (up->state == UP_CONNECTED) {
 		/* events another process appended (whagent quarantine requeue) are found here */
 		lanes_wake(&up->lanes);
 		maybe_split(up);
-		pump(up);
+		uplink_pump(up);
 	}
 }
 
@@ -604,7 +452,7 @@ on_retry(void *arg)
 	lanes_restart(&up->lanes);
 	maybe_split(up);
 	note_backfill(up);
-	pump(up);
+	uplink_pump(up);
 }
 
 /* --- mosquitto callbacks (run inside mosquitto_loop_*) ----------------------------------- */
@@ -619,9 +467,10 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	(void)flags;
 	(void)p;
 	if (rc != 0) {
-		record_error(up, "broker refused the connection: %s",
-			     up->conf->mqtt_protocol == CONF_MQTT5 ? mosquitto_reason_string(rc)
-								   : mosquitto_connack_string(rc));
+		uplink_record_error(up, "broker refused the connection: %s",
+				    up->conf->mqtt_protocol == CONF_MQTT5
+					    ? mosquitto_reason_string(rc)
+					    : mosquitto_connack_string(rc));
 		up->lost = 1;
 		return;
 	}
@@ -637,15 +486,17 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	record_state(up, "connected");
 	if (up->conf->mqtt_ack_mode == CONF_ACK_PLATFORM &&
 	    (sub = mosquitto_subscribe(up->mosq, NULL, up->topic_ack, 1)) != MOSQ_ERR_SUCCESS)
-		record_error(up, "subscribing to %s: %s", up->topic_ack, mosquitto_strerror(sub));
+		uplink_record_error(up, "subscribing to %s: %s", up->topic_ack,
+				    mosquitto_strerror(sub));
 	if ((sub = mosquitto_subscribe(up->mosq, NULL, up->topic_cmd, 1)) != MOSQ_ERR_SUCCESS)
-		record_error(up, "subscribing to %s: %s", up->topic_cmd, mosquitto_strerror(sub));
-	publish_status(up, 1);
+		uplink_record_error(up, "subscribing to %s: %s", up->topic_cmd,
+				    mosquitto_strerror(sub));
+	uplink_publish_status(up, 1);
 	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
 	maybe_split(up);
 	note_backfill(up);
-	snapshot_if_due(up);
-	pump(up);
+	uplink_snapshot_if_due(up);
+	uplink_pump(up);
 }
 
 static void
@@ -714,7 +565,7 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 	(void)mosq;
 	(void)p;
 	if (forget_replay(up, mid) || forget_mid(up->snap_mids, &up->nsnap, mid)) {
-		pump(up);
+		uplink_pump(up);
 		return;
 	}
 	for (int i = 0; i < up->nwin; i++) {
@@ -725,8 +576,8 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 			snprintf(detail, sizeof(detail), "seq %" PRIu64 "-%" PRIu64 ": %s",
 				 up->win[i].first, up->win[i].last,
 				 mosquitto_reason_string(reason));
-			record_error(up, "broker refused batch %s; resending after backoff",
-				     detail);
+			uplink_record_error(up, "broker refused batch %s; resending after backoff",
+					    detail);
 			if (!up->failed) {
 				up->failed = 1;
 				loop_timer_arm(&up->retry_timer, up->conf->mqtt_reconnect_min_ms);
@@ -739,146 +590,7 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 	}
 	if (up->draining && up->nwin == 0)
 		loop_stop(up->loop);
-	pump(up);
-}
-
-/* Answers a command on its MQTT 5 response topic (with its correlation data) or on
- * PREFIX/SITE/cmd/result. */
-static void
-publish_result(struct uplink *up, const mosquitto_property *in, const char *id, int ok,
-	       const char *message, uint64_t from, uint64_t to)
-{
-	mosquitto_property *props = NULL;
-	char *topic = NULL;
-	void *corr = NULL;
-	uint16_t corr_len = 0;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-
-	if (command_result_encode(id, ok, message, from, to, &buf, &len) != WH_OK)
-		return;
-	mosquitto_property_read_string(in, MQTT_PROP_RESPONSE_TOPIC, &topic, false);
-	if (mosquitto_property_read_binary(in, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
-					   false) != NULL)
-		mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, corr, corr_len);
-	mosquitto_publish_v5(up->mosq, NULL, topic ? topic : up->topic_result, (int)len, buf, 1,
-			     false, props);
-	mosquitto_property_free_all(&props);
-	free(topic);
-	free(corr);
-	wh_free(buf);
-	log_info("uplink: command %s: %s%s%s", id[0] ? id : "?", ok ? "done" : "refused",
-		 message[0] ? ": " : "", message);
-}
-
-/* A replay: what of from..to the journal still holds goes out, marked historical. */
-static void
-start_replay(struct uplink *up, const struct command *cmd, const mosquitto_property *p)
-{
-	struct journal_stats st;
-	uint64_t first = 0, from = cmd->from_seq, to = cmd->to_seq;
-	char msg[200];
-
-	if (journal_stats(up->journal, &st) != WH_OK ||
-	    journal_first_seq(up->journal, &first) != WH_OK || first == 0 || from > st.last_seq ||
-	    to < first) {
-		snprintf(msg, sizeof(msg), "nothing of %" PRIu64 "-%" PRIu64 " is retained",
-			 cmd->from_seq, cmd->to_seq);
-		publish_result(up, p, cmd->id, 0, msg, 0, 0);
-		return;
-	}
-	if (from < first)
-		from = first;
-	if (to > st.last_seq)
-		to = st.last_seq;
-	snprintf(msg, sizeof(msg), "replaying %" PRIu64 "-%" PRIu64 "%s", from, to,
-		 from > cmd->from_seq ? "; older events are no longer retained" : "");
-	up->replay_next = from;
-	up->replay_to = to;
-	publish_result(up, p, cmd->id, 1, msg, from, to);
-	pump(up);
-}
-
-static void
-on_command(struct uplink *up, const struct mosquitto_message *msg, const mosquitto_property *p)
-{
-	struct command cmd;
-	char why[320];
-	wh_err err;
-	int ok;
-
-	err = command_parse(up->commands, msg->payload, (size_t)msg->payloadlen, platform_now_ms(),
-			    &cmd, why, sizeof(why));
-	if (err != WH_OK) {
-		publish_result(up, p, cmd.id, 0, why, 0, 0);
-		return;
-	}
-	switch (cmd.action) {
-	case COMMAND_STATUS:
-		publish_status(up, 1);
-		publish_result(up, p, cmd.id, 1, "", 0, 0);
-		break;
-	case COMMAND_REPLAY:
-		start_replay(up, &cmd, p);
-		break;
-	case COMMAND_PAUSE_CAPTURE:
-	case COMMAND_RESUME_CAPTURE:
-		err = journal_set_capture_paused(up->journal, cmd.action == COMMAND_PAUSE_CAPTURE);
-		publish_result(up, p, cmd.id, err == WH_OK,
-			       err != WH_OK ? journal_errmsg(up->journal)
-			       : cmd.action == COMMAND_PAUSE_CAPTURE
-				       ? "capture paused: inputs answer with back-pressure"
-				       : "capture resumed",
-			       0, 0);
-		break;
-	case COMMAND_SNAPSHOT:
-		ok = start_snapshot(up, cmd.id, why, sizeof(why)) == 0;
-		publish_result(up, p, cmd.id, ok, why, 0, 0);
-		break;
-	}
-}
-
-/* A PlatformAck: for our journal, not beyond what was journaled; then pruning may go on. */
-static void
-on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
-	   const mosquitto_property *p)
-{
-	struct uplink *up = obj;
-	struct journal_stats st;
-	char id[JOURNAL_ID_LEN + 1];
-	uint64_t through;
-
-	(void)mosq;
-	if (strcmp(msg->topic, up->topic_cmd) == 0) {
-		on_command(up, msg, p);
-		return;
-	}
-	if (strcmp(msg->topic, up->topic_ack) != 0)
-		return;
-	if (codec_platform_ack_decode(msg->payload, (size_t)msg->payloadlen, id, sizeof(id),
-				      &through) != WH_OK) {
-		log_warnx("uplink: ignoring a message on %s that is not a PlatformAck", msg->topic);
-		return;
-	}
-	if (strcmp(id, journal_id(up->journal)) != 0) {
-		log_warnx("uplink: ignoring a platform ack for journal %s (this journal is %s)", id,
-			  journal_id(up->journal));
-		return;
-	}
-	if (journal_stats(up->journal, &st) != WH_OK || through > st.last_seq) {
-		log_warnx("uplink: ignoring a platform ack through seq %" PRIu64
-			  " beyond the last journaled seq %" PRIu64,
-			  through, st.last_seq);
-		return;
-	}
-	if (through <= up->platform_acked)
-		return;
-	if (journal_platform_ack(up->journal, through) != WH_OK) {
-		log_warnx("uplink: saving the platform ack: %s", journal_errmsg(up->journal));
-		return;
-	}
-	up->platform_acked = through;
-	loop_timer_arm_soon(&up->save_timer, SAVE_MS); /* prunes what is now safe */
+	uplink_pump(up);
 }
 
 /* --- connection ------------------------------------------------------------------------ */
@@ -1011,7 +723,7 @@ configure_session(struct uplink *up)
 	mosquitto_disconnect_v5_callback_set(up->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(up->mosq, on_publish);
 	mosquitto_log_callback_set(up->mosq, on_log);
-	mosquitto_message_v5_callback_set(up->mosq, on_message);
+	mosquitto_message_v5_callback_set(up->mosq, uplink_on_message);
 	if (status_payload(up, 0, &will, &len) != WH_OK)
 		return MOSQ_ERR_NOMEM;
 	rc = mosquitto_will_set(up->mosq, up->topic_status, (int)len, will, 1, true);
@@ -1039,7 +751,7 @@ on_connect_timer(void *arg)
 	up->lib_error[0] = '\0';
 	up->mosq = mosquitto_new(up->conf->mqtt_client_id, true, up);
 	if (up->mosq == NULL) {
-		record_error(up, "creating the MQTT client: %s", strerror(errno));
+		uplink_record_error(up, "creating the MQTT client: %s", strerror(errno));
 		connection_lost(up);
 		return;
 	}
@@ -1055,7 +767,7 @@ on_connect_timer(void *arg)
 	}
 	up->fd = mosquitto_socket(up->mosq);
 	if (up->fd < 0 || loop_fd_add(up->loop, up->fd, POLLIN | POLLOUT, on_fd, up) != WH_OK) {
-		record_error(up, "connecting: no socket");
+		uplink_record_error(up, "connecting: no socket");
 		up->fd = -1;
 		connection_lost(up);
 		return;
@@ -1073,11 +785,14 @@ add_timers(struct uplink *up)
 	struct {
 		struct loop_timer *t;
 		loop_cb cb;
-	} timers[] = {
-		{&up->connect_timer, on_connect_timer}, {&up->linger_timer, on_linger},
-		{&up->status_timer, on_status_timer},	{&up->save_timer, on_save_timer},
-		{&up->retry_timer, on_retry},		{&up->prune_timer, on_prune_timer},
-		{&up->rate_timer, on_rate_timer},	{&up->snapshot_timer, on_snapshot_timer}};
+	} timers[] = {{&up->connect_timer, on_connect_timer},
+		      {&up->linger_timer, on_linger},
+		      {&up->status_timer, on_status_timer},
+		      {&up->save_timer, on_save_timer},
+		      {&up->retry_timer, on_retry},
+		      {&up->prune_timer, on_prune_timer},
+		      {&up->rate_timer, on_rate_timer},
+		      {&up->snapshot_timer, uplink_on_snapshot_timer}};
 	wh_err err;
 
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
@@ -1263,7 +978,7 @@ uplink_shutdown(struct uplink *up)
 			  up->nwin);
 	save_watermark(up);
 	if (up->state == UP_CONNECTED) {
-		publish_status(up, 0);
+		uplink_publish_status(up, 0);
 		mosquitto_disconnect(up->mosq);
 		flush(up);
 	}

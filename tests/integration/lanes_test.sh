@@ -24,9 +24,11 @@ start_agent $WH
 mv "$WORK/gen/bulk-orders.csv" "$WORK/spool/"
 wait_for 120 status_is last_seq "$N" || fail "capture: last_seq $(status_field last_seq)"
 sleep 1.5 # the backlog is now older than backfill_after_s
-
+# restarted once the platform listens (with ack_mode = broker what goes out before is gone)
+stop_agent
 start_broker
 start_consumer c1 --expect-last $((N + 1)) --timeout 240
+start_agent $WH
 wait_for 30 grep -q "drains on whagent/v1/IT-SITE/backfill" "$WORK/agent.log" || fail "no backfill lane"
 wait_for 10 status_is backfill_through "$N" || fail "status: backfill_through $(status_field backfill_through)"
 curl -s "http://127.0.0.1:$HTTP_PORT/metrics" | grep -qx "whagent_mqtt_backfill_through_seq $N" ||
