@@ -114,6 +114,7 @@ bench: build
 	sh tests/bench/bench_spool.sh $(BUILD)
 	sh tests/bench/bench_uplink.sh $(BUILD)
 	sh tests/bench/bench_http.sh $(BUILD)
+	sh tests/bench/bench_lanes.sh $(BUILD)
 
 format:
 	clang-format -i agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c
