@@ -408,7 +408,7 @@ static int
 requeue(const struct conf *c, struct journal *j, int64_t id)
 {
 	const struct conf_map *m;
-	struct intake in = {.journal = j, .staging = c->ledger_staging};
+	struct intake in = {.journal = j, .ledger = conf_ledger_rules(c)};
 	struct intake_outcome out = {0};
 	struct intake_raw raw = {0};
 	struct held h = {0};

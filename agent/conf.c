@@ -33,6 +33,7 @@ static const char *const delim_choices[] = {"comma", "semicolon", "tab", "pipe",
 static const char *const protocol_choices[] = {"mqtt5", "mqtt311", NULL};
 static const char *const bool_choices[] = {"false", "true", NULL};
 static const char *const ack_choices[] = {"broker", "platform", NULL};
+static const char *const ship_choices[] = {"bin", "staging", NULL};
 static const char *const level_choices[] = {"", "", "", "error", "warn", "", "info", "debug", NULL};
 
 #define OFF(m) offsetof(struct conf, m)
@@ -165,6 +166,9 @@ static const struct conf_key keys[] = {
 	 "the warehouse; 0: none"},
 	{"ledger", "staging_location", CT_STR, OFF(ledger_staging), "STAGING", 1, 64, NULL,
 	 "where picks without to_bin put stock, and shipments without a bin take it from"},
+	{"ledger", "shipment_from", CT_ENUM, OFF(ledger_shipment_from), "bin", 0, 0, ship_choices,
+	 "bin: a shipment leaves from the bin it names (staging when none); staging: always from "
+	 "staging_location, for a WMS whose shipments name the dock, not where picked goods wait"},
 	{"ledger", "snapshot_interval_s", CT_INT, OFF(ledger_snapshot_interval_s), "3600", 0,
 	 604800, NULL,
 	 "publish an on-hand snapshot on PREFIX/SITE/snapshot this often; 0: on command only"},
@@ -487,6 +491,13 @@ conf_delimiter(const struct conf *c)
 	static const char d[] = {',', ';', '\t', '|'}; /* by enum conf_delim */
 
 	return d[c->spool_delimiter];
+}
+
+struct ledger_rules
+conf_ledger_rules(const struct conf *c)
+{
+	return (struct ledger_rules){c->ledger_staging,
+				     c->ledger_shipment_from == CONF_SHIP_FROM_STAGING};
 }
 
 int

@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "ledger.h"
 
 #define CONF_MAPS_MAX 8
 
@@ -18,6 +19,7 @@ enum conf_on_done { CONF_DONE_MOVE, CONF_DONE_DELETE };
 enum conf_delim { CONF_DELIM_COMMA, CONF_DELIM_SEMICOLON, CONF_DELIM_TAB, CONF_DELIM_PIPE };
 enum conf_mqtt_protocol { CONF_MQTT5, CONF_MQTT311 };
 enum conf_ack_mode { CONF_ACK_BROKER, CONF_ACK_PLATFORM };
+enum conf_ship_from { CONF_SHIP_FROM_BIN, CONF_SHIP_FROM_STAGING };
 
 /* [map.NAME]: canonical field → the WMS's column (or JSON key) name. */
 struct conf_map {
@@ -96,6 +98,7 @@ struct conf {
 	int64_t mqtt_max_bytes_per_s;
 	/* [ledger] */
 	char *ledger_staging;
+	long ledger_shipment_from; /* enum conf_ship_from */
 	long ledger_snapshot_interval_s;
 	long ledger_snapshot_page_rows;
 	/* [identity]: what `whagent enroll` puts in the CSR */
@@ -123,6 +126,9 @@ char conf_delimiter(const struct conf *c);
 int conf_mqtt_tls(const struct conf *c);
 /* 1 when host names this machine (localhost, 127.0.0.0/8, ::1). */
 int conf_host_is_loopback(const char *host);
+
+/* The ledger's rules as [ledger] sets them (borrowing c's strings). */
+struct ledger_rules conf_ledger_rules(const struct conf *c);
 
 /* The [map.NAME] section called name, or NULL. */
 const struct conf_map *conf_map_find(const struct conf *c, const char *name);

@@ -641,7 +641,7 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->intake.journal = j;
 	h->intake.input = "http";
 	h->intake.source = c->http_source;
-	h->intake.staging = c->ledger_staging;
+	h->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&h->intake.map, m ? m->column : NULL);
 	if ((err = loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h)) != WH_OK ||
 	    (err = loop_timer_add(l, &h->flush_timer, on_flush, h)) != WH_OK ||
@@ -689,7 +689,7 @@ http_reconfigure(struct http *h, const struct conf *c)
 
 	h->conf = c;
 	h->intake.source = c->http_source;
-	h->intake.staging = c->ledger_staging;
+	h->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&h->intake.map, m ? m->column : NULL);
 }
 

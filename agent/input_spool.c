@@ -832,7 +832,7 @@ apply_conf(struct spool *sp, const struct conf *c)
 
 	sp->conf = c;
 	sp->intake.source = c->spool_source;
-	sp->intake.staging = c->ledger_staging;
+	sp->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&sp->intake.map, m ? m->column : NULL);
 }
 

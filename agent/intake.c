@@ -6,7 +6,6 @@
 
 #include "codec.h"
 #include "journal.h"
-#include "ledger.h"
 #include "mem.h"
 #include "platform.h"
 #include "record.h"
@@ -95,7 +94,7 @@ intake_record(struct intake *in, const struct record *r, const int *fields,
 				    .event_id = id,
 				    .qty_milli = ev.qty_milli,
 				    .deltas = deltas,
-				    .ndeltas = ledger_deltas(&ev, in->staging, deltas)};
+				    .ndeltas = ledger_deltas(&ev, &in->ledger, deltas)};
 	err = codec_event_encode(&ev, in->source, id, journal_next_seq(in->journal),
 				 je.captured_at_ms, &payload, &je.len);
 	if (err != WH_OK)

@@ -7,6 +7,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "ledger.h"
 
 struct journal;
 struct record;
@@ -20,10 +21,10 @@ struct intake_counts {
 };
 
 struct intake {
-	struct journal *journal; /* borrowed */
-	const char *input;	 /* "spool", "http": borrowed */
-	const char *source;	 /* source name of the events: borrowed */
-	const char *staging;	 /* the ledger's staging location: borrowed */
+	struct journal *journal;    /* borrowed */
+	const char *input;	    /* "spool", "http": borrowed */
+	const char *source;	    /* source name of the events: borrowed */
+	struct ledger_rules ledger; /* borrows the configuration's strings */
 	struct event_map map;
 	struct intake_counts total;   /* committed, since start */
 	struct intake_counts pending; /* in the open transaction */

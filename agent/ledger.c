@@ -12,9 +12,10 @@ delta(const struct event *ev, const char *location, int64_t milli)
 }
 
 int
-ledger_deltas(const struct event *ev, const char *staging,
+ledger_deltas(const struct event *ev, const struct ledger_rules *r,
 	      struct journal_delta out[LEDGER_MAX_DELTAS])
 {
+	const char *staging = r->staging;
 	const char *bin = ev->f[EF_BIN], *to = ev->f[EF_TO_BIN];
 	int64_t q = ev->qty_milli;
 
@@ -28,7 +29,7 @@ ledger_deltas(const struct event *ev, const char *staging,
 		out[1] = delta(ev, to ? to : staging, q);
 		return 2;
 	case EVENT_SHIPMENT:
-		out[0] = delta(ev, bin ? bin : staging, -q);
+		out[0] = delta(ev, bin && !r->ship_from_staging ? bin : staging, -q);
 		return 1;
 	case EVENT_TRANSFER:
 		out[0] = delta(ev, bin, -q);

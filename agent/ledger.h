@@ -4,7 +4,8 @@
  *
  *   RECEIPT     + at its bin
  *   PICK        - at its bin, + at its staging location (to_bin, or the site's staging)
- *   SHIPMENT    - at its bin, or at the site's staging location when it names none
+ *   SHIPMENT    - at its bin, or at the site's staging location when it names none (or
+ *               always there: for a WMS that names the dock, not where the goods wait)
  *   TRANSFER    - at its bin, + at to_bin
  *   ADJUSTMENT  + its signed quantity at its bin
  *
@@ -18,9 +19,15 @@
 
 #define LEDGER_MAX_DELTAS 2
 
-/* Fills out with ev's balance changes (borrowing ev's strings and staging) and returns how many
- * there are. staging: where picks without to_bin go and shipments without a bin come from. */
-int ledger_deltas(const struct event *ev, const char *staging,
+/* The site's settings of the rules ([ledger]); staging is borrowed. */
+struct ledger_rules {
+	const char *staging;   /* where picks without to_bin go */
+	int ship_from_staging; /* shipments always leave from staging, whatever bin they name */
+};
+
+/* Fills out with ev's balance changes under r (borrowing ev's and r's strings) and returns
+ * how many there are. */
+int ledger_deltas(const struct event *ev, const struct ledger_rules *r,
 		  struct journal_delta out[LEDGER_MAX_DELTAS]);
 
 #endif

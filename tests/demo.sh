@@ -55,6 +55,11 @@ echo
 echo "== whagent status"
 "$WH" status -c "$DEMO/whagent.conf"
 echo
+echo "== on-hand balances the journal keeps (the ledger; snapshots carry them to the platform)"
+sqlite3 -readonly -column -header "$DEMO/state/journal.db" \
+    "SELECT sku, location, lot, uom, printf('%.3f', on_hand / 1000.0) AS on_hand FROM ledger
+     WHERE on_hand != 0 ORDER BY sku, location, lot, uom"
+echo
 echo "== whagent quarantine list (records a person must look at; the rest went on)"
 "$WH" quarantine list -c "$DEMO/whagent.conf"
 echo

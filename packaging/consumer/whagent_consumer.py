@@ -35,10 +35,12 @@ Ledger rules (those of agent/ledger.c). A balance is keyed (sku, location, lot, 
 location is the bin, lot is '' when none; q is quantity.milli.
   RECEIPT     +q at location        ADJUSTMENT  +q at location (q is signed)
   PICK        -q at location, +q at destination (or --staging when none)
-  SHIPMENT    -q at location (or --staging when none)
+  SHIPMENT    -q at location (or --staging when none; always --staging with
+              --shipment-from staging)
   TRANSFER    -q at location, +q at destination
 Control totals per kind: count, sum of q, and h = SHA-256(h || event_id) over the kind's events
-in seq order, from 32 zero bytes. --staging must be the agent's [ledger] staging_location.
+in seq order, from 32 zero bytes. --staging and --shipment-from must be the agent's [ledger]
+staging_location and shipment_from.
 
   whagent_consumer.py --port 1883 --site DC1 --expect-last 5000 --timeout 60
   whagent_consumer.py --site DC1 --store /srv/platform.db --share central --ack \\
@@ -281,8 +283,8 @@ class Ledger:
     agent/ledger.c). balances holds what changed since this object was made, so a store can
     add it to its rows; totals go on from the (count, qty_milli_sum, hash) per kind given."""
 
-    def __init__(self, staging, totals=None):
-        self.staging = staging
+    def __init__(self, rules, totals=None):
+        self.staging, self.ship_from_staging = rules  # [ledger] staging_location, shipment_from
         self.balances = defaultdict(int)  # (sku, location, lot, uom) -> milli
         self.totals = dict(totals or {})  # kind -> (count, qty_milli_sum, hash)
 
@@ -295,7 +297,7 @@ class Ledger:
             b[sku, location, lot, uom] -= q
             b[sku, destination or self.staging, lot, uom] += q
         elif kind == SHIPMENT:
-            b[sku, location or self.staging, lot, uom] -= q
+            b[sku, location if location and not self.ship_from_staging else self.staging, lot, uom] -= q
         elif kind == TRANSFER:
             b[sku, location, lot, uom] -= q
             b[sku, destination, lot, uom] += q
@@ -373,8 +375,8 @@ class Store:
     """The platform's state in SQLite, shared by every instance that opens the same file:
     read-modify-write under BEGIN IMMEDIATE, WAL so readers do not wait."""
 
-    def __init__(self, path, staging, start_seq, instance):
-        self.staging, self.start_seq, self.instance = staging, start_seq, instance
+    def __init__(self, path, rules, start_seq, instance):
+        self.rules, self.start_seq, self.instance = rules, start_seq, instance
         self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
         if path != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
@@ -402,7 +404,7 @@ class Store:
             new = self.db.executemany("INSERT OR IGNORE INTO event VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                       values).rowcount > 0
             applied, wait_from = self._progress(site, journal)
-            ledger = Ledger(self.staging, self._totals(site, journal))
+            ledger = Ledger(self.rules, self._totals(site, journal))
             through, waiting = self._apply_contiguous(site, journal, applied, ledger)
             waiting = waiting or self._published(site, journal) > through
             if through > applied:
@@ -539,7 +541,7 @@ class Store:
                                   (site, journal, first, as_of)).fetchone()
         if held < as_of + 1 - first:
             return {"verifiable": False}
-        ledger = Ledger(self.staging)
+        ledger = Ledger(self.rules)
         for row in self.db.execute("SELECT %s FROM event WHERE site = ? AND journal = ? AND seq BETWEEN ? AND ?"
                                    " ORDER BY seq" % EVENT_COLUMNS, (site, journal, first, as_of)):
             ledger.apply(*row)
@@ -824,6 +826,8 @@ def main():
                     help="take events, backfill and snapshots as MQTT shared subscription GROUP")
     ap.add_argument("--staging", default="STAGING",
                     help="the agent's staging location (picks without destination, shipments without bin)")
+    ap.add_argument("--shipment-from", choices=("bin", "staging"), default="bin",
+                    help="the agent's [ledger] shipment_from")
     ap.add_argument("--replay-after", type=float, default=0, metavar="SECONDS",
                     help="ask for a replay of a hole open this long (0: never)")
     ap.add_argument("--command-key", metavar="PEM", help="the platform's private key: signs commands")
@@ -833,7 +837,7 @@ def main():
 
     load_protos(a.proto)
     instance = "%s-%d" % (socket.gethostname(), os.getpid())
-    store = Store(a.store, a.staging, a.ack_from or a.expect_first, instance)
+    store = Store(a.store, (a.staging, a.shipment_from == "staging"), a.ack_from or a.expect_first, instance)
     client = mqtt.Client(client_id="whagent-consumer-%d" % os.getpid(), protocol=mqtt.MQTTv5)
     platform = Platform(a, client, store)
     if a.cafile:

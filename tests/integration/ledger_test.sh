@@ -3,16 +3,19 @@
 # shared subscription ($share/platform/...) with one store split the site's batches, restore
 # its order by seq and ack (ack_mode = platform). Snapshots, paged, are published on schedule
 # and on command; the platform recomputes balances and control totals from the events it holds
-# and they match. Only its acks prune the journal.
-# usage: ledger_test.sh WHAGENT [ARGS...]
+# and they match. Only its acks prune the journal. SHIP_FROM=staging runs it with
+# [ledger] shipment_from = staging (shipments leave from staging whatever bin they name).
+# usage: [SHIP_FROM=bin|staging] ledger_test.sh WHAGENT [ARGS...]
 . "$(dirname "$0")/lib.sh"
 WH="$*"
+SHIP_FROM=${SHIP_FROM:-bin}
 HTTP_PORT=$(free_port)
 start_broker
 write_conf
 mqtt_conf "ack_mode = platform
 retention_s = 0
 [ledger]
+shipment_from = $SHIP_FROM
 snapshot_interval_s = 3
 snapshot_page_rows = 400
 [input.http]
@@ -31,7 +34,7 @@ N=$((csv_events + 6))
 platform() { # platform NAME [ARGS]: an instance of the reference platform
     name=$1; shift
     start_consumer "$name" --share platform --store "$WORK/platform.db" --ack --replay-after 3 \
-        --expect-last "$N" --expect-snapshots 3 --timeout 120 "$@"
+        --expect-last "$N" --expect-snapshots 3 --timeout 120 --shipment-from "$SHIP_FROM" "$@"
 }
 platform p1 --snapshot-cmd
 P1=$CONSUMER_PID
@@ -55,7 +58,9 @@ balances() { # the folded rows plus the changes not folded yet
          SELECT sku, location, uom, milli FROM ledger_delta) WHERE sku = 'LOT-SKU'
          GROUP BY location, uom ORDER BY location, uom" | tr '\n' ' '
 }
-[ "$(balances)" = "0 -2000 85500 0 " ] || fail "LOT-SKU balances (PACK-2 EA, R-1 CS, R-1 EA, STAGING EA): $(balances)"
+# H5 ships 5 from PACK-2, or from staging with shipment_from = staging
+expect=$( [ "$SHIP_FROM" = bin ] && echo "0 -2000 85500 0 " || echo "5000 -2000 85500 -5000 " )
+[ "$(balances)" = "$expect" ] || fail "LOT-SKU balances (PACK-2 EA, R-1 CS, R-1 EA, STAGING EA): $(balances)"
 for p in p1 p2; do
     [ "$(summary $p "s['store'][list(s['store'])[0]]['applied_through']")" = "$N" ] ||
         fail "$p: store applied $(summary $p "s['store']")"
@@ -84,6 +89,6 @@ wait_for 20 status_is platform_acked_through "$N" || fail "platform acks: $(stat
 wait_for 10 sh -c "[ \"\$(sqlite3 -readonly $WORK/state/journal.db 'SELECT count(*) FROM event')\" = 0 ]" ||
     fail "not pruned after the platform's acks"
 stop_agent
-[ "$(sql 'SELECT count(*) FROM ledger_delta')" = 0 ] && [ "$(balances)" = "0 -2000 85500 0 " ] ||
+[ "$(sql 'SELECT count(*) FROM ledger_delta')" = 0 ] && [ "$(balances)" = "$expect" ] ||
     fail "not folded at stop: $(sql 'SELECT count(*) FROM ledger_delta') changes left, balances $(balances)"
-echo "PASS: ledger balances and control totals verified by the platform in paged snapshots (schedule and command), two instances on a shared subscription, acks prune"
+echo "PASS (shipment_from = $SHIP_FROM): ledger balances and control totals verified by the platform in paged snapshots (schedule and command), two instances on a shared subscription, acks prune"

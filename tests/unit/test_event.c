@@ -330,33 +330,36 @@ test_ledger_rules(void **state)
 	const char *xfer[] = {"kind=transfer", BASE, "qty=3", "bin=A1", "to_bin=B2", NULL};
 	const char *adj[] = {"kind=adjustment", BASE, "qty=-0.25", "bin=A1",
 			     "reason_code=DMG", NULL};
+	struct ledger_rules rules = {"STG", 0}, from_staging = {"STG", 1};
 	struct journal_delta d[LEDGER_MAX_DELTAS];
 	struct event ev;
 	char why[320];
 
 	(void)state;
 	assert_int_equal(validate(rcpt, &ev, why), WH_OK);
-	assert_int_equal(ledger_deltas(&ev, "STG", d), 1);
+	assert_int_equal(ledger_deltas(&ev, &rules, d), 1);
 	expect_delta(&d[0], "R1", "L7", 10000);
 	assert_int_equal(validate(pick, &ev, why), WH_OK);
-	assert_int_equal(ledger_deltas(&ev, "STG", d), 2);
+	assert_int_equal(ledger_deltas(&ev, &rules, d), 2);
 	expect_delta(&d[0], "A1", "", -2000);
 	expect_delta(&d[1], "STG", "", 2000);
 	assert_int_equal(validate(pick_to, &ev, why), WH_OK);
-	assert_int_equal(ledger_deltas(&ev, "STG", d), 2);
+	assert_int_equal(ledger_deltas(&ev, &rules, d), 2);
 	expect_delta(&d[1], "S9", "", 2000);
 	assert_int_equal(validate(ship, &ev, why), WH_OK);
-	assert_int_equal(ledger_deltas(&ev, "STG", d), 1);
+	assert_int_equal(ledger_deltas(&ev, &rules, d), 1);
 	expect_delta(&d[0], "STG", "", -1500);
 	assert_int_equal(validate(ship_bin, &ev, why), WH_OK);
-	assert_int_equal(ledger_deltas(&ev, "STG", d), 1);
+	assert_int_equal(ledger_deltas(&ev, &rules, d), 1);
 	expect_delta(&d[0], "DOCK", "", -1000);
+	assert_int_equal(ledger_deltas(&ev, &from_staging, d), 1); /* shipment_from = staging */
+	expect_delta(&d[0], "STG", "", -1000);
 	assert_int_equal(validate(xfer, &ev, why), WH_OK);
-	assert_int_equal(ledger_deltas(&ev, "STG", d), 2);
+	assert_int_equal(ledger_deltas(&ev, &rules, d), 2);
 	expect_delta(&d[0], "A1", "", -3000);
 	expect_delta(&d[1], "B2", "", 3000);
 	assert_int_equal(validate(adj, &ev, why), WH_OK);
-	assert_int_equal(ledger_deltas(&ev, "STG", d), 1);
+	assert_int_equal(ledger_deltas(&ev, &rules, d), 1);
 	expect_delta(&d[0], "A1", "", -250);
 }
 
