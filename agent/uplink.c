@@ -918,6 +918,8 @@ uplink_reconfigure(struct uplink *up, const struct conf *c)
 {
 	up->conf = c;
 	up->lanes.live_share_pct = (int)c->mqtt_live_share_pct;
+	if (c->ledger_snapshot_interval_s > 0 && !up->snapshot_timer.armed) /* turned on */
+		loop_timer_arm(&up->snapshot_timer, c->ledger_snapshot_interval_s * 1000);
 	if (!identity_changed(&up->identity, c))
 		return;
 	if (identity_load(&up->identity, c) != WH_OK)

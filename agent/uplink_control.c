@@ -92,6 +92,8 @@ uplink_on_snapshot_timer(void *arg)
 	struct uplink *up = arg;
 	char msg[200];
 
+	if (up->conf->ledger_snapshot_interval_s <= 0) /* turned off by a reload */
+		return;
 	up->snap_due = 1;
 	if (up->state == UP_CONNECTED && uplink_start_snapshot(up, NULL, msg, sizeof(msg)) != 0)
 		log_warnx("uplink: %s", msg);
