@@ -64,6 +64,7 @@ import importlib
 import itertools
 import json
 import os
+import select
 import signal
 import socket
 import sqlite3
@@ -639,10 +640,13 @@ class Commander:
 
 class Platform:
     """Subscriptions and message handling; this instance's view in a Tracker and TopicStats,
-    the shared state in the Store."""
+    the shared state in the Store. The backfill topic has an MQTT session of its own
+    (backfill_client): a broker queues a session's messages in order, so on one session a new
+    event would wait behind every backfill batch queued before it; the two sessions are served
+    in turn."""
 
-    def __init__(self, a, client, store):
-        self.a, self.client, self.store = a, client, store
+    def __init__(self, a, client, backfill_client, store):
+        self.a, self.client, self.backfill_client, self.store = a, client, backfill_client, store
         self.batch_pb2, self.status_pb2 = pb2("batch"), pb2("status")
         self.tracker = Tracker()
         self.topics = {"events": TopicStats(), "backfill": TopicStats()}
@@ -652,9 +656,11 @@ class Platform:
         self.acks_sent = 0
         self.command_results = []
         self.snapshot_asked = False
-        client.on_connect = self.on_connect
-        client.on_subscribe = self.on_subscribe
-        client.on_message = self.on_message
+        self.subscribed = set()
+        for c in (client, backfill_client):
+            c.on_connect = self.on_connect
+            c.on_subscribe = self.on_subscribe
+            c.on_message = self.on_message
 
     def topic(self, name, shared):
         """PREFIX/SITE/name, as a shared subscription of --share's group when shared."""
@@ -662,12 +668,15 @@ class Platform:
         return "$share/%s/%s" % (self.a.share, t) if shared and self.a.share else t
 
     def on_connect(self, client, userdata, flags, rc, props=None):
-        client.subscribe([(self.topic("events", True), 1), (self.topic("backfill", True), 1),
-                          (self.topic("snapshot", True), 1), (self.topic("status", False), 1),
-                          (self.topic("cmd/result", False), 1)])
+        if client is self.backfill_client:
+            client.subscribe([(self.topic("backfill", True), 1)])
+            return
+        client.subscribe([(self.topic("events", True), 1), (self.topic("snapshot", True), 1),
+                          (self.topic("status", False), 1), (self.topic("cmd/result", False), 1)])
 
     def on_subscribe(self, client, userdata, mid, granted, props=None):
-        if self.a.ready:
+        self.subscribed.add(id(client))
+        if self.a.ready and len(self.subscribed) == 2:
             open(self.a.ready, "w").close()
 
     def on_message(self, client, userdata, msg):
@@ -795,6 +804,17 @@ class Platform:
             self.events_out.close()
 
 
+def serve(clients, timeout):
+    """Waits (at most timeout s) until a session has something to read, then gives each
+    session a turn: a packet read, what is queued written. TLS may hold bytes already read
+    from the socket: then there is no wait."""
+    socks = [c.socket() for c in clients if c.socket() is not None]
+    if not any(getattr(sock, "pending", lambda: 0)() for sock in socks):
+        select.select(socks, [], [], timeout)
+    for c in clients:
+        c.loop(timeout=0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
@@ -838,17 +858,19 @@ def main():
     load_protos(a.proto)
     instance = "%s-%d" % (socket.gethostname(), os.getpid())
     store = Store(a.store, (a.staging, a.shipment_from == "staging"), a.ack_from or a.expect_first, instance)
-    client = mqtt.Client(client_id="whagent-consumer-%d" % os.getpid(), protocol=mqtt.MQTTv5)
-    platform = Platform(a, client, store)
-    if a.cafile:
-        client.tls_set(ca_certs=a.cafile, certfile=a.cert, keyfile=a.key)
-    client.connect(a.host, a.port, keepalive=30)
+    clients = [mqtt.Client(client_id="whagent-consumer-%d%s" % (os.getpid(), suffix), protocol=mqtt.MQTTv5)
+               for suffix in ("", "-backfill")]
+    platform = Platform(a, clients[0], clients[1], store)
+    for client in clients:
+        if a.cafile:
+            client.tls_set(ca_certs=a.cafile, certfile=a.cert, keyfile=a.key)
+        client.connect(a.host, a.port, keepalive=30)
     deadline = time.monotonic() + a.timeout if a.timeout else None
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))  # summary, then exit
     next_tick = 0
     while not stop:
-        client.loop(timeout=0.2)
+        serve(clients, 0.2)
         if time.monotonic() >= next_tick:
             platform.tick()
             next_tick = time.monotonic() + TICK_S
@@ -857,8 +879,9 @@ def main():
         if deadline and time.monotonic() > deadline:
             break
     for _ in range(5):  # statuses published together with the last batch; our last acks
-        client.loop(timeout=0.1)
-    client.disconnect()
+        serve(clients, 0.1)
+    for client in clients:
+        client.disconnect()
     platform.close()
     print(json.dumps(platform.summary()))
     return 1 if (a.expect_last or a.expect_snapshots) and not platform.done() else 0
