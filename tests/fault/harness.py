@@ -20,8 +20,9 @@ such losses are counted apart and checked to still be in the journal (replayable
 Scenarios alternate between the --ack-modes. With ack_mode = platform the consumer plays the
 platform: it acks the contiguous prefix it holds, finds holes (also a lost tail, through the
 Status's acked_through) and asks for replays; the agent drains old backlogs on the backfill
-lane (backfill_after_s = 1) beside the live one. There broker_kill9 is one of the faults, and
-nothing may be lost at all: the journal keeps what the platform has not acked.
+lane (backfill_after_s = 1) beside the live one. There the broker keeps nothing across a
+restart (persistence false), broker_kill9 is one of the faults, and nothing may be lost at
+all: the journal keeps what the platform has not acked, and replays fill the holes.
 
 usage: harness.py --agent CMD... [--seed S] [--faults N] [--per-scenario K] [--kinds a,b]
                   [--ack-modes broker,platform]
@@ -122,10 +123,13 @@ class Env:
 
     def write_confs(self):
         with open(os.path.join(self.work, "mosquitto.conf"), "w") as f:
-            f.write("user root\npersistence true\npersistence_location %s/\nautosave_interval 1\n"
+            # with platform acks the broker may forget everything when it stops: the journal
+            # keeps what the platform has not acked, and replays fill the holes
+            f.write("user root\npersistence %s\npersistence_location %s/\nautosave_interval 1\n"
                     "autosave_on_changes true\nmax_queued_messages 0\nmax_inflight_messages 0\n"
                     "log_dest file %s/broker.log\nlistener %d 127.0.0.1\nallow_anonymous true\n"
-                    % (self.broker_dir, self.work, self.port))
+                    % ("false" if self.mode == "platform" else "true", self.broker_dir, self.work,
+                       self.port))
             if self.ns:
                 f.write("listener %d %s\nallow_anonymous true\n" % (self.port, self.host_ip))
         http_host = self.ns_ip if self.ns else "127.0.0.1"
