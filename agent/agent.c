@@ -13,6 +13,8 @@
 #include "input_http.h"
 #include "input_spool.h"
 #include "journal.h"
+#include "journal_ledger.h"
+#include "journal_meta.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -202,10 +204,8 @@ healthz(struct agent *ag, unsigned *ret_status)
 	struct journal_stats st = {0};
 	struct status_live lv;
 	char *body = wh_malloc(512);
-	wh_err err = journal_begin(ag->journal);
+	wh_err err = journal_room(ag->journal); /* no write lock */
 
-	if (err == WH_OK)
-		journal_rollback(ag->journal);
 	live_state(ag, &lv);
 	journal_stats(ag->journal, &st);
 	*ret_status = err == WH_OK ? 200 : 503;

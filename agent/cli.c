@@ -17,6 +17,8 @@
 #include "csv.h"
 #include "intake.h"
 #include "journal.h"
+#include "journal_meta.h"
+#include "journal_quarantine.h"
 #include "log.h"
 #include "mem.h"
 #include "platform.h"
@@ -439,7 +441,7 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 		printf("still invalid: %s\n", out.reason);
 		goto out;
 	}
-	if (err == WH_OK && (err = journal_begin(j)) == WH_OK) {
+	if (err == WH_OK && (err = journal_txn_begin(j, JOURNAL_TXN_APPEND)) == WH_OK) {
 		raw = (struct intake_raw){.position = h.position,
 					  .format = h.format,
 					  .context = h.context,
@@ -448,16 +450,13 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 		in.source = h.source;
 		err = intake_record(&in, r, NULL, &raw, &out);
 		if (err == WH_OK && out.result == INTAKE_QUARANTINED) {
-			journal_rollback(j);
+			journal_txn_end(j, WH_ERR_INVAL); /* nothing changes */
 			printf("still invalid: %s\n", out.reason);
 			goto out;
 		}
 		if (err == WH_OK)
 			err = journal_quarantine_delete(j, id);
-		if (err == WH_OK)
-			err = journal_commit(j);
-		else
-			journal_rollback(j);
+		err = journal_txn_end(j, err);
 	}
 	if (err != WH_OK) {
 		fprintf(stderr, "whagent: requeue: %s: %s\n", wh_strerror(err), journal_errmsg(j));

@@ -1,5 +1,5 @@
 /* The project's error codes. Every library function returns one; callers log once.
- * SQLite codes are translated only in journal.c, library codes only where they are used. */
+ * SQLite codes are translated only in the journal, library codes only where they are used. */
 #ifndef WHAGENT_ERR_H
 #define WHAGENT_ERR_H
 
@@ -17,6 +17,9 @@ typedef enum wh_err {
 	WH_ERR_TOOBIG,	 /* a record exceeds a size limit */
 	WH_ERR_PAUSED,	 /* capture paused by the central platform (pause_capture) */
 } wh_err;
+
+/* printf-style format checking of a function's arguments fmt_index and args_index. */
+#define WH_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* A short English text for err; never NULL. */
 const char *wh_strerror(wh_err err);

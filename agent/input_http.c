@@ -249,13 +249,12 @@ flush(struct http *h)
 
 	if (h->pending == NULL)
 		return;
-	err = journal_begin(h->journal);
-	for (rq = h->pending; err == WH_OK && rq != NULL; rq = rq->next)
-		err = take_body(h, rq);
-	if (err == WH_OK)
-		err = journal_commit(h->journal);
-	else
-		journal_rollback(h->journal); /* none open if begin failed */
+	err = journal_txn_begin(h->journal, JOURNAL_TXN_APPEND);
+	if (err == WH_OK) {
+		for (rq = h->pending; err == WH_OK && rq != NULL; rq = rq->next)
+			err = take_body(h, rq);
+		err = journal_txn_end(h->journal, err);
+	}
 	if (err == WH_OK) {
 		intake_committed(&h->intake);
 	} else {

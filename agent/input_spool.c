@@ -18,6 +18,7 @@
 #include "csv.h"
 #include "intake.h"
 #include "journal.h"
+#include "journal_cursor.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -585,11 +586,7 @@ commit_slice(struct spool *sp, int done)
 
 	cursor_name(c->name, cname, sizeof(cname));
 	cursor_format(&c->st, c->base + c->pos, c->line, done, text, sizeof(text));
-	err = journal_cursor_set(sp->journal, cname, text);
-	if (err == WH_OK)
-		err = journal_commit(sp->journal);
-	else
-		journal_rollback(sp->journal);
+	err = journal_txn_end(sp->journal, journal_cursor_set(sp->journal, cname, text));
 	if (err == WH_OK)
 		intake_committed(&sp->intake);
 	else
@@ -606,7 +603,7 @@ slice(struct spool *sp, wh_err *ret_err)
 	int finished = 0;
 	wh_err err;
 
-	if ((err = journal_begin(sp->journal)) != WH_OK)
+	if ((err = journal_txn_begin(sp->journal, JOURNAL_TXN_APPEND)) != WH_OK)
 		goto out;
 	/* A slice never ends inside an over-long line being discarded: the cursor cannot say so. */
 	while ((n < sp->conf->commit_records && platform_mono_ms() < until) || sp->cur.skipping) {
@@ -639,7 +636,7 @@ slice(struct spool *sp, wh_err *ret_err)
 	if (err == WH_OK) {
 		err = commit_slice(sp, finished);
 	} else {
-		journal_rollback(sp->journal);
+		journal_txn_end(sp->journal, err);
 		intake_rolled_back(&sp->intake);
 	}
 out:

@@ -6,6 +6,8 @@
 
 #include "codec.h"
 #include "journal.h"
+#include "journal_event.h"
+#include "journal_quarantine.h"
 #include "mem.h"
 #include "platform.h"
 #include "record.h"
@@ -74,7 +76,7 @@ intake_record(struct intake *in, const struct record *r, const int *fields,
 {
 	struct event ev;
 	struct journal_event je;
-	struct journal_delta deltas[LEDGER_MAX_DELTAS];
+	struct ledger_delta deltas[LEDGER_MAX_DELTAS];
 	uint8_t id[EVENT_ID_LEN], *payload = NULL;
 	int dup = 0;
 	wh_err err;

@@ -1,310 +1,31 @@
-/* SQLite journal: schema and migrations, appends, cursors, pages, acks and pruning, meta and
- * quarantine. Statements are prepared once at open (here) and reset after each use; the
- * ledger's use of them is in journal_ledger.c. Marking events sent never rewrites event rows:
- * the watermark is in meta. */
+/* The journal: opening and closing it, the one place that opens and ends transactions (and
+ * decides what each kind checks and keeps), appends, pages, watermarks and pruning, cursors,
+ * quarantine, meta and statistics. The SQL is in journal_sql.c; the ledger's part in
+ * journal_ledger.c. Marking events sent never rewrites event rows: the watermark is in meta. */
 #include "journal.h"
 
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "crypto.h"
+#include "journal_cursor.h"
+#include "journal_event.h"
 #include "journal_int.h"
+#include "journal_meta.h"
+#include "journal_quarantine.h"
 #include "mem.h"
 #include "platform.h"
 
-#define SCHEMA_VERSION 2
+/* --- open and close -------------------------------------------------------------------- */
 
-static const char schema_v1[] =
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE event(seq INTEGER PRIMARY KEY, source TEXT NOT NULL,"
-	" source_key TEXT NOT NULL, kind INTEGER NOT NULL, captured_at INTEGER NOT NULL,"
-	" payload BLOB NOT NULL, UNIQUE(source, source_key));"
-	"CREATE TABLE cursor(name TEXT PRIMARY KEY, position TEXT NOT NULL,"
-	" updated_at INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE quarantine(id INTEGER PRIMARY KEY AUTOINCREMENT, input TEXT NOT NULL,"
-	" source TEXT NOT NULL, position TEXT NOT NULL, received_at INTEGER NOT NULL,"
-	" reason TEXT NOT NULL, format TEXT NOT NULL, context TEXT, raw BLOB NOT NULL);"
-	"INSERT INTO meta VALUES('next_seq', 1), ('acked_through', 0), ('session', 0),"
-	" ('duplicates', 0);";
-
-/* 2: the ledger. An event appends its balance changes to ledger_delta (in seq order: cheap
- * appends); journal_ledger_fold adds them into ledger in key order now and then, so that a
- * transaction does not rewrite a page of a large ledger for every event. A balance is its
- * ledger row plus its deltas. Control totals count from ledger_from_seq (the next seq when
- * the ledger was added). */
-static const char schema_v2[] =
-	"CREATE TABLE ledger(sku TEXT NOT NULL, location TEXT NOT NULL, lot TEXT NOT NULL,"
-	" uom TEXT NOT NULL, on_hand INTEGER NOT NULL, last_seq INTEGER NOT NULL,"
-	" PRIMARY KEY(sku, location, lot, uom)) WITHOUT ROWID;"
-	"CREATE TABLE ledger_delta(id INTEGER PRIMARY KEY, sku TEXT NOT NULL,"
-	" location TEXT NOT NULL, lot TEXT NOT NULL, uom TEXT NOT NULL, milli INTEGER NOT NULL,"
-	" seq INTEGER NOT NULL);"
-	"CREATE TABLE total(kind INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
-	" qty INTEGER NOT NULL, hash BLOB NOT NULL);"
-	"INSERT INTO meta SELECT 'ledger_from_seq', value FROM meta WHERE key = 'next_seq';"
-	"PRAGMA user_version = 2;";
-
-static const char *const sql[ST_COUNT] = {
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
-			" ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-	[ST_INSERT] = "INSERT INTO event(seq, source, source_key, kind, captured_at, payload)"
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(source, source_key) DO NOTHING",
-	[ST_FIND] = "SELECT seq FROM event WHERE source = ?1 AND source_key = ?2",
-	[ST_QUAR_INSERT] = "INSERT INTO quarantine(input, source, position, received_at, reason,"
-			   " format, context, raw) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_QUAR_LIST] = "SELECT id, input, source, position, received_at, reason, format, context,"
-			 " NULL FROM quarantine ORDER BY id",
-	[ST_QUAR_GET] = "SELECT id, input, source, position, received_at, reason, format, context,"
-			" raw FROM quarantine WHERE id = ?1",
-	[ST_QUAR_DEL] = "DELETE FROM quarantine WHERE id = ?1",
-	[ST_QUAR_COUNT] = "SELECT count(*) FROM quarantine",
-	[ST_CUR_GET] = "SELECT position FROM cursor WHERE name = ?1",
-	[ST_CUR_SET] = "INSERT INTO cursor(name, position, updated_at) VALUES(?1, ?2, ?3)"
-		       " ON CONFLICT(name) DO UPDATE SET position = excluded.position,"
-		       " updated_at = excluded.updated_at",
-	[ST_CUR_DEL] = "DELETE FROM cursor WHERE name = ?1",
-	[ST_CUR_EACH] = "SELECT name FROM cursor ORDER BY name",
-	[ST_PAGE] = "SELECT seq, payload FROM event WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-	[ST_PRUNE] = "DELETE FROM event WHERE seq <= ?1",
-	[ST_SIZE] = "SELECT page_count * page_size, freelist_count * page_size"
-		    " FROM pragma_page_count, pragma_freelist_count, pragma_page_size",
-	[ST_CAPTURED_AT] = "SELECT captured_at FROM event WHERE seq = ?1",
-	[ST_FIRST_SEQ] = "SELECT ifnull(min(seq), 0) FROM event",
-	[ST_PRUNE_MAX] =
-		"SELECT ifnull(max(seq), 0) FROM event WHERE seq <= ?1 AND captured_at < ?2",
-	[ST_DELTA_ADD] = "INSERT INTO ledger_delta(sku, location, lot, uom, milli, seq)"
-			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_DELTA_SPAN] = "SELECT ifnull(min(id), 0), ifnull(max(id), 0) FROM ledger_delta",
-	[ST_FOLD] = "INSERT INTO ledger SELECT sku, location, lot, uom, sum(milli), max(seq)"
-		    " FROM ledger_delta WHERE id <= ?1 GROUP BY sku, location, lot, uom"
-		    " ORDER BY sku, location, lot, uom"
-		    " ON CONFLICT(sku, location, lot, uom) DO UPDATE"
-		    " SET on_hand = on_hand + excluded.on_hand, last_seq = excluded.last_seq",
-	[ST_FOLD_DEL] = "DELETE FROM ledger_delta WHERE id <= ?1",
-	[ST_TOTAL_ALL] = "SELECT kind, count, qty, hash FROM total",
-	[ST_TOTAL_SET] = "INSERT INTO total VALUES(?1, ?2, ?3, ?4) ON CONFLICT(kind) DO UPDATE"
-			 " SET count = excluded.count, qty = excluded.qty, hash = excluded.hash",
-};
-
-/* Translates a SQLite result code, keeping SQLite's message for journal_errmsg. */
-wh_err
-journal_db_fail(struct journal *j, int rc, const char *what)
+static char *
+dir_of(const char *path)
 {
-	snprintf(j->errmsg, sizeof(j->errmsg), "%s: %s", what,
-		 j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc));
-	switch (rc & 0xff) {
-	case SQLITE_NOMEM:
-		return WH_ERR_NOMEM;
-	case SQLITE_FULL:
-		return WH_ERR_FULL;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return WH_ERR_BUSY;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return WH_ERR_CORRUPT;
-	case SQLITE_CANTOPEN:
-	case SQLITE_IOERR:
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-		return WH_ERR_IO;
-	default:
-		return WH_ERR_DB;
-	}
-}
+	const char *slash = strrchr(path, '/');
 
-/* Steps a statement that returns no row, then resets it. */
-wh_err
-journal_run(struct journal *j, enum stmt s)
-{
-	int rc = sqlite3_step(j->st[s]);
-	wh_err err = WH_OK;
-
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		err = journal_db_fail(j, rc, sql[s]);
-	sqlite3_reset(j->st[s]);
-	sqlite3_clear_bindings(j->st[s]);
-	return err;
-}
-
-/* Steps a statement expected to return one row (SQLITE_ROW left for the caller to read, then
- * sqlite3_reset). WH_ERR_NOTFOUND if there is none. */
-wh_err
-journal_row(struct journal *j, enum stmt s)
-{
-	int rc = sqlite3_step(j->st[s]);
-
-	if (rc == SQLITE_ROW)
-		return WH_OK;
-	sqlite3_reset(j->st[s]);
-	if (rc == SQLITE_DONE)
-		return WH_ERR_NOTFOUND;
-	return journal_db_fail(j, rc, sql[s]);
-}
-
-wh_err
-journal_count(struct journal *j, enum stmt s, uint64_t *ret)
-{
-	wh_err err = journal_row(j, s);
-
-	if (err != WH_OK)
-		return err;
-	*ret = (uint64_t)sqlite3_column_int64(j->st[s], 0);
-	sqlite3_reset(j->st[s]);
-	return WH_OK;
-}
-
-wh_err
-journal_exec(struct journal *j, const char *text)
-{
-	int rc = sqlite3_exec(j->db, text, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? WH_OK : journal_db_fail(j, rc, text);
-}
-
-wh_err
-journal_meta_get_int(struct journal *j, const char *key, uint64_t *ret)
-{
-	wh_err err;
-
-	sqlite3_bind_text(j->st[ST_META_GET], 1, key, -1, SQLITE_STATIC);
-	err = journal_row(j, ST_META_GET);
-	if (err == WH_OK) {
-		*ret = (uint64_t)sqlite3_column_int64(j->st[ST_META_GET], 0);
-		sqlite3_reset(j->st[ST_META_GET]);
-	} else if (err == WH_ERR_NOTFOUND) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "meta key %s missing", key);
-		err = WH_ERR_CORRUPT;
-	}
-	return err;
-}
-
-wh_err
-journal_meta_set_int(struct journal *j, const char *key, uint64_t value)
-{
-	sqlite3_bind_text(j->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(j->st[ST_META_SET], 2, (sqlite3_int64)value);
-	return journal_run(j, ST_META_SET);
-}
-
-/* meta value that may be absent (added after schema 1 was created): 0 then. */
-static wh_err
-meta_get_opt(struct journal *j, const char *key, uint64_t *ret)
-{
-	wh_err err = journal_meta_get_int(j, key, ret);
-
-	if (err == WH_ERR_CORRUPT && strstr(j->errmsg, "missing") != NULL) {
-		*ret = 0;
-		return WH_OK;
-	}
-	return err;
-}
-
-static wh_err
-user_version(struct journal *j, int *ret)
-{
-	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(j->db, "PRAGMA user_version", -1, &s, NULL);
-
-	if (rc != SQLITE_OK)
-		return journal_db_fail(j, rc, "PRAGMA user_version");
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*ret = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? WH_OK : journal_db_fail(j, rc, "PRAGMA user_version");
-}
-
-static wh_err
-count_tables(struct journal *j, int *ret)
-{
-	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(j->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
-
-	if (rc != SQLITE_OK)
-		return journal_db_fail(j, rc, "reading the schema");
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*ret = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? WH_OK : journal_db_fail(j, rc, "reading the schema");
-}
-
-/* Creates the schema in a new database, with a random journal_id. */
-static wh_err
-create(struct journal *j)
-{
-	uint8_t raw[JOURNAL_ID_LEN / 2];
-	char id[JOURNAL_ID_LEN + 1], text[256];
-	wh_err err;
-
-	if (platform_random(raw, sizeof(raw)) != 0) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "no random bytes for the journal id");
-		return WH_ERR_IO;
-	}
-	crypto_hex(raw, sizeof(raw), id);
-	err = journal_exec(j, "BEGIN IMMEDIATE");
-	if (err != WH_OK)
-		return err;
-	snprintf(text, sizeof(text), "INSERT INTO meta VALUES('journal_id', '%s');", id);
-	if ((err = journal_exec(j, schema_v1)) != WH_OK || (err = journal_exec(j, text)) != WH_OK ||
-	    (err = journal_exec(j, schema_v2)) != WH_OK ||
-	    (err = journal_exec(j, "COMMIT")) != WH_OK) {
-		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		return err;
-	}
-	return WH_OK;
-}
-
-/* Brings the schema to SCHEMA_VERSION; refuses foreign and newer files. */
-static wh_err
-migrate(struct journal *j)
-{
-	int version = 0, tables = 0;
-	wh_err err = user_version(j, &version);
-
-	if (err != WH_OK)
-		return err;
-	if (version == SCHEMA_VERSION)
-		return WH_OK;
-	if (version > SCHEMA_VERSION) {
-		snprintf(j->errmsg, sizeof(j->errmsg),
-			 "journal schema %d is newer than this whagent (%d): upgrade whagent",
-			 version, SCHEMA_VERSION);
-		return WH_ERR_CORRUPT;
-	}
-	if (version == 1) {
-		if (j->opts.readonly) {
-			snprintf(j->errmsg, sizeof(j->errmsg),
-				 "journal schema 1 is migrated when the agent next starts");
-			return WH_ERR_CORRUPT;
-		}
-		if ((err = journal_exec(j, "BEGIN IMMEDIATE")) != WH_OK)
-			return err;
-		if ((err = journal_exec(j, schema_v2)) != WH_OK ||
-		    (err = journal_exec(j, "COMMIT")) != WH_OK)
-			sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		return err;
-	}
-	if ((err = count_tables(j, &tables)) != WH_OK)
-		return err;
-	if (tables > 0) {
-		snprintf(j->errmsg, sizeof(j->errmsg),
-			 "the file holds an SQLite database that is not a whagent journal");
-		return WH_ERR_CORRUPT;
-	}
-	if (j->opts.readonly) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "the journal has not been created yet");
-		return WH_ERR_NOTFOUND;
-	}
-	return create(j);
+	/* "." for a bare name, "/" for a file in the root */
+	return wh_strndup(slash ? path : ".", slash && slash > path ? (size_t)(slash - path) : 1);
 }
 
 static wh_err
@@ -312,41 +33,7 @@ load_id(struct journal *j)
 {
 	wh_err err = journal_meta_get(j, "journal_id", j->id, sizeof(j->id));
 
-	if (err == WH_ERR_NOTFOUND) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "journal_id missing");
-		return WH_ERR_CORRUPT;
-	}
-	return err;
-}
-
-static char *
-dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return wh_strdup(".");
-	if (slash == path)
-		return wh_strdup("/");
-	return wh_strndup(path, (size_t)(slash - path));
-}
-
-static wh_err
-configure(struct journal *j)
-{
-	wh_err err;
-
-	sqlite3_busy_timeout(j->db, 5000);
-	if (j->opts.readonly)
-		return WH_OK;
-	/* auto_vacuum first: once WAL is on, a new database ignores it (no-op when it exists) */
-	err = journal_exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
-	if (err == WH_OK)
-		err = journal_exec(j, "PRAGMA journal_mode = WAL");
-	if (err == WH_OK)
-		err = journal_exec(j, j->opts.sync_normal ? "PRAGMA synchronous = NORMAL"
-							  : "PRAGMA synchronous = FULL");
-	return err;
+	return err == WH_ERR_NOTFOUND ? journal_fail(j, WH_ERR_CORRUPT, "journal_id missing") : err;
 }
 
 wh_err
@@ -372,17 +59,10 @@ journal_open(const char *path, const struct journal_opts *o, struct journal **re
 		err = journal_db_fail(j, rc, path);
 		goto out;
 	}
-	if ((err = configure(j)) != WH_OK || (err = migrate(j)) != WH_OK)
-		goto out;
-	for (int s = 0; s < ST_COUNT; s++) {
-		rc = sqlite3_prepare_v3(j->db, sql[s], -1, SQLITE_PREPARE_PERSISTENT, &j->st[s],
-					NULL);
-		if (rc != SQLITE_OK) {
-			err = journal_db_fail(j, rc, sql[s]);
-			goto out;
-		}
-	}
-	err = load_id(j);
+	if ((err = journal_sql_configure(j)) == WH_OK &&
+	    (err = journal_sql_prepare_txn(j)) == WH_OK &&
+	    (err = journal_sql_migrate(j)) == WH_OK && (err = journal_sql_prepare(j)) == WH_OK)
+		err = load_id(j);
 out:
 	*ret_j = j;
 	return err;
@@ -393,11 +73,10 @@ journal_close(struct journal *j)
 {
 	if (j == NULL)
 		return;
-	if (j->in_txn)
-		journal_rollback(j);
+	while (j->depth > 0)
+		journal_txn_end(j, WH_ERR_INVAL);
 	sqlite3_finalize(j->snap_page);
-	for (int s = 0; s < ST_COUNT; s++)
-		sqlite3_finalize(j->st[s]);
+	journal_sql_finalize(j);
 	sqlite3_close(j->db);
 	wh_free(j->dir);
 	wh_free(j);
@@ -422,38 +101,10 @@ journal_set_limits(struct journal *j, int64_t max_bytes, int64_t reserve_bytes)
 	j->opts.reserve_bytes = reserve_bytes;
 }
 
+/* --- transactions ---------------------------------------------------------------------- */
+
 wh_err
-journal_start_session(struct journal *j, uint64_t *ret_session)
-{
-	uint64_t session = 0;
-	wh_err err = journal_begin(j);
-
-	if (err == WH_ERR_FULL || err == WH_ERR_PAUSED) { /* the session always advances */
-		if ((err = journal_run(j, ST_BEGIN)) != WH_OK)
-			return err;
-		j->in_txn = 1;
-		err = journal_meta_get_int(j, "next_seq", &j->next_seq);
-		j->begin_seq = j->next_seq;
-	}
-	if (err != WH_OK) {
-		journal_rollback(j);
-		return err;
-	}
-	if ((err = journal_meta_get_int(j, "session", &session)) != WH_OK ||
-	    (err = journal_meta_set_int(j, "session", session + 1)) != WH_OK) {
-		journal_rollback(j);
-		return err;
-	}
-	err = journal_commit(j);
-	if (err == WH_OK)
-		*ret_session = session + 1;
-	return err;
-}
-
-/* WH_ERR_FULL when the database is at its budget or its file system below the reserve;
- * WH_ERR_PAUSED while capture is paused. */
-static wh_err
-check_budget(struct journal *j)
+journal_room(struct journal *j)
 {
 	uint64_t free_bytes, paused = 0;
 	int64_t used;
@@ -465,52 +116,108 @@ check_budget(struct journal *j)
 		used = sqlite3_column_int64(j->st[ST_SIZE], 0) -
 		       sqlite3_column_int64(j->st[ST_SIZE], 1);
 		sqlite3_reset(j->st[ST_SIZE]);
-		if (used >= j->opts.max_bytes) {
-			snprintf(j->errmsg, sizeof(j->errmsg),
-				 "journal holds %" PRId64 " bytes, budget %" PRId64, used,
-				 j->opts.max_bytes);
-			return WH_ERR_FULL;
-		}
+		if (used >= j->opts.max_bytes)
+			return journal_fail(j, WH_ERR_FULL,
+					    "journal holds %" PRId64 " bytes, budget %" PRId64,
+					    used, j->opts.max_bytes);
 	}
-	if ((err = meta_get_opt(j, "capture_paused", &paused)) != WH_OK)
+	if ((err = journal_meta_opt_int(j, "capture_paused", &paused)) != WH_OK)
 		return err;
-	if (paused) {
-		snprintf(j->errmsg, sizeof(j->errmsg),
-			 "capture paused by the central platform (until resume_capture)");
-		return WH_ERR_PAUSED;
-	}
+	if (paused)
+		return journal_fail(j, WH_ERR_PAUSED,
+				    "capture paused by the central platform (until "
+				    "resume_capture)");
 	if (j->opts.reserve_bytes > 0 && platform_fs_free(j->dir, &free_bytes) == 0 &&
-	    free_bytes < (uint64_t)j->opts.reserve_bytes) {
-		snprintf(j->errmsg, sizeof(j->errmsg),
-			 "%" PRIu64 " bytes free on %s, reserve %" PRId64, free_bytes, j->dir,
-			 j->opts.reserve_bytes);
-		return WH_ERR_FULL;
+	    free_bytes < (uint64_t)j->opts.reserve_bytes)
+		return journal_fail(j, WH_ERR_FULL,
+				    "%" PRIu64 " bytes free on %s, reserve %" PRId64, free_bytes,
+				    j->dir, j->opts.reserve_bytes);
+	return WH_OK;
+}
+
+static int
+writes(enum journal_txn kind)
+{
+	return kind == JOURNAL_TXN_APPEND || kind == JOURNAL_TXN_MAINTENANCE;
+}
+
+static void
+rollback_outer(struct journal *j)
+{
+	/* SQLite may already have rolled back (SQLITE_FULL, SQLITE_NOMEM): ignore the result. */
+	if (!sqlite3_get_autocommit(j->db))
+		journal_run(j, ST_ROLLBACK);
+	j->depth = 0;
+	j->reads = 0;
+	memset(&j->txn, 0, sizeof(j->txn));
+}
+
+static wh_err
+begin_outer(struct journal *j, enum journal_txn kind)
+{
+	wh_err err = journal_run(j, kind == JOURNAL_TXN_READ ? ST_BEGIN_READ : ST_BEGIN);
+
+	if (err != WH_OK)
+		return err;
+	j->depth = 1;
+	j->kind = kind;
+	memset(&j->txn, 0, sizeof(j->txn));
+	if (writes(kind)) {
+		/* read under the write lock: another process may have appended */
+		if ((err = journal_meta_need_int(j, "next_seq", &j->txn.next_seq)) == WH_OK)
+			err = journal_load_totals(j, j->txn.totals);
+		j->begin_seq = j->txn.next_seq;
 	}
+	if (err == WH_OK && kind == JOURNAL_TXN_APPEND)
+		err = journal_room(j);
+	if (err != WH_OK)
+		rollback_outer(j);
+	return err;
+}
+
+static wh_err
+begin_inner(struct journal *j, enum journal_txn kind)
+{
+	wh_err err;
+
+	if (kind == JOURNAL_TXN_READ) {
+		j->reads++;
+		return WH_OK;
+	}
+	if (j->reads > 0 || !writes(j->kind))
+		return journal_fail(j, WH_ERR_INVAL, "a write inside a read transaction");
+	if (j->depth > 1 || kind == JOURNAL_TXN_SCHEMA)
+		return journal_fail(j, WH_ERR_INVAL, "transactions nest one deep");
+	if (kind == JOURNAL_TXN_APPEND && (err = journal_room(j)) != WH_OK)
+		return err;
+	if ((err = journal_run(j, ST_SAVEPOINT)) != WH_OK)
+		return err;
+	j->saved = j->txn;
+	j->depth = 2;
 	return WH_OK;
 }
 
 wh_err
-journal_begin(struct journal *j)
+journal_txn_begin(struct journal *j, enum journal_txn kind)
 {
-	wh_err err;
+	if (j->opts.readonly && kind != JOURNAL_TXN_READ)
+		return journal_fail(j, WH_ERR_INVAL, "journal opened read-only");
+	return j->depth == 0 ? begin_outer(j, kind) : begin_inner(j, kind);
+}
 
-	if (j->opts.readonly) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "journal opened read-only");
-		return WH_ERR_INVAL;
+static wh_err
+end_inner(struct journal *j, wh_err err)
+{
+	j->depth = 1;
+	if (err == WH_OK)
+		err = journal_run(j, ST_RELEASE);
+	if (err != WH_OK) {
+		if (!sqlite3_get_autocommit(j->db)) {
+			journal_run(j, ST_ROLLBACK_TO);
+			journal_run(j, ST_RELEASE);
+		}
+		j->txn = j->saved;
 	}
-	if (j->in_txn) {
-		snprintf(j->errmsg, sizeof(j->errmsg), "transaction already open");
-		return WH_ERR_INVAL;
-	}
-	if ((err = journal_run(j, ST_BEGIN)) != WH_OK)
-		return err;
-	j->in_txn = 1;
-	j->txn_dups = 0;
-	/* Read under the write lock: another process (whagent quarantine requeue) may append. */
-	if ((err = journal_meta_get_int(j, "next_seq", &j->next_seq)) != WH_OK ||
-	    (err = journal_load_totals(j)) != WH_OK || (err = check_budget(j)) != WH_OK)
-		journal_rollback(j);
-	j->begin_seq = j->next_seq;
 	return err;
 }
 
@@ -529,38 +236,66 @@ observe(struct journal_latency *h, int64_t us)
 	h->sum_s += s;
 }
 
+/* What a write transaction keeps besides its rows: next_seq, totals, duplicates. */
+static wh_err
+save_counters(struct journal *j)
+{
+	uint64_t dups = 0;
+	wh_err err = WH_OK;
+
+	if (j->txn.next_seq != j->begin_seq)
+		err = journal_meta_set_int(j, "next_seq", j->txn.next_seq);
+	if (err == WH_OK)
+		err = journal_save_totals(j);
+	if (err == WH_OK && j->txn.dups > 0 &&
+	    (err = journal_meta_need_int(j, "duplicates", &dups)) == WH_OK)
+		err = journal_meta_set_int(j, "duplicates", dups + j->txn.dups);
+	return err;
+}
+
+static wh_err
+commit_outer(struct journal *j)
+{
+	int64_t t0 = platform_mono_us();
+	int appended = writes(j->kind) && j->txn.next_seq != j->begin_seq;
+	wh_err err = writes(j->kind) ? save_counters(j) : WH_OK;
+
+	if (err == WH_OK)
+		err = journal_run(j, ST_COMMIT);
+	if (err != WH_OK) {
+		rollback_outer(j);
+		return err;
+	}
+	if (writes(j->kind))
+		observe(&j->latency, platform_mono_us() - t0);
+	j->depth = 0;
+	memset(&j->txn, 0, sizeof(j->txn));
+	if (appended && j->commit_cb != NULL)
+		j->commit_cb(j->commit_arg);
+	return WH_OK;
+}
+
+wh_err
+journal_txn_end(struct journal *j, wh_err err)
+{
+	if (j->depth == 0)
+		return err != WH_OK ? err : journal_fail(j, WH_ERR_INVAL, "no transaction open");
+	if (j->reads > 0) {
+		j->reads--;
+		return err;
+	}
+	if (j->depth == 2)
+		return end_inner(j, err);
+	if (err == WH_OK)
+		return commit_outer(j);
+	rollback_outer(j);
+	return err;
+}
+
 const struct journal_latency *
 journal_commit_latency(const struct journal *j)
 {
 	return &j->latency;
-}
-
-wh_err
-journal_commit(struct journal *j)
-{
-	int64_t t0 = platform_mono_us();
-	uint64_t dups = 0;
-	wh_err err;
-
-	if (!j->in_txn)
-		return WH_OK;
-	err = journal_meta_set_int(j, "next_seq", j->next_seq);
-	if (err == WH_OK)
-		err = journal_save_totals(j);
-	if (err == WH_OK && j->txn_dups > 0 &&
-	    (err = journal_meta_get_int(j, "duplicates", &dups)) == WH_OK)
-		err = journal_meta_set_int(j, "duplicates", dups + j->txn_dups);
-	if (err == WH_OK)
-		err = journal_run(j, ST_COMMIT);
-	if (err != WH_OK) {
-		journal_rollback(j);
-		return err;
-	}
-	j->in_txn = 0;
-	observe(&j->latency, platform_mono_us() - t0);
-	if (j->next_seq != j->begin_seq && j->commit_cb != NULL)
-		j->commit_cb(j->commit_arg);
-	return WH_OK;
 }
 
 void
@@ -570,32 +305,20 @@ journal_on_commit(struct journal *j, void (*cb)(void *arg), void *arg)
 	j->commit_arg = arg;
 }
 
-void
-journal_rollback(struct journal *j)
+wh_err
+journal_need_write(struct journal *j)
 {
-	if (!j->in_txn)
-		return;
-	/* SQLite may already have rolled back (SQLITE_FULL, SQLITE_NOMEM): ignore the result. */
-	if (!sqlite3_get_autocommit(j->db))
-		journal_run(j, ST_ROLLBACK);
-	j->in_txn = 0;
-	j->txn_dups = 0;
-	j->totals_dirty = 0;
+	if (j->depth > 0 && writes(j->kind))
+		return WH_OK;
+	return journal_fail(j, WH_ERR_INVAL, "no write transaction open");
 }
+
+/* --- events ---------------------------------------------------------------------------- */
 
 uint64_t
 journal_next_seq(const struct journal *j)
 {
-	return j->next_seq;
-}
-
-wh_err
-journal_need_txn(struct journal *j)
-{
-	if (j->in_txn)
-		return WH_OK;
-	snprintf(j->errmsg, sizeof(j->errmsg), "no transaction open");
-	return WH_ERR_INVAL;
+	return j->txn.next_seq;
 }
 
 wh_err
@@ -604,9 +327,9 @@ journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_
 	sqlite3_stmt *s = j->st[ST_INSERT];
 	wh_err err;
 
-	if ((err = journal_need_txn(j)) != WH_OK)
+	if ((err = journal_need_write(j)) != WH_OK)
 		return err;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)j->next_seq);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)j->txn.next_seq);
 	sqlite3_bind_text(s, 2, ev->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, ev->source_key, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 4, ev->kind);
@@ -615,7 +338,7 @@ journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_
 	if ((err = journal_run(j, ST_INSERT)) != WH_OK)
 		return err;
 	if (sqlite3_changes(j->db) == 1) {
-		*ret_seq = j->next_seq++;
+		*ret_seq = j->txn.next_seq++;
 		*ret_dup = 0;
 		return ev->event_id ? journal_count_event(j, ev, *ret_seq) : WH_OK;
 	}
@@ -626,87 +349,8 @@ journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_
 	*ret_seq = (uint64_t)sqlite3_column_int64(j->st[ST_FIND], 0);
 	sqlite3_reset(j->st[ST_FIND]);
 	*ret_dup = 1;
-	j->txn_dups++;
+	j->txn.dups++;
 	return WH_OK;
-}
-
-static void
-bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v != NULL)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, i);
-}
-
-wh_err
-journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64_t *ret_id)
-{
-	sqlite3_stmt *s = j->st[ST_QUAR_INSERT];
-	wh_err err;
-
-	if ((err = journal_need_txn(j)) != WH_OK)
-		return err;
-	sqlite3_bind_text(s, 1, q->input, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, q->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, q->position, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, q->received_at_ms);
-	sqlite3_bind_text(s, 5, q->reason, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, q->format, -1, SQLITE_STATIC);
-	bind_text_or_null(s, 7, q->context);
-	sqlite3_bind_blob(s, 8, q->raw_len ? q->raw : "", (int)q->raw_len, SQLITE_STATIC);
-	if ((err = journal_run(j, ST_QUAR_INSERT)) != WH_OK)
-		return err;
-	if (ret_id != NULL)
-		*ret_id = sqlite3_last_insert_rowid(j->db);
-	return WH_OK;
-}
-
-wh_err
-journal_cursor_get(struct journal *j, const char *name, char *buf, size_t len)
-{
-	const unsigned char *v;
-	wh_err err;
-
-	sqlite3_bind_text(j->st[ST_CUR_GET], 1, name, -1, SQLITE_STATIC);
-	if ((err = journal_row(j, ST_CUR_GET)) != WH_OK)
-		return err;
-	v = sqlite3_column_text(j->st[ST_CUR_GET], 0);
-	snprintf(buf, len, "%s", v ? (const char *)v : "");
-	sqlite3_reset(j->st[ST_CUR_GET]);
-	return WH_OK;
-}
-
-wh_err
-journal_cursor_set(struct journal *j, const char *name, const char *position)
-{
-	wh_err err = journal_need_txn(j);
-
-	if (err != WH_OK)
-		return err;
-	sqlite3_bind_text(j->st[ST_CUR_SET], 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(j->st[ST_CUR_SET], 2, position, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(j->st[ST_CUR_SET], 3, platform_now_ms());
-	return journal_run(j, ST_CUR_SET);
-}
-
-wh_err
-journal_cursor_delete(struct journal *j, const char *name)
-{
-	sqlite3_bind_text(j->st[ST_CUR_DEL], 1, name, -1, SQLITE_STATIC);
-	return journal_run(j, ST_CUR_DEL);
-}
-
-wh_err
-journal_cursor_each(struct journal *j, void (*cb)(const char *name, void *arg), void *arg)
-{
-	sqlite3_stmt *s = j->st[ST_CUR_EACH];
-	int rc;
-
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		cb((const char *)sqlite3_column_text(s, 0), arg);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? WH_OK : journal_db_fail(j, rc, sql[ST_CUR_EACH]);
 }
 
 wh_err
@@ -731,108 +375,9 @@ journal_read_page(struct journal *j, uint64_t after_seq, int max_events, size_t 
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return journal_db_fail(j, rc, sql[ST_PAGE]);
+		return journal_db_fail(j, rc, "reading a page of events");
 	*ret_count = n;
 	return WH_OK;
-}
-
-/* Runs fn inside its own transaction unless one is open. */
-static wh_err
-in_txn(struct journal *j, wh_err (*fn)(struct journal *, uint64_t, int64_t *), uint64_t v,
-       int64_t *ret)
-{
-	int own = !j->in_txn;
-	wh_err err;
-
-	if (own) {
-		if ((err = journal_run(j, ST_BEGIN)) != WH_OK)
-			return err;
-		j->in_txn = 1;
-	}
-	err = fn(j, v, ret);
-	if (own) {
-		if (err == WH_OK && (err = journal_run(j, ST_COMMIT)) == WH_OK)
-			j->in_txn = 0;
-		else
-			journal_rollback(j);
-	}
-	return err;
-}
-
-static wh_err
-do_ack(struct journal *j, uint64_t through, int64_t *unused)
-{
-	uint64_t acked, next;
-	wh_err err;
-
-	(void)unused;
-	if ((err = journal_meta_get_int(j, "acked_through", &acked)) != WH_OK ||
-	    (err = journal_meta_get_int(j, "next_seq", &next)) != WH_OK)
-		return err;
-	if (through >= next)
-		through = next - 1;
-	return through > acked ? journal_meta_set_int(j, "acked_through", through) : WH_OK;
-}
-
-wh_err
-journal_ack(struct journal *j, uint64_t through)
-{
-	return in_txn(j, do_ack, through, NULL);
-}
-
-static wh_err
-do_prune(struct journal *j, uint64_t through, int64_t *ret_deleted)
-{
-	uint64_t acked;
-	wh_err err;
-
-	if ((err = journal_meta_get_int(j, "acked_through", &acked)) != WH_OK)
-		return err;
-	sqlite3_bind_int64(j->st[ST_PRUNE], 1, (sqlite3_int64)(through < acked ? through : acked));
-	if ((err = journal_run(j, ST_PRUNE)) == WH_OK && ret_deleted != NULL)
-		*ret_deleted = sqlite3_changes64(j->db);
-	return err;
-}
-
-wh_err
-journal_prune(struct journal *j, uint64_t through, int64_t *ret_deleted)
-{
-	return in_txn(j, do_prune, through, ret_deleted);
-}
-
-static wh_err
-do_prune_retained(struct journal *j, uint64_t cutoff, int64_t *ret_deleted)
-{
-	sqlite3_stmt *s = j->st[ST_PRUNE_MAX];
-	uint64_t acked, through;
-	wh_err err;
-
-	if ((err = journal_meta_get_int(j, "acked_through", &acked)) != WH_OK)
-		return err;
-	if (acked > j->prune_limit)
-		acked = j->prune_limit;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)acked);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)cutoff);
-	if ((err = journal_row(j, ST_PRUNE_MAX)) != WH_OK)
-		return err;
-	through = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return do_prune(j, through, ret_deleted);
-}
-
-wh_err
-journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit, int64_t *ret_deleted)
-{
-	int64_t deleted = 0;
-	wh_err err;
-
-	j->prune_limit = limit;
-	err = in_txn(j, do_prune_retained, (uint64_t)cutoff_ms, &deleted);
-	if (err == WH_OK && deleted > 0 && !j->in_txn)
-		err = journal_exec(j, "PRAGMA incremental_vacuum");
-	if (err == WH_OK && ret_deleted != NULL)
-		*ret_deleted = deleted;
-	return err;
 }
 
 wh_err
@@ -841,111 +386,161 @@ journal_first_seq(struct journal *j, uint64_t *ret_seq)
 	return journal_count(j, ST_FIRST_SEQ, ret_seq);
 }
 
+/* --- watermarks and pruning ------------------------------------------------------------ */
+
+/* Raises watermark key to through, never lowering it, never past the last seq. */
 static wh_err
-do_pause(struct journal *j, uint64_t paused, int64_t *unused)
+raise_watermark(struct journal *j, const char *key, uint64_t through)
 {
-	(void)unused;
-	return journal_meta_set_int(j, "capture_paused", paused);
+	uint64_t acked = 0;
+	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
+
+	if (err != WH_OK)
+		return err;
+	if (through >= j->txn.next_seq)
+		through = j->txn.next_seq - 1;
+	err = journal_meta_opt_int(j, key, &acked);
+	if (err == WH_OK && through > acked)
+		err = journal_meta_set_int(j, key, through);
+	return journal_txn_end(j, err);
 }
 
 wh_err
-journal_set_capture_paused(struct journal *j, int paused)
+journal_ack(struct journal *j, uint64_t through)
 {
-	return in_txn(j, do_pause, paused != 0, NULL);
-}
-
-static wh_err
-do_platform_ack(struct journal *j, uint64_t through, int64_t *unused)
-{
-	uint64_t acked, next;
-	wh_err err;
-
-	(void)unused;
-	if ((err = meta_get_opt(j, "platform_acked_through", &acked)) != WH_OK ||
-	    (err = journal_meta_get_int(j, "next_seq", &next)) != WH_OK)
-		return err;
-	if (through >= next)
-		through = next - 1;
-	return through > acked ? journal_meta_set_int(j, "platform_acked_through", through) : WH_OK;
+	return raise_watermark(j, "acked_through", through);
 }
 
 wh_err
 journal_platform_ack(struct journal *j, uint64_t through)
 {
-	return in_txn(j, do_platform_ack, through, NULL);
+	return raise_watermark(j, "platform_acked_through", through);
+}
+
+/* Inside a transaction: deletes the acknowledged events captured before cutoff, by seq range,
+ * never past limit. */
+static wh_err
+prune(struct journal *j, int64_t cutoff, uint64_t limit, int64_t *ret_deleted)
+{
+	sqlite3_stmt *s = j->st[ST_PRUNE_MAX];
+	uint64_t acked, through;
+	wh_err err;
+
+	if ((err = journal_meta_need_int(j, "acked_through", &acked)) != WH_OK)
+		return err;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)(acked < limit ? acked : limit));
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)cutoff);
+	if ((err = journal_row(j, ST_PRUNE_MAX)) != WH_OK)
+		return err;
+	through = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	sqlite3_bind_int64(j->st[ST_PRUNE], 1, (sqlite3_int64)through);
+	if ((err = journal_run(j, ST_PRUNE)) != WH_OK)
+		return err;
+	*ret_deleted = sqlite3_changes64(j->db);
+	/* the freed pages go back to the file system in the same transaction */
+	return *ret_deleted > 0 ? journal_exec(j, journal_sql_incremental_vacuum) : WH_OK;
 }
 
 wh_err
-journal_meta_get(struct journal *j, const char *key, char *buf, size_t len)
+journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit, int64_t *ret_deleted)
+{
+	int64_t deleted = 0;
+	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
+
+	if (err != WH_OK)
+		return err;
+	err = journal_txn_end(j, prune(j, cutoff_ms, limit, &deleted));
+	if (err == WH_OK && ret_deleted != NULL)
+		*ret_deleted = deleted;
+	return err;
+}
+
+/* --- cursors --------------------------------------------------------------------------- */
+
+wh_err
+journal_cursor_get(struct journal *j, const char *name, char *buf, size_t len)
 {
 	const unsigned char *v;
 	wh_err err;
 
-	sqlite3_bind_text(j->st[ST_META_GET], 1, key, -1, SQLITE_STATIC);
-	if ((err = journal_row(j, ST_META_GET)) != WH_OK)
+	sqlite3_bind_text(j->st[ST_CUR_GET], 1, name, -1, SQLITE_STATIC);
+	if ((err = journal_row(j, ST_CUR_GET)) != WH_OK)
 		return err;
-	v = sqlite3_column_text(j->st[ST_META_GET], 0);
+	v = sqlite3_column_text(j->st[ST_CUR_GET], 0);
 	snprintf(buf, len, "%s", v ? (const char *)v : "");
-	sqlite3_reset(j->st[ST_META_GET]);
+	sqlite3_reset(j->st[ST_CUR_GET]);
 	return WH_OK;
 }
 
 wh_err
-journal_meta_set(struct journal *j, const char *key, const char *value)
+journal_cursor_set(struct journal *j, const char *name, const char *position)
 {
-	sqlite3_bind_text(j->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(j->st[ST_META_SET], 2, value, -1, SQLITE_STATIC);
-	return journal_run(j, ST_META_SET);
-}
+	wh_err err = journal_need_write(j);
 
-/* Reads the statistics; in one read transaction so the figures agree with each other. */
-static wh_err
-read_stats(struct journal *j, struct journal_stats *st)
-{
-	uint64_t next;
-	wh_err err;
-
-	snprintf(st->journal_id, sizeof(st->journal_id), "%s", j->id);
-	if ((err = journal_meta_get_int(j, "next_seq", &next)) != WH_OK ||
-	    (err = journal_meta_get_int(j, "acked_through", &st->acked_through)) != WH_OK ||
-	    (err = journal_meta_get_int(j, "session", &st->session)) != WH_OK ||
-	    (err = journal_meta_get_int(j, "duplicates", &st->duplicates)) != WH_OK ||
-	    (err = meta_get_opt(j, "platform_acked_through", &st->platform_acked_through)) !=
-		    WH_OK ||
-	    (err = journal_count(j, ST_QUAR_COUNT, &st->quarantined)) != WH_OK)
+	if (err != WH_OK)
 		return err;
-	st->last_seq = next - 1;
-	st->backlog = st->last_seq - st->acked_through;
-	sqlite3_bind_int64(j->st[ST_CAPTURED_AT], 1, (sqlite3_int64)st->acked_through + 1);
-	err = journal_row(j, ST_CAPTURED_AT);
-	if (err == WH_OK) {
-		st->oldest_unsent_ms = sqlite3_column_int64(j->st[ST_CAPTURED_AT], 0);
-		sqlite3_reset(j->st[ST_CAPTURED_AT]);
-	} else if (err != WH_ERR_NOTFOUND) {
-		return err;
-	}
-	if ((err = journal_row(j, ST_SIZE)) != WH_OK)
-		return err;
-	st->bytes = sqlite3_column_int64(j->st[ST_SIZE], 0);
-	sqlite3_reset(j->st[ST_SIZE]);
-	return WH_OK;
+	sqlite3_bind_text(j->st[ST_CUR_SET], 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(j->st[ST_CUR_SET], 2, position, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(j->st[ST_CUR_SET], 3, platform_now_ms());
+	return journal_run(j, ST_CUR_SET);
 }
 
 wh_err
-journal_stats(struct journal *j, struct journal_stats *ret)
+journal_cursor_delete(struct journal *j, const char *name)
 {
-	struct journal_stats st = {0};
-	int own = !j->in_txn && sqlite3_get_autocommit(j->db);
+	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
+
+	if (err != WH_OK)
+		return err;
+	sqlite3_bind_text(j->st[ST_CUR_DEL], 1, name, -1, SQLITE_STATIC);
+	return journal_txn_end(j, journal_run(j, ST_CUR_DEL));
+}
+
+wh_err
+journal_cursor_each(struct journal *j, void (*cb)(const char *name, void *arg), void *arg)
+{
+	sqlite3_stmt *s = j->st[ST_CUR_EACH];
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		cb((const char *)sqlite3_column_text(s, 0), arg);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? WH_OK : journal_db_fail(j, rc, "listing the cursors");
+}
+
+/* --- quarantine ------------------------------------------------------------------------ */
+
+static void
+bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v != NULL)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+wh_err
+journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64_t *ret_id)
+{
+	sqlite3_stmt *s = j->st[ST_QUAR_INSERT];
 	wh_err err;
 
-	if (own && (err = journal_exec(j, "BEGIN")) != WH_OK)
+	if ((err = journal_need_write(j)) != WH_OK)
 		return err;
-	err = read_stats(j, &st);
-	if (own)
-		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
-	if (err == WH_OK)
-		*ret = st;
-	return err;
+	sqlite3_bind_text(s, 1, q->input, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, q->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, q->position, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, q->received_at_ms);
+	sqlite3_bind_text(s, 5, q->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 6, q->format, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 7, q->context);
+	sqlite3_bind_blob(s, 8, q->raw_len ? q->raw : "", (int)q->raw_len, SQLITE_STATIC);
+	if ((err = journal_run(j, ST_QUAR_INSERT)) != WH_OK)
+		return err;
+	if (ret_id != NULL)
+		*ret_id = sqlite3_last_insert_rowid(j->db);
+	return WH_OK;
 }
 
 void
@@ -976,7 +571,7 @@ journal_quarantine_list(struct journal *j, journal_quarantine_cb cb, void *arg)
 		cb(&q, arg);
 	}
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? WH_OK : journal_db_fail(j, rc, sql[ST_QUAR_LIST]);
+	return rc == SQLITE_DONE ? WH_OK : journal_db_fail(j, rc, "listing the quarantine");
 }
 
 wh_err
@@ -997,10 +592,112 @@ journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_cb cb, 
 wh_err
 journal_quarantine_delete(struct journal *j, int64_t id)
 {
+	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
+
+	if (err != WH_OK)
+		return err;
+	sqlite3_bind_int64(j->st[ST_QUAR_DEL], 1, id);
+	err = journal_run(j, ST_QUAR_DEL);
+	if (err == WH_OK && sqlite3_changes(j->db) != 1)
+		err = WH_ERR_NOTFOUND;
+	return journal_txn_end(j, err);
+}
+
+/* --- meta and statistics --------------------------------------------------------------- */
+
+wh_err
+journal_meta_get(struct journal *j, const char *key, char *buf, size_t len)
+{
+	const unsigned char *v;
 	wh_err err;
 
-	sqlite3_bind_int64(j->st[ST_QUAR_DEL], 1, id);
-	if ((err = journal_run(j, ST_QUAR_DEL)) != WH_OK)
+	sqlite3_bind_text(j->st[ST_META_GET], 1, key, -1, SQLITE_STATIC);
+	if ((err = journal_row(j, ST_META_GET)) != WH_OK)
 		return err;
-	return sqlite3_changes(j->db) == 1 ? WH_OK : WH_ERR_NOTFOUND;
+	v = sqlite3_column_text(j->st[ST_META_GET], 0);
+	snprintf(buf, len, "%s", v ? (const char *)v : "");
+	sqlite3_reset(j->st[ST_META_GET]);
+	return WH_OK;
+}
+
+wh_err
+journal_meta_set(struct journal *j, const char *key, const char *value)
+{
+	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
+
+	if (err != WH_OK)
+		return err;
+	sqlite3_bind_text(j->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(j->st[ST_META_SET], 2, value, -1, SQLITE_STATIC);
+	return journal_txn_end(j, journal_run(j, ST_META_SET));
+}
+
+wh_err
+journal_start_session(struct journal *j, uint64_t *ret_session)
+{
+	uint64_t session = 0;
+	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE); /* full or paused too */
+
+	if (err != WH_OK)
+		return err;
+	if ((err = journal_meta_need_int(j, "session", &session)) == WH_OK)
+		err = journal_meta_set_int(j, "session", session + 1);
+	if ((err = journal_txn_end(j, err)) == WH_OK)
+		*ret_session = session + 1;
+	return err;
+}
+
+wh_err
+journal_set_capture_paused(struct journal *j, int paused)
+{
+	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
+
+	if (err != WH_OK)
+		return err;
+	return journal_txn_end(j, journal_meta_set_int(j, "capture_paused", paused != 0));
+}
+
+static wh_err
+read_stats(struct journal *j, struct journal_stats *st)
+{
+	uint64_t next;
+	wh_err err;
+
+	snprintf(st->journal_id, sizeof(st->journal_id), "%s", j->id);
+	if ((err = journal_meta_need_int(j, "next_seq", &next)) != WH_OK ||
+	    (err = journal_meta_need_int(j, "acked_through", &st->acked_through)) != WH_OK ||
+	    (err = journal_meta_need_int(j, "session", &st->session)) != WH_OK ||
+	    (err = journal_meta_need_int(j, "duplicates", &st->duplicates)) != WH_OK ||
+	    (err = journal_meta_opt_int(j, "platform_acked_through",
+					&st->platform_acked_through)) != WH_OK ||
+	    (err = journal_count(j, ST_QUAR_COUNT, &st->quarantined)) != WH_OK)
+		return err;
+	st->last_seq = next - 1;
+	st->backlog = st->last_seq - st->acked_through;
+	sqlite3_bind_int64(j->st[ST_CAPTURED_AT], 1, (sqlite3_int64)st->acked_through + 1);
+	err = journal_row(j, ST_CAPTURED_AT);
+	if (err == WH_OK) {
+		st->oldest_unsent_ms = sqlite3_column_int64(j->st[ST_CAPTURED_AT], 0);
+		sqlite3_reset(j->st[ST_CAPTURED_AT]);
+	} else if (err != WH_ERR_NOTFOUND) {
+		return err;
+	}
+	if ((err = journal_row(j, ST_SIZE)) != WH_OK)
+		return err;
+	st->bytes = sqlite3_column_int64(j->st[ST_SIZE], 0);
+	sqlite3_reset(j->st[ST_SIZE]);
+	return WH_OK;
+}
+
+wh_err
+journal_stats(struct journal *j, struct journal_stats *ret)
+{
+	struct journal_stats st = {0};
+	wh_err err = journal_txn_begin(j, JOURNAL_TXN_READ);
+
+	if (err != WH_OK)
+		return err;
+	if ((err = journal_txn_end(j, read_stats(j, &st))) == WH_OK)
+		*ret = st;
+	return err;
 }

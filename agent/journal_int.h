@@ -1,16 +1,24 @@
-/* Inside the journal module (journal.c, journal_ledger.c, journal_salvage.c): the journal's
- * state, its prepared statements and the helpers they share. Not for other modules. */
+/* Inside the journal module (journal.c, journal_sql.c, journal_ledger.c, journal_salvage.c):
+ * the journal's state, its statements and the helpers they share. Not for other modules. */
 #ifndef WHAGENT_JOURNAL_INT_H
 #define WHAGENT_JOURNAL_INT_H
 
 #include <sqlite3.h>
 
 #include "journal.h"
+#include "journal_event.h"
+#include "journal_ledger.h"
+#include "journal_quarantine.h"
 
+/* The prepared statements; their text is in journal_sql.c. */
 enum stmt {
 	ST_BEGIN,
+	ST_BEGIN_READ,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_META_GET,
 	ST_META_SET,
 	ST_INSERT,
@@ -39,28 +47,63 @@ enum stmt {
 	ST_COUNT
 };
 
+/* SQL run once, not prepared (journal_sql.c). */
+extern const char journal_sql_snapshot_rows[];	 /* the copy when every change is folded */
+extern const char journal_sql_snapshot_summed[]; /* rows and waiting changes summed */
+extern const char journal_sql_snapshot_count[];
+extern const char journal_sql_snapshot_page[];
+extern const char journal_sql_snapshot_drop[];
+extern const char journal_sql_ledger_rows[]; /* every balance change, folded or not */
+extern const char journal_sql_salvage_watermark[];
+extern const char journal_sql_salvage_forward[];
+extern const char journal_sql_salvage_backward[];
+extern const char journal_sql_salvage_quarantine[];
+extern const char journal_sql_quick_check[];
+extern const char journal_sql_incremental_vacuum[];
+
+/* What a write transaction tracks, saved when a savepoint opens inside it. */
+struct journal_txn_state {
+	uint64_t next_seq;			    /* the next new event's seq */
+	uint64_t dups;				    /* duplicates seen */
+	struct journal_total totals[JOURNAL_KINDS]; /* read at begin, written at end */
+	unsigned totals_dirty;			    /* bit per kind */
+};
+
 struct journal {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	struct journal_opts opts;
 	char *dir; /* for the free-space reserve */
 	char id[JOURNAL_ID_LEN + 1];
-	int in_txn;
-	uint64_t next_seq; /* valid inside a transaction */
-	uint64_t begin_seq;
+	int depth; /* 0: no transaction; 1: one; 2: a savepoint inside it */
+	int reads; /* read transactions that joined the open one */
+	enum journal_txn kind;
+	uint64_t begin_seq; /* next_seq when the transaction began */
+	struct journal_txn_state txn, saved;
 	struct journal_latency latency;
-	uint64_t prune_limit; /* for journal_prune_retained */
 	void (*commit_cb)(void *arg);
 	void *commit_arg;
-	uint64_t txn_dups;			    /* duplicates seen in this transaction */
-	struct journal_total totals[JOURNAL_KINDS]; /* read at begin, written at commit */
-	unsigned totals_dirty;			    /* bit per kind */
-	sqlite3_stmt *snap_page;		    /* an open snapshot */
+	sqlite3_stmt *snap_page; /* an open snapshot */
 	char errmsg[256];
 };
 
+/* journal_sql.c: statements, steps and rows, meta values, schema and migrations. */
+
+/* The connection's settings: busy timeout, and unless read-only auto_vacuum, WAL and
+ * synchronous. */
+wh_err journal_sql_configure(struct journal *j);
+/* Prepares every statement (after journal_sql_migrate). */
+wh_err journal_sql_prepare(struct journal *j);
+void journal_sql_finalize(struct journal *j);
+/* Prepares the transaction statements only (they need no schema). */
+wh_err journal_sql_prepare_txn(struct journal *j);
+/* Brings the schema to the current version (creating it in an empty file); refuses foreign
+ * and newer files with WH_ERR_CORRUPT, and an absent journal when read-only. */
+wh_err journal_sql_migrate(struct journal *j);
 /* Translates a SQLite result code, keeping SQLite's message for journal_errmsg. */
 wh_err journal_db_fail(struct journal *j, int rc, const char *what);
+/* Sets journal_errmsg and returns err. */
+wh_err journal_fail(struct journal *j, wh_err err, const char *fmt, ...) WH_PRINTF(3, 4);
 /* Steps statement s that returns no row, then resets it. */
 wh_err journal_run(struct journal *j, enum stmt s);
 /* Steps statement s expected to return one row (left for the caller to read, then
@@ -68,15 +111,21 @@ wh_err journal_run(struct journal *j, enum stmt s);
 wh_err journal_row(struct journal *j, enum stmt s);
 /* The first column of statement s's one row. */
 wh_err journal_count(struct journal *j, enum stmt s, uint64_t *ret);
+/* Runs SQL text that is not prepared (schema, snapshots). */
 wh_err journal_exec(struct journal *j, const char *text);
+/* Integer meta values: WH_ERR_NOTFOUND when key is absent (errmsg names it). */
 wh_err journal_meta_get_int(struct journal *j, const char *key, uint64_t *ret);
+/* The same, where a missing key means the journal is damaged: WH_ERR_CORRUPT. */
+wh_err journal_meta_need_int(struct journal *j, const char *key, uint64_t *ret);
+/* The same, where a key added after schema 1 may be absent: 0 then. */
+wh_err journal_meta_opt_int(struct journal *j, const char *key, uint64_t *ret);
 wh_err journal_meta_set_int(struct journal *j, const char *key, uint64_t value);
-/* WH_ERR_INVAL unless a transaction is open. */
-wh_err journal_need_txn(struct journal *j);
+/* WH_ERR_INVAL unless a write transaction is open. */
+wh_err journal_need_write(struct journal *j);
 
 /* journal_ledger.c: the control totals as committed (read at begin, under the write lock),
  * written back at commit; a new event's balance changes and totals. */
-wh_err journal_load_totals(struct journal *j);
+wh_err journal_load_totals(struct journal *j, struct journal_total totals[JOURNAL_KINDS]);
 wh_err journal_save_totals(struct journal *j);
 wh_err journal_count_event(struct journal *j, const struct journal_event *ev, uint64_t seq);
 

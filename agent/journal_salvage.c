@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "journal.h"
 #include "journal_int.h"
+#include "journal_salvage.h"
 
 wh_err
 journal_check(const char *path, char *why, size_t whylen)
@@ -21,7 +21,7 @@ journal_check(const char *path, char *why, size_t whylen)
 		return WH_OK;
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+		rc = sqlite3_prepare_v2(db, journal_sql_quick_check, -1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *v = (const char *)sqlite3_column_text(st, 0);
 
@@ -91,10 +91,7 @@ journal_salvage_read(const char *path,
 		     wh_err (*cb_quarantine)(const struct journal_quarantined *q, void *arg),
 		     void *arg, struct journal_salvage_counts *ret)
 {
-	static const char fwd[] = "SELECT seq, source, source_key, kind, captured_at, payload"
-				  " FROM event WHERE seq > ?1 ORDER BY seq";
-	static const char back[] = "SELECT seq, source, source_key, kind, captured_at, payload"
-				   " FROM event WHERE seq > ?1 ORDER BY seq DESC";
+	const char *fwd = journal_sql_salvage_forward, *back = journal_sql_salvage_backward;
 	struct journal_salvage_counts c = {0};
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -105,8 +102,7 @@ journal_salvage_read(const char *path,
 		sqlite3_close(db);
 		return WH_ERR_IO;
 	}
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'acked_through'", -1, &st,
-			       NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(db, journal_sql_salvage_watermark, -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		c.acked_through = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -124,11 +120,8 @@ journal_salvage_read(const char *path,
 							 arg, &c.events, &err) != 0)
 			c.read_errors++;
 	}
-	if (err == WH_OK && sqlite3_prepare_v2(db,
-					       "SELECT id, input, source, position, received_at,"
-					       " reason, format, context, raw FROM quarantine"
-					       " ORDER BY id",
-					       -1, &st, NULL) == SQLITE_OK) {
+	if (err == WH_OK &&
+	    sqlite3_prepare_v2(db, journal_sql_salvage_quarantine, -1, &st, NULL) == SQLITE_OK) {
 		int rc;
 
 		while (err == WH_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {

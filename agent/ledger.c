@@ -1,19 +1,19 @@
 /* The ledger's rules (see ledger.h). */
 #include "ledger.h"
 
-static struct journal_delta
+static struct ledger_delta
 delta(const struct event *ev, const char *location, int64_t milli)
 {
-	return (struct journal_delta){.sku = ev->f[EF_SKU],
-				      .location = location,
-				      .lot = ev->f[EF_LOT] ? ev->f[EF_LOT] : "",
-				      .uom = ev->f[EF_UOM],
-				      .milli = milli};
+	return (struct ledger_delta){.sku = ev->f[EF_SKU],
+				     .location = location,
+				     .lot = ev->f[EF_LOT] ? ev->f[EF_LOT] : "",
+				     .uom = ev->f[EF_UOM],
+				     .milli = milli};
 }
 
 int
 ledger_deltas(const struct event *ev, const struct ledger_rules *r,
-	      struct journal_delta out[LEDGER_MAX_DELTAS])
+	      struct ledger_delta out[LEDGER_MAX_DELTAS])
 {
 	const char *staging = r->staging;
 	const char *bin = ev->f[EF_BIN], *to = ev->f[EF_TO_BIN];

@@ -14,10 +14,17 @@
 #ifndef WHAGENT_LEDGER_H
 #define WHAGENT_LEDGER_H
 
+#include <stdint.h>
+
 #include "event.h"
-#include "journal.h"
 
 #define LEDGER_MAX_DELTAS 2
+
+/* A change of one on-hand balance; borrowed strings. */
+struct ledger_delta {
+	const char *sku, *location, *lot, *uom;
+	int64_t milli;
+};
 
 /* The site's settings of the rules ([ledger]); staging is borrowed. */
 struct ledger_rules {
@@ -28,6 +35,6 @@ struct ledger_rules {
 /* Fills out with ev's balance changes under r (borrowing ev's and r's strings) and returns
  * how many there are. */
 int ledger_deltas(const struct event *ev, const struct ledger_rules *r,
-		  struct journal_delta out[LEDGER_MAX_DELTAS]);
+		  struct ledger_delta out[LEDGER_MAX_DELTAS]);
 
 #endif

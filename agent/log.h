@@ -3,9 +3,9 @@
 #ifndef WHAGENT_LOG_H
 #define WHAGENT_LOG_H
 
-enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
+#include "err.h" /* WH_PRINTF */
 
-#define WH_PRINTF(a, b) __attribute__((format(printf, a, b)))
+enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
 
 /* Sets the most verbose level printed (default info). */
 void log_set_level(enum log_level level);

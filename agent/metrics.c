@@ -15,6 +15,7 @@
 #include "input_http.h"
 #include "intake.h"
 #include "journal.h"
+#include "journal_meta.h"
 #include "log.h"
 #include "mem.h"
 #include "status.h"

@@ -11,6 +11,10 @@
 
 #include "codec.h"
 #include "journal.h"
+#include "journal_event.h"
+#include "journal_meta.h"
+#include "journal_quarantine.h"
+#include "journal_salvage.h"
 #include "log.h"
 #include "mem.h"
 #include "platform.h"
@@ -30,9 +34,9 @@ step(struct ctx *c)
 	if (++c->in_txn < SALVAGE_TXN_ROWS)
 		return WH_OK;
 	c->in_txn = 0;
-	if ((err = journal_commit(c->j)) != WH_OK)
+	if ((err = journal_txn_end(c->j, WH_OK)) != WH_OK)
 		return err;
-	return journal_begin(c->j);
+	return journal_txn_begin(c->j, JOURNAL_TXN_MAINTENANCE);
 }
 
 static wh_err
@@ -118,8 +122,9 @@ salvage_if_damaged(const char *path, const struct journal_opts *o, char *report,
 	}
 	fresh.max_bytes = 0; /* what was in the old journal fits the new one */
 	fresh.reserve_bytes = 0;
+	/* maintenance: what the damaged journal held was accepted, so no budget applies */
 	if ((err = journal_open(path, &fresh, &c.j)) != WH_OK ||
-	    (err = journal_begin(c.j)) != WH_OK)
+	    (err = journal_txn_begin(c.j, JOURNAL_TXN_MAINTENANCE)) != WH_OK)
 		goto out;
 	err = journal_salvage_read(aside, on_event, on_quarantine, &c, &counts);
 	if (err == WH_OK) {
@@ -147,8 +152,7 @@ salvage_if_damaged(const char *path, const struct journal_opts *o, char *report,
 			 journal_next_seq(c.j));
 		err = journal_meta_set(c.j, "salvage_report", report);
 	}
-	if (err == WH_OK)
-		err = journal_commit(c.j);
+	err = journal_txn_end(c.j, err);
 out:
 	if (err != WH_OK && c.j != NULL)
 		log_errx("salvage: %s: %s", wh_strerror(err), journal_errmsg(c.j));

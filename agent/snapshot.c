@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "journal.h"
+#include "journal_ledger.h"
 #include "mem.h"
 #include "platform.h"
 #include "whagent/v1/snapshot.pb-c.h"

@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "journal.h"
+#include "journal_meta.h"
 #include "platform.h"
 
 int64_t

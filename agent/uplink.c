@@ -4,6 +4,8 @@
  * window is resent from the watermark, so nothing is queued twice inside libmosquitto. After
  * a batch the broker refused (or one that could not be made), sending holds and then resumes
  * from the watermark on the same connection: copies are possible there (at-least-once). */
+#include "journal_event.h"
+#include "journal_meta.h"
 #include "uplink_int.h"
 
 #include <errno.h>

@@ -10,6 +10,8 @@
 #include "command.h"
 #include "conf.h"
 #include "journal.h"
+#include "journal_event.h"
+#include "journal_meta.h"
 #include "mem.h"
 #include "platform.h"
 #include "snapshot.h"

@@ -309,7 +309,7 @@ test_codec_round_trip(void **state)
 /* Each kind moves stock as ledger.h says: the location is the bin, picks go to to_bin or the
  * staging location, shipments leave from their bin or staging. */
 static void
-expect_delta(const struct journal_delta *d, const char *location, const char *lot, int64_t milli)
+expect_delta(const struct ledger_delta *d, const char *location, const char *lot, int64_t milli)
 {
 	assert_string_equal(d->sku, "SKU-1");
 	assert_string_equal(d->location, location);
@@ -331,7 +331,7 @@ test_ledger_rules(void **state)
 	const char *adj[] = {"kind=adjustment", BASE, "qty=-0.25", "bin=A1",
 			     "reason_code=DMG", NULL};
 	struct ledger_rules rules = {"STG", 0}, from_staging = {"STG", 1};
-	struct journal_delta d[LEDGER_MAX_DELTAS];
+	struct ledger_delta d[LEDGER_MAX_DELTAS];
 	struct event ev;
 	char why[320];
 

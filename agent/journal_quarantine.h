@@ -1,0 +1,39 @@
+/* The journal's quarantine: records that could not be parsed or validated, kept with their
+ * raw bytes, position and reason until requeued or purged. */
+#ifndef WHAGENT_JOURNAL_QUARANTINE_H
+#define WHAGENT_JOURNAL_QUARANTINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct journal;
+
+/* A quarantined record; every pointer is borrowed. */
+struct journal_quarantined {
+	int64_t id; /* set by the journal */
+	int64_t received_at_ms;
+	const char *input;    /* "spool", "http", ... */
+	const char *source;   /* the source name events of the input get */
+	const char *position; /* where in the input: "orders.csv line 17" */
+	const char *reason;
+	const char *format;  /* "csv", "jsonl" */
+	const char *context; /* CSV header line, or NULL */
+	const void *raw;
+	size_t raw_len;
+};
+
+/* Inside a write transaction: keeps q; *ret_id (may be NULL) is its id. */
+wh_err journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64_t *ret_id);
+
+/* cb gets borrowed fields; list omits raw. */
+typedef void (*journal_quarantine_cb)(const struct journal_quarantined *q, void *arg);
+wh_err journal_quarantine_list(struct journal *j, journal_quarantine_cb cb, void *arg);
+/* WH_ERR_NOTFOUND when there is no entry id. */
+wh_err journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_cb cb, void *arg);
+/* Deletes entry id (in the caller's transaction or one of its own); WH_ERR_NOTFOUND when
+ * there is none. */
+wh_err journal_quarantine_delete(struct journal *j, int64_t id);
+
+#endif
