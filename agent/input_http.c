@@ -312,17 +312,22 @@ signature_ok(struct http *h, struct req *rq)
 static int
 content_kind(const char *ctype)
 {
+	static const struct {
+		const char *name;
+		int kind;
+	} kinds[] = {
+		{"application/json", 1},	{"application/x-ndjson", 2},
+		{"application/jsonl", 2},	{"application/jsonlines", 2},
+		{"application/x-jsonlines", 2},
+	};
 	size_t n;
 
 	if (ctype == NULL)
 		return 0;
 	n = strcspn(ctype, "; \t");
-	if (n == 16 && strncasecmp(ctype, "application/json", n) == 0)
-		return 1;
-	if ((n == 20 && strncasecmp(ctype, "application/x-ndjson", n) == 0) ||
-	    (n == 20 && strncasecmp(ctype, "application/jsonlines", n) == 0) ||
-	    (n == 21 && strncasecmp(ctype, "application/jsonl", 17) == 0))
-		return 2;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i].name) == n && strncasecmp(ctype, kinds[i].name, n) == 0)
+			return kinds[i].kind;
 	return 0;
 }
 
@@ -642,9 +647,9 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->intake.source = c->http_source;
 	h->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&h->intake.map, m ? m->column : NULL);
-	if ((err = loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h)) != WH_OK ||
-	    (err = loop_timer_add(l, &h->flush_timer, on_flush, h)) != WH_OK ||
-	    (err = load_secrets(h, c)) != WH_OK || (err = start(h, c)) != WH_OK) {
+	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
+	loop_timer_add(l, &h->flush_timer, on_flush, h);
+	if ((err = load_secrets(h, c)) != WH_OK || (err = start(h, c)) != WH_OK) {
 		http_free(h);
 		return err;
 	}

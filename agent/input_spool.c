@@ -864,9 +864,8 @@ spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool 
 		err = WH_ERR_IO;
 		goto fail;
 	}
-	if ((err = loop_timer_add(l, &sp->scan_timer, on_scan_timer, sp)) != WH_OK ||
-	    (err = loop_timer_add(l, &sp->work_timer, on_work, sp)) != WH_OK)
-		goto fail;
+	loop_timer_add(l, &sp->scan_timer, on_scan_timer, sp);
+	loop_timer_add(l, &sp->work_timer, on_work, sp);
 	if (platform_watch_fd(sp->watch) >= 0 &&
 	    (err = loop_fd_add(l, platform_watch_fd(sp->watch), POLLIN, on_watch_fd, sp)) != WH_OK)
 		goto fail;

@@ -18,8 +18,8 @@ struct loop {
 	loop_fd_cb fd_cb[LOOP_MAX_FDS + 1];
 	void *fd_arg[LOOP_MAX_FDS + 1];
 	int nfds;
-	struct loop_timer *timers[LOOP_MAX_TIMERS];
-	int ntimers;
+	struct loop_timer *timers; /* a list, newest first */
+	uint64_t turn;		   /* turns that fired timers */
 	loop_cb reload_cb;
 	void *reload_arg;
 	loop_cb prepare_cb;
@@ -131,24 +131,24 @@ loop_fd_events(struct loop *l, int fd, short events)
 			l->pfd[i].events = events;
 }
 
-wh_err
+void
 loop_timer_add(struct loop *l, struct loop_timer *t, loop_cb cb, void *arg)
 {
-	if (l->ntimers == LOOP_MAX_TIMERS)
-		return WH_ERR_INVAL;
 	memset(t, 0, sizeof(*t));
 	t->cb = cb;
 	t->arg = arg;
-	l->timers[l->ntimers++] = t;
-	return WH_OK;
+	t->next = l->timers;
+	l->timers = t;
 }
 
 void
 loop_timer_del(struct loop *l, struct loop_timer *t)
 {
-	for (int i = 0; i < l->ntimers; i++) {
-		if (l->timers[i] == t) {
-			l->timers[i] = l->timers[--l->ntimers];
+	for (struct loop_timer **p = &l->timers; *p != NULL; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			t->next = NULL;
+			t->armed = 0;
 			return;
 		}
 	}
@@ -203,12 +203,12 @@ next_timeout(const struct loop *l)
 {
 	int64_t now = platform_mono_ms(), best = -1;
 
-	for (int i = 0; i < l->ntimers; i++) {
+	for (const struct loop_timer *t = l->timers; t != NULL; t = t->next) {
 		int64_t left;
 
-		if (!l->timers[i]->armed)
+		if (!t->armed)
 			continue;
-		left = l->timers[i]->due - now;
+		left = t->due - now;
 		if (left < 0)
 			left = 0;
 		if (best < 0 || left < best)
@@ -240,15 +240,20 @@ static void
 fire_timers(struct loop *l)
 {
 	int64_t now = platform_mono_ms();
+	struct loop_timer *t;
 
-	/* A callback may add or re-arm timers: walk by index, take each due one once. */
-	for (int i = 0; i < l->ntimers && !l->stop; i++) {
-		struct loop_timer *t = l->timers[i];
-
-		if (t->armed && t->due <= now) {
-			t->armed = 0;
-			t->cb(t->arg);
-		}
+	/* A callback may add, re-arm or delete timers: after each one, look again from the
+	 * start, and fire each due timer at most once a turn. */
+	l->turn++;
+	while (!l->stop) {
+		for (t = l->timers; t != NULL; t = t->next)
+			if (t->armed && t->due <= now && t->turn != l->turn)
+				break;
+		if (t == NULL)
+			break;
+		t->armed = 0;
+		t->turn = l->turn;
+		t->cb(t->arg);
 	}
 }
 

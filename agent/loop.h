@@ -7,20 +7,22 @@
 
 #include "err.h"
 
-#define LOOP_MAX_FDS	16
-#define LOOP_MAX_TIMERS 16
+#define LOOP_MAX_FDS 16
 
 struct loop;
 
 typedef void (*loop_fd_cb)(int fd, short revents, void *arg);
 typedef void (*loop_cb)(void *arg);
 
-/* A one-shot timer embedded in its owner; registered once with loop_timer_add. */
+/* A one-shot timer embedded in its owner; registered once with loop_timer_add (the loop
+ * links it, so there is no limit on how many). */
 struct loop_timer {
 	int64_t due; /* monotonic ms; valid when armed */
 	int armed;
 	loop_cb cb;
 	void *arg;
+	uint64_t turn;		 /* the loop's turn it last fired in */
+	struct loop_timer *next; /* the loop's list */
 };
 
 /* Creates the loop and installs the SIGTERM, SIGINT and SIGHUP handlers (SIGPIPE ignored).
@@ -33,7 +35,10 @@ void loop_fd_del(struct loop *l, int fd);
 /* Changes the poll events of fd. */
 void loop_fd_events(struct loop *l, int fd, short events);
 
-wh_err loop_timer_add(struct loop *l, struct loop_timer *t, loop_cb cb, void *arg);
+/* Registers t (disarmed) to call cb(arg) when it fires; t must stay put until
+ * loop_timer_del. */
+void loop_timer_add(struct loop *l, struct loop_timer *t, loop_cb cb, void *arg);
+/* Unregisters t (also from inside a timer's callback); a no-op if it is not registered. */
 void loop_timer_del(struct loop *l, struct loop_timer *t);
 /* Fires t once, delay_ms from now (0: on the next turn). Re-arming moves it. */
 void loop_timer_arm(struct loop_timer *t, int64_t delay_ms);

@@ -795,11 +795,9 @@ add_timers(struct uplink *up)
 		      {&up->prune_timer, on_prune_timer},
 		      {&up->rate_timer, on_rate_timer},
 		      {&up->snapshot_timer, uplink_on_snapshot_timer}};
-	wh_err err;
 
 	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
-		if ((err = loop_timer_add(up->loop, timers[i].t, timers[i].cb, up)) != WH_OK)
-			return err;
+		loop_timer_add(up->loop, timers[i].t, timers[i].cb, up);
 	return WH_OK;
 }
 
