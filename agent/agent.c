@@ -382,13 +382,13 @@ agent_run(const struct agent_opts *o)
 		journal_on_commit(ag.journal, on_commit, ag.uplink);
 	}
 	if (ag.conf->spool_enabled &&
-	    (e = spool_new(ag.conf, ag.journal, ag.loop, &ag.spool)) != WH_OK) {
-		log_errx("spool input %s: %s", ag.conf->spool_dir, wh_strerror(e));
+	    spool_new(ag.conf, ag.journal, ag.loop, &ag.spool, err, sizeof(err)) != WH_OK) {
+		log_errx("spool input: %s", err);
 		goto out;
 	}
-	if (ag.conf->http_enabled &&
-	    (e = http_new(ag.conf, ag.journal, ag.loop, on_page, &ag, &ag.http)) != WH_OK) {
-		log_errx("http input %s: %s", ag.conf->http_listen, wh_strerror(e));
+	if (ag.conf->http_enabled && http_new(ag.conf, ag.journal, ag.loop, on_page, &ag, &ag.http,
+					      err, sizeof(err)) != WH_OK) {
+		log_errx("http input: %s", err);
 		goto out;
 	}
 	if (ag.conf->metrics_textfile[0] != '\0') {

@@ -556,14 +556,15 @@ read_file(const char *path, size_t *ret_len)
 }
 
 static wh_err
-load_secrets(struct http *h, const struct conf *c)
+load_secrets(struct http *h, const struct conf *c, char *why, size_t whylen)
 {
 	size_t n = 0;
 
 	if (c->http_hmac_secret_file[0]) {
 		h->secret = (uint8_t *)read_file(c->http_hmac_secret_file, &n);
 		if (h->secret == NULL) {
-			log_warn("http: cannot read hmac_secret_file %s", c->http_hmac_secret_file);
+			snprintf(why, whylen, "cannot read hmac_secret_file %s: %s",
+				 c->http_hmac_secret_file, strerror(errno));
 			return WH_ERR_IO;
 		}
 		while (n > 0 && (h->secret[n - 1] == '\n' || h->secret[n - 1] == '\r'))
@@ -574,7 +575,8 @@ load_secrets(struct http *h, const struct conf *c)
 		h->tls_cert = read_file(c->http_tls_certfile, &n);
 		h->tls_key = read_file(c->http_tls_keyfile, &n);
 		if (h->tls_cert == NULL || h->tls_key == NULL) {
-			log_warn("http: cannot read tls_certfile or tls_keyfile");
+			snprintf(why, whylen, "cannot read tls_certfile or tls_keyfile: %s",
+				 strerror(errno));
 			return WH_ERR_IO;
 		}
 	}
@@ -582,7 +584,7 @@ load_secrets(struct http *h, const struct conf *c)
 }
 
 static wh_err
-start(struct http *h, const struct conf *c)
+start(struct http *h, const struct conf *c, char *why, size_t whylen)
 {
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 				 .ai_socktype = SOCK_STREAM};
@@ -599,7 +601,7 @@ start(struct http *h, const struct conf *c)
 		host[strcspn(host, "]")] = '\0';
 	}
 	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0) {
-		log_warnx("http: listen %s: not a numeric address and port", c->http_listen);
+		snprintf(why, whylen, "listen %s: not a numeric address and port", c->http_listen);
 		return WH_ERR_CONF;
 	}
 	if (ai->ai_family == AF_INET6)
@@ -614,24 +616,27 @@ start(struct http *h, const struct conf *c)
 				h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (h->d == NULL) {
-		log_warn("http: cannot listen on %s", c->http_listen);
+		snprintf(why, whylen, "cannot listen on %s: %s", c->http_listen, strerror(errno));
 		return WH_ERR_IO;
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
 	h->fd = info ? info->epoll_fd : -1;
-	if (h->fd < 0)
+	if (h->fd < 0 || loop_fd_add(h->loop, h->fd, POLLIN, on_fd, h) != WH_OK) {
+		snprintf(why, whylen, "%s: no descriptor for the loop", c->http_listen);
 		return WH_ERR_IO;
-	return loop_fd_add(h->loop, h->fd, POLLIN, on_fd, h);
+	}
+	return WH_OK;
 }
 
 wh_err
 http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb page, void *arg,
-	 struct http **ret_h)
+	 struct http **ret_h, char *why, size_t whylen)
 {
 	const struct conf_map *m = c->http_map[0] ? conf_map_find(c, c->http_map) : NULL;
 	struct http *h;
 	wh_err err;
 
+	snprintf(why, whylen, "%s", wh_strerror(WH_ERR_NOMEM));
 	h = wh_calloc(1, sizeof(*h));
 	if (h == NULL)
 		return WH_ERR_NOMEM;
@@ -649,7 +654,8 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	event_map_init(&h->intake.map, m ? m->column : NULL);
 	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
 	loop_timer_add(l, &h->flush_timer, on_flush, h);
-	if ((err = load_secrets(h, c)) != WH_OK || (err = start(h, c)) != WH_OK) {
+	if ((err = load_secrets(h, c, why, whylen)) != WH_OK ||
+	    (err = start(h, c, why, whylen)) != WH_OK) {
 		http_free(h);
 		return err;
 	}

@@ -7,6 +7,7 @@
 #ifndef WHAGENT_INPUT_HTTP_H
 #define WHAGENT_INPUT_HTTP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -34,9 +35,10 @@ typedef char *(*http_page_cb)(enum http_page page, unsigned *ret_status, const c
 			      void *arg);
 
 /* Starts listening on c's [input.http] listen address. c (until http_reconfigure), j and l
- * are borrowed; page renders the GET pages. Caller frees with http_free. */
+ * are borrowed; page renders the GET pages. Caller frees with http_free. On failure, why
+ * says what went wrong (for the caller to log). */
 wh_err http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb page,
-		void *arg, struct http **ret_h);
+		void *arg, struct http **ret_h, char *why, size_t whylen);
 /* Answers POSTs still waiting (503, nothing taken) and stops listening. */
 void http_free(struct http *h);
 void http_reconfigure(struct http *h, const struct conf *c);

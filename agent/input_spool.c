@@ -834,12 +834,14 @@ apply_conf(struct spool *sp, const struct conf *c)
 }
 
 wh_err
-spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool **ret_sp)
+spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool **ret_sp, char *why,
+	  size_t whylen)
 {
 	struct spool *sp;
 	size_t max = (size_t)c->spool_max_record_bytes;
 	wh_err err = WH_ERR_NOMEM;
 
+	snprintf(why, whylen, "%s", wh_strerror(err));
 	sp = wh_calloc(1, sizeof(*sp));
 	if (sp == NULL)
 		return WH_ERR_NOMEM;
@@ -855,20 +857,23 @@ spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool 
 		goto fail;
 	if (c->spool_on_done == CONF_DONE_MOVE && mkdir(c->spool_done_dir, 0750) != 0 &&
 	    errno != EEXIST) {
-		log_warn("spool: cannot create %s", c->spool_done_dir);
+		snprintf(why, whylen, "cannot create %s: %s", c->spool_done_dir, strerror(errno));
 		err = WH_ERR_IO;
 		goto fail;
 	}
 	if (platform_watch_open(c->spool_dir, &sp->watch) != 0) {
-		log_warn("spool: cannot watch %s", c->spool_dir);
+		snprintf(why, whylen, "cannot watch %s: %s", c->spool_dir, strerror(errno));
 		err = WH_ERR_IO;
 		goto fail;
 	}
 	loop_timer_add(l, &sp->scan_timer, on_scan_timer, sp);
 	loop_timer_add(l, &sp->work_timer, on_work, sp);
 	if (platform_watch_fd(sp->watch) >= 0 &&
-	    (err = loop_fd_add(l, platform_watch_fd(sp->watch), POLLIN, on_watch_fd, sp)) != WH_OK)
+	    (err = loop_fd_add(l, platform_watch_fd(sp->watch), POLLIN, on_watch_fd, sp)) !=
+		    WH_OK) {
+		snprintf(why, whylen, "%s: too many descriptors in the loop", c->spool_dir);
 		goto fail;
+	}
 	forget_stale(sp);
 	loop_timer_arm(&sp->scan_timer, 0);
 	*ret_sp = sp;

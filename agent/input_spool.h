@@ -5,6 +5,7 @@
 #ifndef WHAGENT_INPUT_SPOOL_H
 #define WHAGENT_INPUT_SPOOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -17,8 +18,9 @@ struct spool;
 
 /* Starts watching c's spool folder (creating done_dir if needed). c is borrowed until
  * spool_free or the next spool_reconfigure; j and l are borrowed. Caller frees with
- * spool_free. */
-wh_err spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool **ret_sp);
+ * spool_free. On failure, why says what went wrong (for the caller to log). */
+wh_err spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool **ret_sp,
+		 char *why, size_t whylen);
 void spool_free(struct spool *sp);
 /* Takes the settings of a reloaded configuration with the same dir, done_dir and
  * max_record_bytes (agent.c keeps the old configuration when those change). */
