@@ -44,52 +44,13 @@ struct agent {
 	char status_line[200];
 };
 
-static int
-same(const char *a, const char *b)
-{
-	return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
-/* Keys that only take effect at start: a reload that changes them is refused. */
-static const char *
-restart_key(const struct conf *a, const struct conf *b)
-{
-	if (!same(a->site_id, b->site_id))
-		return "[agent] site_id";
-	if (!same(a->journal_path, b->journal_path))
-		return "[journal] path";
-	if (a->spool_enabled != b->spool_enabled)
-		return "[input.spool]";
-	if (!same(a->mqtt_host, b->mqtt_host) || a->mqtt_port != b->mqtt_port ||
-	    !same(a->mqtt_client_id, b->mqtt_client_id) ||
-	    !same(a->mqtt_topic_prefix, b->mqtt_topic_prefix) ||
-	    a->mqtt_protocol != b->mqtt_protocol || !same(a->mqtt_cafile, b->mqtt_cafile) ||
-	    !same(a->mqtt_capath, b->mqtt_capath) || !same(a->mqtt_username, b->mqtt_username) ||
-	    !same(a->mqtt_password_file, b->mqtt_password_file) ||
-	    a->mqtt_window != b->mqtt_window ||
-	    a->mqtt_batch_max_events != b->mqtt_batch_max_events ||
-	    a->mqtt_batch_max_bytes != b->mqtt_batch_max_bytes)
-		return "[mqtt] broker, CA, credential, window or batch settings";
-	if (a->http_enabled != b->http_enabled ||
-	    (a->http_enabled && (!same(a->http_listen, b->http_listen) ||
-				 !same(a->http_tls_certfile, b->http_tls_certfile) ||
-				 !same(a->http_tls_keyfile, b->http_tls_keyfile) ||
-				 !same(a->http_hmac_secret_file, b->http_hmac_secret_file))))
-		return "[input.http] listen, TLS or HMAC settings";
-	if (a->spool_enabled &&
-	    (!same(a->spool_dir, b->spool_dir) || !same(a->spool_done_dir, b->spool_done_dir) ||
-	     a->spool_max_record_bytes != b->spool_max_record_bytes))
-		return "[input.spool] dir, done_dir or max_record_bytes";
-	return NULL;
-}
-
 static void
 on_reload(void *arg)
 {
 	struct agent *ag = arg;
 	struct conf *c;
 	const char *key;
-	char err[512];
+	char err[512], name[96];
 
 	log_info("SIGHUP: reading %s", ag->opts->conf_path);
 	platform_notify("RELOADING=1");
@@ -99,14 +60,14 @@ on_reload(void *arg)
 		return;
 	}
 	platform_notify("READY=1");
-	if ((key = restart_key(ag->conf, c)) != NULL) {
+	if ((key = conf_restart_key(ag->conf, c, name, sizeof(name))) != NULL) {
 		log_warnx("keeping the running configuration: %s changed, which needs a restart",
 			  key);
 		conf_free(c);
 		return;
 	}
-	log_set_level((enum log_level)c->log_level);
-	journal_set_limits(ag->journal, c->journal_max_bytes, c->journal_reserve_bytes);
+	log_set_level((enum log_level)c->agent.log_level);
+	journal_set_limits(ag->journal, c->journal.max_bytes, c->journal.reserve_bytes);
 	if (ag->spool != NULL)
 		spool_reconfigure(ag->spool, c);
 	if (ag->uplink != NULL)
@@ -250,10 +211,10 @@ on_textfile_timer(void *arg)
 
 	metrics_source(ag, &m);
 	text = metrics_render(&m);
-	if (text == NULL || metrics_write_textfile(ag->conf->metrics_textfile, text) != WH_OK)
-		log_warn("metrics: cannot write %s", ag->conf->metrics_textfile);
+	if (text == NULL || metrics_write_textfile(ag->conf->metrics.textfile, text) != WH_OK)
+		log_warn("metrics: cannot write %s", ag->conf->metrics.textfile);
 	wh_free(text);
-	loop_timer_arm(&ag->textfile_timer, ag->conf->metrics_textfile_interval_s * 1000);
+	loop_timer_arm(&ag->textfile_timer, ag->conf->metrics.textfile_interval_s * 1000);
 }
 
 /* Folds the ledger's appended balance changes into its rows, in key order: many at a time,
@@ -310,7 +271,7 @@ drain(struct agent *ag)
 {
 	loop_resume(ag->loop);
 	loop_timer_add(ag->loop, &ag->drain_timer, on_drain_deadline, ag->loop);
-	loop_timer_arm(&ag->drain_timer, ag->conf->mqtt_drain_timeout_ms);
+	loop_timer_arm(&ag->drain_timer, ag->conf->mqtt.drain_timeout_ms);
 	uplink_drain(ag->uplink);
 	loop_run(ag->loop);
 	loop_timer_del(ag->loop, &ag->drain_timer);
@@ -321,33 +282,33 @@ static int
 open_journal(struct agent *ag)
 {
 	struct journal_opts jo = {
-		.max_bytes = ag->conf->journal_max_bytes,
-		.reserve_bytes = ag->conf->journal_reserve_bytes,
-		.sync_normal = ag->conf->journal_synchronous == CONF_SYNC_NORMAL,
+		.max_bytes = ag->conf->journal.max_bytes,
+		.reserve_bytes = ag->conf->journal.reserve_bytes,
+		.sync_normal = ag->conf->journal.synchronous == CONF_SYNC_NORMAL,
 	};
 	char pid[24], report[2048];
 	wh_err err;
 
-	if (mkdir(ag->conf->state_dir, 0750) != 0 && errno != EEXIST) {
-		log_warn("cannot create state_dir %s", ag->conf->state_dir);
+	if (mkdir(ag->conf->agent.state_dir, 0750) != 0 && errno != EEXIST) {
+		log_warn("cannot create state_dir %s", ag->conf->agent.state_dir);
 		return -1;
 	}
-	err = salvage_if_damaged(ag->conf->journal_path, &jo, report, sizeof(report));
+	err = salvage_if_damaged(ag->conf->journal.path, &jo, report, sizeof(report));
 	if (report[0] != '\0')
 		log_errx("%s", report);
 	if (err == WH_OK)
-		err = journal_open(ag->conf->journal_path, &jo, &ag->journal);
+		err = journal_open(ag->conf->journal.path, &jo, &ag->journal);
 	if (err == WH_OK)
 		err = journal_start_session(ag->journal, &ag->session);
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	if (err == WH_OK)
 		err = journal_meta_set(ag->journal, "agent_pid", pid);
 	if (err != WH_OK) {
-		log_errx("journal %s: %s: %s", ag->conf->journal_path, wh_strerror(err),
+		log_errx("journal %s: %s: %s", ag->conf->journal.path, wh_strerror(err),
 			 ag->journal ? journal_errmsg(ag->journal) : "");
 		return -1;
 	}
-	log_info("journal %s (id %s), session %" PRIu64, ag->conf->journal_path,
+	log_info("journal %s (id %s), session %" PRIu64, ag->conf->journal.path,
 		 journal_id(ag->journal), ag->session);
 	return 0;
 }
@@ -364,7 +325,7 @@ agent_run(const struct agent_opts *o)
 		log_errx("%s", err);
 		return 1;
 	}
-	log_set_level((enum log_level)ag.conf->log_level);
+	log_set_level((enum log_level)ag.conf->agent.log_level);
 	/* The loop first: its signal handlers turn an early SIGTERM into a clean stop. */
 	if ((e = loop_new(&ag.loop)) != WH_OK) {
 		log_errx("event loop: %s", wh_strerror(e));
@@ -373,7 +334,7 @@ agent_run(const struct agent_opts *o)
 	if (open_journal(&ag) != 0)
 		goto out;
 	loop_on_reload(ag.loop, on_reload, &ag);
-	if (ag.conf->mqtt_host[0] != '\0') {
+	if (ag.conf->mqtt.host[0] != '\0') {
 		if ((e = uplink_new(ag.conf, ag.journal, ag.loop, ag.session, &ag.uplink)) !=
 		    WH_OK) {
 			log_errx("uplink: %s", wh_strerror(e));
@@ -381,17 +342,17 @@ agent_run(const struct agent_opts *o)
 		}
 		journal_on_commit(ag.journal, on_commit, ag.uplink);
 	}
-	if (ag.conf->spool_enabled &&
+	if (ag.conf->spool.enabled &&
 	    spool_new(ag.conf, ag.journal, ag.loop, &ag.spool, err, sizeof(err)) != WH_OK) {
 		log_errx("spool input: %s", err);
 		goto out;
 	}
-	if (ag.conf->http_enabled && http_new(ag.conf, ag.journal, ag.loop, on_page, &ag, &ag.http,
+	if (ag.conf->http.enabled && http_new(ag.conf, ag.journal, ag.loop, on_page, &ag, &ag.http,
 					      err, sizeof(err)) != WH_OK) {
 		log_errx("http input: %s", err);
 		goto out;
 	}
-	if (ag.conf->metrics_textfile[0] != '\0') {
+	if (ag.conf->metrics.textfile[0] != '\0') {
 		loop_timer_add(ag.loop, &ag.textfile_timer, on_textfile_timer, &ag);
 		loop_timer_arm(&ag.textfile_timer, 0);
 	}
@@ -407,11 +368,11 @@ agent_run(const struct agent_opts *o)
 	loop_timer_add(ag.loop, &ag.fold_timer, on_fold_timer, &ag);
 	loop_timer_arm(&ag.fold_timer, FOLD_CHECK_MS);
 	platform_notify("READY=1");
-	log_info("running (site %s)", ag.conf->site_id);
+	log_info("running (site %s)", ag.conf->agent.site_id);
 	sig = loop_run(ag.loop);
 	log_info("stopping%s%s", sig ? " on " : "", sig ? strsignal(sig) : "");
 	platform_notify("STOPPING=1");
-	if (ag.conf->metrics_textfile[0] != '\0')
+	if (ag.conf->metrics.textfile[0] != '\0')
 		on_textfile_timer(&ag); /* the last figures */
 	spool_free(ag.spool);		/* stop taking input */
 	ag.spool = NULL;

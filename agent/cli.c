@@ -120,13 +120,13 @@ static struct journal *
 open_journal(const struct conf *c, int readonly)
 {
 	struct journal_opts jo = {.readonly = readonly,
-				  .max_bytes = c->journal_max_bytes,
-				  .reserve_bytes = c->journal_reserve_bytes};
+				  .max_bytes = c->journal.max_bytes,
+				  .reserve_bytes = c->journal.reserve_bytes};
 	struct journal *j = NULL;
-	wh_err err = journal_open(c->journal_path, &jo, &j);
+	wh_err err = journal_open(c->journal.path, &jo, &j);
 
 	if (err != WH_OK) {
-		fprintf(stderr, "whagent: journal %s: %s%s%s\n", c->journal_path, wh_strerror(err),
+		fprintf(stderr, "whagent: journal %s: %s%s%s\n", c->journal.path, wh_strerror(err),
 			j && journal_errmsg(j)[0] ? ": " : "", j ? journal_errmsg(j) : "");
 		journal_close(j);
 		return NULL;
@@ -141,16 +141,16 @@ check_cert(const struct conf *c)
 	struct crypto_cert_info info;
 	char why[512];
 
-	if (c->mqtt_certfile[0] == '\0')
+	if (c->mqtt.certfile[0] == '\0')
 		return 0;
-	if (crypto_check_cert(c->mqtt_certfile, c->mqtt_keyfile, c->mqtt_cafile, &info, why,
+	if (crypto_check_cert(c->mqtt.certfile, c->mqtt.keyfile, c->mqtt.cafile, &info, why,
 			      sizeof(why)) != 0) {
 		fprintf(stderr, "whagent: %s\n", why);
 		return 1;
 	}
 	printf("# client certificate %s: valid until %s, %d days left%s\n", info.subject,
 	       info.not_after, info.days_left,
-	       info.days_left < c->mqtt_cert_warn_days ? " (renew it: whagent enroll)" : "");
+	       info.days_left < c->mqtt.cert_warn_days ? " (renew it: whagent enroll)" : "");
 	return 0;
 }
 
@@ -163,6 +163,7 @@ cmd_check(const struct args *a)
 	if (c == NULL)
 		return 1;
 	conf_print(c, stdout);
+	conf_check_secrets(c, stderr);
 	rc = check_cert(c);
 	if (rc == 0)
 		printf("# %s: configuration is valid\n", a->conf);
@@ -204,12 +205,12 @@ cmd_enroll(const struct args *a)
 	if (c == NULL)
 		return 1;
 	/* beside the configured keyfile (named like it), or in /etc/whagent */
-	if (c->mqtt_keyfile[0] != '\0') {
-		const char *slash = strrchr(c->mqtt_keyfile, '/');
+	if (c->mqtt.keyfile[0] != '\0') {
+		const char *slash = strrchr(c->mqtt.keyfile, '/');
 
-		base = slash ? slash + 1 : c->mqtt_keyfile;
-		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - c->mqtt_keyfile) : 1,
-			 slash ? c->mqtt_keyfile : ".");
+		base = slash ? slash + 1 : c->mqtt.keyfile;
+		snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - c->mqtt.keyfile) : 1,
+			 slash ? c->mqtt.keyfile : ".");
 	} else {
 		base = "client.key";
 		snprintf(dir, sizeof(dir), "/etc/whagent");
@@ -219,10 +220,10 @@ cmd_enroll(const struct args *a)
 	snprintf(key, sizeof(key), "%s/%s", dir, base);
 	snprintf(csr, sizeof(csr), "%s/%.*s.csr", dir,
 		 strrchr(base, '.') ? (int)(strrchr(base, '.') - base) : (int)strlen(base), base);
-	snprintf(subject, sizeof(subject), "CN=%s%s%s%s%s", a->cn ? a->cn : c->site_id,
-		 c->identity_organization[0] ? ",O=" : "", c->identity_organization,
-		 c->identity_unit[0] ? ",OU=" : "", c->identity_unit);
-	names = wh_strdup(c->identity_dns_names);
+	snprintf(subject, sizeof(subject), "CN=%s%s%s%s%s", a->cn ? a->cn : c->agent.site_id,
+		 c->identity.organization[0] ? ",O=" : "", c->identity.organization,
+		 c->identity.unit[0] ? ",OU=" : "", c->identity.unit);
+	names = wh_strdup(c->identity.dns_names);
 	ndns = names ? split_list(names, dns, 16) : 0;
 	if (crypto_enroll(key, csr, subject, (const char *const *)dns, ndns, a->force, fp, why,
 			  sizeof(why)) != 0) {
@@ -293,7 +294,7 @@ cmd_status(const struct args *a)
 		       lv.last_error[0] ? "\nlast error     " : "", lv.last_error);
 		if (lv.journal_note[0] != '\0')
 			printf("note           %s\n", lv.journal_note);
-		printf("site_id        %s\n", c->site_id);
+		printf("site_id        %s\n", c->agent.site_id);
 		printf("journal_id     %s (session %" PRIu64 ")\n", st.journal_id, st.session);
 		printf("last_seq       %" PRIu64 "\n", st.last_seq);
 		printf("acked_through  %" PRIu64 " (broker), %" PRIu64 " (platform)\n",
@@ -309,7 +310,7 @@ cmd_status(const struct args *a)
 		printf("quarantined    %" PRIu64 " records\n", st.quarantined);
 		printf("duplicates     %" PRIu64 " records\n", st.duplicates);
 		printf("journal        %.1f MiB of %.1f MiB\n", (double)st.bytes / 1048576.0,
-		       (double)c->journal_max_bytes / 1048576.0);
+		       (double)c->journal.max_bytes / 1048576.0);
 	}
 	rc = 0;
 out:
@@ -433,8 +434,8 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	/* the mapping of the input the record came through */
 	in.input = h.input;
 	m = strcmp(h.input, "http") == 0
-		    ? (c->http_map[0] ? conf_map_find(c, c->http_map) : NULL)
-		    : (c->spool_map[0] ? conf_map_find(c, c->spool_map) : NULL);
+		    ? (c->http.map[0] ? conf_map_find(c, c->http.map) : NULL)
+		    : (c->spool.map[0] ? conf_map_find(c, c->spool.map) : NULL);
 	event_map_init(&in.map, m ? m->column : NULL);
 	err = reparse(&h, conf_delimiter(c), &hdr, &row, r, out.reason, sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {

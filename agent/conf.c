@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "mem.h"
@@ -25,7 +26,13 @@ struct conf_key {
 	int64_t min, max;
 	const char *const *choices; /* CT_ENUM: index is the stored value */
 	const char *help;
+	unsigned flags; /* K_* */
 };
+
+/* A change of the key takes effect only at a restart: a reload that changes it is refused. */
+#define K_RESTART 1u
+/* The key names a file holding a secret: never logged; `check` says when others may read it. */
+#define K_SECRET 2u
 
 static const char *const sync_choices[] = {"full", "normal", NULL};
 static const char *const done_choices[] = {"move", "delete", NULL};
@@ -40,145 +47,157 @@ static const char *const level_choices[] = {"", "", "", "error", "warn", "", "in
 #define I64MAX INT64_MAX
 
 static const struct conf_key keys[] = {
-	{"agent", "site_id", CT_STR, OFF(site_id), NULL, 1, 64, NULL,
-	 "site (warehouse) id, used in topics and events; letters, digits, '-', '_', '.'"},
-	{"agent", "state_dir", CT_STR, OFF(state_dir), "/var/lib/whagent", 1, 4096, NULL,
-	 "directory for the journal and state"},
-	{"agent", "log_level", CT_ENUM, OFF(log_level), "info", 0, 0, level_choices,
-	 "error, warn, info or debug"},
-	{"journal", "path", CT_STR, OFF(journal_path), NULL, 1, 4096, NULL,
-	 "journal file (default: state_dir/journal.db)"},
-	{"journal", "max_bytes", CT_SIZE, OFF(journal_max_bytes), "512MiB", 1 << 20, I64MAX, NULL,
-	 "byte budget of the journal; at the budget inputs are refused (back-pressure)"},
-	{"journal", "reserve_bytes", CT_SIZE, OFF(journal_reserve_bytes), "64MiB", 0, I64MAX, NULL,
-	 "free space kept on the journal's file system; below it inputs are refused"},
-	{"journal", "synchronous", CT_ENUM, OFF(journal_synchronous), "full", 0, 0, sync_choices,
+	{"agent", "site_id", CT_STR, OFF(agent.site_id), NULL, 1, 64, NULL,
+	 "site (warehouse) id, used in topics and events; letters, digits, '-', '_', '.'",
+	 K_RESTART},
+	{"agent", "state_dir", CT_STR, OFF(agent.state_dir), "/var/lib/whagent", 1, 4096, NULL,
+	 "directory for the journal and state", K_RESTART},
+	{"agent", "log_level", CT_ENUM, OFF(agent.log_level), "info", 0, 0, level_choices,
+	 "error, warn, info or debug", 0},
+	{"journal", "path", CT_STR, OFF(journal.path), NULL, 1, 4096, NULL,
+	 "journal file (default: state_dir/journal.db)", K_RESTART},
+	{"journal", "max_bytes", CT_SIZE, OFF(journal.max_bytes), "512MiB", 1 << 20, I64MAX, NULL,
+	 "byte budget of the journal; at the budget inputs are refused (back-pressure)", 0},
+	{"journal", "reserve_bytes", CT_SIZE, OFF(journal.reserve_bytes), "64MiB", 0, I64MAX, NULL,
+	 "free space kept on the journal's file system; below it inputs are refused", 0},
+	{"journal", "synchronous", CT_ENUM, OFF(journal.synchronous), "full", 0, 0, sync_choices,
 	 "full: every commit survives power loss; normal: faster, a power cut may lose the "
-	 "last commits (not the journal), and sources are then already acknowledged"},
-	{"journal", "commit_records", CT_INT, OFF(commit_records), "1000", 1, 100000, NULL,
-	 "group commit: records per transaction at most"},
-	{"journal", "commit_ms", CT_INT, OFF(commit_ms), "100", 1, 10000, NULL,
-	 "group commit: milliseconds per transaction at most"},
-	{"input.spool", "dir", CT_STR, OFF(spool_dir), NULL, 1, 4096, NULL,
-	 "spool folder the WMS drops *.csv and *.jsonl files into"},
-	{"input.spool", "done_dir", CT_STR, OFF(spool_done_dir), NULL, 1, 4096, NULL,
-	 "where finished files go (default: dir/done; same file system as dir)"},
-	{"input.spool", "on_done", CT_ENUM, OFF(spool_on_done), "move", 0, 0, done_choices,
-	 "move finished files to done_dir, or delete them"},
-	{"input.spool", "settle_ms", CT_INT, OFF(spool_settle_ms), "2000", 0, 3600000, NULL,
-	 "a file not renamed in is taken once unchanged for this long"},
-	{"input.spool", "rescan_ms", CT_INT, OFF(spool_rescan_ms), "5000", 100, 3600000, NULL,
-	 "periodic rescan of the folder (besides inotify)"},
-	{"input.spool", "map", CT_STR, OFF(spool_map), "", 0, 64, NULL,
-	 "name of a [map.NAME] section renaming the WMS's columns (empty: canonical names)"},
-	{"input.spool", "source", CT_STR, OFF(spool_source), "wms", 1, 64, NULL,
-	 "source name: (source, txn_id) is unique; give inputs fed by one WMS the same name"},
-	{"input.spool", "delimiter", CT_ENUM, OFF(spool_delimiter), "comma", 0, 0, delim_choices,
-	 "CSV field delimiter: comma, semicolon, tab or pipe"},
-	{"input.spool", "max_record_bytes", CT_SIZE, OFF(spool_max_record_bytes), "64KiB", 1024,
-	 16 << 20, NULL, "longest record (line) taken; longer ones are quarantined"},
-	{"input.http", "listen", CT_STR, OFF(http_listen), "127.0.0.1:8088", 3, 64, NULL,
-	 "address:port of the webhook listener; an address off this machine needs TLS"},
-	{"input.http", "max_body_bytes", CT_SIZE, OFF(http_max_body_bytes), "1MiB", 1024, 64 << 20,
-	 NULL, "larger request bodies get 413"},
-	{"input.http", "max_records_per_request", CT_INT, OFF(http_max_records), "1000", 1, 100000,
-	 NULL, "more records in one request get 413"},
-	{"input.http", "hmac_secret_file", CT_STR, OFF(http_hmac_secret_file), "", 0, 4096, NULL,
+	 "last commits (not the journal), and sources are then already acknowledged",
+	 K_RESTART},
+	{"journal", "commit_records", CT_INT, OFF(journal.commit_records), "1000", 1, 100000, NULL,
+	 "group commit: records per transaction at most", 0},
+	{"journal", "commit_ms", CT_INT, OFF(journal.commit_ms), "100", 1, 10000, NULL,
+	 "group commit: milliseconds per transaction at most", 0},
+	{"input.spool", "dir", CT_STR, OFF(spool.dir), NULL, 1, 4096, NULL,
+	 "spool folder the WMS drops *.csv and *.jsonl files into", K_RESTART},
+	{"input.spool", "done_dir", CT_STR, OFF(spool.done_dir), NULL, 1, 4096, NULL,
+	 "where finished files go (default: dir/done; same file system as dir)", K_RESTART},
+	{"input.spool", "on_done", CT_ENUM, OFF(spool.on_done), "move", 0, 0, done_choices,
+	 "move finished files to done_dir, or delete them", 0},
+	{"input.spool", "settle_ms", CT_INT, OFF(spool.settle_ms), "2000", 0, 3600000, NULL,
+	 "a file not renamed in is taken once unchanged for this long", 0},
+	{"input.spool", "rescan_ms", CT_INT, OFF(spool.rescan_ms), "5000", 100, 3600000, NULL,
+	 "periodic rescan of the folder (besides inotify)", 0},
+	{"input.spool", "map", CT_STR, OFF(spool.map), "", 0, 64, NULL,
+	 "name of a [map.NAME] section renaming the WMS's columns (empty: canonical names)", 0},
+	{"input.spool", "source", CT_STR, OFF(spool.source), "wms", 1, 64, NULL,
+	 "source name: (source, txn_id) is unique; give inputs fed by one WMS the same name", 0},
+	{"input.spool", "delimiter", CT_ENUM, OFF(spool.delimiter), "comma", 0, 0, delim_choices,
+	 "CSV field delimiter: comma, semicolon, tab or pipe", 0},
+	{"input.spool", "max_record_bytes", CT_SIZE, OFF(spool.max_record_bytes), "64KiB", 1024,
+	 16 << 20, NULL, "longest record (line) taken; longer ones are quarantined", K_RESTART},
+	{"input.http", "listen", CT_STR, OFF(http.listen), "127.0.0.1:8088", 3, 64, NULL,
+	 "address:port of the webhook listener; an address off this machine needs TLS", K_RESTART},
+	{"input.http", "max_body_bytes", CT_SIZE, OFF(http.max_body_bytes), "1MiB", 1024, 64 << 20,
+	 NULL, "larger request bodies get 413", 0},
+	{"input.http", "max_records_per_request", CT_INT, OFF(http.max_records), "1000", 1, 100000,
+	 NULL, "more records in one request get 413", 0},
+	{"input.http", "hmac_secret_file", CT_STR, OFF(http.hmac_secret_file), "", 0, 4096, NULL,
 	 "file holding the shared secret: every POST must carry X-Whagent-Signature: "
-	 "sha256=<hex HMAC-SHA256 of the body>"},
-	{"input.http", "tls_certfile", CT_STR, OFF(http_tls_certfile), "", 0, 4096, NULL,
-	 "certificate (PEM) for HTTPS"},
-	{"input.http", "tls_keyfile", CT_STR, OFF(http_tls_keyfile), "", 0, 4096, NULL,
-	 "private key (PEM) for HTTPS"},
-	{"input.http", "source", CT_STR, OFF(http_source), "wms", 1, 64, NULL,
-	 "source name: (source, txn_id) is unique; the same as the spool's to dedupe across"},
-	{"input.http", "map", CT_STR, OFF(http_map), "", 0, 64, NULL,
-	 "name of a [map.NAME] section for the JSON keys (empty: canonical names)"},
-	{"input.http", "timeout_s", CT_INT, OFF(http_timeout_s), "30", 1, 3600, NULL,
-	 "idle connections are closed after this long"},
-	{"metrics", "textfile", CT_STR, OFF(metrics_textfile), "", 0, 4096, NULL,
-	 "write the Prometheus metrics to this file too (node_exporter textfile collector)"},
-	{"metrics", "textfile_interval_s", CT_INT, OFF(metrics_textfile_interval_s), "15", 1, 3600,
-	 NULL, "how often the textfile is rewritten"},
-	{"mqtt", "host", CT_STR, OFF(mqtt_host), "", 0, 255, NULL,
-	 "broker host name or address; empty: no uplink (events stay in the journal)"},
-	{"mqtt", "port", CT_INT, OFF(mqtt_port), "8883", 1, 65535, NULL, "broker port"},
-	{"mqtt", "client_id", CT_STR, OFF(mqtt_client_id), "", 0, 128, NULL,
-	 "MQTT client id (default: whagent-SITE_ID)"},
-	{"mqtt", "topic_prefix", CT_STR, OFF(mqtt_topic_prefix), "whagent/v1", 1, 128, NULL,
-	 "topics are PREFIX/SITE_ID/events, /status, ..."},
-	{"mqtt", "protocol", CT_ENUM, OFF(mqtt_protocol), "mqtt5", 0, 0, protocol_choices,
-	 "mqtt5 (properties: content type, site, journal, first_seq, last_seq) or mqtt311"},
-	{"mqtt", "keepalive_s", CT_INT, OFF(mqtt_keepalive_s), "30", 5, 3600, NULL,
-	 "MQTT keep-alive"},
-	{"mqtt", "cafile", CT_STR, OFF(mqtt_cafile), "", 0, 4096, NULL,
+	 "sha256=<hex HMAC-SHA256 of the body>",
+	 K_RESTART | K_SECRET},
+	{"input.http", "tls_certfile", CT_STR, OFF(http.tls_certfile), "", 0, 4096, NULL,
+	 "certificate (PEM) for HTTPS", K_RESTART},
+	{"input.http", "tls_keyfile", CT_STR, OFF(http.tls_keyfile), "", 0, 4096, NULL,
+	 "private key (PEM) for HTTPS", K_RESTART | K_SECRET},
+	{"input.http", "source", CT_STR, OFF(http.source), "wms", 1, 64, NULL,
+	 "source name: (source, txn_id) is unique; the same as the spool's to dedupe across", 0},
+	{"input.http", "map", CT_STR, OFF(http.map), "", 0, 64, NULL,
+	 "name of a [map.NAME] section for the JSON keys (empty: canonical names)", 0},
+	{"input.http", "timeout_s", CT_INT, OFF(http.timeout_s), "30", 1, 3600, NULL,
+	 "idle connections are closed after this long", 0},
+	{"metrics", "textfile", CT_STR, OFF(metrics.textfile), "", 0, 4096, NULL,
+	 "write the Prometheus metrics to this file too (node_exporter textfile collector)",
+	 K_RESTART},
+	{"metrics", "textfile_interval_s", CT_INT, OFF(metrics.textfile_interval_s), "15", 1, 3600,
+	 NULL, "how often the textfile is rewritten", 0},
+	{"mqtt", "host", CT_STR, OFF(mqtt.host), "", 0, 255, NULL,
+	 "broker host name or address; empty: no uplink (events stay in the journal)", K_RESTART},
+	{"mqtt", "port", CT_INT, OFF(mqtt.port), "8883", 1, 65535, NULL, "broker port", K_RESTART},
+	{"mqtt", "client_id", CT_STR, OFF(mqtt.client_id), "", 0, 128, NULL,
+	 "MQTT client id (default: whagent-SITE_ID)", K_RESTART},
+	{"mqtt", "topic_prefix", CT_STR, OFF(mqtt.topic_prefix), "whagent/v1", 1, 128, NULL,
+	 "topics are PREFIX/SITE_ID/events, /status, ...", K_RESTART},
+	{"mqtt", "protocol", CT_ENUM, OFF(mqtt.protocol), "mqtt5", 0, 0, protocol_choices,
+	 "mqtt5 (properties: content type, site, journal, first_seq, last_seq) or mqtt311",
+	 K_RESTART},
+	{"mqtt", "keepalive_s", CT_INT, OFF(mqtt.keepalive_s), "30", 5, 3600, NULL,
+	 "MQTT keep-alive", K_RESTART},
+	{"mqtt", "cafile", CT_STR, OFF(mqtt.cafile), "", 0, 4096, NULL,
 	 "CA certificate(s) to verify the broker: turns TLS on (1.2 or newer, host name "
-	 "verified)"},
-	{"mqtt", "capath", CT_STR, OFF(mqtt_capath), "", 0, 4096, NULL,
-	 "directory of CA certificates (alternative to cafile)"},
-	{"mqtt", "certfile", CT_STR, OFF(mqtt_certfile), "", 0, 4096, NULL,
-	 "client certificate for mutual TLS (with keyfile)"},
-	{"mqtt", "keyfile", CT_STR, OFF(mqtt_keyfile), "", 0, 4096, NULL,
-	 "client private key for mutual TLS"},
-	{"mqtt", "allow_insecure", CT_ENUM, OFF(mqtt_allow_insecure), "false", 0, 0, bool_choices,
-	 "allow plain TCP to a broker that is not on this machine"},
-	{"mqtt", "username", CT_STR, OFF(mqtt_username), "", 0, 256, NULL, "MQTT user name"},
-	{"mqtt", "password_file", CT_STR, OFF(mqtt_password_file), "", 0, 4096, NULL,
-	 "file holding the MQTT password (first line; never logged)"},
-	{"mqtt", "ack_mode", CT_ENUM, OFF(mqtt_ack_mode), "broker", 0, 0, ack_choices,
+	 "verified)",
+	 K_RESTART},
+	{"mqtt", "capath", CT_STR, OFF(mqtt.capath), "", 0, 4096, NULL,
+	 "directory of CA certificates (alternative to cafile)", K_RESTART},
+	{"mqtt", "certfile", CT_STR, OFF(mqtt.certfile), "", 0, 4096, NULL,
+	 "client certificate for mutual TLS (with keyfile)", 0},
+	{"mqtt", "keyfile", CT_STR, OFF(mqtt.keyfile), "", 0, 4096, NULL,
+	 "client private key for mutual TLS", K_SECRET},
+	{"mqtt", "allow_insecure", CT_ENUM, OFF(mqtt.allow_insecure), "false", 0, 0, bool_choices,
+	 "allow plain TCP to a broker that is not on this machine", K_RESTART},
+	{"mqtt", "username", CT_STR, OFF(mqtt.username), "", 0, 256, NULL, "MQTT user name",
+	 K_RESTART},
+	{"mqtt", "password_file", CT_STR, OFF(mqtt.password_file), "", 0, 4096, NULL,
+	 "file holding the MQTT password (first line; never logged)", K_RESTART | K_SECRET},
+	{"mqtt", "ack_mode", CT_ENUM, OFF(mqtt.ack_mode), "broker", 0, 0, ack_choices,
 	 "broker: the broker's PUBACK lets an event be pruned (after retention_s); platform: "
-	 "only the central platform's PlatformAck on PREFIX/SITE/ack does"},
-	{"mqtt", "batch_max_events", CT_INT, OFF(mqtt_batch_max_events), "500", 1, 10000, NULL,
-	 "events per EventBatch at most"},
-	{"mqtt", "batch_max_bytes", CT_SIZE, OFF(mqtt_batch_max_bytes), "256KiB", 64 << 10,
-	 16 << 20, NULL, "bytes of events per EventBatch at most"},
-	{"mqtt", "linger_ms", CT_INT, OFF(mqtt_linger_ms), "20", 0, 10000, NULL,
-	 "wait this long for more events before sending a partial batch"},
-	{"mqtt", "window", CT_INT, OFF(mqtt_window), "32", 1, 1000, NULL,
-	 "batches in flight (published, not yet acknowledged)"},
-	{"mqtt", "reconnect_min_ms", CT_INT, OFF(mqtt_reconnect_min_ms), "500", 10, 600000, NULL,
-	 "first reconnect delay; doubles (with jitter) up to reconnect_max_ms"},
-	{"mqtt", "reconnect_max_ms", CT_INT, OFF(mqtt_reconnect_max_ms), "60000", 10, 3600000, NULL,
-	 "longest reconnect delay"},
-	{"mqtt", "status_interval_s", CT_INT, OFF(mqtt_status_interval_s), "60", 1, 86400, NULL,
-	 "heartbeat Status period"},
-	{"mqtt", "drain_timeout_ms", CT_INT, OFF(mqtt_drain_timeout_ms), "5000", 0, 600000, NULL,
-	 "on stop, wait this long for acknowledgements of batches in flight"},
-	{"mqtt", "retention_s", CT_INT, OFF(mqtt_retention_s), "86400", 0, 31536000, NULL,
-	 "acknowledged events are kept this long (for replay), then pruned"},
-	{"mqtt", "sign_batches", CT_ENUM, OFF(mqtt_sign_batches), "false", 0, 0, bool_choices,
-	 "sign every EventBatch with the device key (keyfile): ECDSA P-256"},
-	{"mqtt", "cert_warn_days", CT_INT, OFF(mqtt_cert_warn_days), "30", 0, 3650, NULL,
-	 "warn when the client certificate expires within this many days"},
-	{"mqtt", "command_pubkey", CT_STR, OFF(mqtt_command_pubkey), "", 0, 4096, NULL,
-	 "PEM public key of the central platform: commands must be signed with it"},
-	{"mqtt", "command_max_skew_s", CT_INT, OFF(mqtt_command_max_skew_s), "300", 1, 86400, NULL,
-	 "signed commands issued further from this clock are refused"},
-	{"mqtt", "backfill_after_s", CT_INT, OFF(mqtt_backfill_after_s), "60", 0, 31536000, NULL,
+	 "only the central platform's PlatformAck on PREFIX/SITE/ack does",
+	 K_RESTART},
+	{"mqtt", "batch_max_events", CT_INT, OFF(mqtt.batch_max_events), "500", 1, 10000, NULL,
+	 "events per EventBatch at most", K_RESTART},
+	{"mqtt", "batch_max_bytes", CT_SIZE, OFF(mqtt.batch_max_bytes), "256KiB", 64 << 10,
+	 16 << 20, NULL, "bytes of events per EventBatch at most", K_RESTART},
+	{"mqtt", "linger_ms", CT_INT, OFF(mqtt.linger_ms), "20", 0, 10000, NULL,
+	 "wait this long for more events before sending a partial batch", 0},
+	{"mqtt", "window", CT_INT, OFF(mqtt.window), "32", 1, 1000, NULL,
+	 "batches in flight (published, not yet acknowledged)", K_RESTART},
+	{"mqtt", "reconnect_min_ms", CT_INT, OFF(mqtt.reconnect_min_ms), "500", 10, 600000, NULL,
+	 "first reconnect delay; doubles (with jitter) up to reconnect_max_ms", 0},
+	{"mqtt", "reconnect_max_ms", CT_INT, OFF(mqtt.reconnect_max_ms), "60000", 10, 3600000, NULL,
+	 "longest reconnect delay", 0},
+	{"mqtt", "status_interval_s", CT_INT, OFF(mqtt.status_interval_s), "60", 1, 86400, NULL,
+	 "heartbeat Status period", 0},
+	{"mqtt", "drain_timeout_ms", CT_INT, OFF(mqtt.drain_timeout_ms), "5000", 0, 600000, NULL,
+	 "on stop, wait this long for acknowledgements of batches in flight", 0},
+	{"mqtt", "retention_s", CT_INT, OFF(mqtt.retention_s), "86400", 0, 31536000, NULL,
+	 "acknowledged events are kept this long (for replay), then pruned", 0},
+	{"mqtt", "sign_batches", CT_ENUM, OFF(mqtt.sign_batches), "false", 0, 0, bool_choices,
+	 "sign every EventBatch with the device key (keyfile): ECDSA P-256", K_RESTART},
+	{"mqtt", "cert_warn_days", CT_INT, OFF(mqtt.cert_warn_days), "30", 0, 3650, NULL,
+	 "warn when the client certificate expires within this many days", 0},
+	{"mqtt", "command_pubkey", CT_STR, OFF(mqtt.command_pubkey), "", 0, 4096, NULL,
+	 "PEM public key of the central platform: commands must be signed with it", K_RESTART},
+	{"mqtt", "command_max_skew_s", CT_INT, OFF(mqtt.command_max_skew_s), "300", 1, 86400, NULL,
+	 "signed commands issued further from this clock are refused", 0},
+	{"mqtt", "backfill_after_s", CT_INT, OFF(mqtt.backfill_after_s), "60", 0, 31536000, NULL,
 	 "a backlog older than this drains on PREFIX/SITE/backfill (marked historical) beside "
-	 "new events on /events, so live events are not held behind it; 0: one lane"},
-	{"mqtt", "live_share_pct", CT_INT, OFF(mqtt_live_share_pct), "50", 1, 99, NULL,
+	 "new events on /events, so live events are not held behind it; 0: one lane",
+	 0},
+	{"mqtt", "live_share_pct", CT_INT, OFF(mqtt.live_share_pct), "50", 1, 99, NULL,
 	 "while a backfill drains: the share of the window and of max_bytes_per_s kept for new "
-	 "events (each lane takes what the other leaves)"},
-	{"mqtt", "max_bytes_per_s", CT_SIZE, OFF(mqtt_max_bytes_per_s), "0", 0, (int64_t)1 << 40,
+	 "events (each lane takes what the other leaves)",
+	 0},
+	{"mqtt", "max_bytes_per_s", CT_SIZE, OFF(mqtt.max_bytes_per_s), "0", 0, (int64_t)1 << 40,
 	 NULL,
 	 "uplink rate limit in bytes of batches per second, to leave the WAN link room for "
-	 "the warehouse; 0: none"},
-	{"ledger", "staging_location", CT_STR, OFF(ledger_staging), "STAGING", 1, 64, NULL,
-	 "where picks without to_bin put stock, and shipments without a bin take it from"},
-	{"ledger", "shipment_from", CT_ENUM, OFF(ledger_shipment_from), "bin", 0, 0, ship_choices,
+	 "the warehouse; 0: none",
+	 0},
+	{"ledger", "staging_location", CT_STR, OFF(ledger.staging), "STAGING", 1, 64, NULL,
+	 "where picks without to_bin put stock, and shipments without a bin take it from", 0},
+	{"ledger", "shipment_from", CT_ENUM, OFF(ledger.shipment_from), "bin", 0, 0, ship_choices,
 	 "bin: a shipment leaves from the bin it names (staging when none); staging: always from "
-	 "staging_location, for a WMS whose shipments name the dock, not where picked goods wait"},
-	{"ledger", "snapshot_interval_s", CT_INT, OFF(ledger_snapshot_interval_s), "3600", 0,
+	 "staging_location, for a WMS whose shipments name the dock, not where picked goods wait",
+	 0},
+	{"ledger", "snapshot_interval_s", CT_INT, OFF(ledger.snapshot_interval_s), "3600", 0,
 	 604800, NULL,
-	 "publish an on-hand snapshot on PREFIX/SITE/snapshot this often; 0: on command only"},
-	{"ledger", "snapshot_page_rows", CT_INT, OFF(ledger_snapshot_page_rows), "1000", 10, 20000,
-	 NULL, "balance rows per snapshot message"},
-	{"identity", "organization", CT_STR, OFF(identity_organization), "", 0, 64, NULL,
-	 "O= of the CSR `whagent enroll` writes"},
-	{"identity", "unit", CT_STR, OFF(identity_unit), "", 0, 64, NULL, "OU= of the CSR"},
-	{"identity", "dns_names", CT_STR, OFF(identity_dns_names), "", 0, 1024, NULL,
-	 "DNS subject alternative names of the CSR, comma-separated"},
+	 "publish an on-hand snapshot on PREFIX/SITE/snapshot this often; 0: on command only", 0},
+	{"ledger", "snapshot_page_rows", CT_INT, OFF(ledger.snapshot_page_rows), "1000", 10, 20000,
+	 NULL, "balance rows per snapshot message", 0},
+	{"identity", "organization", CT_STR, OFF(identity.organization), "", 0, 64, NULL,
+	 "O= of the CSR `whagent enroll` writes", 0},
+	{"identity", "unit", CT_STR, OFF(identity.unit), "", 0, 64, NULL, "OU= of the CSR", 0},
+	{"identity", "dns_names", CT_STR, OFF(identity.dns_names), "", 0, 1024, NULL,
+	 "DNS subject alternative names of the CSR, comma-separated", 0},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -403,9 +422,9 @@ handler(void *user, const char *section, const char *name, const char *value)
 	if (strncmp(section, "map.", 4) == 0 && section[4] != '\0')
 		return handle_map(ps, section, name, value);
 	if (strcmp(section, "input.spool") == 0)
-		ps->conf->spool_enabled = true;
+		ps->conf->spool.enabled = true;
 	if (strcmp(section, "input.http") == 0)
-		ps->conf->http_enabled = true;
+		ps->conf->http.enabled = true;
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(section, keys[i].section) != 0)
 			continue;
@@ -490,20 +509,20 @@ conf_delimiter(const struct conf *c)
 {
 	static const char d[] = {',', ';', '\t', '|'}; /* by enum conf_delim */
 
-	return d[c->spool_delimiter];
+	return d[c->spool.delimiter];
 }
 
 struct ledger_rules
 conf_ledger_rules(const struct conf *c)
 {
-	return (struct ledger_rules){c->ledger_staging,
-				     c->ledger_shipment_from == CONF_SHIP_FROM_STAGING};
+	return (struct ledger_rules){c->ledger.staging,
+				     c->ledger.shipment_from == CONF_SHIP_FROM_STAGING};
 }
 
 int
 conf_mqtt_tls(const struct conf *c)
 {
-	return c->mqtt_cafile[0] != '\0' || c->mqtt_capath[0] != '\0';
+	return c->mqtt.cafile[0] != '\0' || c->mqtt.capath[0] != '\0';
 }
 
 int
@@ -518,33 +537,33 @@ check_mqtt(struct conf *c, struct parse_state *ps)
 {
 	const char *why = NULL;
 
-	if (c->mqtt_host[0] == '\0')
+	if (c->mqtt.host[0] == '\0')
 		return WH_OK;
-	if (c->mqtt_certfile[0] != '\0' && c->mqtt_keyfile[0] == '\0')
+	if (c->mqtt.certfile[0] != '\0' && c->mqtt.keyfile[0] == '\0')
 		why = "certfile needs its keyfile (mutual TLS)";
-	else if (c->mqtt_keyfile[0] != '\0' && c->mqtt_certfile[0] == '\0' && !c->mqtt_sign_batches)
+	else if (c->mqtt.keyfile[0] != '\0' && c->mqtt.certfile[0] == '\0' && !c->mqtt.sign_batches)
 		why = "keyfile needs its certfile (mutual TLS), or sign_batches = true";
-	else if (c->mqtt_certfile[0] != '\0' && !conf_mqtt_tls(c))
+	else if (c->mqtt.certfile[0] != '\0' && !conf_mqtt_tls(c))
 		why = "certfile needs cafile or capath (TLS)";
-	else if (!conf_mqtt_tls(c) && !conf_host_is_loopback(c->mqtt_host) &&
-		 !c->mqtt_allow_insecure)
+	else if (!conf_mqtt_tls(c) && !conf_host_is_loopback(c->mqtt.host) &&
+		 !c->mqtt.allow_insecure)
 		why = "plain TCP to a broker on another machine is refused: set cafile (TLS) or, "
 		      "on a trusted network, allow_insecure = true";
-	else if (c->mqtt_sign_batches && c->mqtt_keyfile[0] == '\0')
+	else if (c->mqtt.sign_batches && c->mqtt.keyfile[0] == '\0')
 		why = "sign_batches needs the device key (keyfile)";
-	else if (c->mqtt_reconnect_max_ms < c->mqtt_reconnect_min_ms)
+	else if (c->mqtt.reconnect_max_ms < c->mqtt.reconnect_min_ms)
 		why = "reconnect_max_ms is below reconnect_min_ms";
 	if (why != NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [mqtt] %s", ps->path, why);
 		return WH_ERR_CONF;
 	}
-	if (c->mqtt_client_id[0] == '\0') {
-		size_t n = strlen(c->site_id) + sizeof("whagent-");
+	if (c->mqtt.client_id[0] == '\0') {
+		size_t n = strlen(c->agent.site_id) + sizeof("whagent-");
 
-		wh_free(c->mqtt_client_id);
-		if ((c->mqtt_client_id = wh_malloc(n)) == NULL)
+		wh_free(c->mqtt.client_id);
+		if ((c->mqtt.client_id = wh_malloc(n)) == NULL)
 			return WH_ERR_NOMEM;
-		snprintf(c->mqtt_client_id, n, "whagent-%s", c->site_id);
+		snprintf(c->mqtt.client_id, n, "whagent-%s", c->agent.site_id);
 	}
 	return WH_OK;
 }
@@ -554,26 +573,26 @@ check_http(struct conf *c, struct parse_state *ps)
 {
 	const char *why = NULL;
 	char host[64];
-	const char *colon = strrchr(c->http_listen, ':');
+	const char *colon = strrchr(c->http.listen, ':');
 
-	if (!c->http_enabled)
+	if (!c->http.enabled)
 		return WH_OK;
-	if (colon == NULL || colon == c->http_listen || strtol(colon + 1, NULL, 10) <= 0 ||
+	if (colon == NULL || colon == c->http.listen || strtol(colon + 1, NULL, 10) <= 0 ||
 	    strtol(colon + 1, NULL, 10) > 65535)
 		why = "listen must be ADDRESS:PORT (127.0.0.1:8088, [::1]:8088, 0.0.0.0:8088)";
-	else if ((c->http_tls_certfile[0] == '\0') != (c->http_tls_keyfile[0] == '\0'))
+	else if ((c->http.tls_certfile[0] == '\0') != (c->http.tls_keyfile[0] == '\0'))
 		why = "tls_certfile and tls_keyfile go together";
 	if (why == NULL) {
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - c->http_listen), c->http_listen);
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - c->http.listen), c->http.listen);
 		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 			memmove(host, host + 1, strlen(host));
 			host[strlen(host) - 1] = '\0';
 		}
-		if (!conf_host_is_loopback(host) && c->http_tls_certfile[0] == '\0')
+		if (!conf_host_is_loopback(host) && c->http.tls_certfile[0] == '\0')
 			why = "listening off this machine needs TLS (tls_certfile, tls_keyfile): "
 			      "webhooks carry inventory data";
 	}
-	if (why == NULL && c->http_map[0] != '\0' && conf_map_find(c, c->http_map) == NULL)
+	if (why == NULL && c->http.map[0] != '\0' && conf_map_find(c, c->http.map) == NULL)
 		why = "map names no [map.NAME] section";
 	if (why != NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [input.http] %s", ps->path, why);
@@ -592,36 +611,36 @@ conf_finish(struct conf *c, struct parse_state *ps)
 		if (!ps->seen[i] && keys[i].def != NULL &&
 		    (err = set_default(c, &keys[i], ps)) != WH_OK)
 			return err;
-	if (c->site_id == NULL) {
+	if (c->agent.site_id == NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [agent] site_id is required", ps->path);
 		return WH_ERR_CONF;
 	}
-	if (!valid_site_id(c->site_id)) {
+	if (!valid_site_id(c->agent.site_id)) {
 		snprintf(ps->err, ps->errlen,
 			 "%s: [agent] site_id '%s': use letters, digits, '-', '_' and '.' only",
-			 ps->path, c->site_id);
+			 ps->path, c->agent.site_id);
 		return WH_ERR_CONF;
 	}
-	if (c->journal_path == NULL &&
-	    (c->journal_path = path_join(c->state_dir, "journal.db")) == NULL)
+	if (c->journal.path == NULL &&
+	    (c->journal.path = path_join(c->agent.state_dir, "journal.db")) == NULL)
 		return WH_ERR_NOMEM;
 	if ((err = check_mqtt(c, ps)) != WH_OK)
 		return err;
 	if ((err = check_http(c, ps)) != WH_OK)
 		return err;
-	if (c->spool_enabled) {
-		if (c->spool_dir == NULL) {
+	if (c->spool.enabled) {
+		if (c->spool.dir == NULL) {
 			snprintf(ps->err, ps->errlen, "%s: [input.spool] dir is required",
 				 ps->path);
 			return WH_ERR_CONF;
 		}
-		if (c->spool_done_dir == NULL &&
-		    (c->spool_done_dir = path_join(c->spool_dir, "done")) == NULL)
+		if (c->spool.done_dir == NULL &&
+		    (c->spool.done_dir = path_join(c->spool.dir, "done")) == NULL)
 			return WH_ERR_NOMEM;
-		if (c->spool_map[0] != '\0' && conf_map_find(c, c->spool_map) == NULL) {
+		if (c->spool.map[0] != '\0' && conf_map_find(c, c->spool.map) == NULL) {
 			snprintf(ps->err, ps->errlen,
 				 "%s: [input.spool] map = %s: no [map.%s] section", ps->path,
-				 c->spool_map, c->spool_map);
+				 c->spool.map, c->spool.map);
 			return WH_ERR_CONF;
 		}
 	}
@@ -726,10 +745,10 @@ void
 conf_print(const struct conf *c, FILE *f)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
-		if ((strcmp(keys[i].section, "input.spool") == 0 && !c->spool_enabled) ||
-		    (strcmp(keys[i].section, "input.http") == 0 && !c->http_enabled) ||
+		if ((strcmp(keys[i].section, "input.spool") == 0 && !c->spool.enabled) ||
+		    (strcmp(keys[i].section, "input.http") == 0 && !c->http.enabled) ||
 		    (strcmp(keys[i].section, "mqtt") == 0 && strcmp(keys[i].name, "host") != 0 &&
-		     c->mqtt_host[0] == '\0'))
+		     c->mqtt.host[0] == '\0'))
 			continue;
 		fprintf(f, "%s.%s = ", keys[i].section, keys[i].name);
 		print_value(c, &keys[i], f);
@@ -740,6 +759,69 @@ conf_print(const struct conf *c, FILE *f)
 			if (c->maps[i].column[fld] != NULL)
 				fprintf(f, "map.%s.%s = %s\n", c->maps[i].name,
 					event_field_name(fld), c->maps[i].column[fld]);
+}
+
+/* 1 when key k holds the same value in a and b. */
+static int
+same_value(const struct conf *a, const struct conf *b, const struct conf_key *k)
+{
+	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case CT_STR: {
+		const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+
+		return strcmp(sa ? sa : "", sb ? sb : "") == 0;
+	}
+	case CT_INT:
+	case CT_ENUM:
+		return *(const long *)pa == *(const long *)pb;
+	case CT_SIZE:
+		return *(const int64_t *)pa == *(const int64_t *)pb;
+	}
+	return 0;
+}
+
+const char *
+conf_restart_key(const struct conf *running, const struct conf *next, char *buf, size_t len)
+{
+	if (running->spool.enabled != next->spool.enabled)
+		return "[input.spool] (the section)";
+	if (running->http.enabled != next->http.enabled)
+		return "[input.http] (the section)";
+	for (size_t i = 0; i < NKEYS; i++) {
+		if ((keys[i].flags & K_RESTART) && !same_value(running, next, &keys[i])) {
+			snprintf(buf, len, "[%s] %s", keys[i].section, keys[i].name);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+int
+conf_check_secrets(const struct conf *c, FILE *f)
+{
+	int warned = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *v = *(char *const *)((const char *)c + keys[i].offset);
+		struct stat st;
+
+		if (!(keys[i].flags & K_SECRET) || v == NULL || v[0] == '\0')
+			continue;
+		if (stat(v, &st) != 0) {
+			fprintf(f, "# warning: [%s] %s %s: %s\n", keys[i].section, keys[i].name, v,
+				strerror(errno));
+			warned++;
+		} else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+			fprintf(f,
+				"# warning: [%s] %s %s holds a secret and others may read it "
+				"(mode %03o): chmod 600 it\n",
+				keys[i].section, keys[i].name, v, (unsigned)(st.st_mode & 0777));
+			warned++;
+		}
+	}
+	return warned;
 }
 
 void
@@ -758,7 +840,8 @@ conf_print_help(FILE *f)
 			choices_text(keys[i].choices, list, sizeof(list));
 			fprintf(f, "  %-18s one of: %s\n", "", list);
 		}
-		fprintf(f, "  %-18s default: %s\n", "", keys[i].def ? keys[i].def : "(required)");
+		fprintf(f, "  %-18s default: %s%s\n", "", keys[i].def ? keys[i].def : "(required)",
+			keys[i].flags & K_RESTART ? "; a change needs a restart" : "");
 	}
 	fprintf(f, "\n[map.NAME]\n  FIELD = COLUMN     read canonical FIELD from the WMS's COLUMN;"
 		   " FIELD is one of:\n                    ");

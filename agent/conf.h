@@ -27,86 +27,111 @@ struct conf_map {
 	char *column[EF_COUNT]; /* by enum event_field; NULL keeps the field name */
 };
 
-struct conf {
-	char *path;
-	/* [agent] */
+/* Each section's settings; the module named beside each reads them (and only its own
+ * section, but for [agent] site_id and the [map.NAME] sections). */
+struct conf_agent { /* agent.c, and every module for site_id */
 	char *site_id;
 	char *state_dir;
 	long log_level; /* enum log_level */
-	/* [journal] */
-	char *journal_path;
-	int64_t journal_max_bytes;
-	int64_t journal_reserve_bytes;
-	long journal_synchronous; /* enum conf_sync */
+};
+
+struct conf_journal { /* journal (opened by agent.c); commit_* by the inputs */
+	char *path;
+	int64_t max_bytes;
+	int64_t reserve_bytes;
+	long synchronous; /* enum conf_sync */
 	long commit_records;
 	long commit_ms;
-	/* [input.spool] */
-	bool spool_enabled;
-	char *spool_dir;
-	char *spool_done_dir;
-	long spool_on_done; /* enum conf_on_done */
-	long spool_settle_ms;
-	long spool_rescan_ms;
-	char *spool_map;
-	char *spool_source;
-	long spool_delimiter; /* enum conf_delim */
-	int64_t spool_max_record_bytes;
-	/* [input.http] */
-	bool http_enabled;
-	char *http_listen;
-	int64_t http_max_body_bytes;
-	long http_max_records;
-	char *http_hmac_secret_file;
-	char *http_tls_certfile;
-	char *http_tls_keyfile;
-	char *http_source;
-	char *http_map;
-	long http_timeout_s;
-	/* [metrics] */
-	char *metrics_textfile;
-	long metrics_textfile_interval_s;
-	/* [mqtt]: the uplink runs when host is set */
-	char *mqtt_host;
-	long mqtt_port;
-	char *mqtt_client_id;
-	char *mqtt_topic_prefix;
-	long mqtt_protocol; /* enum conf_mqtt_protocol */
-	long mqtt_keepalive_s;
-	char *mqtt_cafile;
-	char *mqtt_capath;
-	char *mqtt_certfile;
-	char *mqtt_keyfile;
-	long mqtt_allow_insecure;
-	char *mqtt_username;
-	char *mqtt_password_file;
-	long mqtt_ack_mode; /* enum conf_ack_mode */
-	long mqtt_batch_max_events;
-	int64_t mqtt_batch_max_bytes;
-	long mqtt_linger_ms;
-	long mqtt_window;
-	long mqtt_reconnect_min_ms;
-	long mqtt_reconnect_max_ms;
-	long mqtt_status_interval_s;
-	long mqtt_drain_timeout_ms;
-	long mqtt_retention_s;
-	long mqtt_sign_batches;
-	long mqtt_cert_warn_days;
-	char *mqtt_command_pubkey;
-	long mqtt_command_max_skew_s;
-	long mqtt_backfill_after_s;
-	long mqtt_live_share_pct;
-	int64_t mqtt_max_bytes_per_s;
-	/* [ledger] */
-	char *ledger_staging;
-	long ledger_shipment_from; /* enum conf_ship_from */
-	long ledger_snapshot_interval_s;
-	long ledger_snapshot_page_rows;
-	/* [identity]: what `whagent enroll` puts in the CSR */
-	char *identity_organization;
-	char *identity_unit;
-	char *identity_dns_names;
-	/* [map.NAME] */
-	int nmaps;
+};
+
+struct conf_spool {   /* input_spool.c */
+	bool enabled; /* the section is present */
+	char *dir;
+	char *done_dir;
+	long on_done; /* enum conf_on_done */
+	long settle_ms;
+	long rescan_ms;
+	char *map;
+	char *source;
+	long delimiter; /* enum conf_delim */
+	int64_t max_record_bytes;
+};
+
+struct conf_http {    /* input_http.c */
+	bool enabled; /* the section is present */
+	char *listen;
+	int64_t max_body_bytes;
+	long max_records;
+	char *hmac_secret_file;
+	char *tls_certfile;
+	char *tls_keyfile;
+	char *source;
+	char *map;
+	long timeout_s;
+};
+
+struct conf_metrics { /* metrics.c (the textfile timer in agent.c) */
+	char *textfile;
+	long textfile_interval_s;
+};
+
+struct conf_mqtt { /* the uplink runs when host is set */
+	char *host;
+	long port;
+	char *client_id;
+	char *topic_prefix;
+	long protocol; /* enum conf_mqtt_protocol */
+	long keepalive_s;
+	char *cafile;
+	char *capath;
+	char *certfile;
+	char *keyfile;
+	long allow_insecure;
+	char *username;
+	char *password_file;
+	long ack_mode; /* enum conf_ack_mode */
+	long batch_max_events;
+	int64_t batch_max_bytes;
+	long linger_ms;
+	long window;
+	long reconnect_min_ms;
+	long reconnect_max_ms;
+	long status_interval_s;
+	long drain_timeout_ms;
+	long retention_s;
+	long sign_batches;
+	long cert_warn_days;
+	char *command_pubkey;
+	long command_max_skew_s;
+	long backfill_after_s;
+	long live_share_pct;
+	int64_t max_bytes_per_s;
+};
+
+struct conf_ledger { /* ledger.c's rules (conf_ledger_rules), snapshots in the uplink */
+	char *staging;
+	long shipment_from; /* enum conf_ship_from */
+	long snapshot_interval_s;
+	long snapshot_page_rows;
+};
+
+struct conf_identity { /* what `whagent enroll` (cli.c) puts in the CSR */
+	char *organization;
+	char *unit;
+	char *dns_names;
+};
+
+struct conf {
+	char *path;
+	struct conf_agent agent;
+	struct conf_journal journal;
+	struct conf_spool spool;
+	struct conf_http http;
+	struct conf_metrics metrics;
+	struct conf_mqtt mqtt;
+	struct conf_ledger ledger;
+	struct conf_identity identity;
+	int nmaps; /* [map.NAME] */
 	struct conf_map maps[CONF_MAPS_MAX];
 };
 
@@ -117,6 +142,14 @@ void conf_free(struct conf *c);
 
 /* Writes the effective settings, one "section.key = value" line each, to f. */
 void conf_print(const struct conf *c, FILE *f);
+/* For a reload from running to next: the first key that differs and only takes effect at a
+ * restart ("[mqtt] host"; a section added or removed is "[input.http]"), or NULL when next
+ * can be applied as it is. The key table says which keys need a restart. */
+const char *conf_restart_key(const struct conf *running, const struct conf *next, char *buf,
+			     size_t len);
+/* Writes a warning line to f for every secret file (password, keys, HMAC secret) that others
+ * than its owner may read, or that cannot be read; returns how many. */
+int conf_check_secrets(const struct conf *c, FILE *f);
 /* Writes every key with its default and help text to f. */
 void conf_print_help(FILE *f);
 

@@ -16,10 +16,10 @@ stamp(const struct conf *c, char *buf, size_t len)
 {
 	struct stat a = {0}, b = {0};
 
-	if (c->mqtt_certfile[0] != '\0')
-		stat(c->mqtt_certfile, &a);
-	if (c->mqtt_keyfile[0] != '\0')
-		stat(c->mqtt_keyfile, &b);
+	if (c->mqtt.certfile[0] != '\0')
+		stat(c->mqtt.certfile, &a);
+	if (c->mqtt.keyfile[0] != '\0')
+		stat(c->mqtt.keyfile, &b);
 	snprintf(buf, len, "%ju:%ju:%jd:%jd/%ju:%ju:%jd:%jd", (uintmax_t)a.st_dev,
 		 (uintmax_t)a.st_ino, (intmax_t)a.st_size, (intmax_t)a.st_mtime,
 		 (uintmax_t)b.st_dev, (uintmax_t)b.st_ino, (intmax_t)b.st_size,
@@ -33,21 +33,21 @@ identity_load(struct identity *id, const struct conf *c)
 	char why[512];
 
 	stamp(c, id->stamp, sizeof(id->stamp));
-	id->has_client_cert = c->mqtt_certfile[0] != '\0';
+	id->has_client_cert = c->mqtt.certfile[0] != '\0';
 	if (id->has_client_cert) {
-		if (crypto_check_cert(c->mqtt_certfile, c->mqtt_keyfile, NULL, &info, why,
+		if (crypto_check_cert(c->mqtt.certfile, c->mqtt.keyfile, NULL, &info, why,
 				      sizeof(why)) != 0 &&
 		    info.not_after[0] == '\0')
 			log_warnx("uplink: %s", why);
-		else if (info.days_left < c->mqtt_cert_warn_days)
+		else if (info.days_left < c->mqtt.cert_warn_days)
 			log_warnx("uplink: client certificate %s expires on %s (%d days): renew it",
 				  info.subject, info.not_after, info.days_left);
 		id->cert_days_left = info.days_left;
 	}
-	if (c->mqtt_sign_batches) {
+	if (c->mqtt.sign_batches) {
 		struct crypto_signer *s;
 
-		if (crypto_signer_new(c->mqtt_keyfile, &s, why, sizeof(why)) != 0) {
+		if (crypto_signer_new(c->mqtt.keyfile, &s, why, sizeof(why)) != 0) {
 			log_errx("uplink: sign_batches: %s", why);
 			return WH_ERR_CONF;
 		}

@@ -195,7 +195,7 @@ take_body(struct http *h, struct req *rq)
 	if (b.results == NULL)
 		return WH_ERR_NOMEM;
 	err = record_body_each(rq->ndjson, rq->body ? rq->body : "", rq->len,
-			       (int)h->conf->http_max_records, on_item, &b, why, sizeof(why));
+			       (int)h->conf->http.max_records, on_item, &b, why, sizeof(why));
 	if (err == WH_ERR_INVAL) { /* not JSON at all: keep the body anyway */
 		struct intake_outcome out = {0};
 		char position[128];
@@ -396,7 +396,7 @@ begin(struct req *rq, const char *url, const char *method)
 				     "of objects) or application/x-ndjson (JSON Lines)");
 	}
 	clen = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (clen != NULL && strtoll(clen, NULL, 10) > rq->h->conf->http_max_body_bytes)
+	if (clen != NULL && strtoll(clen, NULL, 10) > rq->h->conf->http.max_body_bytes)
 		return respond_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
 				     "body larger than max_body_bytes; nothing was taken");
 	peer_name(conn, rq->peer, sizeof(rq->peer));
@@ -406,7 +406,7 @@ begin(struct req *rq, const char *url, const char *method)
 static void
 append(struct req *rq, const char *data, size_t n)
 {
-	size_t max = (size_t)rq->h->conf->http_max_body_bytes;
+	size_t max = (size_t)rq->h->conf->http.max_body_bytes;
 
 	if (rq->too_big || rq->len + n > max) {
 		rq->too_big = 1;
@@ -560,20 +560,20 @@ load_secrets(struct http *h, const struct conf *c, char *why, size_t whylen)
 {
 	size_t n = 0;
 
-	if (c->http_hmac_secret_file[0]) {
-		h->secret = (uint8_t *)read_file(c->http_hmac_secret_file, &n);
+	if (c->http.hmac_secret_file[0]) {
+		h->secret = (uint8_t *)read_file(c->http.hmac_secret_file, &n);
 		if (h->secret == NULL) {
 			snprintf(why, whylen, "cannot read hmac_secret_file %s: %s",
-				 c->http_hmac_secret_file, strerror(errno));
+				 c->http.hmac_secret_file, strerror(errno));
 			return WH_ERR_IO;
 		}
 		while (n > 0 && (h->secret[n - 1] == '\n' || h->secret[n - 1] == '\r'))
 			n--;
 		h->secret_len = n;
 	}
-	if (c->http_tls_certfile[0]) {
-		h->tls_cert = read_file(c->http_tls_certfile, &n);
-		h->tls_key = read_file(c->http_tls_keyfile, &n);
+	if (c->http.tls_certfile[0]) {
+		h->tls_cert = read_file(c->http.tls_certfile, &n);
+		h->tls_key = read_file(c->http.tls_keyfile, &n);
 		if (h->tls_cert == NULL || h->tls_key == NULL) {
 			snprintf(why, whylen, "cannot read tls_certfile or tls_keyfile: %s",
 				 strerror(errno));
@@ -590,18 +590,18 @@ start(struct http *h, const struct conf *c, char *why, size_t whylen)
 				 .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
 	char host[64];
-	const char *colon = strrchr(c->http_listen, ':');
+	const char *colon = strrchr(c->http.listen, ':');
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
 	int port = (int)strtol(colon + 1, NULL, 10);
 
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - c->http_listen), c->http_listen);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - c->http.listen), c->http.listen);
 	if (host[0] == '[') {
 		memmove(host, host + 1, strlen(host));
 		host[strcspn(host, "]")] = '\0';
 	}
 	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0) {
-		snprintf(why, whylen, "listen %s: not a numeric address and port", c->http_listen);
+		snprintf(why, whylen, "listen %s: not a numeric address and port", c->http.listen);
 		return WH_ERR_CONF;
 	}
 	if (ai->ai_family == AF_INET6)
@@ -611,18 +611,18 @@ start(struct http *h, const struct conf *c, char *why, size_t whylen)
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
 				ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http_timeout_s,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http.timeout_s,
 				h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
 				h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (h->d == NULL) {
-		snprintf(why, whylen, "cannot listen on %s: %s", c->http_listen, strerror(errno));
+		snprintf(why, whylen, "cannot listen on %s: %s", c->http.listen, strerror(errno));
 		return WH_ERR_IO;
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
 	h->fd = info ? info->epoll_fd : -1;
 	if (h->fd < 0 || loop_fd_add(h->loop, h->fd, POLLIN, on_fd, h) != WH_OK) {
-		snprintf(why, whylen, "%s: no descriptor for the loop", c->http_listen);
+		snprintf(why, whylen, "%s: no descriptor for the loop", c->http.listen);
 		return WH_ERR_IO;
 	}
 	return WH_OK;
@@ -632,7 +632,7 @@ wh_err
 http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb page, void *arg,
 	 struct http **ret_h, char *why, size_t whylen)
 {
-	const struct conf_map *m = c->http_map[0] ? conf_map_find(c, c->http_map) : NULL;
+	const struct conf_map *m = c->http.map[0] ? conf_map_find(c, c->http.map) : NULL;
 	struct http *h;
 	wh_err err;
 
@@ -649,7 +649,7 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->tail = &h->pending;
 	h->intake.journal = j;
 	h->intake.input = "http";
-	h->intake.source = c->http_source;
+	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&h->intake.map, m ? m->column : NULL);
 	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
@@ -659,7 +659,7 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 		http_free(h);
 		return err;
 	}
-	log_info("http: listening on %s%s%s", c->http_listen, h->tls_cert ? " (TLS)" : "",
+	log_info("http: listening on %s%s%s", c->http.listen, h->tls_cert ? " (TLS)" : "",
 		 h->secret ? ", HMAC-signed POSTs only" : "");
 	*ret_h = h;
 	return WH_OK;
@@ -695,10 +695,10 @@ http_free(struct http *h)
 void
 http_reconfigure(struct http *h, const struct conf *c)
 {
-	const struct conf_map *m = c->http_map[0] ? conf_map_find(c, c->http_map) : NULL;
+	const struct conf_map *m = c->http.map[0] ? conf_map_find(c, c->http.map) : NULL;
 
 	h->conf = c;
-	h->intake.source = c->http_source;
+	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&h->intake.map, m ? m->column : NULL);
 }

@@ -224,20 +224,20 @@ cand_update(struct spool *sp, const char *name, const struct stat *st, int64_t n
 static int
 cand_ready(const struct spool *sp, const struct cand *c, int64_t now)
 {
-	return c->moved_in || now - c->stable_since >= sp->conf->spool_settle_ms;
+	return c->moved_in || now - c->stable_since >= sp->conf->spool.settle_ms;
 }
 
 static void
 scan(struct spool *sp)
 {
-	int64_t now = platform_mono_ms(), next = sp->conf->spool_rescan_ms;
-	DIR *d = opendir(sp->conf->spool_dir);
+	int64_t now = platform_mono_ms(), next = sp->conf->spool.rescan_ms;
+	DIR *d = opendir(sp->conf->spool.dir);
 	struct dirent *de;
 	enum fmt f;
 
 	if (d == NULL) {
-		log_warn("spool: cannot read %s", sp->conf->spool_dir);
-		loop_timer_arm(&sp->scan_timer, sp->conf->spool_rescan_ms);
+		log_warn("spool: cannot read %s", sp->conf->spool.dir);
+		loop_timer_arm(&sp->scan_timer, sp->conf->spool.rescan_ms);
 		return;
 	}
 	for (int i = 0; i < sp->ncands; i++)
@@ -261,8 +261,8 @@ scan(struct spool *sp)
 		}
 		if (cand_ready(sp, c, now))
 			loop_timer_arm_soon(&sp->work_timer, 0);
-		else if (c->stable_since + sp->conf->spool_settle_ms - now < next)
-			next = c->stable_since + sp->conf->spool_settle_ms - now;
+		else if (c->stable_since + sp->conf->spool.settle_ms - now < next)
+			next = c->stable_since + sp->conf->spool.settle_ms - now;
 		i++;
 	}
 	loop_timer_arm(&sp->scan_timer, next);
@@ -331,7 +331,7 @@ static int
 cur_fill(struct spool *sp)
 {
 	struct cur *c = &sp->cur;
-	size_t cap = (size_t)sp->conf->spool_max_record_bytes + READ_CHUNK;
+	size_t cap = (size_t)sp->conf->spool.max_record_bytes + READ_CHUNK;
 	ssize_t n;
 
 	if (c->pos > 0) {
@@ -387,7 +387,7 @@ read_header(struct spool *sp)
 			      conf_delimiter(sp->conf), &used, &why);
 		if (r != CSV_MORE || c->eof)
 			break;
-		if (c->len - c->pos >= (size_t)sp->conf->spool_max_record_bytes) {
+		if (c->len - c->pos >= (size_t)sp->conf->spool.max_record_bytes) {
 			r = CSV_ERR; /* its lines are quarantined, the header with them */
 			why = "header row longer than max_record_bytes";
 			break;
@@ -434,7 +434,7 @@ cur_open(struct spool *sp, const char *name)
 	int found;
 
 	memset(&pos, 0, sizeof(pos));
-	c->fd = openat(AT_FDCWD, sp->conf->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	c->fd = openat(AT_FDCWD, sp->conf->spool.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->fd < 0)
 		return -1;
 	{
@@ -482,7 +482,7 @@ next_record(struct spool *sp, size_t *ret_used, const char **ret_why)
 {
 	struct cur *c = &sp->cur;
 	const char *p = c->buf + c->pos, *nl;
-	size_t avail = c->len - c->pos, max = (size_t)sp->conf->spool_max_record_bytes;
+	size_t avail = c->len - c->pos, max = (size_t)sp->conf->spool.max_record_bytes;
 
 	if (avail == 0)
 		return c->eof ? NEXT_EOF : NEXT_MORE;
@@ -598,7 +598,7 @@ commit_slice(struct spool *sp, int done)
 static int
 slice(struct spool *sp, wh_err *ret_err)
 {
-	int64_t until = platform_mono_ms() + sp->conf->commit_ms;
+	int64_t until = platform_mono_ms() + sp->conf->journal.commit_ms;
 	long n = 0;
 	int finished = 0;
 	wh_err err;
@@ -606,7 +606,8 @@ slice(struct spool *sp, wh_err *ret_err)
 	if ((err = journal_txn_begin(sp->journal, JOURNAL_TXN_APPEND)) != WH_OK)
 		goto out;
 	/* A slice never ends inside an over-long line being discarded: the cursor cannot say so. */
-	while ((n < sp->conf->commit_records && platform_mono_ms() < until) || sp->cur.skipping) {
+	while ((n < sp->conf->journal.commit_records && platform_mono_ms() < until) ||
+	       sp->cur.skipping) {
 		const char *why = NULL;
 		size_t used = 0;
 		enum next k = next_record(sp, &used, &why);
@@ -666,25 +667,25 @@ cur_finish(struct spool *sp)
 	struct stat now;
 	int dfd, rc;
 
-	dfd = open(sp->conf->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open(sp->conf->spool.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
 	rc = fstatat(dfd, c->name, &now, AT_SYMLINK_NOFOLLOW);
 	if (rc == 0 && (now.st_dev != c->st.st_dev || now.st_ino != c->st.st_ino)) {
 		log_info("spool: %s was replaced by a new file while being read; taking that next",
 			 c->name);
-	} else if (rc == 0 && sp->conf->spool_on_done == CONF_DONE_DELETE) {
+	} else if (rc == 0 && sp->conf->spool.on_done == CONF_DONE_DELETE) {
 		rc = unlinkat(dfd, c->name, 0);
 	} else if (rc == 0) {
 		struct stat st;
 
-		snprintf(dst, sizeof(dst), "%s/%s", sp->conf->spool_done_dir, c->name);
+		snprintf(dst, sizeof(dst), "%s/%s", sp->conf->spool.done_dir, c->name);
 		if (stat(dst, &st) == 0) /* keep both: the earlier one is evidence */
-			snprintf(dst, sizeof(dst), "%s/%s.%" PRId64, sp->conf->spool_done_dir,
+			snprintf(dst, sizeof(dst), "%s/%s.%" PRId64, sp->conf->spool.done_dir,
 				 c->name, platform_now_ms());
 		rc = renameat(dfd, c->name, AT_FDCWD, dst);
 		if (rc == 0)
-			sync_dir(sp->conf->spool_done_dir);
+			sync_dir(sp->conf->spool.done_dir);
 	}
 	if (rc == 0)
 		fsync(dfd); /* the move is durable before the cursor that guards it goes */
@@ -705,8 +706,8 @@ file_done(struct spool *sp)
 
 	if (cur_finish(sp) != 0) {
 		log_warn("spool: %s is taken but cannot be moved to %s (will retry)", sp->cur.name,
-			 sp->conf->spool_on_done == CONF_DONE_DELETE ? "deletion"
-								     : sp->conf->spool_done_dir);
+			 sp->conf->spool.on_done == CONF_DONE_DELETE ? "deletion"
+								     : sp->conf->spool.done_dir);
 		if (c != NULL)
 			c->moved_in = 0, c->stable_since = platform_mono_ms();
 		cur_close(sp);
@@ -791,7 +792,7 @@ collect_stale(const char *name, void *arg)
 
 	if (strncmp(name, "spool:", 6) != 0)
 		return;
-	snprintf(path, sizeof(path), "%s/%s", s->sp->conf->spool_dir, name + 6);
+	snprintf(path, sizeof(path), "%s/%s", s->sp->conf->spool.dir, name + 6);
 	if (stat(path, &st) == 0 || errno != ENOENT)
 		return; /* only a file that is surely gone loses its cursor */
 	if (s->n == s->cap) {
@@ -825,10 +826,10 @@ forget_stale(struct spool *sp)
 static void
 apply_conf(struct spool *sp, const struct conf *c)
 {
-	const struct conf_map *m = c->spool_map[0] ? conf_map_find(c, c->spool_map) : NULL;
+	const struct conf_map *m = c->spool.map[0] ? conf_map_find(c, c->spool.map) : NULL;
 
 	sp->conf = c;
-	sp->intake.source = c->spool_source;
+	sp->intake.source = c->spool.source;
 	sp->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&sp->intake.map, m ? m->column : NULL);
 }
@@ -838,7 +839,7 @@ spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool 
 	  size_t whylen)
 {
 	struct spool *sp;
-	size_t max = (size_t)c->spool_max_record_bytes;
+	size_t max = (size_t)c->spool.max_record_bytes;
 	wh_err err = WH_ERR_NOMEM;
 
 	snprintf(why, whylen, "%s", wh_strerror(err));
@@ -855,14 +856,14 @@ spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool 
 	if (sp->cur.buf == NULL || csv_row_init(&sp->row, max) != 0 ||
 	    csv_row_init(&sp->cur.header, max) != 0)
 		goto fail;
-	if (c->spool_on_done == CONF_DONE_MOVE && mkdir(c->spool_done_dir, 0750) != 0 &&
+	if (c->spool.on_done == CONF_DONE_MOVE && mkdir(c->spool.done_dir, 0750) != 0 &&
 	    errno != EEXIST) {
-		snprintf(why, whylen, "cannot create %s: %s", c->spool_done_dir, strerror(errno));
+		snprintf(why, whylen, "cannot create %s: %s", c->spool.done_dir, strerror(errno));
 		err = WH_ERR_IO;
 		goto fail;
 	}
-	if (platform_watch_open(c->spool_dir, &sp->watch) != 0) {
-		snprintf(why, whylen, "cannot watch %s: %s", c->spool_dir, strerror(errno));
+	if (platform_watch_open(c->spool.dir, &sp->watch) != 0) {
+		snprintf(why, whylen, "cannot watch %s: %s", c->spool.dir, strerror(errno));
 		err = WH_ERR_IO;
 		goto fail;
 	}
@@ -871,7 +872,7 @@ spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool 
 	if (platform_watch_fd(sp->watch) >= 0 &&
 	    (err = loop_fd_add(l, platform_watch_fd(sp->watch), POLLIN, on_watch_fd, sp)) !=
 		    WH_OK) {
-		snprintf(why, whylen, "%s: too many descriptors in the loop", c->spool_dir);
+		snprintf(why, whylen, "%s: too many descriptors in the loop", c->spool.dir);
 		goto fail;
 	}
 	forget_stale(sp);

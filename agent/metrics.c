@@ -96,7 +96,7 @@ journal(struct text *t, const struct metrics_src *m, const struct journal_stats 
 	header(t, "journal_bytes", "gauge", "Size of the journal database.");
 	add(t, "whagent_journal_bytes %" PRId64 "\n", st->bytes);
 	header(t, "journal_max_bytes", "gauge", "Byte budget of the journal.");
-	add(t, "whagent_journal_max_bytes %" PRId64 "\n", m->conf->journal_max_bytes);
+	add(t, "whagent_journal_max_bytes %" PRId64 "\n", m->conf->journal.max_bytes);
 	header(t, "last_seq", "gauge", "Sequence number of the newest journaled event.");
 	add(t, "whagent_last_seq %" PRIu64 "\n", st->last_seq);
 	header(t, "acked_through_seq", "gauge", "Acknowledged watermark (saved).");
@@ -182,7 +182,7 @@ metrics_render(const struct metrics_src *m)
 		return NULL;
 	header(&t, "build_info", "gauge", "Version of the running agent.");
 	add(&t, "whagent_build_info{version=\"%s\",site=\"%s\"} 1\n", WHAGENT_VERSION,
-	    m->conf->site_id);
+	    m->conf->agent.site_id);
 	inputs(&t, m);
 	journal(&t, m, &st);
 	mqtt(&t, m);

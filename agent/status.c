@@ -27,7 +27,7 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 
 	if (o == NULL)
 		return NULL;
-	cJSON_AddStringToObject(o, "site_id", c->site_id);
+	cJSON_AddStringToObject(o, "site_id", c->agent.site_id);
 	cJSON_AddStringToObject(o, "journal_id", st->journal_id);
 	cJSON_AddNumberToObject(o, "session", (double)st->session);
 	cJSON_AddNumberToObject(o, "last_seq", (double)st->last_seq);
@@ -39,7 +39,7 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 	cJSON_AddNumberToObject(o, "quarantined", (double)st->quarantined);
 	cJSON_AddNumberToObject(o, "duplicates", (double)st->duplicates);
 	cJSON_AddNumberToObject(o, "journal_bytes", (double)st->bytes);
-	cJSON_AddNumberToObject(o, "journal_max_bytes", (double)c->journal_max_bytes);
+	cJSON_AddNumberToObject(o, "journal_max_bytes", (double)c->journal.max_bytes);
 	cJSON_AddBoolToObject(o, "agent_running", lv->running);
 	cJSON_AddStringToObject(o, "mqtt", lv->mqtt);
 	cJSON_AddNumberToObject(o, "mqtt_last_connect_ms", (double)lv->last_connect_ms);
@@ -63,10 +63,10 @@ status_read_live(const struct conf *c, struct journal *j, struct status_live *lv
 	if (journal_meta_get(j, "agent_pid", buf, sizeof(buf)) == WH_OK &&
 	    (pid = strtol(buf, NULL, 10)) > 0)
 		lv->running = kill((pid_t)pid, 0) == 0 || errno == EPERM;
-	snprintf(lv->mqtt, sizeof(lv->mqtt), "%s", c->mqtt_host[0] ? "disconnected" : "disabled");
-	if (c->mqtt_host[0] && lv->running)
+	snprintf(lv->mqtt, sizeof(lv->mqtt), "%s", c->mqtt.host[0] ? "disconnected" : "disabled");
+	if (c->mqtt.host[0] && lv->running)
 		journal_meta_get(j, "mqtt_state", lv->mqtt, sizeof(lv->mqtt));
-	else if (c->mqtt_host[0])
+	else if (c->mqtt.host[0])
 		snprintf(lv->mqtt, sizeof(lv->mqtt), "stopped");
 	if (journal_meta_get(j, "mqtt_last_connect_ms", buf, sizeof(buf)) == WH_OK)
 		lv->last_connect_ms = strtoll(buf, NULL, 10);

@@ -90,7 +90,7 @@ static wh_err
 status_payload(struct uplink *up, int online, uint8_t **ret_buf, size_t *ret_len)
 {
 	struct journal_stats st = {0};
-	struct codec_status cs = {.site_id = up->conf->site_id,
+	struct codec_status cs = {.site_id = up->conf->agent.site_id,
 				  .journal_id = journal_id(up->journal),
 				  .online = online,
 				  .session = up->session,
@@ -117,10 +117,11 @@ uplink_properties(struct uplink *up, const char *content_type, const struct code
 	mosquitto_property *p = NULL;
 	char first[24], last[24];
 
-	if (up->conf->mqtt_protocol != CONF_MQTT5)
+	if (up->conf->mqtt.protocol != CONF_MQTT5)
 		return NULL;
 	mosquitto_property_add_string(&p, MQTT_PROP_CONTENT_TYPE, content_type);
-	mosquitto_property_add_string_pair(&p, MQTT_PROP_USER_PROPERTY, "site", up->conf->site_id);
+	mosquitto_property_add_string_pair(&p, MQTT_PROP_USER_PROPERTY, "site",
+					   up->conf->agent.site_id);
 	mosquitto_property_add_string_pair(&p, MQTT_PROP_USER_PROPERTY, "journal",
 					   journal_id(up->journal));
 	if (b != NULL) {
@@ -175,8 +176,8 @@ save_watermark(struct uplink *up)
 		up->ranges_dirty = 0;
 	}
 	err = journal_prune_retained(
-		up->journal, platform_now_ms() - (int64_t)up->conf->mqtt_retention_s * 1000,
-		up->conf->mqtt_ack_mode == CONF_ACK_PLATFORM ? up->platform_acked : UINT64_MAX,
+		up->journal, platform_now_ms() - (int64_t)up->conf->mqtt.retention_s * 1000,
+		up->conf->mqtt.ack_mode == CONF_ACK_PLATFORM ? up->platform_acked : UINT64_MAX,
 		&pruned);
 	if (err != WH_OK)
 		log_warnx("uplink: pruning: %s", journal_errmsg(up->journal));
@@ -215,7 +216,7 @@ add_event(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
 int
 uplink_rate_ok(struct uplink *up)
 {
-	int64_t rate = up->conf->mqtt_max_bytes_per_s, now = platform_mono_ms();
+	int64_t rate = up->conf->mqtt.max_bytes_per_s, now = platform_mono_ms();
 	int64_t burst = rate / 4 > 0 ? rate / 4 : 1, elapsed = now - up->tokens_ms;
 
 	if (rate <= 0)
@@ -233,7 +234,7 @@ uplink_rate_ok(struct uplink *up)
 void
 uplink_spend(struct uplink *up, size_t len)
 {
-	if (up->conf->mqtt_max_bytes_per_s > 0)
+	if (up->conf->mqtt.max_bytes_per_s > 0)
 		up->tokens -= (int64_t)len;
 }
 
@@ -244,7 +245,7 @@ hold(struct uplink *up)
 {
 	if (!up->failed) {
 		up->failed = 1;
-		loop_timer_arm(&up->retry_timer, up->conf->mqtt_reconnect_min_ms);
+		loop_timer_arm(&up->retry_timer, up->conf->mqtt.reconnect_min_ms);
 	}
 	return -1;
 }
@@ -263,14 +264,14 @@ send_batch(struct uplink *up, uint64_t after, int max_events, enum codec_batch_k
 
 	codec_batch_reset(b);
 	err = journal_read_page(up->journal, after, max_events,
-				(size_t)up->conf->mqtt_batch_max_bytes, add_event, up, &count);
+				(size_t)up->conf->mqtt.batch_max_bytes, add_event, up, &count);
 	if (err != WH_OK) {
 		uplink_record_error(up, "reading the journal: %s", journal_errmsg(up->journal));
 		return hold(up);
 	}
 	if (b->nevents == 0)
 		return 0;
-	if (codec_batch_finish(b, up->conf->site_id, journal_id(up->journal), kind) != WH_OK)
+	if (codec_batch_finish(b, up->conf->agent.site_id, journal_id(up->journal), kind) != WH_OK)
 		return hold(up);
 	if (up->identity.signer != NULL) {
 		uint8_t sig[CRYPTO_SIG_MAX];
@@ -310,8 +311,8 @@ publish_batch(struct uplink *up)
 
 	if (!lanes_next(&up->lanes, &lane, &from, &max))
 		return 0;
-	if (max > (uint64_t)up->conf->mqtt_batch_max_events)
-		max = (uint64_t)up->conf->mqtt_batch_max_events;
+	if (max > (uint64_t)up->conf->mqtt.batch_max_events)
+		max = (uint64_t)up->conf->mqtt.batch_max_events;
 	backfill = lane == LANE_BACKFILL;
 	n = send_batch(up, from - 1, (int)max, backfill ? CODEC_BATCH_BACKFILL : CODEC_BATCH_LIVE,
 		       backfill ? up->topic_backfill : up->topic_events, &mid);
@@ -334,7 +335,7 @@ pump_replay(struct uplink *up)
 	while (up->state == UP_CONNECTED && !up->lost && up->replay_next <= up->replay_to &&
 	       up->nreplay < REPLAY_WINDOW) {
 		uint64_t left = up->replay_to - up->replay_next + 1;
-		int mid = 0, n, max = (int)up->conf->mqtt_batch_max_events;
+		int mid = 0, n, max = (int)up->conf->mqtt.batch_max_events;
 
 		if (left < (uint64_t)max)
 			max = (int)left;
@@ -397,11 +398,11 @@ maybe_split(struct uplink *up)
 	struct journal_stats st;
 	int64_t age_ms;
 
-	if (up->conf->mqtt_backfill_after_s <= 0 || lanes_backfilling(&up->lanes) ||
+	if (up->conf->mqtt.backfill_after_s <= 0 || lanes_backfilling(&up->lanes) ||
 	    journal_stats(up->journal, &st) != WH_OK || st.oldest_unsent_ms == 0)
 		return;
 	age_ms = platform_now_ms() - st.oldest_unsent_ms;
-	if (age_ms < up->conf->mqtt_backfill_after_s * 1000)
+	if (age_ms < up->conf->mqtt.backfill_after_s * 1000)
 		return;
 	lanes_split(&up->lanes, st.last_seq);
 	note_backfill(up);
@@ -430,7 +431,7 @@ on_status_timer(void *arg)
 	struct uplink *up = arg;
 
 	uplink_publish_status(up, 1);
-	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
+	loop_timer_arm(&up->status_timer, up->conf->mqtt.status_interval_s * 1000);
 	if (up->state == UP_CONNECTED) {
 		/* events another process appended (whagent quarantine requeue) are found here */
 		lanes_wake(&up->lanes);
@@ -470,7 +471,7 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	(void)p;
 	if (rc != 0) {
 		uplink_record_error(up, "broker refused the connection: %s",
-				    up->conf->mqtt_protocol == CONF_MQTT5
+				    up->conf->mqtt.protocol == CONF_MQTT5
 					    ? mosquitto_reason_string(rc)
 					    : mosquitto_connack_string(rc));
 		up->lost = 1;
@@ -481,12 +482,12 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	up->nwin = 0;
 	lanes_restart(&up->lanes);
 	up->stats.connected = 1;
-	log_info("uplink: connected to %s:%ld, sending from seq %" PRIu64, up->conf->mqtt_host,
-		 up->conf->mqtt_port, up->lanes.next[LANE_LIVE]);
+	log_info("uplink: connected to %s:%ld, sending from seq %" PRIu64, up->conf->mqtt.host,
+		 up->conf->mqtt.port, up->lanes.next[LANE_LIVE]);
 	up->drain_start_ms = platform_mono_ms();
 	up->drain_from = up->lanes.acked;
 	record_state(up, "connected");
-	if (up->conf->mqtt_ack_mode == CONF_ACK_PLATFORM &&
+	if (up->conf->mqtt.ack_mode == CONF_ACK_PLATFORM &&
 	    (sub = mosquitto_subscribe(up->mosq, NULL, up->topic_ack, 1)) != MOSQ_ERR_SUCCESS)
 		uplink_record_error(up, "subscribing to %s: %s", up->topic_ack,
 				    mosquitto_strerror(sub));
@@ -494,7 +495,7 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 		uplink_record_error(up, "subscribing to %s: %s", up->topic_cmd,
 				    mosquitto_strerror(sub));
 	uplink_publish_status(up, 1);
-	loop_timer_arm(&up->status_timer, up->conf->mqtt_status_interval_s * 1000);
+	loop_timer_arm(&up->status_timer, up->conf->mqtt.status_interval_s * 1000);
 	maybe_split(up);
 	note_backfill(up);
 	uplink_snapshot_if_due(up);
@@ -582,7 +583,7 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 					    detail);
 			if (!up->failed) {
 				up->failed = 1;
-				loop_timer_arm(&up->retry_timer, up->conf->mqtt_reconnect_min_ms);
+				loop_timer_arm(&up->retry_timer, up->conf->mqtt.reconnect_min_ms);
 			}
 			return;
 		}
@@ -600,7 +601,7 @@ on_publish(struct mosquitto *mosq, void *obj, int mid, int reason, const mosquit
 static int64_t
 next_backoff(struct uplink *up)
 {
-	int64_t lo = up->conf->mqtt_reconnect_min_ms, hi = up->conf->mqtt_reconnect_max_ms;
+	int64_t lo = up->conf->mqtt.reconnect_min_ms, hi = up->conf->mqtt.reconnect_max_ms;
 	uint32_t r = 0;
 
 	up->backoff_ms = up->backoff_ms ? up->backoff_ms * 2 : lo;
@@ -645,8 +646,8 @@ connection_lost(struct uplink *up)
 	int64_t delay;
 
 	if (up->state == UP_CONNECTED)
-		log_warnx("uplink: disconnected from %s:%ld", up->conf->mqtt_host,
-			  up->conf->mqtt_port);
+		log_warnx("uplink: disconnected from %s:%ld", up->conf->mqtt.host,
+			  up->conf->mqtt.port);
 	teardown(up);
 	up->state = UP_DISCONNECTED;
 	up->stats.connected = 0;
@@ -718,9 +719,9 @@ configure_session(struct uplink *up)
 	int rc;
 
 	mosquitto_int_option(up->mosq, MOSQ_OPT_PROTOCOL_VERSION,
-			     c->mqtt_protocol == CONF_MQTT5 ? MQTT_PROTOCOL_V5
+			     c->mqtt.protocol == CONF_MQTT5 ? MQTT_PROTOCOL_V5
 							    : MQTT_PROTOCOL_V311);
-	mosquitto_int_option(up->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)c->mqtt_window + 2);
+	mosquitto_int_option(up->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)c->mqtt.window + 2);
 	mosquitto_connect_v5_callback_set(up->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(up->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(up->mosq, on_publish);
@@ -731,15 +732,15 @@ configure_session(struct uplink *up)
 	rc = mosquitto_will_set(up->mosq, up->topic_status, (int)len, will, 1, true);
 	wh_free(will);
 	if (rc == MOSQ_ERR_SUCCESS && conf_mqtt_tls(c)) {
-		rc = mosquitto_tls_set(up->mosq, c->mqtt_cafile[0] ? c->mqtt_cafile : NULL,
-				       c->mqtt_capath[0] ? c->mqtt_capath : NULL,
-				       c->mqtt_certfile[0] ? c->mqtt_certfile : NULL,
-				       c->mqtt_certfile[0] ? c->mqtt_keyfile : NULL, NULL);
+		rc = mosquitto_tls_set(up->mosq, c->mqtt.cafile[0] ? c->mqtt.cafile : NULL,
+				       c->mqtt.capath[0] ? c->mqtt.capath : NULL,
+				       c->mqtt.certfile[0] ? c->mqtt.certfile : NULL,
+				       c->mqtt.certfile[0] ? c->mqtt.keyfile : NULL, NULL);
 		if (rc == MOSQ_ERR_SUCCESS)
 			rc = mosquitto_tls_opts_set(up->mosq, 1, "tlsv1.2", NULL);
 	}
-	if (rc == MOSQ_ERR_SUCCESS && c->mqtt_username[0])
-		rc = mosquitto_username_pw_set(up->mosq, c->mqtt_username, up->password);
+	if (rc == MOSQ_ERR_SUCCESS && c->mqtt.username[0])
+		rc = mosquitto_username_pw_set(up->mosq, c->mqtt.username, up->password);
 	return rc;
 }
 
@@ -751,7 +752,7 @@ on_connect_timer(void *arg)
 
 	up->last_error[0] = '\0';
 	up->lib_error[0] = '\0';
-	up->mosq = mosquitto_new(up->conf->mqtt_client_id, true, up);
+	up->mosq = mosquitto_new(up->conf->mqtt.client_id, true, up);
 	if (up->mosq == NULL) {
 		uplink_record_error(up, "creating the MQTT client: %s", strerror(errno));
 		connection_lost(up);
@@ -759,9 +760,9 @@ on_connect_timer(void *arg)
 	}
 	rc = configure_session(up);
 	if (rc == MOSQ_ERR_SUCCESS)
-		rc = mosquitto_connect_async(up->mosq, up->conf->mqtt_host,
-					     (int)up->conf->mqtt_port,
-					     (int)up->conf->mqtt_keepalive_s);
+		rc = mosquitto_connect_async(up->mosq, up->conf->mqtt.host,
+					     (int)up->conf->mqtt.port,
+					     (int)up->conf->mqtt.keepalive_s);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		connection_error(up, "connecting", rc);
 		connection_lost(up);
@@ -820,34 +821,34 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	up->fd = -1;
 	up->session = session;
 	up->replay_next = 1; /* no replay */
-	snprintf(up->topic_events, sizeof(up->topic_events), "%s/%s/events", c->mqtt_topic_prefix,
-		 c->site_id);
+	snprintf(up->topic_events, sizeof(up->topic_events), "%s/%s/events", c->mqtt.topic_prefix,
+		 c->agent.site_id);
 	snprintf(up->topic_backfill, sizeof(up->topic_backfill), "%s/%s/backfill",
-		 c->mqtt_topic_prefix, c->site_id);
+		 c->mqtt.topic_prefix, c->agent.site_id);
 	snprintf(up->topic_snapshot, sizeof(up->topic_snapshot), "%s/%s/snapshot",
-		 c->mqtt_topic_prefix, c->site_id);
-	snprintf(up->topic_status, sizeof(up->topic_status), "%s/%s/status", c->mqtt_topic_prefix,
-		 c->site_id);
-	snprintf(up->topic_ack, sizeof(up->topic_ack), "%s/%s/ack", c->mqtt_topic_prefix,
-		 c->site_id);
-	snprintf(up->topic_cmd, sizeof(up->topic_cmd), "%s/%s/cmd", c->mqtt_topic_prefix,
-		 c->site_id);
+		 c->mqtt.topic_prefix, c->agent.site_id);
+	snprintf(up->topic_status, sizeof(up->topic_status), "%s/%s/status", c->mqtt.topic_prefix,
+		 c->agent.site_id);
+	snprintf(up->topic_ack, sizeof(up->topic_ack), "%s/%s/ack", c->mqtt.topic_prefix,
+		 c->agent.site_id);
+	snprintf(up->topic_cmd, sizeof(up->topic_cmd), "%s/%s/cmd", c->mqtt.topic_prefix,
+		 c->agent.site_id);
 	snprintf(up->topic_result, sizeof(up->topic_result), "%s/%s/cmd/result",
-		 c->mqtt_topic_prefix, c->site_id);
-	if (c->mqtt_password_file[0] &&
-	    (up->password = identity_read_password(c->mqtt_password_file)) == NULL) {
-		log_warn("uplink: cannot read password_file %s", c->mqtt_password_file);
+		 c->mqtt.topic_prefix, c->agent.site_id);
+	if (c->mqtt.password_file[0] &&
+	    (up->password = identity_read_password(c->mqtt.password_file)) == NULL) {
+		log_warn("uplink: cannot read password_file %s", c->mqtt.password_file);
 		err = WH_ERR_IO;
 		goto fail;
 	}
-	up->win = wh_calloc((size_t)c->mqtt_window, sizeof(*up->win));
-	err = up->win ? codec_batch_init(&up->batch, (size_t)c->mqtt_batch_max_bytes +
-							     (size_t)c->mqtt_batch_max_events * 11)
+	up->win = wh_calloc((size_t)c->mqtt.window, sizeof(*up->win));
+	err = up->win ? codec_batch_init(&up->batch, (size_t)c->mqtt.batch_max_bytes +
+							     (size_t)c->mqtt.batch_max_events * 11)
 		      : WH_ERR_NOMEM;
 	if (err != WH_OK || (err = journal_stats(j, &st)) != WH_OK ||
 	    (err = add_timers(up)) != WH_OK ||
-	    (err = lanes_init(&up->lanes, st.acked_through, (int)c->mqtt_window,
-			      (int)c->mqtt_live_share_pct)) != WH_OK)
+	    (err = lanes_init(&up->lanes, st.acked_through, (int)c->mqtt.window,
+			      (int)c->mqtt.live_share_pct)) != WH_OK)
 		goto fail;
 	{
 		char ranges[2048];
@@ -861,12 +862,12 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	{
 		char why[256];
 
-		if ((err = command_verifier_new(c->mqtt_command_pubkey, c->mqtt_command_max_skew_s,
+		if ((err = command_verifier_new(c->mqtt.command_pubkey, c->mqtt.command_max_skew_s,
 						&up->commands, why, sizeof(why))) != WH_OK) {
 			log_errx("uplink: command_pubkey: %s", why);
 			goto fail;
 		}
-		if (c->mqtt_command_pubkey[0] == '\0')
+		if (c->mqtt.command_pubkey[0] == '\0')
 			log_info("uplink: commands are taken unsigned (set command_pubkey to "
 				 "verify)");
 	}
@@ -875,8 +876,8 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	loop_on_prepare(l, on_prepare, up);
 	loop_timer_arm(&up->connect_timer, 0);
 	loop_timer_arm(&up->prune_timer, 0);
-	if (c->ledger_snapshot_interval_s > 0)
-		loop_timer_arm(&up->snapshot_timer, c->ledger_snapshot_interval_s * 1000);
+	if (c->ledger.snapshot_interval_s > 0)
+		loop_timer_arm(&up->snapshot_timer, c->ledger.snapshot_interval_s * 1000);
 	*ret_up = up;
 	return WH_OK;
 fail:
@@ -917,9 +918,9 @@ void
 uplink_reconfigure(struct uplink *up, const struct conf *c)
 {
 	up->conf = c;
-	up->lanes.live_share_pct = (int)c->mqtt_live_share_pct;
-	if (c->ledger_snapshot_interval_s > 0 && !up->snapshot_timer.armed) /* turned on */
-		loop_timer_arm(&up->snapshot_timer, c->ledger_snapshot_interval_s * 1000);
+	up->lanes.live_share_pct = (int)c->mqtt.live_share_pct;
+	if (c->ledger.snapshot_interval_s > 0 && !up->snapshot_timer.armed) /* turned on */
+		loop_timer_arm(&up->snapshot_timer, c->ledger.snapshot_interval_s * 1000);
 	if (!identity_changed(&up->identity, c))
 		return;
 	if (identity_load(&up->identity, c) != WH_OK)
@@ -944,7 +945,7 @@ uplink_notify(struct uplink *up)
 {
 	up->caught_up = 0;
 	lanes_wake(&up->lanes);
-	loop_timer_arm_soon(&up->linger_timer, up->conf->mqtt_linger_ms);
+	loop_timer_arm_soon(&up->linger_timer, up->conf->mqtt.linger_ms);
 }
 
 void

@@ -70,8 +70,8 @@ uplink_start_snapshot(struct uplink *up, const char *command_id, char *why, size
 			 snapshot_id(up->snap));
 		return -1;
 	}
-	err = snapshot_new(up->journal, up->conf->site_id, command_id,
-			   (int)up->conf->ledger_snapshot_page_rows, &up->snap);
+	err = snapshot_new(up->journal, up->conf->agent.site_id, command_id,
+			   (int)up->conf->ledger.snapshot_page_rows, &up->snap);
 	if (err != WH_OK) {
 		snprintf(why, whylen, "snapshot: %s: %s", wh_strerror(err),
 			 journal_errmsg(up->journal));
@@ -94,12 +94,12 @@ uplink_on_snapshot_timer(void *arg)
 	struct uplink *up = arg;
 	char msg[200];
 
-	if (up->conf->ledger_snapshot_interval_s <= 0) /* turned off by a reload */
+	if (up->conf->ledger.snapshot_interval_s <= 0) /* turned off by a reload */
 		return;
 	up->snap_due = 1;
 	if (up->state == UP_CONNECTED && uplink_start_snapshot(up, NULL, msg, sizeof(msg)) != 0)
 		log_warnx("uplink: %s", msg);
-	loop_timer_arm(&up->snapshot_timer, up->conf->ledger_snapshot_interval_s * 1000);
+	loop_timer_arm(&up->snapshot_timer, up->conf->ledger.snapshot_interval_s * 1000);
 }
 
 /* On connecting: a scheduled snapshot that fell due while away. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -62,14 +63,14 @@ test_defaults_and_derived(void **state)
 			      "[input.spool]\ndir = /srv/spool\n",
 			      &c, err),
 			 WH_OK);
-	assert_string_equal(c->site_id, "DC-1");
-	assert_string_equal(c->journal_path, "/srv/wh/journal.db");
-	assert_int_equal(c->journal_max_bytes, 512LL * 1024 * 1024);
-	assert_int_equal(c->journal_synchronous, CONF_SYNC_FULL);
-	assert_true(c->spool_enabled);
-	assert_string_equal(c->spool_done_dir, "/srv/spool/done");
-	assert_string_equal(c->spool_source, "wms");
-	assert_int_equal(c->spool_settle_ms, 2000);
+	assert_string_equal(c->agent.site_id, "DC-1");
+	assert_string_equal(c->journal.path, "/srv/wh/journal.db");
+	assert_int_equal(c->journal.max_bytes, 512LL * 1024 * 1024);
+	assert_int_equal(c->journal.synchronous, CONF_SYNC_FULL);
+	assert_true(c->spool.enabled);
+	assert_string_equal(c->spool.done_dir, "/srv/spool/done");
+	assert_string_equal(c->spool.source, "wms");
+	assert_int_equal(c->spool.settle_ms, 2000);
 	conf_free(c);
 }
 
@@ -86,11 +87,11 @@ test_values(void **state)
 			      "map = acme\n[map.acme]\nsku = Item No\nqty = Menge\n",
 			      &c, err),
 			 WH_OK);
-	assert_int_equal(c->journal_max_bytes, 1LL << 30);
-	assert_int_equal(c->journal_reserve_bytes, 10000000);
-	assert_int_equal(c->journal_synchronous, CONF_SYNC_NORMAL);
-	assert_int_equal(c->spool_on_done, CONF_DONE_DELETE);
-	assert_int_equal(c->spool_delimiter, CONF_DELIM_SEMICOLON);
+	assert_int_equal(c->journal.max_bytes, 1LL << 30);
+	assert_int_equal(c->journal.reserve_bytes, 10000000);
+	assert_int_equal(c->journal.synchronous, CONF_SYNC_NORMAL);
+	assert_int_equal(c->spool.on_done, CONF_DONE_DELETE);
+	assert_int_equal(c->spool.delimiter, CONF_DELIM_SEMICOLON);
 	assert_non_null(conf_map_find(c, "acme"));
 	assert_string_equal(conf_map_find(c, "acme")->column[EF_SKU], "Item No");
 	assert_string_equal(conf_map_find(c, "acme")->column[EF_QTY], "Menge");
@@ -151,13 +152,105 @@ test_allocation_failures(void **state)
 		wh_mem_fail_at(0);
 		assert_true(rc == WH_OK || rc == WH_ERR_NOMEM);
 		if (rc == WH_OK)
-			assert_string_equal(c->site_id, "DC-1");
+			assert_string_equal(c->agent.site_id, "DC-1");
 		else
 			assert_null(c);
 		conf_free(c);
 	}
 	assert_int_equal(rc, WH_OK);
 	assert_true(n > 5); /* several allocation sites were failed on the way */
+}
+
+static struct conf *
+load_ok(const char *text)
+{
+	struct conf *c = NULL;
+	char err[512];
+
+	if (load(text, &c, err) != WH_OK)
+		fail_msg("%s", err);
+	return c;
+}
+
+/* A reload is refused for exactly the keys the table marks as needing a restart, and for an
+ * input section added or removed. */
+static void
+test_restart_keys(void **state)
+{
+	static const struct {
+		const char *next, *key; /* key NULL: applies */
+	} cases[] = {
+		{"[agent]\nsite_id = S1\nlog_level = debug\n[input.http]\ntimeout_s = 30\n", NULL},
+		{"[agent]\nsite_id = S2\n[input.http]\ntimeout_s = 30\n", "[agent] site_id"},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\nlisten = 127.0.0.1:9\n",
+		 "[input.http] listen"},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\nmax_body_bytes = 2MiB\n",
+		 NULL},
+		{"[agent]\nsite_id = S1\n", "[input.http] (the section)"},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[mqtt]\nhost = localhost\n",
+		 "[mqtt] host"},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[mqtt]\nack_mode = "
+		 "platform\n",
+		 "[mqtt] ack_mode"},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[mqtt]\nlive_share_pct = "
+		 "70\n",
+		 NULL},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[journal]\nmax_bytes = "
+		 "1GiB\n",
+		 NULL},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[journal]\nsynchronous = "
+		 "normal\n",
+		 "[journal] synchronous"},
+	};
+	struct conf *running = load_ok("[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n");
+	char buf[96];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf *next = load_ok(cases[i].next);
+		const char *key = conf_restart_key(running, next, buf, sizeof(buf));
+
+		if (cases[i].key == NULL && key != NULL)
+			fail_msg("case %zu: refused for %s", i, key);
+		if (cases[i].key != NULL && (key == NULL || strcmp(key, cases[i].key) != 0))
+			fail_msg("case %zu: %s instead of %s", i, key ? key : "applied",
+				 cases[i].key);
+		conf_free(next);
+	}
+	conf_free(running);
+}
+
+/* check warns about secret files others may read, and about missing ones. */
+static void
+test_secret_files(void **state)
+{
+	char text[2048], pw[1024], out[4096] = "";
+	struct conf *c;
+	FILE *f;
+
+	(void)state;
+	snprintf(pw, sizeof(pw), "%s", tu_write(dir, "pw", "secret\n"));
+	chmod(pw, 0600);
+	snprintf(text, sizeof(text),
+		 "[agent]\nsite_id = S1\n[mqtt]\nhost = localhost\npassword_file = %s\n"
+		 "[input.http]\nhmac_secret_file = %s/absent\n",
+		 pw, dir);
+	c = load_ok(text);
+	f = fmemopen(out, sizeof(out), "w");
+	assert_int_equal(conf_check_secrets(c, f), 1); /* the absent one */
+	fflush(f);
+	assert_non_null(strstr(out, "hmac_secret_file"));
+	assert_null(strstr(out, "password_file"));
+	fclose(f);
+	chmod(pw, 0644);
+	memset(out, 0, sizeof(out));
+	f = fmemopen(out, sizeof(out), "w");
+	assert_int_equal(conf_check_secrets(c, f), 2);
+	fflush(f);
+	assert_non_null(strstr(out, "[mqtt] password_file"));
+	assert_non_null(strstr(out, "chmod 600"));
+	fclose(f);
+	conf_free(c);
 }
 
 int
@@ -169,6 +262,8 @@ main(void)
 		cmocka_unit_test(test_errors_name_file_line_and_key),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_allocation_failures),
+		cmocka_unit_test(test_restart_keys),
+		cmocka_unit_test(test_secret_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
