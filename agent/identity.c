@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cert.h"
 #include "conf.h"
 #include "crypto.h"
 #include "log.h"
@@ -29,14 +30,14 @@ stamp(const struct conf *c, char *buf, size_t len)
 wh_err
 identity_load(struct identity *id, const struct conf *c)
 {
-	struct crypto_cert_info info;
+	struct cert_info info;
 	char why[512];
 
 	stamp(c, id->stamp, sizeof(id->stamp));
 	id->has_client_cert = c->mqtt_certfile[0] != '\0';
 	if (id->has_client_cert) {
-		if (crypto_check_cert(c->mqtt_certfile, c->mqtt_keyfile, NULL, &info, why,
-				      sizeof(why)) != 0 &&
+		if (cert_check(c->mqtt_certfile, c->mqtt_keyfile, NULL, &info, why, sizeof(why)) !=
+			    0 &&
 		    info.not_after[0] == '\0')
 			log_warnx("uplink: %s", why);
 		else if (info.days_left < c->mqtt_cert_warn_days)
