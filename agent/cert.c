@@ -12,11 +12,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "civil.h"
 #include "crypto.h"
-#include "event.h"
+#include "platform.h"
 
 /* Writes text to path: new file with O_EXCL (or replaced with force), the given mode. */
 static int
@@ -160,7 +160,7 @@ cert_check(const char *certfile, const char *keyfile, const char *cafile, struct
 	struct crypto_rng r;
 	const mbedtls_x509_time *t;
 	uint32_t flags = 0;
-	int64_t secs;
+	int64_t secs, now;
 	int rc = -1;
 
 	mbedtls_x509_crt_init(&crt);
@@ -178,11 +178,10 @@ cert_check(const char *certfile, const char *keyfile, const char *cafile, struct
 	}
 	rc = -1;
 	t = &crt.valid_to;
-	secs = event_days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 +
-	       t->min * 60 + t->sec;
-	info->days_left = (int)((secs - (int64_t)time(NULL)) / 86400);
-	if (secs < (int64_t)time(NULL))
-		info->days_left = -1 - (int)(((int64_t)time(NULL) - secs) / 86400);
+	secs = civil_seconds(t->year, t->mon, t->day, t->hour, t->min, t->sec);
+	now = platform_now_ms() / 1000;
+	info->days_left =
+		secs >= now ? (int)((secs - now) / 86400) : -1 - (int)((now - secs) / 86400);
 	snprintf(info->not_after, sizeof(info->not_after), "%04d-%02d-%02d %02d:%02d:%02d UTC",
 		 t->year, t->mon, t->day, t->hour, t->min, t->sec);
 	mbedtls_x509_dn_gets(info->subject, sizeof(info->subject), &crt.subject);
