@@ -28,18 +28,18 @@ stamp(const struct conf *c, char *buf, size_t len)
 }
 
 wh_err
-identity_load(struct identity *id, const struct conf *c)
+identity_load(struct identity *id, const struct conf *c, char *why, size_t whylen)
 {
 	struct cert_info info;
-	char why[512];
+	char text[512];
 
 	stamp(c, id->stamp, sizeof(id->stamp));
 	id->has_client_cert = c->mqtt_certfile[0] != '\0';
 	if (id->has_client_cert) {
-		if (cert_check(c->mqtt_certfile, c->mqtt_keyfile, NULL, &info, why, sizeof(why)) !=
-			    0 &&
+		if (cert_check(c->mqtt_certfile, c->mqtt_keyfile, NULL, &info, text,
+			       sizeof(text)) != 0 &&
 		    info.not_after[0] == '\0')
-			log_warnx("uplink: %s", why);
+			log_warnx("uplink: %s", text);
 		else if (info.days_left < c->mqtt_cert_warn_days)
 			log_warnx("uplink: client certificate %s expires on %s (%d days): renew it",
 				  info.subject, info.not_after, info.days_left);
@@ -48,8 +48,8 @@ identity_load(struct identity *id, const struct conf *c)
 	if (c->mqtt_sign_batches) {
 		struct crypto_signer *s;
 
-		if (crypto_signer_new(c->mqtt_keyfile, &s, why, sizeof(why)) != 0) {
-			log_errx("uplink: sign_batches: %s", why);
+		if (crypto_signer_new(c->mqtt_keyfile, &s, text, sizeof(text)) != 0) {
+			snprintf(why, whylen, "sign_batches: %s", text);
 			return WH_ERR_CONF;
 		}
 		crypto_signer_free(id->signer);

@@ -870,8 +870,14 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 			log_info("uplink: commands are taken unsigned (set command_pubkey to "
 				 "verify)");
 	}
-	if ((err = identity_load(&up->identity, c)) != WH_OK)
-		goto fail;
+	{
+		char why[512];
+
+		if ((err = identity_load(&up->identity, c, why, sizeof(why))) != WH_OK) {
+			log_errx("uplink: %s", why);
+			goto fail;
+		}
+	}
 	loop_on_prepare(l, on_prepare, up);
 	loop_timer_arm(&up->connect_timer, 0);
 	loop_timer_arm(&up->prune_timer, 0);
@@ -916,14 +922,16 @@ uplink_free(struct uplink *up)
 void
 uplink_reconfigure(struct uplink *up, const struct conf *c)
 {
+	char why[512];
+
 	up->conf = c;
 	up->lanes.live_share_pct = (int)c->mqtt_live_share_pct;
 	if (c->ledger_snapshot_interval_s > 0 && !up->snapshot_timer.armed) /* turned on */
 		loop_timer_arm(&up->snapshot_timer, c->ledger_snapshot_interval_s * 1000);
 	if (!identity_changed(&up->identity, c))
 		return;
-	if (identity_load(&up->identity, c) != WH_OK)
-		log_warnx("uplink: keeping the signing key in use");
+	if (identity_load(&up->identity, c, why, sizeof(why)) != WH_OK)
+		log_warnx("uplink: %s: keeping the signing key in use", why);
 	if (up->state != UP_DISCONNECTED) {
 		log_info("uplink: client certificate or key changed: reconnecting with it");
 		up->backoff_ms = 0;
