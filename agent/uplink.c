@@ -853,7 +853,7 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 		char ranges[2048];
 
 		if (journal_meta_get(j, "acked_ranges", ranges, sizeof(ranges)) == WH_OK)
-			lanes_parse(&up->lanes, ranges);
+			lanes_parse(&up->lanes, ranges, st.last_seq);
 		lanes_restart(&up->lanes);
 	}
 	up->saved = up->stats.acked_through = st.acked_through;
