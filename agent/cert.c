@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <mbedtls/asn1write.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 #include <mbedtls/x509_csr.h>
@@ -17,6 +18,9 @@
 #include "civil.h"
 #include "crypto.h"
 #include "platform.h"
+
+#define PEM_CSR_BEGIN "-----BEGIN CERTIFICATE REQUEST-----\n"
+#define PEM_CSR_END   "-----END CERTIFICATE REQUEST-----\n"
 
 /* Writes text to path: new file with O_EXCL (or replaced with force), the given mode. */
 static int
@@ -82,8 +86,8 @@ cert_enroll(const char *key_path, const char *csr_path, const char *subject, con
 	mbedtls_pk_context key;
 	mbedtls_x509write_csr csr;
 	struct crypto_rng r;
-	unsigned char pem[4096], der[2048], san[1024], *san_start, digest[32];
-	size_t san_len;
+	unsigned char key_pem[4096], pem[4096], der[2048], san[1024], *san_start, digest[32];
+	size_t san_len, pem_len;
 	int rc, n;
 
 	mbedtls_pk_init(&key);
@@ -95,12 +99,10 @@ cert_enroll(const char *key_path, const char *csr_path, const char *subject, con
 		crypto_why(why, whylen, "generating the key", rc);
 		goto fail;
 	}
-	if ((rc = mbedtls_pk_write_key_pem(&key, pem, sizeof(pem))) != 0) {
+	if ((rc = mbedtls_pk_write_key_pem(&key, key_pem, sizeof(key_pem))) != 0) {
 		crypto_why(why, whylen, "writing the key", rc);
 		goto fail;
 	}
-	if (write_new(key_path, (const char *)pem, 0600, force, why, whylen) != 0)
-		goto fail;
 	mbedtls_x509write_csr_set_md_alg(&csr, MBEDTLS_MD_SHA256);
 	mbedtls_x509write_csr_set_key(&csr, &key);
 	if ((rc = mbedtls_x509write_csr_set_subject_name(&csr, subject)) != 0) {
@@ -124,13 +126,18 @@ cert_enroll(const char *key_path, const char *csr_path, const char *subject, con
 			goto fail;
 		}
 	}
+	/* signed once: the PEM is this DER, so the fingerprint is the file's whatever the
+	 * signature scheme (a second signing may differ) */
 	n = mbedtls_x509write_csr_der(&csr, der, sizeof(der), mbedtls_ctr_drbg_random, &r.drbg);
-	if (n < 0 || (rc = mbedtls_x509write_csr_pem(&csr, pem, sizeof(pem),
-						     mbedtls_ctr_drbg_random, &r.drbg)) != 0) {
+	if (n < 0 || (rc = mbedtls_pem_write_buffer(PEM_CSR_BEGIN, PEM_CSR_END,
+						    der + sizeof(der) - (size_t)n, (size_t)n, pem,
+						    sizeof(pem), &pem_len)) != 0) {
 		crypto_why(why, whylen, "writing the CSR", n < 0 ? n : rc);
 		goto fail;
 	}
-	if (write_new(csr_path, (const char *)pem, 0644, 1, why, whylen) != 0)
+	/* the key file last but one: a refused subject or SAN leaves the key in use alone */
+	if (write_new(key_path, (const char *)key_pem, 0600, force, why, whylen) != 0 ||
+	    write_new(csr_path, (const char *)pem, 0644, 1, why, whylen) != 0)
 		goto fail;
 	{
 		struct crypto_sha256 h;
