@@ -153,7 +153,8 @@ test_batch_byte_limit(void **state)
 	wh_free(ev);
 }
 
-/* A header that does not fit the room left is refused, never written past the buffer. */
+/* A header or signature that does not fit the room left is refused, never written past the
+ * buffer. */
 static void
 test_batch_header_too_big(void **state)
 {
@@ -166,6 +167,19 @@ test_batch_header_too_big(void **state)
 	assert_int_equal(codec_batch_init(&b, 0), WH_OK);
 	assert_int_equal(codec_batch_finish(&b, site, JOURNAL, CODEC_BATCH_LIVE), WH_ERR_TOOBIG);
 	assert_int_equal(codec_batch_finish(&b, "SITE-1", JOURNAL, CODEC_BATCH_LIVE), WH_OK);
+	codec_batch_done(&b);
+	/* a header that fits, and then no room for the signature: refused too */
+	site[440] = '\0';
+	assert_int_equal(codec_batch_init(&b, 0), WH_OK);
+	assert_int_equal(codec_batch_finish(&b, site, JOURNAL, CODEC_BATCH_LIVE), WH_OK);
+	{
+		uint8_t sig[CRYPTO_SIG_MAX] = {0}, fp[32] = {0};
+		size_t len = b.len;
+
+		assert_int_equal(codec_batch_add_signature(&b, sig, sizeof(sig), fp, sizeof(fp)),
+				 WH_ERR_TOOBIG);
+		assert_int_equal(b.len, len);
+	}
 	codec_batch_done(&b);
 }
 
