@@ -13,7 +13,7 @@
 
 #include "agent.h"
 #include "conf.h"
-#include "crypto.h"
+#include "cert.h"
 #include "csv.h"
 #include "intake.h"
 #include "journal.h"
@@ -138,13 +138,13 @@ open_journal(const struct conf *c, int readonly)
 static int
 check_cert(const struct conf *c)
 {
-	struct crypto_cert_info info;
+	struct cert_info info;
 	char why[512];
 
 	if (c->mqtt.certfile[0] == '\0')
 		return 0;
-	if (crypto_check_cert(c->mqtt.certfile, c->mqtt.keyfile, c->mqtt.cafile, &info, why,
-			      sizeof(why)) != 0) {
+	if (cert_check(c->mqtt.certfile, c->mqtt.keyfile, c->mqtt.cafile, &info, why,
+		       sizeof(why)) != 0) {
 		fprintf(stderr, "whagent: %s\n", why);
 		return 1;
 	}
@@ -225,8 +225,8 @@ cmd_enroll(const struct args *a)
 		 c->identity.unit[0] ? ",OU=" : "", c->identity.unit);
 	names = wh_strdup(c->identity.dns_names);
 	ndns = names ? split_list(names, dns, 16) : 0;
-	if (crypto_enroll(key, csr, subject, (const char *const *)dns, ndns, a->force, fp, why,
-			  sizeof(why)) != 0) {
+	if (cert_enroll(key, csr, subject, (const char *const *)dns, ndns, a->force, fp, why,
+			sizeof(why)) != 0) {
 		fprintf(stderr, "whagent enroll: %s\n", why);
 		goto out;
 	}

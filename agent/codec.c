@@ -11,6 +11,33 @@
 #include "whagent/v1/event.pb-c.h"
 #include "whagent/v1/status.pb-c.h"
 
+static void *
+pb_alloc(void *data, size_t size)
+{
+	struct codec_alloc *a = data;
+	void *p = wh_malloc(size);
+
+	if (p == NULL)
+		a->oom = 1;
+	return p;
+}
+
+static void
+pb_free(void *data, void *p)
+{
+	(void)data;
+	wh_free(p);
+}
+
+void
+codec_alloc_init(struct codec_alloc *a)
+{
+	a->pb.alloc = pb_alloc;
+	a->pb.free = pb_free;
+	a->pb.allocator_data = a;
+	a->oom = 0;
+}
+
 /* protobuf-c wants char * for strings it only reads. */
 #define STR(s) ((char *)(uintptr_t)((s) ? (s) : ""))
 
@@ -261,13 +288,16 @@ wh_err
 codec_event_reseq(const uint8_t *event, size_t len, uint64_t seq, uint8_t **ret_buf,
 		  size_t *ret_len)
 {
-	Whagent__V1__Event *e = whagent__v1__event__unpack(NULL, len, event);
+	struct codec_alloc a;
+	Whagent__V1__Event *e;
 	Whagent__V1__EventHeader *h = NULL;
 	wh_err err = WH_ERR_CORRUPT;
 	uint8_t *buf;
 
+	codec_alloc_init(&a);
+	e = whagent__v1__event__unpack(&a.pb, len, event);
 	if (e == NULL)
-		return WH_ERR_CORRUPT;
+		return a.oom ? WH_ERR_NOMEM : WH_ERR_CORRUPT;
 	if (e->body_case == WHAGENT__V1__EVENT__BODY_INVENTORY && e->inventory)
 		h = e->inventory->header;
 	else if (e->body_case == WHAGENT__V1__EVENT__BODY_SHIPMENT && e->shipment)
@@ -282,7 +312,7 @@ codec_event_reseq(const uint8_t *event, size_t len, uint64_t seq, uint8_t **ret_
 			*ret_buf = buf;
 		}
 	}
-	whagent__v1__event__free_unpacked(e, NULL);
+	whagent__v1__event__free_unpacked(e, &a.pb);
 	return err;
 }
 
@@ -290,12 +320,21 @@ wh_err
 codec_platform_ack_decode(const void *buf, size_t len, char *journal_id, size_t id_len,
 			  uint64_t *ret_through)
 {
-	Whagent__V1__PlatformAck *a = whagent__v1__platform_ack__unpack(NULL, len, buf);
+	struct codec_alloc a;
+	Whagent__V1__PlatformAck *m;
+	wh_err err = WH_ERR_INVAL;
+	int n;
 
-	if (a == NULL)
-		return WH_ERR_INVAL;
-	snprintf(journal_id, id_len, "%s", a->journal_id ? a->journal_id : "");
-	*ret_through = a->acked_through;
-	whagent__v1__platform_ack__free_unpacked(a, NULL);
-	return WH_OK;
+	codec_alloc_init(&a);
+	m = whagent__v1__platform_ack__unpack(&a.pb, len, buf);
+	if (m == NULL)
+		return a.oom ? WH_ERR_NOMEM : WH_ERR_INVAL;
+	/* an id that does not fit is not ours: cut short, it could look like it */
+	n = snprintf(journal_id, id_len, "%s", m->journal_id ? m->journal_id : "");
+	if (n >= 0 && (size_t)n < id_len) {
+		*ret_through = m->acked_through;
+		err = WH_OK;
+	}
+	whagent__v1__platform_ack__free_unpacked(m, &a.pb);
+	return err;
 }

@@ -2,11 +2,23 @@
 #ifndef WHAGENT_CODEC_H
 #define WHAGENT_CODEC_H
 
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
 #include "event.h"
+
+/* protobuf-c's allocator over agent/mem.h, for every *__unpack and its *__free_unpacked (pass
+ * &a->pb to both), so that allocation-failure tests reach unpacking and an unpack that returned
+ * NULL can tell running out of memory (a->oom set) from bytes that are not the message.
+ * Embedded, one per decode; nothing to release. */
+struct codec_alloc {
+	ProtobufCAllocator pb;
+	int oom; /* an allocation failed */
+};
+
+void codec_alloc_init(struct codec_alloc *a);
 
 /* Encodes ev as a whagent.v1.Event carrying seq, captured_at_ms, source and id (event_id()).
  * On success *ret_buf is a new buffer of *ret_len bytes; caller frees with wh_free. */
@@ -16,7 +28,7 @@ wh_err codec_event_encode(const struct event *ev, const char *source,
 
 /* Re-encodes a stored whagent.v1.Event with another seq (salvage into a new journal).
  * On success *ret_buf is a new buffer; caller frees with wh_free. WH_ERR_CORRUPT if the bytes
- * are not an Event. */
+ * are not an Event, WH_ERR_NOMEM when memory ran out (the bytes may be fine). */
 wh_err codec_event_reseq(const uint8_t *event, size_t len, uint64_t seq, uint8_t **ret_buf,
 			 size_t *ret_len);
 
@@ -51,7 +63,8 @@ wh_err codec_batch_add_signature(struct codec_batch *b, const uint8_t *sig, size
 				 const uint8_t *fingerprint, size_t fp_len);
 
 /* Decodes a whagent.v1.PlatformAck: journal_id (JOURNAL_ID_LEN + 1 bytes) and acked_through.
- * WH_ERR_INVAL if the bytes are not one. */
+ * WH_ERR_INVAL if the bytes are not one or its journal id does not fit in id_len (so it is
+ * not this journal's), WH_ERR_NOMEM when memory ran out. */
 wh_err codec_platform_ack_decode(const void *buf, size_t len, char *journal_id, size_t id_len,
 				 uint64_t *ret_through);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codec.h"
 #include "crypto.h"
 #include "mem.h"
 #include "whagent/v1/control.pb-c.h"
@@ -25,8 +26,10 @@ command_verifier_new(const char *pubkey_file, int64_t max_skew_s, struct command
 {
 	struct command_verifier *v = wh_calloc(1, sizeof(*v));
 
-	if (v == NULL)
+	if (v == NULL) {
+		snprintf(why, whylen, "out of memory");
 		return WH_ERR_NOMEM;
+	}
 	v->max_skew_ms = max_skew_s * 1000;
 	if (pubkey_file != NULL && pubkey_file[0] != '\0' &&
 	    crypto_verifier_new(pubkey_file, &v->key, why, whylen) != 0) {
@@ -94,15 +97,22 @@ wh_err
 command_parse(struct command_verifier *v, const void *buf, size_t len, int64_t now_ms,
 	      struct command *ret, char *why, size_t whylen)
 {
-	Whagent__V1__SignedCommand *sc = whagent__v1__signed_command__unpack(NULL, len, buf);
+	struct codec_alloc a;
+	Whagent__V1__SignedCommand *sc;
 	Whagent__V1__Command *c = NULL;
 	wh_err err = WH_ERR_INVAL;
 	int64_t skew;
 
 	memset(ret, 0, sizeof(*ret));
+	codec_alloc_init(&a);
+	sc = whagent__v1__signed_command__unpack(&a.pb, len, buf);
 	if (sc == NULL ||
-	    (c = whagent__v1__command__unpack(NULL, sc->command.len, sc->command.data)) == NULL) {
-		snprintf(why, whylen, "not a whagent.v1.SignedCommand");
+	    (c = whagent__v1__command__unpack(&a.pb, sc->command.len, sc->command.data)) == NULL) {
+		if (a.oom)
+			err = WH_ERR_NOMEM;
+		snprintf(why, whylen, "%s",
+			 a.oom ? "out of memory decoding the command"
+			       : "not a whagent.v1.SignedCommand");
 		goto out;
 	}
 	snprintf(ret->id, sizeof(ret->id), "%s", c->id ? c->id : "");
@@ -132,8 +142,8 @@ command_parse(struct command_verifier *v, const void *buf, size_t len, int64_t n
 	}
 	err = fill(c, ret, why, whylen);
 out:
-	whagent__v1__command__free_unpacked(c, NULL);
-	whagent__v1__signed_command__free_unpacked(sc, NULL);
+	whagent__v1__command__free_unpacked(c, &a.pb);
+	whagent__v1__signed_command__free_unpacked(sc, &a.pb);
 	return err;
 }
 

@@ -34,7 +34,8 @@ void command_verifier_free(struct command_verifier *v);
 
 /* Decodes and checks a whagent.v1.SignedCommand. WH_ERR_INVAL with a reason (which also goes
  * back to the platform) when it is malformed, unsigned, wrongly signed, stale or replayed;
- * ret->id is set whenever the command could be decoded. */
+ * WH_ERR_NOMEM (with a reason) when memory ran out decoding it; ret->id is set whenever the
+ * command could be decoded. */
 wh_err command_parse(struct command_verifier *v, const void *buf, size_t len, int64_t now_ms,
 		     struct command *ret, char *why, size_t whylen);
 

@@ -1,9 +1,14 @@
-/* SHA-256 and hex helpers over mbedtls. */
+/* SHA-256, HMAC, hex, the random generator, and ECDSA P-256 signing and verification over
+ * mbedtls (see crypto.h). */
 #include "crypto.h"
 
+#include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/version.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "mem.h"
 
 /* mbedtls 2.x names the checked variants *_ret; 3.x removed the unchecked ones. */
 #if MBEDTLS_VERSION_MAJOR < 3
@@ -93,33 +98,10 @@ crypto_unhex(const char *hex, uint8_t *out, size_t n)
 	return 0;
 }
 
-/* --- device identity ------------------------------------------------------------------- */
+/* --- randomness and keys --------------------------------------------------------------- */
 
-#include <errno.h>
-#include <fcntl.h>
-#include <mbedtls/asn1write.h>
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
-#include <mbedtls/oid.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/x509_crt.h>
-#include <mbedtls/x509_csr.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "event.h"
-#include "mem.h"
-
-struct rng {
-	mbedtls_entropy_context entropy;
-	mbedtls_ctr_drbg_context drbg;
-};
-
-static int
-rng_init(struct rng *r)
+int
+crypto_rng_init(struct crypto_rng *r)
 {
 	static const char pers[] = "whagent";
 
@@ -129,24 +111,15 @@ rng_init(struct rng *r)
 				     (const unsigned char *)pers, sizeof(pers) - 1);
 }
 
-static void
-rng_done(struct rng *r)
+void
+crypto_rng_done(struct crypto_rng *r)
 {
 	mbedtls_ctr_drbg_free(&r->drbg);
 	mbedtls_entropy_free(&r->entropy);
 }
 
-static void
-why_mbedtls(char *why, size_t len, const char *what, int rc)
-{
-	char text[160];
-
-	mbedtls_strerror(rc, text, sizeof(text));
-	snprintf(why, len, "%s: %s", what, text);
-}
-
-static int
-parse_key(mbedtls_pk_context *pk, const char *path, struct rng *r)
+int
+crypto_key_parse(mbedtls_pk_context *pk, const char *path, struct crypto_rng *r)
 {
 #if MBEDTLS_VERSION_MAJOR < 3
 	(void)r;
@@ -156,220 +129,20 @@ parse_key(mbedtls_pk_context *pk, const char *path, struct rng *r)
 #endif
 }
 
-/* Writes text to path: new file with O_EXCL (or replaced with force), the given mode. */
-static int
-write_new(const char *path, const char *text, mode_t mode, int force, char *why, size_t whylen)
+void
+crypto_why(char *why, size_t whylen, const char *what, int rc)
 {
-	size_t len = strlen(text);
-	int fd;
+	char text[160];
 
-	if (force)
-		unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-	if (fd < 0) {
-		snprintf(why, whylen, "%s: %s%s", path, strerror(errno),
-			 errno == EEXIST ? " (use --force to replace it)" : "");
-		return -1;
-	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
-		snprintf(why, whylen, "%s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return close(fd);
+	mbedtls_strerror(rc, text, sizeof(text));
+	snprintf(why, whylen, "%s: %s", what, text);
 }
 
-/* The subjectAltName extension value: SEQUENCE OF dNSName [2] IA5String. */
-static int
-san_extension(const char *const *dns, int ndns, unsigned char *buf, size_t size,
-	      unsigned char **ret_start, size_t *ret_len)
-{
-	unsigned char *p = buf + size;
-	size_t len = 0;
-	int rc;
-
-	for (int i = ndns - 1; i >= 0; i--) {
-		size_t n = strlen(dns[i]);
-
-		if ((rc = mbedtls_asn1_write_raw_buffer(&p, buf, (const unsigned char *)dns[i],
-							n)) < 0)
-			return rc;
-		len += (size_t)rc;
-		if ((rc = mbedtls_asn1_write_len(&p, buf, n)) < 0)
-			return rc;
-		len += (size_t)rc;
-		if ((rc = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2)) < 0)
-			return rc;
-		len += (size_t)rc;
-	}
-	if ((rc = mbedtls_asn1_write_len(&p, buf, len)) < 0)
-		return rc;
-	len += (size_t)rc;
-	if ((rc = mbedtls_asn1_write_tag(&p, buf,
-					 MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) < 0)
-		return rc;
-	*ret_start = p;
-	*ret_len = len + (size_t)rc;
-	return 0;
-}
-
-int
-crypto_enroll(const char *key_path, const char *csr_path, const char *subject,
-	      const char *const *dns, int ndns, int force, char *fingerprint, char *why,
-	      size_t whylen)
-{
-	mbedtls_pk_context key;
-	mbedtls_x509write_csr csr;
-	struct rng r;
-	unsigned char pem[4096], der[2048], san[1024], *san_start, digest[32];
-	size_t san_len;
-	int rc, n;
-
-	mbedtls_pk_init(&key);
-	mbedtls_x509write_csr_init(&csr);
-	rc = rng_init(&r);
-	if (rc != 0 || (rc = mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) ||
-	    (rc = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key),
-				      mbedtls_ctr_drbg_random, &r.drbg))) {
-		why_mbedtls(why, whylen, "generating the key", rc);
-		goto fail;
-	}
-	if ((rc = mbedtls_pk_write_key_pem(&key, pem, sizeof(pem))) != 0) {
-		why_mbedtls(why, whylen, "writing the key", rc);
-		goto fail;
-	}
-	if (write_new(key_path, (const char *)pem, 0600, force, why, whylen) != 0)
-		goto fail;
-	mbedtls_x509write_csr_set_md_alg(&csr, MBEDTLS_MD_SHA256);
-	mbedtls_x509write_csr_set_key(&csr, &key);
-	if ((rc = mbedtls_x509write_csr_set_subject_name(&csr, subject)) != 0) {
-		why_mbedtls(why, whylen, "subject name", rc);
-		goto fail;
-	}
-	if (ndns > 0) {
-		if ((rc = san_extension(dns, ndns, san, sizeof(san), &san_start, &san_len)) == 0)
-#if MBEDTLS_VERSION_MAJOR < 3
-			rc = mbedtls_x509write_csr_set_extension(
-				&csr, MBEDTLS_OID_SUBJECT_ALT_NAME,
-				MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), san_start, san_len);
-#else
-			rc = mbedtls_x509write_csr_set_extension(
-				&csr, MBEDTLS_OID_SUBJECT_ALT_NAME,
-				MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, san_start,
-				san_len);
-#endif
-		if (rc != 0) {
-			why_mbedtls(why, whylen, "subjectAltName", rc);
-			goto fail;
-		}
-	}
-	n = mbedtls_x509write_csr_der(&csr, der, sizeof(der), mbedtls_ctr_drbg_random, &r.drbg);
-	if (n < 0 || (rc = mbedtls_x509write_csr_pem(&csr, pem, sizeof(pem),
-						     mbedtls_ctr_drbg_random, &r.drbg)) != 0) {
-		why_mbedtls(why, whylen, "writing the CSR", n < 0 ? n : rc);
-		goto fail;
-	}
-	if (write_new(csr_path, (const char *)pem, 0644, 1, why, whylen) != 0)
-		goto fail;
-	{
-		struct crypto_sha256 h;
-
-		crypto_sha256_start(&h);
-		crypto_sha256_update(&h, der + sizeof(der) - (size_t)n, (size_t)n);
-		crypto_sha256_finish(&h, digest);
-		crypto_hex(digest, sizeof(digest), fingerprint);
-	}
-	rc = 0;
-	goto out;
-fail:
-	rc = -1;
-out:
-	mbedtls_x509write_csr_free(&csr);
-	mbedtls_pk_free(&key);
-	rng_done(&r);
-	return rc;
-}
-
-int
-crypto_check_cert(const char *certfile, const char *keyfile, const char *cafile,
-		  struct crypto_cert_info *info, char *why, size_t whylen)
-{
-	mbedtls_x509_crt crt, ca;
-	mbedtls_pk_context key;
-	struct rng r;
-	const mbedtls_x509_time *t;
-	uint32_t flags = 0;
-	int64_t secs;
-	int rc = -1;
-
-	mbedtls_x509_crt_init(&crt);
-	mbedtls_x509_crt_init(&ca);
-	mbedtls_pk_init(&key);
-	memset(info, 0, sizeof(*info));
-	if (rng_init(&r) != 0) {
-		snprintf(why, whylen, "no randomness");
-		goto out;
-	}
-	if ((rc = mbedtls_x509_crt_parse_file(&crt, certfile)) != 0) {
-		why_mbedtls(why, whylen, certfile, rc);
-		rc = -1;
-		goto out;
-	}
-	rc = -1;
-	t = &crt.valid_to;
-	secs = event_days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 +
-	       t->min * 60 + t->sec;
-	info->days_left = (int)((secs - (int64_t)time(NULL)) / 86400);
-	if (secs < (int64_t)time(NULL))
-		info->days_left = -1 - (int)(((int64_t)time(NULL) - secs) / 86400);
-	snprintf(info->not_after, sizeof(info->not_after), "%04d-%02d-%02d %02d:%02d:%02d UTC",
-		 t->year, t->mon, t->day, t->hour, t->min, t->sec);
-	mbedtls_x509_dn_gets(info->subject, sizeof(info->subject), &crt.subject);
-	if (parse_key(&key, keyfile, &r) != 0) {
-		snprintf(why, whylen, "%s: cannot read the private key", keyfile);
-		goto out;
-	}
-#if MBEDTLS_VERSION_MAJOR < 3
-	if (mbedtls_pk_check_pair(&crt.pk, &key) != 0) {
-#else
-	if (mbedtls_pk_check_pair(&crt.pk, &key, mbedtls_ctr_drbg_random, &r.drbg) != 0) {
-#endif
-		snprintf(why, whylen, "certificate %s does not match the key %s", certfile,
-			 keyfile);
-		goto out;
-	}
-	if (info->days_left < 0) {
-		snprintf(why, whylen, "certificate %s (%s) expired on %s", certfile, info->subject,
-			 info->not_after);
-		goto out;
-	}
-	if (cafile != NULL && cafile[0] != '\0') {
-		if (mbedtls_x509_crt_parse_file(&ca, cafile) != 0) {
-			snprintf(why, whylen, "%s: cannot read the CA certificates", cafile);
-			goto out;
-		}
-		if (mbedtls_x509_crt_verify(&crt, &ca, NULL, NULL, &flags, NULL, NULL) != 0) {
-			char text[256];
-
-			mbedtls_x509_crt_verify_info(text, sizeof(text), "", flags);
-			text[strcspn(text, "\n")] = '\0';
-			snprintf(why, whylen, "certificate %s does not chain to %s: %s", certfile,
-				 cafile, text);
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	mbedtls_x509_crt_free(&crt);
-	mbedtls_x509_crt_free(&ca);
-	mbedtls_pk_free(&key);
-	rng_done(&r);
-	return rc;
-}
+/* --- signatures ------------------------------------------------------------------------ */
 
 struct crypto_signer {
 	mbedtls_pk_context key;
-	struct rng rng;
+	struct crypto_rng rng;
 	uint8_t fingerprint[32];
 };
 
@@ -385,7 +158,7 @@ crypto_signer_new(const char *keyfile, struct crypto_signer **ret_s, char *why, 
 		return -1;
 	}
 	mbedtls_pk_init(&s->key);
-	if (rng_init(&s->rng) != 0 || parse_key(&s->key, keyfile, &s->rng) != 0 ||
+	if (crypto_rng_init(&s->rng) != 0 || crypto_key_parse(&s->key, keyfile, &s->rng) != 0 ||
 	    !mbedtls_pk_can_do(&s->key, MBEDTLS_PK_ECDSA) ||
 	    (n = mbedtls_pk_write_pubkey_der(&s->key, der, sizeof(der))) <= 0) {
 		snprintf(why, whylen, "%s: not an EC private key this agent can sign with",
@@ -410,7 +183,7 @@ crypto_signer_free(struct crypto_signer *s)
 	if (s == NULL)
 		return;
 	mbedtls_pk_free(&s->key);
-	rng_done(&s->rng);
+	crypto_rng_done(&s->rng);
 	wh_free(s);
 }
 

@@ -1,7 +1,12 @@
-/* The agent's own cryptography, through mbedtls behind one interface. */
+/* Hashing and signing: SHA-256, HMAC-SHA256, hex, a seeded random generator, and ECDSA P-256
+ * signatures and verification with keys read from PEM files, through mbedtls (2.28 and 3.x)
+ * behind one interface. Certificates and enrollment are the cert module's. */
 #ifndef WHAGENT_CRYPTO_H
 #define WHAGENT_CRYPTO_H
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,52 +27,52 @@ int crypto_hmac_sha256(const void *key, size_t keylen, const void *data, size_t 
 int crypto_equal(const uint8_t *a, const uint8_t *b, size_t n);
 /* Decodes 2 * n hex digits of hex into out. 0, or -1 if hex is not that. */
 int crypto_unhex(const char *hex, uint8_t *out, size_t n);
+/* Writes the lower-case hex of data[0..len) and a NUL to out (2 * len + 1 bytes). */
+void crypto_hex(const uint8_t *data, size_t len, char *out);
 
-/* --- device identity (mbedtls 2.28 and 3.x) ------------------------------------------- */
-
-/* Generates an EC P-256 key into key_path (created with O_EXCL and mode 0600; replaced only
- * with force) and a PEM CSR for subject ("CN=...,O=...") with DNS SANs into csr_path.
- * fingerprint gets the hex SHA-256 of the CSR's DER (65 bytes). why says what failed. */
-int crypto_enroll(const char *key_path, const char *csr_path, const char *subject,
-		  const char *const *dns, int ndns, int force, char *fingerprint, char *why,
-		  size_t whylen);
-
-/* What `whagent check` says about a client certificate. */
-struct crypto_cert_info {
-	int days_left; /* until notAfter; negative when expired */
-	char subject[256];
-	char not_after[32]; /* YYYY-MM-DD HH:MM:SS UTC */
+/* A CTR-DRBG seeded from the system's entropy, for the mbedtls calls that take an f_rng
+ * (pass mbedtls_ctr_drbg_random and &r->drbg). Embedded: crypto_rng_init, then
+ * crypto_rng_done (also after a failed init). */
+struct crypto_rng {
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
 };
 
-/* Parses certfile, checks it matches keyfile and chains to cafile (if given); fills info.
- * Returns 0, or -1 with why ("certificate expired on ...", "does not match the key", ...). */
-int crypto_check_cert(const char *certfile, const char *keyfile, const char *cafile,
-		      struct crypto_cert_info *info, char *why, size_t whylen);
+/* 0, or an mbedtls error code. */
+int crypto_rng_init(struct crypto_rng *r);
+void crypto_rng_done(struct crypto_rng *r);
+
+/* Reads the PEM or DER private key at path into pk (initialised by the caller). 0, or an
+ * mbedtls error code. */
+int crypto_key_parse(mbedtls_pk_context *pk, const char *path, struct crypto_rng *r);
+/* Writes "what: <mbedtls's text for rc>" to why. */
+void crypto_why(char *why, size_t whylen, const char *what, int rc);
 
 /* ECDSA P-256 signatures with the device key. */
 struct crypto_signer;
 
 #define CRYPTO_SIG_MAX 80 /* DER ECDSA P-256 signature */
 
+/* Reads the EC private key in keyfile. 0 and *ret_s (caller frees with crypto_signer_free),
+ * or -1 with why. */
 int crypto_signer_new(const char *keyfile, struct crypto_signer **ret_s, char *why, size_t whylen);
 void crypto_signer_free(struct crypto_signer *s);
 /* Signs SHA-256(data) into sig (CRYPTO_SIG_MAX bytes); *ret_len is its length. 0 or -1. */
 int crypto_sign(struct crypto_signer *s, const void *data, size_t len, uint8_t *sig,
 		size_t *ret_len);
-/* SHA-256 of the public key (DER SubjectPublicKeyInfo), 32 bytes. */
+/* SHA-256 of the public key (DER SubjectPublicKeyInfo), 32 bytes, borrowed from s. */
 const uint8_t *crypto_signer_fingerprint(const struct crypto_signer *s);
 
 /* ECDSA P-256 verification with a public key (the central platform's, for commands). */
 struct crypto_verifier;
 
+/* Reads the PEM EC public key in pubkey_file. 0 and *ret_v (caller frees with
+ * crypto_verifier_free), or -1 with why. */
 int crypto_verifier_new(const char *pubkey_file, struct crypto_verifier **ret_v, char *why,
 			size_t whylen);
 void crypto_verifier_free(struct crypto_verifier *v);
 /* 0 when sig is a valid signature of SHA-256(data) by the key, else -1. */
 int crypto_verify(struct crypto_verifier *v, const void *data, size_t len, const uint8_t *sig,
 		  size_t sig_len);
-
-/* Writes the lower-case hex of data[0..len) and a NUL to out (2 * len + 1 bytes). */
-void crypto_hex(const uint8_t *data, size_t len, char *out);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "civil.h"
 #include "crypto.h"
 #include "record.h"
 
@@ -135,19 +136,6 @@ take_digits(const char **s, int n, int *ret)
 	return 0;
 }
 
-int64_t
-event_days_from_civil(int y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int
 days_in_month(int y, int m)
 {
@@ -206,10 +194,7 @@ event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min)
 	if (sec == 60)
 		sec = 59; /* a leap second is kept within its minute */
 	*ret_offset_min = sign * (oh * 60 + om);
-	*ret_ms = ((event_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
-		   (int64_t)*ret_offset_min * 60) *
-			  1000 +
-		  ms;
+	*ret_ms = (civil_seconds(y, mo, d, h, mi, sec) - (int64_t)*ret_offset_min * 60) * 1000 + ms;
 	return 0;
 }
 

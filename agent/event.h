@@ -97,8 +97,6 @@ void event_id(const char *source, const char *source_key, uint8_t out[EVENT_ID_L
 
 /* Parses a decimal with up to 3 fraction digits exactly into thousandths. 0 or -1. */
 int event_parse_qty(const char *s, int64_t *ret_milli);
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
-int64_t event_days_from_civil(int y, int m, int d);
 /* Parses RFC 3339 date-time with a zone offset. 0 or -1. */
 int event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min);
 

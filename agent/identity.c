@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cert.h"
 #include "conf.h"
 #include "crypto.h"
 #include "log.h"
@@ -27,18 +28,18 @@ stamp(const struct conf *c, char *buf, size_t len)
 }
 
 wh_err
-identity_load(struct identity *id, const struct conf *c)
+identity_load(struct identity *id, const struct conf *c, char *why, size_t whylen)
 {
-	struct crypto_cert_info info;
-	char why[512];
+	struct cert_info info;
+	char text[512];
 
 	stamp(c, id->stamp, sizeof(id->stamp));
 	id->has_client_cert = c->mqtt.certfile[0] != '\0';
 	if (id->has_client_cert) {
-		if (crypto_check_cert(c->mqtt.certfile, c->mqtt.keyfile, NULL, &info, why,
-				      sizeof(why)) != 0 &&
+		if (cert_check(c->mqtt.certfile, c->mqtt.keyfile, NULL, &info, text,
+			       sizeof(text)) != 0 &&
 		    info.not_after[0] == '\0')
-			log_warnx("uplink: %s", why);
+			log_warnx("uplink: %s", text);
 		else if (info.days_left < c->mqtt.cert_warn_days)
 			log_warnx("uplink: client certificate %s expires on %s (%d days): renew it",
 				  info.subject, info.not_after, info.days_left);
@@ -47,8 +48,8 @@ identity_load(struct identity *id, const struct conf *c)
 	if (c->mqtt.sign_batches) {
 		struct crypto_signer *s;
 
-		if (crypto_signer_new(c->mqtt.keyfile, &s, why, sizeof(why)) != 0) {
-			log_errx("uplink: sign_batches: %s", why);
+		if (crypto_signer_new(c->mqtt.keyfile, &s, text, sizeof(text)) != 0) {
+			snprintf(why, whylen, "sign_batches: %s", text);
 			return WH_ERR_CONF;
 		}
 		crypto_signer_free(id->signer);

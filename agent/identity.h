@@ -4,6 +4,8 @@
 #ifndef WHAGENT_IDENTITY_H
 #define WHAGENT_IDENTITY_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 struct conf;
@@ -16,10 +18,11 @@ struct identity {
 	struct crypto_signer *signer; /* sign_batches, or NULL */
 };
 
-/* Reads c's client certificate (warning when it expires within cert_warn_days) and, with
- * sign_batches, the signing key. WH_ERR_CONF when that key cannot be read: id keeps the key
- * it had. Release with identity_done. */
-wh_err identity_load(struct identity *id, const struct conf *c);
+/* Reads c's client certificate (logging a warning when it cannot be read or expires within
+ * cert_warn_days: the agent still starts) and, with sign_batches, the signing key.
+ * WH_ERR_CONF with why ("sign_batches: ...") when that key cannot be read: id keeps the key it
+ * had, and the caller logs. Release with identity_done. */
+wh_err identity_load(struct identity *id, const struct conf *c, char *why, size_t whylen);
 void identity_done(struct identity *id);
 /* 1 when c's certfile or keyfile is not what identity_load read (a rotation). */
 int identity_changed(const struct identity *id, const struct conf *c);

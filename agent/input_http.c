@@ -77,7 +77,8 @@ count(struct http *h, unsigned status)
 	}
 }
 
-/* Queues body (taken over, freed by libmicrohttpd) as the answer. */
+/* Queues body (taken over: wh_malloc or cJSON memory, freed with wh_free once sent) as the
+ * answer. */
 static enum MHD_Result
 respond(struct req *rq, unsigned status, char *body, const char *ctype, const char *retry_after)
 {
@@ -87,10 +88,11 @@ respond(struct req *rq, unsigned status, char *body, const char *ctype, const ch
 
 	if (body == NULL)
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-	r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
-					    body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	r = body ? MHD_create_response_from_buffer_with_free_callback(strlen(body), body, wh_free)
+		 : MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
+						   MHD_RESPMEM_PERSISTENT);
 	if (r == NULL) {
-		free(body);
+		wh_free(body);
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
@@ -235,7 +237,7 @@ static void
 answer_all(struct http *h, unsigned status, const char *why, const char *retry_after)
 {
 	for (struct req *rq = h->pending; rq != NULL; rq = rq->next) {
-		free(rq->reply);
+		wh_free(rq->reply);
 		answer(rq, status, error_body(why), retry_after);
 	}
 }
@@ -485,7 +487,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (rq == NULL)
 		return;
-	free(rq->reply);
+	wh_free(rq->reply);
 	wh_free(rq->body);
 	wh_free(rq);
 	*con_cls = NULL;
@@ -637,6 +639,7 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	wh_err err;
 
 	snprintf(why, whylen, "%s", wh_strerror(WH_ERR_NOMEM));
+	record_json_alloc(); /* answers are cJSON text, freed with wh_free */
 	h = wh_calloc(1, sizeof(*h));
 	if (h == NULL)
 		return WH_ERR_NOMEM;

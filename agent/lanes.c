@@ -1,6 +1,7 @@
 /* Lanes and acknowledged ranges (see lanes.h). */
 #include "lanes.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,13 +61,14 @@ remove_range(struct lanes *l, int i)
 }
 
 /* Adds first..last to the ranges, merging neighbours, then moves the watermark over a range
- * that now starts right after it. -1 when the ranges are full (the highest one is dropped). */
+ * that now starts right after it. -1 when the ranges are full (the highest one, old or new, is
+ * left out). An inverted range is nothing. */
 static int
 add_range(struct lanes *l, uint64_t first, uint64_t last)
 {
 	int i = 0, full = 0;
 
-	if (last <= l->acked)
+	if (last <= l->acked || first > last)
 		return 0;
 	if (first <= l->acked)
 		first = l->acked + 1;
@@ -84,10 +86,10 @@ add_range(struct lanes *l, uint64_t first, uint64_t last)
 		}
 	} else {
 		if (l->nranges == l->cap) {
+			if (i == l->nranges)
+				return -1; /* the new range is the highest: it is left out */
 			l->nranges--;
 			full = 1;
-			if (i > l->nranges)
-				return -1;
 		}
 		memmove(&l->ranges[i + 1], &l->ranges[i],
 			(size_t)(l->nranges - i) * sizeof(*l->ranges));
@@ -119,21 +121,37 @@ lanes_format(const struct lanes *l, char *buf, size_t len)
 	}
 }
 
+/* A seq as lanes_format writes it: digits only (strtoull would take a sign, or blanks, and
+ * turn "-1" into 2^64 - 1), within 64 bits and with a seq after it. */
+static int
+parse_seq(const char *p, char **ret_end, uint64_t *ret_seq)
+{
+	unsigned long long v;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(p, ret_end, 10);
+	if (errno == ERANGE || v >= UINT64_MAX)
+		return -1;
+	*ret_seq = v;
+	return 0;
+}
+
 void
-lanes_parse(struct lanes *l, const char *text)
+lanes_parse(struct lanes *l, const char *text, uint64_t last_seq)
 {
 	const char *p = text;
 
 	while (p != NULL && *p != '\0') {
 		char *end;
-		unsigned long long first, last;
+		uint64_t first, last;
 
-		first = strtoull(p, &end, 10);
-		if (end == p || *end != '-')
+		if (parse_seq(p, &end, &first) != 0 || *end != '-')
 			return;
 		p = end + 1;
-		last = strtoull(p, &end, 10);
-		if (end == p || (*end != ',' && *end != '\0') || last < first)
+		if (parse_seq(p, &end, &last) != 0 || (*end != ',' && *end != '\0') ||
+		    last < first || last > last_seq)
 			return;
 		if (add_range(l, first, last) != 0)
 			return;

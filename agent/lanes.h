@@ -36,9 +36,12 @@ wh_err lanes_init(struct lanes *l, uint64_t acked, int window, int live_share_pc
 void lanes_done(struct lanes *l);
 
 /* Acknowledged ranges above the watermark as text ("first-last,..."), and back. Ranges at or
- * below the watermark, or malformed text, are ignored. */
+ * below the watermark are ignored; parsing stops at the first item that is not two decimal
+ * seqs (digits only, below 2^64 - 1, first <= last) or that reaches beyond last_seq (the last
+ * journaled seq: what was never journaled cannot have been acknowledged), keeping the ranges
+ * before it. */
 void lanes_format(const struct lanes *l, char *buf, size_t len);
-void lanes_parse(struct lanes *l, const char *text);
+void lanes_parse(struct lanes *l, const char *text, uint64_t last_seq);
 
 /* A new connection: everything not acknowledged is sent again, from the watermark, on the
  * live lane; any backfill ends. */

@@ -24,12 +24,18 @@ json_malloc(size_t size)
 }
 
 void
-record_init(struct record *r)
+record_json_alloc(void)
 {
 	static cJSON_Hooks hooks = {json_malloc, wh_free};
 
-	memset(r, 0, offsetof(struct record, scratch));
 	cJSON_InitHooks(&hooks);
+}
+
+void
+record_init(struct record *r)
+{
+	memset(r, 0, offsetof(struct record, scratch));
+	record_json_alloc();
 }
 
 void
@@ -110,6 +116,7 @@ parse(const char *text, size_t len, char *why, size_t whylen)
 {
 	cJSON *tree;
 
+	record_json_alloc(); /* before the tree is made: it is freed with wh_free */
 	json_oom = 0;
 	tree = cJSON_ParseWithLength(text, len);
 	if (tree == NULL && !json_oom) {

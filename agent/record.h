@@ -21,7 +21,12 @@ struct record {
 	char scratch[RECORD_MAX_FIELDS * 32]; /* texts of JSON numbers and booleans */
 };
 
+/* Empties r (nothing to free yet) and calls record_json_alloc. */
 void record_init(struct record *r);
+/* Makes cJSON allocate through agent/mem.h (process-wide; idempotent), so that cJSON's memory
+ * is wh_malloc memory: freed with cJSON_free or wh_free alike, and reached by allocation-failure
+ * tests. Call before a module's first cJSON use. */
+void record_json_alloc(void);
 /* Frees what the record owns; it can be filled again afterwards. */
 void record_done(struct record *r);
 

@@ -854,7 +854,7 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 		char ranges[2048];
 
 		if (journal_meta_get(j, "acked_ranges", ranges, sizeof(ranges)) == WH_OK)
-			lanes_parse(&up->lanes, ranges);
+			lanes_parse(&up->lanes, ranges, st.last_seq);
 		lanes_restart(&up->lanes);
 	}
 	up->saved = up->stats.acked_through = st.acked_through;
@@ -871,8 +871,14 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 			log_info("uplink: commands are taken unsigned (set command_pubkey to "
 				 "verify)");
 	}
-	if ((err = identity_load(&up->identity, c)) != WH_OK)
-		goto fail;
+	{
+		char why[512];
+
+		if ((err = identity_load(&up->identity, c, why, sizeof(why))) != WH_OK) {
+			log_errx("uplink: %s", why);
+			goto fail;
+		}
+	}
 	loop_on_prepare(l, on_prepare, up);
 	loop_timer_arm(&up->connect_timer, 0);
 	loop_timer_arm(&up->prune_timer, 0);
@@ -917,14 +923,16 @@ uplink_free(struct uplink *up)
 void
 uplink_reconfigure(struct uplink *up, const struct conf *c)
 {
+	char why[512];
+
 	up->conf = c;
 	up->lanes.live_share_pct = (int)c->mqtt.live_share_pct;
 	if (c->ledger.snapshot_interval_s > 0 && !up->snapshot_timer.armed) /* turned on */
 		loop_timer_arm(&up->snapshot_timer, c->ledger.snapshot_interval_s * 1000);
 	if (!identity_changed(&up->identity, c))
 		return;
-	if (identity_load(&up->identity, c) != WH_OK)
-		log_warnx("uplink: keeping the signing key in use");
+	if (identity_load(&up->identity, c, why, sizeof(why)) != WH_OK)
+		log_warnx("uplink: %s: keeping the signing key in use", why);
 	if (up->state != UP_DISCONNECTED) {
 		log_info("uplink: client certificate or key changed: reconnecting with it");
 		up->backoff_ms = 0;

@@ -43,14 +43,14 @@ test_ranges_persist_as_text(void **state)
 
 	(void)state;
 	assert_int_equal(lanes_init(&l, 100, 8, 50), WH_OK);
-	lanes_parse(&l, "50-60,120-130,140-150,bad");
+	lanes_parse(&l, "50-60,120-130,140-150,bad", 100000);
 	lanes_format(&l, text, sizeof(text));
 	assert_string_equal(text, "120-130,140-150"); /* below the watermark: dropped */
 	lanes_restart(&l);
 	assert_int_equal(l.next[LANE_LIVE], 101);
 	lanes_done(&l);
 	assert_int_equal(lanes_init(&l, 100, 8, 50), WH_OK);
-	lanes_parse(&l, "101-110");
+	lanes_parse(&l, "101-110", 100000);
 	assert_int_equal(l.acked, 110);
 	lanes_done(&l);
 }
@@ -65,7 +65,7 @@ test_backfill_beside_live(void **state)
 
 	(void)state;
 	assert_int_equal(lanes_init(&l, 0, 8, 25), WH_OK);
-	lanes_parse(&l, "500-599"); /* acknowledged before a restart */
+	lanes_parse(&l, "500-599", 100000); /* acknowledged before a restart */
 	lanes_restart(&l);
 	lanes_split(&l, 1000); /* 1..1000 is old: backfill */
 	assert_true(lanes_backfilling(&l));
@@ -122,6 +122,162 @@ test_no_backfill_when_all_sent(void **state)
 	lanes_done(&l);
 }
 
+/* Every seq the ranges and the watermark call acknowledged, checked one by one against what
+ * was acknowledged: nothing unacknowledged may look acknowledged (it would never be sent, and
+ * could be pruned). */
+static void
+assert_acked_within(const struct lanes *l, const int *really, uint64_t n)
+{
+	for (uint64_t seq = 1; seq < n; seq++) {
+		int claimed = seq <= l->acked;
+
+		for (int i = 0; i < l->nranges && !claimed; i++)
+			claimed = seq >= l->ranges[i].first && seq <= l->ranges[i].last;
+		if (claimed && !really[seq])
+			fail_msg("seq %llu looks acknowledged but never was",
+				 (unsigned long long)seq);
+	}
+}
+
+static void
+test_empty_and_single_ranges(void **state)
+{
+	struct lanes l;
+	char text[256];
+
+	(void)state;
+	assert_int_equal(lanes_init(&l, 0, 4, 50), WH_OK);
+	lanes_format(&l, text, sizeof(text));
+	assert_string_equal(text, "");
+	lanes_parse(&l, "", 100000);
+	lanes_parse(&l, ",", 100000);
+	assert_int_equal(l.nranges, 0);
+	assert_int_equal(l.acked, 0);
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 3, 3), 0); /* one seq, above a gap */
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 9, 2), 0); /* inverted: nothing */
+	lanes_format(&l, text, sizeof(text));
+	assert_string_equal(text, "3-3");
+	assert_int_equal(lanes_acked_above(&l), 1);
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 2, 2), 0); /* joins it from below */
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 1, 1), 1);
+	assert_int_equal(l.acked, 3);
+	assert_int_equal(l.nranges, 0);
+	lanes_format(&l, text, sizeof(text));
+	assert_string_equal(text, "");
+	lanes_done(&l);
+}
+
+static void
+test_ack_below_the_watermark(void **state)
+{
+	struct lanes l;
+
+	(void)state;
+	assert_int_equal(lanes_init(&l, 100, 4, 50), WH_OK);
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 1, 100), 0); /* all of it: nothing moves */
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 50, 50), 0);
+	assert_int_equal(l.acked, 100);
+	assert_int_equal(l.nranges, 0);
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 90, 110), 1); /* straddles it: the part above */
+	assert_int_equal(l.acked, 110);
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 105, 130), 1);
+	assert_int_equal(l.acked, 130);
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 140, 150), 0);
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 120, 135), 1); /* below, then into the gap */
+	assert_int_equal(l.acked, 135);
+	assert_int_equal(l.nranges, 1);
+	assert_int_equal(l.ranges[0].first, 140);
+	lanes_done(&l);
+}
+
+/* More disjoint ranges than the table holds: the call says so (the uplink then resends from
+ * the watermark), the watermark never moves over a gap, the lowest ranges are kept, and once
+ * the gaps are acknowledged the watermark moves over what is kept. */
+static void
+test_range_table_overflow(void **state)
+{
+	struct lanes l;
+	int really[200] = {0};
+	int overflowed = 0, cap;
+
+	(void)state;
+	assert_int_equal(lanes_init(&l, 0, 1, 50), WH_OK);
+	cap = l.cap;
+	for (uint64_t seq = 2; seq < 2 + 2 * ((uint64_t)cap + 3); seq += 2) { /* 2, 4, 6 ... */
+		int rc = lanes_ack(&l, LANE_LIVE, seq, seq);
+
+		really[seq] = 1;
+		assert_true(rc == 0 || rc == -1);
+		overflowed += rc == -1;
+		assert_true(l.nranges <= cap);
+		assert_int_equal(l.acked, 0);
+		assert_acked_within(&l, really, 200);
+	}
+	assert_int_equal(overflowed, 3);
+	assert_int_equal(l.nranges, cap); /* the table stays full: only the new ones are left */
+	assert_int_equal(l.ranges[cap - 1].last, 2 * (uint64_t)cap);
+	/* one in the middle, while full: kept, the highest gives way */
+	assert_int_equal(lanes_ack(&l, LANE_LIVE, 5, 5), 0); /* merges 4-6: room again */
+	really[5] = 1;
+	assert_int_equal(l.nranges, cap - 1);
+	assert_acked_within(&l, really, 200);
+	lanes_restart(&l);
+	assert_int_equal(l.next[LANE_LIVE], 1);
+	for (uint64_t seq = 1; seq < 2 * (uint64_t)cap; seq += 2) {
+		really[seq] = 1;
+		lanes_ack(&l, LANE_LIVE, seq, seq);
+		assert_acked_within(&l, really, 200);
+	}
+	assert_int_equal(l.acked, 2 * (uint64_t)cap);
+	assert_int_equal(l.nranges, 0);
+	lanes_done(&l);
+}
+
+/* acked_ranges as a previous run saved it, damaged: whatever it says, the watermark never moves
+ * beyond a range that is written out in full or beyond the last journaled seq (1000 here), and
+ * nothing malformed is taken. */
+static void
+test_restart_from_garbage(void **state)
+{
+	static const struct {
+		const char *text, *kept;
+		uint64_t acked;
+	} cases[] = {
+		{"101--1", "", 100},			  /* a negative number, not a huge one */
+		{"-5-120", "", 100},			  /* the same, first */
+		{"120-99999999999999999999999", "", 100}, /* beyond 64 bits */
+		{"120-18446744073709551615", "", 100},	  /* no seq after it */
+		{"120-130,xyz,140-150", "120-130", 100},  /* stops at the damage */
+		{"120-130,,140-150", "120-130", 100},
+		{"130-120", "", 100},
+		{" 120-130", "", 100},
+		{"+120-130", "", 100},
+		{"120-130x", "", 100},
+		{"120-130,", "120-130", 100},
+		{"101-105,110-120", "110-120", 105},
+		{"0-0,120-130", "120-130", 100},      /* at or below the watermark: dropped */
+		{"120-130,900-1001", "120-130", 100}, /* beyond the last journaled seq */
+		{"101-2000", "", 100},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lanes l;
+		char text[256];
+
+		assert_int_equal(lanes_init(&l, 100, 8, 50), WH_OK);
+		lanes_parse(&l, cases[i].text, 1000);
+		lanes_restart(&l);
+		lanes_format(&l, text, sizeof(text));
+		if (strcmp(text, cases[i].kept) != 0 || l.acked != cases[i].acked)
+			fail_msg("'%s': kept '%s' acked %llu, want '%s' acked %llu", cases[i].text,
+				 text, (unsigned long long)l.acked, cases[i].kept,
+				 (unsigned long long)cases[i].acked);
+		assert_int_equal(l.next[LANE_LIVE], cases[i].acked + 1);
+		lanes_done(&l);
+	}
+}
+
 int
 main(void)
 {
@@ -130,6 +286,10 @@ main(void)
 		cmocka_unit_test(test_ranges_persist_as_text),
 		cmocka_unit_test(test_backfill_beside_live),
 		cmocka_unit_test(test_no_backfill_when_all_sent),
+		cmocka_unit_test(test_empty_and_single_ranges),
+		cmocka_unit_test(test_ack_below_the_watermark),
+		cmocka_unit_test(test_range_table_overflow),
+		cmocka_unit_test(test_restart_from_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

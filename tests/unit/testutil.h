@@ -1,4 +1,4 @@
-/* Helpers shared by the unit tests: temporary directories and files. */
+/* Helpers shared by the unit tests: temporary directories and files, key pairs. */
 #ifndef WHAGENT_TESTUTIL_H
 #define WHAGENT_TESTUTIL_H
 
@@ -10,5 +10,8 @@ const char *tu_tmpdir(void);
 const char *tu_write(const char *dir, const char *name, const char *text);
 /* Removes dir and everything in it. */
 void tu_rmtree(const char *dir);
+/* Makes a fresh EC P-256 key pair in dir: name.key (private, PEM) and name.pub (public, PEM).
+ * key and pub (512 bytes each) get their paths. Aborts on failure. */
+void tu_keypair(const char *dir, const char *name, char *key, char *pub);
 
 #endif
