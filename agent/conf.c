@@ -73,7 +73,7 @@ static const struct conf_key keys[] = {
 	{"input.spool", "done_dir", CT_STR, OFF(spool.done_dir), NULL, 1, 4096, NULL,
 	 "where finished files go (default: dir/done; same file system as dir)", K_RESTART},
 	{"input.spool", "on_done", CT_ENUM, OFF(spool.on_done), "move", 0, 0, done_choices,
-	 "move finished files to done_dir, or delete them", 0},
+	 "move finished files to done_dir, or delete them", K_RESTART},
 	{"input.spool", "settle_ms", CT_INT, OFF(spool.settle_ms), "2000", 0, 3600000, NULL,
 	 "a file not renamed in is taken once unchanged for this long", 0},
 	{"input.spool", "rescan_ms", CT_INT, OFF(spool.rescan_ms), "5000", 100, 3600000, NULL,
@@ -105,7 +105,7 @@ static const struct conf_key keys[] = {
 	{"input.http", "map", CT_STR, OFF(http.map), "", 0, 64, NULL,
 	 "name of a [map.NAME] section for the JSON keys (empty: canonical names)", 0},
 	{"input.http", "timeout_s", CT_INT, OFF(http.timeout_s), "30", 1, 3600, NULL,
-	 "idle connections are closed after this long", 0},
+	 "idle connections are closed after this long", K_RESTART},
 	{"metrics", "textfile", CT_STR, OFF(metrics.textfile), "", 0, 4096, NULL,
 	 "write the Prometheus metrics to this file too (node_exporter textfile collector)",
 	 K_RESTART},
@@ -168,7 +168,7 @@ static const struct conf_key keys[] = {
 	{"mqtt", "command_pubkey", CT_STR, OFF(mqtt.command_pubkey), "", 0, 4096, NULL,
 	 "PEM public key of the central platform: commands must be signed with it", K_RESTART},
 	{"mqtt", "command_max_skew_s", CT_INT, OFF(mqtt.command_max_skew_s), "300", 1, 86400, NULL,
-	 "signed commands issued further from this clock are refused", 0},
+	 "signed commands issued further from this clock are refused", K_RESTART},
 	{"mqtt", "backfill_after_s", CT_INT, OFF(mqtt.backfill_after_s), "60", 0, 31536000, NULL,
 	 "a backlog older than this drains on PREFIX/SITE/backfill (marked historical) beside "
 	 "new events on /events, so live events are not held behind it; 0: one lane",
@@ -804,10 +804,13 @@ conf_check_secrets(const struct conf *c, FILE *f)
 	int warned = 0;
 
 	for (size_t i = 0; i < NKEYS; i++) {
-		const char *v = *(char *const *)((const char *)c + keys[i].offset);
+		const char *v;
 		struct stat st;
 
-		if (!(keys[i].flags & K_SECRET) || v == NULL || v[0] == '\0')
+		if (!(keys[i].flags & K_SECRET) || keys[i].type != CT_STR)
+			continue;
+		v = *(char *const *)((const char *)c + keys[i].offset);
+		if (v == NULL || v[0] == '\0')
 			continue;
 		if (stat(v, &st) != 0) {
 			fprintf(f, "# warning: [%s] %s %s: %s\n", keys[i].section, keys[i].name, v,

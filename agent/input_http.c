@@ -610,6 +610,7 @@ start(struct http *h, const struct conf *c, char *why, size_t whylen)
 		flags |= MHD_USE_IPv6;
 	if (h->tls_cert != NULL)
 		flags |= MHD_USE_TLS;
+	errno = 0;
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
 				ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
@@ -618,7 +619,8 @@ start(struct http *h, const struct conf *c, char *why, size_t whylen)
 				h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (h->d == NULL) {
-		snprintf(why, whylen, "cannot listen on %s: %s", c->http.listen, strerror(errno));
+		snprintf(why, whylen, "cannot listen on %s: %s", c->http.listen,
+			 errno ? strerror(errno) : "see libmicrohttpd's message above");
 		return WH_ERR_IO;
 	}
 	info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);

@@ -149,6 +149,7 @@ rollback_outer(struct journal *j)
 		journal_run(j, ST_ROLLBACK);
 	j->depth = 0;
 	j->reads = 0;
+	j->lost = WH_OK;
 	memset(&j->txn, 0, sizeof(j->txn));
 }
 
@@ -164,8 +165,7 @@ begin_outer(struct journal *j, enum journal_txn kind)
 	memset(&j->txn, 0, sizeof(j->txn));
 	if (writes(kind)) {
 		/* read under the write lock: another process may have appended */
-		if ((err = journal_meta_need_int(j, "next_seq", &j->txn.next_seq)) == WH_OK)
-			err = journal_load_totals(j, j->txn.totals);
+		err = journal_meta_need_int(j, "next_seq", &j->txn.next_seq);
 		j->begin_seq = j->txn.next_seq;
 	}
 	if (err == WH_OK && kind == JOURNAL_TXN_APPEND)
@@ -180,14 +180,16 @@ begin_inner(struct journal *j, enum journal_txn kind)
 {
 	wh_err err;
 
+	if (j->lost != WH_OK)
+		return j->lost;
 	if (kind == JOURNAL_TXN_READ) {
 		j->reads++;
 		return WH_OK;
 	}
+	if (j->depth > 1 || kind == JOURNAL_TXN_SCHEMA || j->kind == JOURNAL_TXN_SCHEMA)
+		return journal_fail(j, WH_ERR_INVAL, "transactions nest one deep");
 	if (j->reads > 0 || !writes(j->kind))
 		return journal_fail(j, WH_ERR_INVAL, "a write inside a read transaction");
-	if (j->depth > 1 || kind == JOURNAL_TXN_SCHEMA)
-		return journal_fail(j, WH_ERR_INVAL, "transactions nest one deep");
 	if (kind == JOURNAL_TXN_APPEND && (err = journal_room(j)) != WH_OK)
 		return err;
 	if ((err = journal_run(j, ST_SAVEPOINT)) != WH_OK)
@@ -209,6 +211,8 @@ static wh_err
 end_inner(struct journal *j, wh_err err)
 {
 	j->depth = 1;
+	if (j->lost != WH_OK)
+		return err != WH_OK ? err : j->lost;
 	if (err == WH_OK)
 		err = journal_run(j, ST_RELEASE);
 	if (err != WH_OK) {
@@ -258,15 +262,17 @@ commit_outer(struct journal *j)
 {
 	int64_t t0 = platform_mono_us();
 	int appended = writes(j->kind) && j->txn.next_seq != j->begin_seq;
-	wh_err err = writes(j->kind) ? save_counters(j) : WH_OK;
+	wh_err err = j->lost;
 
+	if (err == WH_OK && writes(j->kind))
+		err = save_counters(j);
 	if (err == WH_OK)
 		err = journal_run(j, ST_COMMIT);
 	if (err != WH_OK) {
 		rollback_outer(j);
 		return err;
 	}
-	if (writes(j->kind))
+	if (j->kind == JOURNAL_TXN_APPEND) /* the inputs' group commits */
 		observe(&j->latency, platform_mono_us() - t0);
 	j->depth = 0;
 	memset(&j->txn, 0, sizeof(j->txn));
@@ -309,7 +315,7 @@ wh_err
 journal_need_write(struct journal *j)
 {
 	if (j->depth > 0 && writes(j->kind))
-		return WH_OK;
+		return j->lost;
 	return journal_fail(j, WH_ERR_INVAL, "no write transaction open");
 }
 

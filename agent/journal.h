@@ -52,12 +52,15 @@ enum journal_txn {
 	JOURNAL_TXN_SCHEMA,
 };
 
-/* Opens a transaction of kind. Write transactions (APPEND, MAINTENANCE) read next_seq and
- * the control totals under the write lock (another process, `whagent quarantine requeue`,
- * may append) and journal_txn_end writes them back. Inside an open transaction, a write
- * transaction becomes a savepoint of it (journal_txn_end with an error undoes only what was
- * done since), and READ joins it; nothing nests deeper. WH_ERR_INVAL when that is not
- * possible (read-only journal, a write inside a read, too deep). */
+/* Opens a transaction of kind. Write transactions (APPEND, MAINTENANCE) read next_seq (and,
+ * with the first event counted, the control totals) under the write lock (another process,
+ * `whagent quarantine requeue`, may append) and journal_txn_end writes them back. Inside an
+ * open transaction, a write transaction becomes a savepoint of it (journal_txn_end with an
+ * error undoes only what was done since), and READ joins it; writes nest one deep.
+ * WH_ERR_INVAL when that is not possible (read-only journal, a write inside a read, too
+ * deep). When SQLite rolls the whole transaction back by itself (disk full, out of memory,
+ * I/O error), every write and savepoint in it fails with that error until the outermost
+ * journal_txn_end, which fails with it too: nothing of the transaction is kept. */
 wh_err journal_txn_begin(struct journal *j, enum journal_txn kind);
 /* Ends the innermost transaction: commits it when err is WH_OK, else rolls it back. Returns
  * the outcome: err itself when it was an error, else the commit's result (a failed commit is
@@ -71,7 +74,8 @@ wh_err journal_room(struct journal *j);
 /* cb is called after each commit that appended events (the uplink's cue). */
 void journal_on_commit(struct journal *j, void (*cb)(void *arg), void *arg);
 
-/* Commit latency histogram (seconds), Prometheus style: cumulative counts per upper bound. */
+/* Commit latency of APPEND transactions (the inputs' group commits), in seconds, Prometheus
+ * style: cumulative counts per upper bound. */
 #define JOURNAL_LATENCY_BUCKETS 10
 extern const double journal_latency_bounds[JOURNAL_LATENCY_BUCKETS];
 struct journal_latency {

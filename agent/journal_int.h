@@ -65,8 +65,9 @@ extern const char journal_sql_incremental_vacuum[];
 struct journal_txn_state {
 	uint64_t next_seq;			    /* the next new event's seq */
 	uint64_t dups;				    /* duplicates seen */
-	struct journal_total totals[JOURNAL_KINDS]; /* read at begin, written at end */
-	unsigned totals_dirty;			    /* bit per kind */
+	struct journal_total totals[JOURNAL_KINDS]; /* read by the first count, written at end */
+	int totals_loaded;
+	unsigned totals_dirty; /* bit per kind */
 };
 
 struct journal {
@@ -75,8 +76,9 @@ struct journal {
 	struct journal_opts opts;
 	char *dir; /* for the free-space reserve */
 	char id[JOURNAL_ID_LEN + 1];
-	int depth; /* 0: no transaction; 1: one; 2: a savepoint inside it */
-	int reads; /* read transactions that joined the open one */
+	int depth;   /* 0: no transaction; 1: one; 2: a savepoint inside it */
+	int reads;   /* read transactions that joined the open one */
+	wh_err lost; /* SQLite ended the open transaction by itself (FULL, NOMEM, IOERR): why */
 	enum journal_txn kind;
 	uint64_t begin_seq; /* next_seq when the transaction began */
 	struct journal_txn_state txn, saved;
@@ -123,8 +125,9 @@ wh_err journal_meta_set_int(struct journal *j, const char *key, uint64_t value);
 /* WH_ERR_INVAL unless a write transaction is open. */
 wh_err journal_need_write(struct journal *j);
 
-/* journal_ledger.c: the control totals as committed (read at begin, under the write lock),
- * written back at commit; a new event's balance changes and totals. */
+/* journal_ledger.c: the control totals as committed (read under the write lock by the first
+ * event counted in a transaction), written back at commit; a new event's balance changes and
+ * totals. */
 wh_err journal_load_totals(struct journal *j, struct journal_total totals[JOURNAL_KINDS]);
 wh_err journal_save_totals(struct journal *j);
 wh_err journal_count_event(struct journal *j, const struct journal_event *ev, uint64_t seq);

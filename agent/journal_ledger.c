@@ -71,6 +71,11 @@ journal_count_event(struct journal *j, const struct journal_event *ev, uint64_t 
 	}
 	if (err != WH_OK || ev->kind <= 0 || ev->kind >= JOURNAL_KINDS)
 		return err;
+	if (!j->txn.totals_loaded) {
+		if ((err = journal_load_totals(j, j->txn.totals)) != WH_OK)
+			return err;
+		j->txn.totals_loaded = 1;
+	}
 	t = &j->txn.totals[ev->kind];
 	t->count++;
 	t->qty_milli += ev->qty_milli;
@@ -203,7 +208,7 @@ journal_snapshot_end(struct journal *j)
 {
 	sqlite3_finalize(j->snap_page);
 	j->snap_page = NULL;
-	sqlite3_exec(j->db, journal_sql_snapshot_drop, NULL, NULL, NULL);
+	journal_exec(j, journal_sql_snapshot_drop); /* the temp database only */
 }
 
 /* Copies the balance rows of the ledger at path into j's changes. */

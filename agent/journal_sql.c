@@ -137,27 +137,39 @@ const char journal_sql_incremental_vacuum[] = "PRAGMA incremental_vacuum";
 wh_err
 journal_db_fail(struct journal *j, int rc, const char *what)
 {
+	wh_err err;
+
 	snprintf(j->errmsg, sizeof(j->errmsg), "%s: %s", what,
 		 j->db ? sqlite3_errmsg(j->db) : sqlite3_errstr(rc));
 	switch (rc & 0xff) {
 	case SQLITE_NOMEM:
-		return WH_ERR_NOMEM;
+		err = WH_ERR_NOMEM;
+		break;
 	case SQLITE_FULL:
-		return WH_ERR_FULL;
+		err = WH_ERR_FULL;
+		break;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		return WH_ERR_BUSY;
+		err = WH_ERR_BUSY;
+		break;
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
-		return WH_ERR_CORRUPT;
+		err = WH_ERR_CORRUPT;
+		break;
 	case SQLITE_CANTOPEN:
 	case SQLITE_IOERR:
 	case SQLITE_READONLY:
 	case SQLITE_PERM:
-		return WH_ERR_IO;
+		err = WH_ERR_IO;
+		break;
 	default:
-		return WH_ERR_DB;
+		err = WH_ERR_DB;
+		break;
 	}
+	/* SQLite may have rolled the whole transaction back: nothing of it may go on */
+	if (j->depth > 0 && j->lost == WH_OK && j->db != NULL && sqlite3_get_autocommit(j->db))
+		j->lost = err;
+	return err;
 }
 
 wh_err

@@ -134,6 +134,7 @@ loop_fd_events(struct loop *l, int fd, short events)
 void
 loop_timer_add(struct loop *l, struct loop_timer *t, loop_cb cb, void *arg)
 {
+	loop_timer_del(l, t); /* registered twice, it would make the list a cycle */
 	memset(t, 0, sizeof(*t));
 	t->cb = cb;
 	t->arg = arg;

@@ -36,7 +36,7 @@ void loop_fd_del(struct loop *l, int fd);
 void loop_fd_events(struct loop *l, int fd, short events);
 
 /* Registers t (disarmed) to call cb(arg) when it fires; t must stay put until
- * loop_timer_del. */
+ * loop_timer_del. Registering it again only replaces cb and arg (and disarms it). */
 void loop_timer_add(struct loop *l, struct loop_timer *t, loop_cb cb, void *arg);
 /* Unregisters t (also from inside a timer's callback); a no-op if it is not registered. */
 void loop_timer_del(struct loop *l, struct loop_timer *t);

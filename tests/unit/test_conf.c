@@ -201,6 +201,11 @@ test_restart_keys(void **state)
 		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[journal]\nsynchronous = "
 		 "normal\n",
 		 "[journal] synchronous"},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 60\n", "[input.http] timeout_s"},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[mqtt]\ncommand_max_skew_s "
+		 "= "
+		 "9\n",
+		 "[mqtt] command_max_skew_s"},
 	};
 	struct conf *running = load_ok("[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n");
 	char buf[96];

@@ -16,6 +16,7 @@
 #include "journal.h"
 #include "journal_cursor.h"
 #include "journal_event.h"
+#include "journal_int.h" /* white box: the connection, to make SQLite run out of room */
 #include "journal_ledger.h"
 #include "journal_meta.h"
 #include "journal_quarantine.h"
@@ -559,6 +560,48 @@ test_meta_absent(void **state)
 	journal_close(j);
 }
 
+/* A failure after which SQLite rolled the whole transaction back (here: the database may not
+ * grow) loses the transaction: the caller going on as a savepoint allows must not commit
+ * half of it, nor leave a gap in seq, nor a cursor without its events. */
+static void
+test_txn_lost_when_sqlite_rolls_back(void **state)
+{
+	static char big[200000];
+	struct journal *j = open_ok(&opts);
+	struct journal_stats st;
+	struct page p = {0};
+	char pos[32];
+	uint64_t seq;
+	int dup, n = 0;
+
+	(void)state;
+	memset(big, 'x', sizeof(big) - 1);
+	append_n(j, 0, 1); /* seq 1 */
+	assert_int_equal(journal_txn_begin(j, JOURNAL_TXN_APPEND), WH_OK);
+	assert_int_equal(append(j, "B", &seq, &dup), WH_OK); /* seq 2, not committed */
+	assert_int_equal(sqlite3_exec(j->db, "PRAGMA max_page_count = 1", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(journal_meta_set(j, "big", big), WH_ERR_FULL); /* a savepoint */
+	assert_int_equal(sqlite3_exec(j->db, "PRAGMA max_page_count = 1000000", NULL, NULL, NULL),
+			 SQLITE_OK);
+	/* the caller goes on anyway: nothing more is taken, and the end says so */
+	assert_int_equal(append(j, "C", &seq, &dup), WH_ERR_FULL);
+	assert_int_equal(journal_cursor_set(j, "cur", "after C"), WH_ERR_FULL);
+	assert_int_equal(journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE), WH_ERR_FULL);
+	assert_int_equal(journal_txn_end(j, WH_OK), WH_ERR_FULL);
+	/* and the journal works on as before */
+	assert_int_equal(journal_txn_end(j, WH_OK), WH_ERR_INVAL);
+	append_n(j, 10, 1);
+	journal_close(j);
+	j = open_ok(&opts);
+	assert_int_equal(journal_stats(j, &st), WH_OK);
+	assert_int_equal(st.last_seq, 2);
+	assert_int_equal(journal_read_page(j, 0, 100, 1 << 20, on_row, &p, &n), WH_OK);
+	assert_int_equal(n, 2); /* gapless: on_row checks consecutive seqs */
+	assert_int_equal(journal_cursor_get(j, "cur", pos, sizeof(pos)), WH_ERR_NOTFOUND);
+	journal_close(j);
+}
+
 /* --- ledger and snapshots ------------------------------------------------------------- */
 
 static wh_err
@@ -832,6 +875,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_txn_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_maintenance_when_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_absent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_txn_lost_when_sqlite_rolls_back, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
 	};
 	sqlite3_mem_methods mine;

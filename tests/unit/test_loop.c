@@ -121,6 +121,28 @@ test_rearm_at_once_fires_once_a_turn(void **state)
 	loop_free(l);
 }
 
+/* A timer registered twice is in the list once (twice, the list would be a cycle). */
+static void
+test_add_twice(void **state)
+{
+	struct counted a = {0};
+	struct loop *l = new_loop();
+	struct loop_timer stop;
+
+	(void)state;
+	a.l = l;
+	loop_timer_add(l, &a.t, on_fire, &a);
+	loop_timer_add(l, &stop, on_stop, l);
+	loop_timer_add(l, &a.t, on_fire, &a);
+	loop_timer_arm(&a.t, 0);
+	loop_timer_arm(&stop, 5);
+	loop_run(l);
+	assert_int_equal(a.fired, 1);
+	loop_timer_del(l, &a.t);
+	loop_timer_del(l, &stop);
+	loop_free(l);
+}
+
 int
 main(void)
 {
@@ -128,6 +150,7 @@ main(void)
 		cmocka_unit_test(test_many_timers),
 		cmocka_unit_test(test_delete_from_callback),
 		cmocka_unit_test(test_rearm_at_once_fires_once_a_turn),
+		cmocka_unit_test(test_add_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
