@@ -37,22 +37,23 @@
 static int lib_users;
 
 static void
-set_meta(struct uplink *up, const char *key, const char *value)
+changed(struct uplink *up)
 {
-	if (journal_meta_set(up->journal, key, value) != WH_OK)
-		log_warnx("uplink: recording %s: %s", key, journal_errmsg(up->journal));
+	if (up->on_change != NULL)
+		up->on_change(up->change_arg);
 }
 
+/* The link's state, for `whagent status` (kept in memory: no journal write). */
 static void
 record_state(struct uplink *up, const char *state)
 {
-	char ms[32];
-
-	snprintf(ms, sizeof(ms), "%" PRId64, platform_now_ms());
-	set_meta(up, "mqtt_state", state);
-	set_meta(up, "mqtt_since_ms", ms);
-	if (strcmp(state, "connected") == 0)
-		set_meta(up, "mqtt_last_connect_ms", ms);
+	up->link = state;
+	up->link_since_ms = platform_now_ms();
+	if (strcmp(state, "connected") == 0) {
+		up->last_connect_ms = up->link_since_ms;
+		up->error_current = 0;
+	}
+	changed(up);
 }
 
 void
@@ -64,7 +65,10 @@ uplink_record_error(struct uplink *up, const char *fmt, ...)
 	vsnprintf(up->last_error, sizeof(up->last_error), fmt, ap);
 	va_end(ap);
 	log_warnx("uplink: %s", up->last_error);
-	set_meta(up, "mqtt_last_error", up->last_error);
+	up->last_error_ms = platform_now_ms();
+	up->error_current = 1;
+	up->attempt_error = 1;
+	changed(up);
 }
 
 /* Records a libmosquitto failure with what libmosquitto logged about it (OpenSSL's reason). */
@@ -169,7 +173,9 @@ save_watermark(struct uplink *up)
 		char text[2048];
 
 		lanes_format(&up->lanes, text, sizeof(text));
-		set_meta(up, "acked_ranges", text);
+		if (journal_meta_set(up->journal, "acked_ranges", text) != WH_OK)
+			log_warnx("uplink: recording acked_ranges: %s",
+				  journal_errmsg(up->journal));
 		up->ranges_dirty = 0;
 	}
 	err = journal_prune_retained(
@@ -371,12 +377,11 @@ uplink_pump(struct uplink *up)
 	}
 }
 
-/* Records (for `whagent status`) whether a backfill is draining, and up to where. */
+/* Reports (for `whagent status`) whether a backfill is draining, and up to where. */
 static void
 note_backfill(struct uplink *up)
 {
 	uint64_t through = lanes_backfilling(&up->lanes) ? up->lanes.backfill_end : 0;
-	char text[24];
 
 	if (through == up->noted_backfill)
 		return;
@@ -384,8 +389,7 @@ note_backfill(struct uplink *up)
 		log_info("uplink: backfill through seq %" PRIu64 " acknowledged",
 			 up->noted_backfill);
 	up->noted_backfill = through;
-	snprintf(text, sizeof(text), "%" PRIu64, through);
-	set_meta(up, "backfill_through", text);
+	changed(up);
 }
 
 /* A backlog older than backfill_after_s drains on the backfill lane from now on. */
@@ -506,7 +510,7 @@ on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosquitto_propert
 
 	(void)mosq;
 	(void)p;
-	if (rc != 0 && up->last_error[0] == '\0')
+	if (rc != 0 && !up->attempt_error)
 		connection_error(up, "connection lost", rc);
 	up->lost = 1;
 }
@@ -552,6 +556,10 @@ acked(struct uplink *up, struct inflight w)
 	}
 	up->stats.acked_through = up->lanes.acked;
 	up->ranges_dirty = 1;
+	if (up->error_current && !up->failed) { /* sending works again */
+		up->error_current = 0;
+		changed(up);
+	}
 	note_backfill(up);
 	loop_timer_arm_soon(&up->save_timer, SAVE_MS);
 }
@@ -747,7 +755,7 @@ on_connect_timer(void *arg)
 	struct uplink *up = arg;
 	int rc;
 
-	up->last_error[0] = '\0';
+	up->attempt_error = 0;
 	up->lib_error[0] = '\0';
 	up->mosq = mosquitto_new(up->conf->mqtt_client_id, true, up);
 	if (up->mosq == NULL) {
@@ -820,6 +828,8 @@ uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t ses
 	up->fd = -1;
 	up->session = session;
 	up->replay_next = 1; /* no replay */
+	up->link = "disconnected";
+	up->link_since_ms = platform_now_ms();
 	snprintf(up->topic_events, sizeof(up->topic_events), "%s/%s/events", c->mqtt_topic_prefix,
 		 c->site_id);
 	snprintf(up->topic_backfill, sizeof(up->topic_backfill), "%s/%s/backfill",
@@ -998,4 +1008,17 @@ uplink_stats(const struct uplink *up, struct uplink_stats *ret)
 	ret->backfill_through = lanes_backfilling(&up->lanes) ? up->lanes.backfill_end : 0;
 	ret->acked_above = lanes_acked_above(&up->lanes);
 	ret->cert_days_left = up->identity.cert_days_left;
+	snprintf(ret->link, sizeof(ret->link), "%s", up->link);
+	ret->link_since_ms = up->link_since_ms;
+	ret->last_connect_ms = up->last_connect_ms;
+	snprintf(ret->last_error, sizeof(ret->last_error), "%s", up->last_error);
+	ret->last_error_ms = up->last_error_ms;
+	ret->error_current = up->error_current;
+}
+
+void
+uplink_on_change(struct uplink *up, void (*cb)(void *arg), void *arg)
+{
+	up->on_change = cb;
+	up->change_arg = arg;
 }

@@ -27,6 +27,13 @@ struct uplink_stats {
 	int inflight;
 	int has_client_cert;
 	int cert_days_left;
+	/* The link, for `whagent status` (live state, not journal data): */
+	char link[16];		 /* disconnected, connecting, connected, stopped */
+	int64_t link_since_ms;	 /* when link took that value */
+	int64_t last_connect_ms; /* 0: not in this run */
+	char last_error[320];	 /* "": none in this run */
+	int64_t last_error_ms;
+	int error_current; /* no connection made and no batch acknowledged since the error */
 };
 
 /* Starts connecting to c's broker. c, j and l are borrowed (c until uplink_reconfigure).
@@ -51,5 +58,9 @@ void uplink_drain(struct uplink *up);
 void uplink_shutdown(struct uplink *up);
 
 void uplink_stats(const struct uplink *up, struct uplink_stats *ret);
+
+/* cb(arg) is called (on the loop thread, never from inside uplink_stats) whenever the link,
+ * the last error or the backfill changes; cb NULL: no longer. arg is borrowed. */
+void uplink_on_change(struct uplink *up, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -50,7 +50,7 @@ struct uplink {
 	struct lanes lanes;		 /* what to send next; the watermark and acked ranges */
 	uint64_t saved;			 /* watermark persisted */
 	int ranges_dirty;		 /* acked ranges changed since persisted */
-	uint64_t noted_backfill;	 /* backfill_through as recorded in meta */
+	uint64_t noted_backfill;	 /* backfill_through as last reported */
 	uint64_t platform_acked;	 /* ack_mode = platform: the platform's watermark */
 	int64_t drain_start_ms;		 /* when this connection started sending; 0: caught up */
 	int caught_up;			 /* connected, nothing unsent, nothing in flight */
@@ -70,6 +70,13 @@ struct uplink {
 	struct loop_timer prune_timer, rate_timer, snapshot_timer;
 	struct uplink_stats stats;
 	char last_error[320];
+	int64_t last_error_ms;
+	int error_current; /* see uplink_stats */
+	int attempt_error; /* an error was recorded since this connection attempt */
+	const char *link;  /* see uplink_stats */
+	int64_t link_since_ms, last_connect_ms;
+	void (*on_change)(void *arg); /* uplink_on_change */
+	void *change_arg;
 	char lib_error[192]; /* libmosquitto's last error log line (OpenSSL's reason) */
 	struct identity identity;
 };
