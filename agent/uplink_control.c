@@ -233,7 +233,13 @@ uplink_on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_mess
 			  journal_id(up->journal));
 		return;
 	}
-	if (journal_stats(up->journal, &st) != WH_OK || through > st.last_seq) {
+	if (journal_stats(up->journal, &st) != WH_OK) { /* st is not written then */
+		log_warnx("uplink: ignoring a platform ack through seq %" PRIu64
+			  ": reading the journal: %s",
+			  through, journal_errmsg(up->journal));
+		return;
+	}
+	if (through > st.last_seq) {
 		log_warnx("uplink: ignoring a platform ack through seq %" PRIu64
 			  " beyond the last journaled seq %" PRIu64,
 			  through, st.last_seq);
