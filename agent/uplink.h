@@ -4,7 +4,9 @@
  * the acknowledged watermark contiguously on PUBACK, resends from it after a reconnect or
  * restart, prunes what is acknowledged (by the platform, with ack_mode = platform) and past
  * retention; answers commands; publishes birth, heartbeat and death Status messages and
- * on-hand snapshots. Runs on the loop thread. */
+ * on-hand snapshots. This header is its interface for the agent, metrics and the CLI; inside,
+ * mqtt.h (the session), sender.h (what goes out) and control.h (what the platform asks) each
+ * own their state. Runs on the loop thread. */
 #ifndef WHAGENT_UPLINK_H
 #define WHAGENT_UPLINK_H
 
