@@ -67,6 +67,7 @@ wh_err mqtt_new(const struct conf *c, struct journal *j, struct loop *l, const s
 		uint64_t session, const struct mqtt_cb *cb, struct mqtt **ret_m);
 /* Disconnects at once (no death Status: the will says it). Accepts NULL. */
 void mqtt_free(struct mqtt *m);
+/* Takes a reloaded configuration (c borrowed); broker settings themselves need a restart. */
 void mqtt_reconfigure(struct mqtt *m, const struct conf *c);
 /* Reconnects now (a new client certificate): the connection is torn down before the next
  * poll. */

@@ -430,12 +430,6 @@ sender_idle(const struct sender *sn)
 	return sn->caught_up;
 }
 
-int
-sender_inflight(const struct sender *sn)
-{
-	return sn->nwin;
-}
-
 void
 sender_drain(struct sender *sn)
 {

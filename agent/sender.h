@@ -35,6 +35,8 @@ wh_err sender_new(const struct conf *c, struct journal *j, struct loop *l, struc
 		  const struct identity *id, const struct sender_cb *cb, struct sender **ret_sn);
 /* Accepts NULL. */
 void sender_free(struct sender *sn);
+/* Takes a reloaded configuration (c borrowed): the live lane's share, rate, linger, retention
+ * and backfill age apply from now on; window and batch limits need a restart. */
 void sender_reconfigure(struct sender *sn, const struct conf *c);
 
 /* Connected: what was in flight is forgotten, sending starts again from the watermark. */
@@ -71,7 +73,6 @@ void sender_prune_through(struct sender *sn, uint64_t through);
 uint64_t sender_acked_through(const struct sender *sn);
 /* 1 when connected with every journaled event acknowledged. */
 int sender_idle(const struct sender *sn);
-int sender_inflight(const struct sender *sn);
 
 /* Graceful stop, step 1: nothing new goes out; the loop stops once nothing is in flight. */
 void sender_drain(struct sender *sn);
