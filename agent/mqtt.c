@@ -270,8 +270,8 @@ connection_lost(struct mqtt *m)
 			  m->conf->mqtt_port);
 	teardown(m);
 	m->state = DISCONNECTED;
+	m->cb.lost(m->cb.arg); /* first, so that the state recorded has no window in flight */
 	record_state(m, "disconnected");
-	m->cb.lost(m->cb.arg);
 	if (m->draining) {
 		loop_stop(m->loop);
 		return;
