@@ -15,6 +15,7 @@
 #include "journal.h"
 #include "journal_ledger.h"
 #include "journal_meta.h"
+#include "livestate.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
@@ -42,6 +43,10 @@ struct agent {
 	int64_t folded_ms; /* when the ledger's changes were last folded */
 	int64_t watchdog_ms;
 	char status_line[200];
+	char live_path[4096];  /* the live-state file; "": none */
+	struct livestate prev; /* the previous run's: its last connection and error */
+	int live_inflight;     /* batches in flight as last written */
+	int live_failing;      /* writing the file failed (logged once) */
 };
 
 static void
@@ -79,6 +84,87 @@ on_reload(void *arg)
 	log_info("configuration reloaded");
 }
 
+/* The uplink's live state, what the live-state file says (the previous run's last connection
+ * and error until this run has its own). */
+static void
+fill_live(struct agent *ag, struct livestate *ls)
+{
+	struct uplink_stats us;
+
+	memset(ls, 0, sizeof(*ls));
+	uplink_stats(ag->uplink, &us);
+	ls->pid = (long)getpid();
+	snprintf(ls->mqtt, sizeof(ls->mqtt), "%s", us.link);
+	ls->since_ms = us.link_since_ms;
+	ls->last_connect_ms = us.last_connect_ms ? us.last_connect_ms : ag->prev.last_connect_ms;
+	if (us.last_error[0] != '\0') {
+		snprintf(ls->last_error, sizeof(ls->last_error), "%s", us.last_error);
+		ls->last_error_ms = us.last_error_ms;
+		ls->error_current = us.error_current;
+	} else {
+		snprintf(ls->last_error, sizeof(ls->last_error), "%s", ag->prev.last_error);
+		ls->last_error_ms = ag->prev.last_error_ms;
+	}
+	ls->inflight = us.inflight;
+	ls->backfill_through = us.backfill_through;
+	ls->written_ms = platform_now_ms();
+}
+
+/* Publishes the uplink's live state for `whagent status`: a file rewritten atomically, no
+ * journal write, no fsync. */
+static void
+write_live(struct agent *ag)
+{
+	struct livestate ls;
+
+	if (ag->uplink == NULL || ag->live_path[0] == '\0')
+		return;
+	fill_live(ag, &ls);
+	if (livestate_write(ag->live_path, &ls) != WH_OK) {
+		if (!ag->live_failing)
+			log_warn("cannot write the live state %s", ag->live_path);
+		ag->live_failing = 1;
+		return;
+	}
+	ag->live_failing = 0;
+	ag->live_inflight = ls.inflight;
+}
+
+static void
+on_live_change(void *arg)
+{
+	write_live(arg);
+}
+
+/* Where the live state goes, recorded next to agent_pid for `whagent status` run by hand. */
+static void
+open_live_state(struct agent *ag)
+{
+	if (livestate_path(ag->conf->agent.state_dir, journal_id(ag->journal), ag->live_path,
+			   sizeof(ag->live_path)) != WH_OK) {
+		log_warnx("live state: the path is too long; `whagent status` will not show it");
+		ag->live_path[0] = '\0';
+		return;
+	}
+	if (journal_meta_set(ag->journal, "live_state_path", ag->live_path) != WH_OK)
+		log_warnx("live state: recording its path: %s", journal_errmsg(ag->journal));
+	if (livestate_read(ag->live_path, &ag->prev) != WH_OK)
+		memset(&ag->prev, 0, sizeof(ag->prev));
+}
+
+static void
+live_state(struct agent *ag, struct status_live *lv)
+{
+	struct livestate ls;
+
+	status_read_journal(ag->journal, lv);
+	lv->running = 1;
+	lv->pid = (long)getpid();
+	if (ag->uplink != NULL)
+		fill_live(ag, &ls);
+	status_set_link(ag->conf, ag->uplink != NULL ? &ls : NULL, lv);
+}
+
 #define NOTIFY_STATUS_MS 5000
 
 /* The service manager's STATUS= line (connection state and backlog) and watchdog ping. */
@@ -91,8 +177,12 @@ on_notify_timer(void *arg)
 	char msg[200];
 	int64_t next = NOTIFY_STATUS_MS;
 
-	if (ag->uplink != NULL)
+	if (ag->uplink != NULL) {
 		uplink_stats(ag->uplink, &us);
+		/* the rest is written as it changes; a failed write (disk full) is retried here */
+		if (us.inflight != ag->live_inflight || ag->live_failing)
+			write_live(ag);
+	}
 	if (journal_stats(ag->journal, &js) == WH_OK) {
 		snprintf(msg, sizeof(msg),
 			 "STATUS=%s, backlog %" PRIu64 " events, last seq %" PRIu64,
@@ -127,20 +217,6 @@ metrics_source(struct agent *ag, struct metrics_src *m)
 		m->inputs[m->ninputs++] = spool_intake(ag->spool);
 	if (ag->http != NULL)
 		m->inputs[m->ninputs++] = http_intake(ag->http);
-}
-
-static void
-live_state(struct agent *ag, struct status_live *lv)
-{
-	struct uplink_stats us;
-
-	status_read_live(ag->conf, ag->journal, lv);
-	lv->running = 1;
-	if (ag->uplink != NULL) {
-		uplink_stats(ag->uplink, &us);
-		snprintf(lv->mqtt, sizeof(lv->mqtt), "%s",
-			 us.connected ? "connected" : "disconnected");
-	}
 }
 
 static const char *
@@ -335,12 +411,15 @@ agent_run(const struct agent_opts *o)
 		goto out;
 	loop_on_reload(ag.loop, on_reload, &ag);
 	if (ag.conf->mqtt.host[0] != '\0') {
-		if ((e = uplink_new(ag.conf, ag.journal, ag.loop, ag.session, &ag.uplink)) !=
-		    WH_OK) {
-			log_errx("uplink: %s", wh_strerror(e));
+		open_live_state(&ag);
+		if (uplink_new(ag.conf, ag.journal, ag.loop, ag.session, &ag.uplink, err,
+			       sizeof(err)) != WH_OK) {
+			log_errx("uplink: %s", err);
 			goto out;
 		}
 		journal_on_commit(ag.journal, on_commit, ag.uplink);
+		uplink_on_change(ag.uplink, on_live_change, &ag);
+		write_live(&ag);
 	}
 	if (ag.conf->spool.enabled &&
 	    spool_new(ag.conf, ag.journal, ag.loop, &ag.spool, err, sizeof(err)) != WH_OK) {

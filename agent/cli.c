@@ -265,6 +265,35 @@ print_status_json(const struct conf *c, const struct journal_stats *st,
 	cJSON_free(text);
 }
 
+/* The link, since when, and the last error: as current while it stands, as earlier once a
+ * connection was made or a batch acknowledged after it. */
+static void
+print_link(const struct status_live *lv)
+{
+	char when[32] = "never", since[32], at[32];
+
+	if (lv->last_connect_ms > 0)
+		time_text(lv->last_connect_ms, when, sizeof(when));
+	if (lv->mqtt_since_ms > 0) {
+		time_text(lv->mqtt_since_ms, since, sizeof(since));
+		printf("mqtt           %s since %s (last connected %s)\n", lv->mqtt, since, when);
+	} else {
+		printf("mqtt           %s (last connected %s)\n", lv->mqtt, when);
+	}
+	if (lv->inflight > 0)
+		printf("in flight      %d batches\n", lv->inflight);
+	if (lv->last_error[0] == '\0')
+		return;
+	if (lv->last_error_ms > 0)
+		time_text(lv->last_error_ms, at, sizeof(at));
+	else
+		snprintf(at, sizeof(at), "time unknown");
+	if (lv->error_current)
+		printf("last error     %s (%s)\n", lv->last_error, at);
+	else
+		printf("earlier error  %s (%s; the link has worked since)\n", lv->last_error, at);
+}
+
 static int
 cmd_status(const struct args *a)
 {
@@ -285,13 +314,8 @@ cmd_status(const struct args *a)
 	if (a->json) {
 		print_status_json(c, &st, &lv);
 	} else {
-		char when[32] = "never";
-
-		if (lv.last_connect_ms > 0)
-			time_text(lv.last_connect_ms, when, sizeof(when));
 		printf("agent          %s\n", lv.running ? "running" : "not running");
-		printf("mqtt           %s (last connected %s)%s%s\n", lv.mqtt, when,
-		       lv.last_error[0] ? "\nlast error     " : "", lv.last_error);
+		print_link(&lv);
 		if (lv.journal_note[0] != '\0')
 			printf("note           %s\n", lv.journal_note);
 		printf("site_id        %s\n", c->agent.site_id);
@@ -545,6 +569,7 @@ cli_main(int argc, char **argv)
 {
 	struct args a;
 
+	record_json_alloc(); /* every cJSON tree and text of the process through the wrapper */
 	if (parse_args(argc, argv, &a) != 0) {
 		usage(stderr);
 		return 2;

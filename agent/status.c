@@ -11,6 +11,7 @@
 #include "conf.h"
 #include "journal.h"
 #include "journal_meta.h"
+#include "livestate.h"
 #include "platform.h"
 
 int64_t
@@ -42,8 +43,12 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 	cJSON_AddNumberToObject(o, "journal_max_bytes", (double)c->journal.max_bytes);
 	cJSON_AddBoolToObject(o, "agent_running", lv->running);
 	cJSON_AddStringToObject(o, "mqtt", lv->mqtt);
+	cJSON_AddNumberToObject(o, "mqtt_since_ms", (double)lv->mqtt_since_ms);
 	cJSON_AddNumberToObject(o, "mqtt_last_connect_ms", (double)lv->last_connect_ms);
 	cJSON_AddStringToObject(o, "mqtt_last_error", lv->last_error);
+	cJSON_AddNumberToObject(o, "mqtt_last_error_ms", (double)lv->last_error_ms);
+	cJSON_AddBoolToObject(o, "mqtt_last_error_current", lv->error_current);
+	cJSON_AddNumberToObject(o, "mqtt_inflight", lv->inflight);
 	if (lv->journal_note[0] != '\0')
 		cJSON_AddStringToObject(o, "journal_note", lv->journal_note);
 	cJSON_AddNumberToObject(o, "backfill_through", (double)lv->backfill_through);
@@ -54,25 +59,71 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 }
 
 void
-status_read_live(const struct conf *c, struct journal *j, struct status_live *lv)
+status_read_journal(struct journal *j, struct status_live *lv)
 {
 	char buf[64];
 	long pid;
 
 	memset(lv, 0, sizeof(*lv));
 	if (journal_meta_get(j, "agent_pid", buf, sizeof(buf)) == WH_OK &&
-	    (pid = strtol(buf, NULL, 10)) > 0)
+	    (pid = strtol(buf, NULL, 10)) > 0) {
+		lv->pid = pid;
 		lv->running = kill((pid_t)pid, 0) == 0 || errno == EPERM;
-	snprintf(lv->mqtt, sizeof(lv->mqtt), "%s", c->mqtt.host[0] ? "disconnected" : "disabled");
-	if (c->mqtt.host[0] && lv->running)
-		journal_meta_get(j, "mqtt_state", lv->mqtt, sizeof(lv->mqtt));
-	else if (c->mqtt.host[0])
-		snprintf(lv->mqtt, sizeof(lv->mqtt), "stopped");
-	if (journal_meta_get(j, "mqtt_last_connect_ms", buf, sizeof(buf)) == WH_OK)
-		lv->last_connect_ms = strtoll(buf, NULL, 10);
-	journal_meta_get(j, "mqtt_last_error", lv->last_error, sizeof(lv->last_error));
+	}
 	journal_meta_get(j, "salvage_report", lv->journal_note, sizeof(lv->journal_note));
-	if (lv->running && journal_meta_get(j, "backfill_through", buf, sizeof(buf)) == WH_OK)
-		lv->backfill_through = strtoull(buf, NULL, 10);
 	journal_meta_get(j, "acked_ranges", lv->acked_ranges, sizeof(lv->acked_ranges));
+}
+
+/* The link's history (last connection, last error) as the agent recorded it. */
+static void
+set_history(const struct livestate *ls, int as_recorded, struct status_live *lv)
+{
+	lv->last_connect_ms = ls->last_connect_ms;
+	snprintf(lv->last_error, sizeof(lv->last_error), "%s", ls->last_error);
+	lv->last_error_ms = ls->last_error_ms;
+	lv->error_current = as_recorded && ls->error_current && ls->last_error[0] != '\0';
+}
+
+void
+status_set_link(const struct conf *c, const struct livestate *ls, struct status_live *lv)
+{
+	int ours = ls != NULL && lv->pid != 0 && ls->pid == lv->pid;
+
+	if (c->mqtt.host[0] == '\0') {
+		snprintf(lv->mqtt, sizeof(lv->mqtt), "disabled");
+		return;
+	}
+	if (!lv->running) {
+		snprintf(lv->mqtt, sizeof(lv->mqtt), "stopped");
+		if (ls != NULL) {
+			set_history(ls, 1, lv);
+			if (strcmp(ls->mqtt, "stopped") == 0)
+				lv->mqtt_since_ms = ls->since_ms;
+		}
+		return;
+	}
+	if (!ours) { /* just started: its uplink has not published yet */
+		snprintf(lv->mqtt, sizeof(lv->mqtt), "connecting");
+		if (ls != NULL)
+			set_history(ls, 0, lv);
+		return;
+	}
+	snprintf(lv->mqtt, sizeof(lv->mqtt), "%s", ls->mqtt);
+	lv->mqtt_since_ms = ls->since_ms;
+	set_history(ls, 1, lv);
+	lv->inflight = ls->inflight;
+	lv->backfill_through = ls->backfill_through;
+}
+
+void
+status_read_live(const struct conf *c, struct journal *j, struct status_live *lv)
+{
+	struct livestate ls;
+	char path[4096];
+	int have;
+
+	status_read_journal(j, lv);
+	have = journal_meta_get(j, "live_state_path", path, sizeof(path)) == WH_OK &&
+	       livestate_read(path, &ls) == WH_OK;
+	status_set_link(c, have ? &ls : NULL, lv);
 }

@@ -1,4 +1,7 @@
-/* The status document: `whagent status --json` and GET /v1/status give the same JSON. */
+/* The status document: `whagent status --json` and GET /v1/status give the same JSON. Its
+ * journal part comes from the journal (read only); its live part (the MQTT link, the last
+ * error, batches in flight, the backfill) from what the running agent publishes (livestate.h),
+ * never from the journal's write path. */
 #ifndef WHAGENT_STATUS_H
 #define WHAGENT_STATUS_H
 
@@ -7,20 +10,33 @@
 struct conf;
 struct journal;
 struct journal_stats;
+struct livestate;
 
-/* What only the running agent knows (or recorded in the journal's meta for the CLI). */
+/* What only the running agent knows, and what it recorded in the journal's meta. */
 struct status_live {
 	int running;
+	long pid;      /* the agent's, as recorded at its start; 0: none */
 	char mqtt[32]; /* disabled, connecting, connected, disconnected, stopped */
+	int64_t mqtt_since_ms;
 	int64_t last_connect_ms;
 	char last_error[320];
+	int64_t last_error_ms;
+	int error_current; /* the last error still stands: no connection or ack since */
+	int inflight;
 	char journal_note[2048];   /* salvage report of the last start, if any */
 	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
 	char acked_ranges[2048];   /* acknowledged above the watermark ("first-last,...") */
 };
 
-/* What the agent recorded in the journal's meta (its pid, MQTT state, last connection and
- * error); running is checked against the pid. */
+/* The journal's part (read only): the agent's pid and whether it runs, the salvage report,
+ * the acknowledged ranges. Zeroes lv first. */
+void status_read_journal(struct journal *j, struct status_live *lv);
+/* The live part from what the agent published (ls NULL: nothing yet), given lv->running and
+ * lv->pid: "disabled" without [mqtt] host, "stopped" when the agent is not running (the last
+ * connection and error as it left them). */
+void status_set_link(const struct conf *c, const struct livestate *ls, struct status_live *lv);
+/* For the CLI: both, reading the live-state file whose path the agent recorded in the
+ * journal's meta (live_state_path) at its start. */
 void status_read_live(const struct conf *c, struct journal *j, struct status_live *lv);
 
 /* The JSON document; caller frees with cJSON_free. NULL when memory runs out. */

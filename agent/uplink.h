@@ -4,10 +4,13 @@
  * the acknowledged watermark contiguously on PUBACK, resends from it after a reconnect or
  * restart, prunes what is acknowledged (by the platform, with ack_mode = platform) and past
  * retention; answers commands; publishes birth, heartbeat and death Status messages and
- * on-hand snapshots. Runs on the loop thread. */
+ * on-hand snapshots. This header is its interface for the agent, metrics and the CLI; inside,
+ * mqtt.h (the session), sender.h (what goes out) and control.h (what the platform asks) each
+ * own their state. Runs on the loop thread. */
 #ifndef WHAGENT_UPLINK_H
 #define WHAGENT_UPLINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -27,12 +30,20 @@ struct uplink_stats {
 	int inflight;
 	int has_client_cert;
 	int cert_days_left;
+	/* The link, for `whagent status` (live state, not journal data): */
+	char link[16];		 /* disconnected, connecting, connected, stopped */
+	int64_t link_since_ms;	 /* when link took that value */
+	int64_t last_connect_ms; /* 0: not in this run */
+	char last_error[320];	 /* "": none in this run */
+	int64_t last_error_ms;
+	int error_current; /* no connection made and no batch acknowledged since the error */
 };
 
 /* Starts connecting to c's broker. c, j and l are borrowed (c until uplink_reconfigure).
- * session is this start's session number. Caller frees with uplink_free. */
+ * session is this start's session number. Caller frees with uplink_free. On failure why says
+ * what went wrong (for the caller to log). */
 wh_err uplink_new(const struct conf *c, struct journal *j, struct loop *l, uint64_t session,
-		  struct uplink **ret_up);
+		  struct uplink **ret_up, char *why, size_t whylen);
 void uplink_free(struct uplink *up);
 /* Takes a reloaded configuration (broker settings themselves need a restart). A replaced
  * client certificate or key is taken by reconnecting; batches in flight are resent from the
@@ -51,5 +62,9 @@ void uplink_drain(struct uplink *up);
 void uplink_shutdown(struct uplink *up);
 
 void uplink_stats(const struct uplink *up, struct uplink_stats *ret);
+
+/* cb(arg) is called (on the loop thread, never from inside uplink_stats) whenever the link,
+ * the last error or the backfill changes; cb NULL: no longer. arg is borrowed. */
+void uplink_on_change(struct uplink *up, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -7,6 +7,8 @@
 #     after dedupe by (journal_id, seq) exactly once, gapless.
 #  3. A broker that refuses the events topic (ACL, MQTT 5 PUBACK 0x87): the watermark does not
 #     move; once the ACL is fixed the batches are resent and arrive.
+#  Status shows the outage's error with its time as current, and as earlier once connected; the
+#  link state never goes into the journal's meta.
 # usage: uplink_faults_test.sh WHAGENT [ARGS...]
 . "$(dirname "$0")/lib.sh"
 WH="$*"
@@ -40,6 +42,8 @@ sleep 3
 [ "$(status_field backlog)" = "$n2" ] || fail "backlog during outage: $(status_field backlog), expected $n2"
 [ "$(status_field oldest_unsent_age_s)" -ge 3 ] || fail "oldest_unsent_age_s $(status_field oldest_unsent_age_s) < 3"
 [ -n "$(status_field mqtt_last_error)" ] || fail "no last error reported during the outage"
+[ "$(status_field mqtt_last_error_current)" = True ] || fail "the outage's error is not reported as current"
+[ "$(status_field mqtt_last_error_ms)" -gt 0 ] || fail "the outage's error has no time"
 ticks=$(( $(awk '{print $14 + $15}' "/proc/$AGENT_PID/stat") - ticks0 ))
 attempts=$(grep -c "reconnecting in" "$WORK/agent.log")
 echo "outage: $attempts reconnect attempts, $ticks CPU ticks (capture included)"
@@ -56,6 +60,11 @@ wait_consumer
 wait_for 20 sh -c "[ \"\$(sqlite3 -readonly $WORK/state/journal.db 'SELECT count(*) FROM event')\" = 0 ]" ||
     fail "acknowledged events not pruned (retention_s = 0)"
 [ "$(status_field mqtt)" = connected ] || fail "status after the outage: $(status_field mqtt)"
+[ "$(status_field mqtt_last_error_current)" = False ] || fail "the outage's error still current once connected"
+$WH status -c "$WORK/whagent.conf" | grep -q "^earlier error  " || fail "status: $($WH status -c "$WORK/whagent.conf")"
+# the link's state is live state, not journal data: nothing of it in the journal's meta
+[ "$(sql "SELECT count(*) FROM meta WHERE key LIKE 'mqtt%' OR key = 'backfill_through'")" = 0 ] ||
+    fail "link state written to the journal: $(sql "SELECT key FROM meta WHERE key LIKE 'mqtt%'")"
 stop_agent
 
 # --- 2. kill -9 mid-stream ---------------------------------------------------------------

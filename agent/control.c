@@ -1,0 +1,470 @@
+/* The uplink's control: commands, platform acks, replays and snapshots. */
+#include "control.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "codec.h"
+#include "command.h"
+#include "conf.h"
+#include "journal.h"
+#include "journal_event.h"
+#include "journal_meta.h"
+#include "log.h"
+#include "loop.h"
+#include "mem.h"
+#include "mqtt.h"
+#include "platform.h"
+#include "sender.h"
+#include "snapshot.h"
+#include "uplink.h"
+
+#define REPLAY_WINDOW	  8 /* replay batches in flight */
+#define SNAPSHOT_WINDOW	  4 /* snapshot pages in flight */
+#define CONTENT_TYPE_SNAP "application/x-protobuf;proto=whagent.v1.Snapshot"
+
+struct replayed {
+	int mid;
+	uint64_t first, last;
+};
+
+struct control {
+	const struct conf *conf;
+	struct journal *journal;
+	struct loop *loop;
+	struct mqtt *mqtt;
+	struct sender *sender;
+	struct control_cb cb;
+	char topic_backfill[300], topic_ack[300], topic_cmd[300], topic_result[300],
+		topic_snapshot[300];
+	struct command_verifier *commands;
+	uint64_t platform_acked;	 /* ack_mode = platform: the platform's watermark */
+	uint64_t replay_next, replay_to; /* a replay being carried out; none: next > to */
+	struct replayed replay_win[REPLAY_WINDOW];
+	int nreplay;
+	struct snapshot *snap; /* being published */
+	int snap_mids[SNAPSHOT_WINDOW];
+	int nsnap;
+	int snap_due; /* take a scheduled snapshot once connected */
+	uint64_t snapshots;
+	struct loop_timer snapshot_timer;
+};
+
+/* --- snapshots ------------------------------------------------------------------------ */
+
+static void
+snapshot_done(struct control *ctl)
+{
+	snapshot_free(ctl->snap);
+	ctl->snap = NULL;
+}
+
+/* Publishes the pages of the snapshot being taken, a few in flight at a time. */
+static void
+pump_snapshot(struct control *ctl)
+{
+	struct mqtt_pub p = {.topic = ctl->topic_snapshot,
+			     .content_type = CONTENT_TYPE_SNAP,
+			     .what = "a snapshot page"};
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	wh_err err;
+	int mid = 0;
+
+	while (mqtt_connected(ctl->mqtt) && ctl->snap != NULL && ctl->nsnap < SNAPSHOT_WINDOW &&
+	       sender_rate_ok(ctl->sender)) {
+		err = snapshot_next_page(ctl->snap, &buf, &len);
+		if (err == WH_ERR_NOTFOUND) {
+			log_info("uplink: snapshot %" PRIu64 " published", snapshot_id(ctl->snap));
+			ctl->snapshots++;
+		} else if (err != WH_OK) {
+			mqtt_record_error(ctl->mqtt, "reading the snapshot: %s",
+					  journal_errmsg(ctl->journal));
+		}
+		if (err != WH_OK) {
+			snapshot_done(ctl);
+			return;
+		}
+		p.buf = buf;
+		p.len = len;
+		err = mqtt_publish(ctl->mqtt, &p, &mid);
+		wh_free(buf);
+		if (err != WH_OK)
+			return; /* recorded; the connection is torn down */
+		sender_spend(ctl->sender, len);
+		ctl->snap_mids[ctl->nsnap++] = mid;
+	}
+}
+
+/* Takes a snapshot (command_id NULL when scheduled) and starts publishing it. 0, or -1 with
+ * why set; why also says what was taken. */
+static int
+start_snapshot(struct control *ctl, const char *command_id, char *why, size_t whylen)
+{
+	wh_err err;
+
+	if (ctl->snap != NULL) {
+		snprintf(why, whylen, "snapshot %" PRIu64 " is still being published",
+			 snapshot_id(ctl->snap));
+		return -1;
+	}
+	err = snapshot_new(ctl->journal, ctl->conf->agent.site_id, command_id,
+			   (int)ctl->conf->ledger.snapshot_page_rows, &ctl->snap);
+	if (err != WH_OK) {
+		snprintf(why, whylen, "snapshot: %s: %s", wh_strerror(err),
+			 journal_errmsg(ctl->journal));
+		return -1;
+	}
+	ctl->snap_due = 0;
+	snprintf(why, whylen,
+		 "snapshot %" PRIu64 " as of seq %" PRIu64 ": %" PRIu32 " pages, %" PRIu64
+		 " balances",
+		 snapshot_id(ctl->snap), snapshot_as_of_seq(ctl->snap), snapshot_pages(ctl->snap),
+		 snapshot_rows(ctl->snap));
+	log_info("uplink: %s", why);
+	ctl->cb.pump(ctl->cb.arg);
+	return 0;
+}
+
+static void
+on_snapshot_timer(void *arg)
+{
+	struct control *ctl = arg;
+	char msg[200];
+
+	if (ctl->conf->ledger.snapshot_interval_s <= 0) /* turned off by a reload */
+		return;
+	ctl->snap_due = 1;
+	if (mqtt_connected(ctl->mqtt) && start_snapshot(ctl, NULL, msg, sizeof(msg)) != 0)
+		log_warnx("uplink: %s", msg);
+	loop_timer_arm(&ctl->snapshot_timer, ctl->conf->ledger.snapshot_interval_s * 1000);
+}
+
+void
+control_connected(struct control *ctl)
+{
+	char msg[200];
+
+	if (ctl->snap_due && start_snapshot(ctl, NULL, msg, sizeof(msg)) != 0)
+		log_warnx("uplink: %s", msg);
+}
+
+/* --- replays --------------------------------------------------------------------------- */
+
+/* A replay goes out beside the live window, with a window of its own; its acknowledgements do
+ * not touch the watermark. */
+static void
+pump_replay(struct control *ctl)
+{
+	while (mqtt_connected(ctl->mqtt) && ctl->replay_next <= ctl->replay_to &&
+	       ctl->nreplay < REPLAY_WINDOW) {
+		uint64_t left = ctl->replay_to - ctl->replay_next + 1, first = 0, last = 0;
+		int mid = 0, n, max = (int)ctl->conf->mqtt.batch_max_events;
+
+		if (left < (uint64_t)max)
+			max = (int)left;
+		if (!sender_rate_ok(ctl->sender))
+			break;
+		n = sender_send(ctl->sender, ctl->replay_next - 1, max, CODEC_BATCH_REPLAY,
+				ctl->topic_backfill, &mid, &first, &last);
+		if (n <= 0) {
+			if (n == 0) /* the rest is no longer retained */
+				ctl->replay_next = ctl->replay_to + 1;
+			break;
+		}
+		ctl->replay_win[ctl->nreplay++] = (struct replayed){mid, first, last};
+		ctl->replay_next = last + 1;
+	}
+}
+
+void
+control_pump(struct control *ctl)
+{
+	pump_replay(ctl); /* with what the lanes leave of the rate */
+	pump_snapshot(ctl);
+}
+
+/* --- commands -------------------------------------------------------------------------- */
+
+/* Answers a command on its MQTT 5 response topic (with its correlation data) or on
+ * PREFIX/SITE/cmd/result. */
+static void
+publish_result(struct control *ctl, const struct mqtt_msg *in, const char *id, int ok,
+	       const char *message, uint64_t from, uint64_t to)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (command_result_encode(id, ok, message, from, to, &buf, &len) != WH_OK)
+		return;
+	mqtt_reply(ctl->mqtt, in, ctl->topic_result, buf, len);
+	wh_free(buf);
+	log_info("uplink: command %s: %s%s%s", id[0] ? id : "?", ok ? "done" : "refused",
+		 message[0] ? ": " : "", message);
+}
+
+/* A replay: what of from..to the journal still holds goes out, marked historical. */
+static void
+start_replay(struct control *ctl, const struct command *cmd, const struct mqtt_msg *in)
+{
+	struct journal_stats st;
+	uint64_t first = 0, from = cmd->from_seq, to = cmd->to_seq;
+	char msg[200];
+
+	if (journal_stats(ctl->journal, &st) != WH_OK ||
+	    journal_first_seq(ctl->journal, &first) != WH_OK || first == 0 || from > st.last_seq ||
+	    to < first) {
+		snprintf(msg, sizeof(msg), "nothing of %" PRIu64 "-%" PRIu64 " is retained",
+			 cmd->from_seq, cmd->to_seq);
+		publish_result(ctl, in, cmd->id, 0, msg, 0, 0);
+		return;
+	}
+	if (from < first)
+		from = first;
+	if (to > st.last_seq)
+		to = st.last_seq;
+	snprintf(msg, sizeof(msg), "replaying %" PRIu64 "-%" PRIu64 "%s", from, to,
+		 from > cmd->from_seq ? "; older events are no longer retained" : "");
+	ctl->replay_next = from;
+	ctl->replay_to = to;
+	publish_result(ctl, in, cmd->id, 1, msg, from, to);
+	ctl->cb.pump(ctl->cb.arg);
+}
+
+static void
+pause_capture(struct control *ctl, const struct command *cmd, const struct mqtt_msg *in)
+{
+	int pause = cmd->action == COMMAND_PAUSE_CAPTURE;
+	wh_err err = journal_set_capture_paused(ctl->journal, pause);
+
+	publish_result(ctl, in, cmd->id, err == WH_OK,
+		       err != WH_OK ? journal_errmsg(ctl->journal)
+		       : pause	    ? "capture paused: inputs answer with back-pressure"
+				    : "capture resumed",
+		       0, 0);
+}
+
+static void
+on_command(struct control *ctl, const struct mqtt_msg *in)
+{
+	struct command cmd;
+	char why[320];
+	int ok;
+
+	if (command_parse(ctl->commands, in->payload, in->len, platform_now_ms(), &cmd, why,
+			  sizeof(why)) != WH_OK) {
+		publish_result(ctl, in, cmd.id, 0, why, 0, 0);
+		return;
+	}
+	switch (cmd.action) {
+	case COMMAND_STATUS:
+		mqtt_publish_status(ctl->mqtt, 1);
+		publish_result(ctl, in, cmd.id, 1, "", 0, 0);
+		break;
+	case COMMAND_REPLAY:
+		start_replay(ctl, &cmd, in);
+		break;
+	case COMMAND_PAUSE_CAPTURE:
+	case COMMAND_RESUME_CAPTURE:
+		pause_capture(ctl, &cmd, in);
+		break;
+	case COMMAND_SNAPSHOT:
+		ok = start_snapshot(ctl, cmd.id, why, sizeof(why)) == 0;
+		publish_result(ctl, in, cmd.id, ok, why, 0, 0);
+		break;
+	}
+}
+
+/* --- platform acks --------------------------------------------------------------------- */
+
+/* A PlatformAck: for our journal, not beyond what was journaled; then pruning may go on. */
+static void
+on_platform_ack(struct control *ctl, const struct mqtt_msg *in)
+{
+	struct journal_stats st;
+	char id[JOURNAL_ID_LEN + 1];
+	uint64_t through;
+
+	if (codec_platform_ack_decode(in->payload, in->len, id, sizeof(id), &through) != WH_OK) {
+		log_warnx("uplink: ignoring a message on %s that is not a PlatformAck", in->topic);
+		return;
+	}
+	if (strcmp(id, journal_id(ctl->journal)) != 0) {
+		log_warnx("uplink: ignoring a platform ack for journal %s (this journal is %s)", id,
+			  journal_id(ctl->journal));
+		return;
+	}
+	if (journal_stats(ctl->journal, &st) != WH_OK) { /* st is not written then */
+		log_warnx("uplink: ignoring a platform ack through seq %" PRIu64
+			  ": reading the journal: %s",
+			  through, journal_errmsg(ctl->journal));
+		return;
+	}
+	if (through > st.last_seq) {
+		log_warnx("uplink: ignoring a platform ack through seq %" PRIu64
+			  " beyond the last journaled seq %" PRIu64,
+			  through, st.last_seq);
+		return;
+	}
+	if (through <= ctl->platform_acked)
+		return;
+	if (journal_platform_ack(ctl->journal, through) != WH_OK) {
+		log_warnx("uplink: saving the platform ack: %s", journal_errmsg(ctl->journal));
+		return;
+	}
+	ctl->platform_acked = through;
+	sender_prune_through(ctl->sender, through); /* prunes what is now safe */
+}
+
+void
+control_message(struct control *ctl, const struct mqtt_msg *msg)
+{
+	if (strcmp(msg->topic, ctl->topic_cmd) == 0)
+		on_command(ctl, msg);
+	else if (strcmp(msg->topic, ctl->topic_ack) == 0)
+		on_platform_ack(ctl, msg);
+}
+
+/* --- the connection's events ------------------------------------------------------------ */
+
+void
+control_subscribe(struct control *ctl)
+{
+	if (ctl->conf->mqtt.ack_mode == CONF_ACK_PLATFORM)
+		mqtt_subscribe(ctl->mqtt, ctl->topic_ack);
+	mqtt_subscribe(ctl->mqtt, ctl->topic_cmd);
+}
+
+/* Removes mid from a list of message ids; 1 if it was there. */
+static int
+forget_mid(int *mids, int *n, int mid)
+{
+	for (int i = 0; i < *n; i++) {
+		if (mids[i] == mid) {
+			mids[i] = mids[--*n];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+forget_replay(struct control *ctl, int mid)
+{
+	for (int i = 0; i < ctl->nreplay; i++) {
+		if (ctl->replay_win[i].mid == mid) {
+			ctl->replay_win[i] = ctl->replay_win[--ctl->nreplay];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+control_published(struct control *ctl, int mid)
+{
+	return forget_replay(ctl, mid) || forget_mid(ctl->snap_mids, &ctl->nsnap, mid);
+}
+
+void
+control_lost(struct control *ctl)
+{
+	for (int i = 0; i < ctl->nreplay; i++) /* a replay goes on, from what was not acked */
+		if (ctl->replay_win[i].first < ctl->replay_next)
+			ctl->replay_next = ctl->replay_win[i].first;
+	ctl->nreplay = 0;
+	ctl->nsnap = 0;
+	if (ctl->snap != NULL) { /* taken again, whole, on the next connection */
+		snapshot_done(ctl);
+		ctl->snap_due = 1;
+	}
+}
+
+uint64_t
+control_platform_acked(const struct control *ctl)
+{
+	return ctl->platform_acked;
+}
+
+void
+control_stats(const struct control *ctl, struct uplink_stats *ret)
+{
+	ret->snapshots = ctl->snapshots;
+}
+
+/* --- set-up ----------------------------------------------------------------------------- */
+
+static void
+topics(struct control *ctl, const struct conf *c)
+{
+	const char *p = c->mqtt.topic_prefix, *s = c->agent.site_id;
+
+	snprintf(ctl->topic_backfill, sizeof(ctl->topic_backfill), "%s/%s/backfill", p, s);
+	snprintf(ctl->topic_snapshot, sizeof(ctl->topic_snapshot), "%s/%s/snapshot", p, s);
+	snprintf(ctl->topic_ack, sizeof(ctl->topic_ack), "%s/%s/ack", p, s);
+	snprintf(ctl->topic_cmd, sizeof(ctl->topic_cmd), "%s/%s/cmd", p, s);
+	snprintf(ctl->topic_result, sizeof(ctl->topic_result), "%s/%s/cmd/result", p, s);
+}
+
+wh_err
+control_new(const struct conf *c, struct journal *j, struct loop *l, struct mqtt *m,
+	    struct sender *sn, const struct control_cb *cb, struct control **ret_ctl, char *why,
+	    size_t whylen)
+{
+	struct control *ctl = wh_calloc(1, sizeof(*ctl));
+	struct journal_stats st;
+	char text[256];
+	wh_err err;
+
+	snprintf(why, whylen, "%s", wh_strerror(WH_ERR_NOMEM));
+	if (ctl == NULL)
+		return WH_ERR_NOMEM;
+	ctl->conf = c;
+	ctl->journal = j;
+	ctl->loop = l;
+	ctl->mqtt = m;
+	ctl->sender = sn;
+	ctl->cb = *cb;
+	ctl->replay_next = 1; /* no replay */
+	topics(ctl, c);
+	loop_timer_add(l, &ctl->snapshot_timer, on_snapshot_timer, ctl);
+	if ((err = journal_stats(j, &st)) != WH_OK) {
+		snprintf(why, whylen, "reading the journal: %s", journal_errmsg(j));
+		goto fail;
+	}
+	ctl->platform_acked = st.platform_acked_through;
+	if ((err = command_verifier_new(c->mqtt.command_pubkey, c->mqtt.command_max_skew_s,
+					&ctl->commands, text, sizeof(text))) != WH_OK) {
+		snprintf(why, whylen, "command_pubkey: %s", text);
+		goto fail;
+	}
+	if (c->mqtt.command_pubkey[0] == '\0')
+		log_info("uplink: commands are taken unsigned (set command_pubkey to verify)");
+	if (c->ledger.snapshot_interval_s > 0)
+		loop_timer_arm(&ctl->snapshot_timer, c->ledger.snapshot_interval_s * 1000);
+	*ret_ctl = ctl;
+	return WH_OK;
+fail:
+	control_free(ctl);
+	return err;
+}
+
+void
+control_free(struct control *ctl)
+{
+	if (ctl == NULL)
+		return;
+	loop_timer_del(ctl->loop, &ctl->snapshot_timer);
+	snapshot_free(ctl->snap);
+	command_verifier_free(ctl->commands);
+	wh_free(ctl);
+}
+
+void
+control_reconfigure(struct control *ctl, const struct conf *c)
+{
+	ctl->conf = c;
+	if (c->ledger.snapshot_interval_s > 0 && !ctl->snapshot_timer.armed) /* turned on */
+		loop_timer_arm(&ctl->snapshot_timer, c->ledger.snapshot_interval_s * 1000);
+}
