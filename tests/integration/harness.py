@@ -828,10 +828,11 @@ class Mqtt:
         info.wait_for_publish(10 * SLOW)
         ok(info.is_published(), "publish on %s not acknowledged" % topic)
 
-    def wait_message(self, pred=lambda m: True, timeout=10, what="message"):
+    def wait_message(self, pred=lambda m: True, timeout=10, what="message", since=0):
+        """The first message from the since-th on for which pred holds."""
         def find():
             with self.lock:
-                return next((m for m in self.msgs if pred(m)), None)
+                return next((m for m in self.msgs[since:] if pred(m)), None)
         return wait_for(find, timeout, "no %s" % what)
 
 
@@ -880,13 +881,15 @@ class Platform:
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = "central/results"
         props.CorrelationData = b"corr-" + cid.encode()
+        with self.m.lock:
+            since = len(self.m.msgs)
         self.m.publish("%s/%s/cmd" % (PREFIX, SITE), sc.SerializeToString(), properties=props)
 
         def answer(m):
             r = self.pb.CommandResult()
             r.ParseFromString(m.payload)
             return r.id == cid
-        msg = self.m.wait_message(answer, timeout, "answer to command %s" % cid)
+        msg = self.m.wait_message(answer, timeout, "answer to command %s" % cid, since)
         r = self.pb.CommandResult()
         r.ParseFromString(msg.payload)
         corr = getattr(msg.properties, "CorrelationData", b"")
