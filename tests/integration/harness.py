@@ -47,6 +47,10 @@ class Fail(AssertionError):
     """A test failure: the message says what was expected and what was found."""
 
 
+class Skip(Exception):
+    """The test cannot run here (exit status 77, ctest's SKIP_RETURN_CODE)."""
+
+
 # --- waiting and asserting ------------------------------------------------------------------
 
 SLOW = 1  # deadline multiplier: 5 under valgrind or an emulator (set by main)
@@ -188,6 +192,9 @@ def main(test):
         msg = test(t)
         print("PASS:", msg or os.path.basename(sys.argv[0]))
         status = 0
+    except Skip as e:
+        print("SKIP:", e)
+        status = 77
     except Fail as e:
         print("FAIL:", e, file=sys.stderr)
         t.diagnostics()
