@@ -10,7 +10,6 @@ machines are shared and noisy):
              >= 3 pings in 1.5 s)
 usage: bench_timing.py WHAGENT [ARGS...]   (OUTAGE_S, default 3)"""
 import os
-import re
 import sys
 import time
 
@@ -30,9 +29,9 @@ def outage(t):
     wms = h.Wms(t)
     n = len(wms.generate(csv=6000, bad_every=0, dup_every=0, prefix="b")["keys"])
     a.start()
-    a.wait_status("mqtt", "connected", 30)
+    a.wait_link("connected", 30)
     broker.stop()
-    a.wait_status("mqtt", lambda v: v != "connected", 10)
+    a.wait_link(lambda v: v != "connected", 10)
     mark, ticks0, t0 = a.mark(), a.cpu_ticks(), time.monotonic()
     wms.drop("b-orders.csv", a.spool)
     h.wait_for(lambda: os.path.exists(os.path.join(a.spool, "done/b-orders.csv")), 60, "capture")

@@ -16,7 +16,7 @@ def test(t):
     expect = wms.generate(csv=12000)
     wms.drop("wms-orders.csv", a.spool)
     a.start()
-    hold = a.wait_log("spool: holding files back: journal holds", 60, what="no back-pressure")
+    a.wait_log("spool: holding files back: journal holds", 60, what="no back-pressure")
     held = a.field("last_seq")
     # The spool retries the held file every second (each retry reopens it at its cursor and
     # logs "resuming"): two refused retries later nothing more was taken.

@@ -555,7 +555,8 @@ class Agent:
         except Fail as e:
             raise Fail("%s (status %s = %r)" % (e, name, last[0] if last else None))
 
-    # The live uplink state as status reports it, in one place (where it is kept may change).
+    # The live uplink state as status reports it, in one place: where the agent keeps it, and
+    # whether a last error stays shown once connected, may change.
     def link(self, st=None):
         """'connected', 'disconnected', 'stopped', ..."""
         return (st or self.status())["mqtt"]
@@ -563,6 +564,15 @@ class Agent:
     def last_error(self, st=None):
         """The uplink's last error as status reports it ('' when none)."""
         return (st or self.status()).get("mqtt_last_error") or ""
+
+    def wait_link(self, pred, timeout=30, what=None):
+        """Waits until pred(link()) holds (pred may be a value: equality)."""
+        return self.wait_status("mqtt", pred, timeout, what or "uplink state")
+
+    def wait_last_error(self, timeout=30, what=None):
+        """Waits until status reports a last error; returns it."""
+        self.wait_status("mqtt_last_error", lambda v: bool(v), timeout, what or "no last error reported")
+        return self.last_error()
 
     # the journal, read-only
     def sql(self, query, *params):

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 
 import harness as h
-from harness import eq, has, ok
+from harness import eq, ok
 
 
 def run(*argv, **kw):

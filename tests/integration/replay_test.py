@@ -4,7 +4,6 @@ broker does for a slow subscriber) although it acknowledged them to the agent. W
 ack_mode = platform nothing is pruned; the platform sees the hole, asks for it with a signed
 replay command, gets it on PREFIX/SITE/backfill, acks everything, and only then is it pruned.
 usage: replay_test.py WHAGENT [ARGS...]"""
-import os
 
 import harness as h
 from harness import eq, ok

@@ -7,7 +7,6 @@ moved to done/ (done_dir unusable) is not taken again after a restart: its done 
 usage: spool_test.py WHAGENT [ARGS...]"""
 import os
 import re
-import shutil
 
 import harness as h
 from harness import eq, ok

@@ -49,7 +49,7 @@ def test(t):
                        ("server-ca", (P("client", "crt"), P("client", "key"), P("rogue-ca", "crt")))):
         shutil.rmtree(a.state)  # a journal of its own: the error reported is this case's
         mark = run_with(*args)
-        a.wait_status("mqtt_last_error", lambda v: v, 20, "%s: no error reported" % case)
+        a.wait_last_error(20, "%s: no error reported" % case)
         a.wait_log("reconnecting in", 30, since=mark, n=2, what="%s: fewer than 2 attempts" % case)
         ok("connected to" not in a.text(mark), "%s: the agent got connected" % case)
         print("%s: %s" % (case, a.last_error()))

@@ -34,7 +34,7 @@ def test(t):
     eq(c1.wait().journal()["unique"], n1, "events before the outage")
 
     broker.stop()
-    a.wait_status("mqtt", lambda v: v != "connected", 10, "status still says connected with the broker gone")
+    a.wait_link(lambda v: v != "connected", 10, "status still says connected with the broker gone")
     mark = a.mark()
     wms.drop("b-orders.csv", a.spool, "copy")
     h.wait_for(lambda: os.path.exists(os.path.join(a.spool, "done/b-orders.csv")), 30, "capture stopped during the outage")
