@@ -9,7 +9,7 @@ set -eu
 BUILD=$(cd "$1" && pwd)
 DURATION=${2:-5}
 CONNS=${3:-16}
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 WH=$BUILD/whagent
 PORT=$(free_port)
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 1; }

@@ -11,7 +11,7 @@ BUILD=$(cd "$1" && pwd)
 EVENTS=${2:-${EVENTS:-500000}}
 RATE=${3:-${RATE:-3MiB}}
 LIVE=10
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 WH=$BUILD/whagent
 mkdir -p "$WORK/gen"
 python3 "$TOP/tests/integration/gen_wms.py" "$WORK/gen" --csv "$EVENTS" --bad-every 0 --dup-every 0 \

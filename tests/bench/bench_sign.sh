@@ -6,7 +6,7 @@
 set -eu
 BUILD=$(cd "$1" && pwd)
 EVENTS=${2:-200000}
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 WH=$BUILD/whagent
 mkdir -p "$WORK/gen" "$WORK/id"
 python3 "$TOP/tests/integration/gen_wms.py" "$WORK/gen" --csv "$EVENTS" --bad-every 0 --dup-every 0

@@ -10,7 +10,7 @@
 set -eu
 BUILD=$(cd "$1" && pwd)
 EVENTS=${2:-${EVENTS:-1000000}}
-. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 WH=$BUILD/whagent
 GEN=$TOP/tests/integration/gen_wms.py
 mkdir -p "$WORK/gen"

@@ -57,36 +57,27 @@ def csv_field(v):
     return v
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("outdir")
-    ap.add_argument("--csv", type=int, default=0)
-    ap.add_argument("--jsonl", type=int, default=0)
-    ap.add_argument("--bad-every", type=int, default=97)
-    ap.add_argument("--dup-every", type=int, default=13)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--prefix", default="wms")
-    ap.add_argument("--first-txn", type=int, default=1)
-    ap.add_argument("--expect", default=None)
-    a = ap.parse_args()
-    rng = random.Random(a.seed)
+def generate(outdir, csv=0, jsonl=0, bad_every=97, dup_every=13, seed=1, prefix="wms", first_txn=1):
+    """Writes PREFIX-orders.csv (csv records) and PREFIX-moves.jsonl (jsonl records) into outdir;
+    returns the expectation: keys to journal, duplicates, quarantined (position, reason words),
+    files."""
+    rng = random.Random(seed)
     expect = {"keys": [], "duplicates": 0, "quarantined": [], "files": []}
-    txn = a.first_txn
+    txn = first_txn
     taken = []
 
     def records(n, fmt, name):
         nonlocal txn
         out = []
         for i in range(n):
-            line = i + 2 if fmt == "csv" else i + 1  # physical lines differ with newlines; fixed below
-            if a.bad_every and i % a.bad_every == a.bad_every - 1:
-                field, value, words = BAD[(i // a.bad_every) % len(BAD)]
+            if bad_every and i % bad_every == bad_every - 1:
+                field, value, words = BAD[(i // bad_every) % len(BAD)]
                 rec = good(rng, 900000000 + txn)
                 rec["txn_id"] = "BAD-%09d" % txn
                 rec[field] = value
                 txn += 1
                 out.append((rec, ("bad", words)))
-            elif a.dup_every and taken and i % a.dup_every == a.dup_every - 1:
+            elif dup_every and taken and i % dup_every == dup_every - 1:
                 out.append((dict(rng.choice(taken)), ("dup", None)))
             else:
                 rec = good(rng, txn)
@@ -102,10 +93,10 @@ def main():
             elif what == "dup":
                 expect["duplicates"] += 1
 
-    if a.csv:
-        name = "%s-orders.csv" % a.prefix
-        rows = records(a.csv, "csv", name)
-        with open(os.path.join(a.outdir, name), "w", newline="") as f:
+    if csv:
+        name = "%s-orders.csv" % prefix
+        rows = records(csv, "csv", name)
+        with open(os.path.join(outdir, name), "w", newline="") as f:
             f.write(",".join(HEADER) + "\r\n")
             line = 2
             for rec, (what, words) in rows:
@@ -116,10 +107,10 @@ def main():
                 line += 1 + text.count("\n")
         expect["files"].append(name)
         account(rows)
-    if a.jsonl:
-        name = "%s-moves.jsonl" % a.prefix
-        rows = records(a.jsonl, "jsonl", name)
-        with open(os.path.join(a.outdir, name), "w") as f:
+    if jsonl:
+        name = "%s-moves.jsonl" % prefix
+        rows = records(jsonl, "jsonl", name)
+        with open(os.path.join(outdir, name), "w") as f:
             for n, (rec, (what, words)) in enumerate(rows, 1):
                 if what == "bad" and n % 2 == 0:  # half of the bad ones are not even JSON
                     f.write('{"kind": "PICK", "txn_id": ' + "\n")
@@ -132,6 +123,22 @@ def main():
                     expect["quarantined"].append({"position": "%s line %d" % (name, n), "reason": words})
         expect["files"].append(name)
         account(rows)
+    return expect
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("outdir")
+    ap.add_argument("--csv", type=int, default=0)
+    ap.add_argument("--jsonl", type=int, default=0)
+    ap.add_argument("--bad-every", type=int, default=97)
+    ap.add_argument("--dup-every", type=int, default=13)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--prefix", default="wms")
+    ap.add_argument("--first-txn", type=int, default=1)
+    ap.add_argument("--expect", default=None)
+    a = ap.parse_args()
+    expect = generate(a.outdir, a.csv, a.jsonl, a.bad_every, a.dup_every, a.seed, a.prefix, a.first_txn)
     if a.expect:
         with open(a.expect, "w") as f:
             json.dump(expect, f)

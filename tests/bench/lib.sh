@@ -1,5 +1,5 @@
-# Shared helpers of the integration tests (sourced). Every wait is bounded; every process
-# started is stopped by its PID on exit.
+# Shared helpers of the shell benchmarks (sourced). Every wait is bounded; every process
+# started is stopped by its PID on exit. The integration tests use integration/harness.py.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""Timings the integration tests used to assert, reported here instead (not asserted: these
+machines are shared and noisy):
+  outage     with the broker away for OUTAGE_S seconds (a 6,000-event file captured meanwhile):
+             the agent's reconnect attempts and CPU ticks (the tests once required < 40 and
+             < 200 in about 3 s)
+  tls        reconnect attempts in 2 s while a broker refuses the client certificate (was
+             asserted 2 <= n < 30)
+  watchdog   intervals between WATCHDOG=1 pings with WATCHDOG_USEC=600000 (was asserted:
+             >= 3 pings in 1.5 s)
+usage: bench_timing.py WHAGENT [ARGS...]   (OUTAGE_S, default 3)"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../integration"))
+import harness as h  # noqa: E402
+
+
+def settle(seconds):
+    """The measuring window of a benchmark (a bench may wait: it asserts nothing)."""
+    time.sleep(seconds)
+
+
+def outage(t):
+    broker = t.broker()
+    a = t.new_agent()
+    a.write_conf(sections=h.mqtt_section(broker.port, "retention_s = 0"))
+    wms = h.Wms(t)
+    n = len(wms.generate(csv=6000, bad_every=0, dup_every=0, prefix="b")["keys"])
+    a.start()
+    a.wait_link("connected", 30)
+    broker.stop()
+    a.wait_link(lambda v: v != "connected", 10)
+    mark, ticks0, t0 = a.mark(), a.cpu_ticks(), time.monotonic()
+    wms.drop("b-orders.csv", a.spool)
+    h.wait_for(lambda: os.path.exists(os.path.join(a.spool, "done/b-orders.csv")), 60, "capture")
+    settle(max(0.0, float(os.environ.get("OUTAGE_S", "3")) - (time.monotonic() - t0)))
+    secs, ticks = time.monotonic() - t0, a.cpu_ticks() - ticks0
+    attempts = h.count(a.text(mark), "reconnecting in")
+    a.stop()
+    return "outage %.1f s: %d reconnect attempts, %d CPU ticks (capture of %d events included)" % (
+        secs, attempts, ticks, n)
+
+
+def tls(t):
+    pki = h.Pki(t)
+    for ca in ("ca", "rogue-ca"):
+        pki.ca(ca)
+    pki.cert("server", "localhost", "ca", "DNS:localhost,IP:127.0.0.1")
+    pki.cert("rogue", "IT-SITE", "rogue-ca")
+    broker = t.broker("require_certificate true", tls=(pki.p("ca", "crt"), pki.p("server", "crt"),
+                                                        pki.p("server", "key")), name="tls-broker")
+    a = t.new_agent("tls-agent")
+    a.write_conf(sections=h.mqtt_section(broker.port, "cafile = %s\ncertfile = %s\nkeyfile = %s" % (
+        pki.p("ca", "crt"), pki.p("rogue", "crt"), pki.p("rogue", "key"))))
+    mark = a.mark()
+    a.start()
+    t0 = time.monotonic()
+    settle(2)
+    attempts = h.count(a.text(mark), "reconnecting in")
+    secs = time.monotonic() - t0
+    a.stop()
+    return "tls refused: %d reconnect attempts in %.1f s" % (attempts, secs)
+
+
+def watchdog(t):
+    a = t.new_agent("notify-agent")
+    a.write_conf(sections=h.mqtt_section(h.unused_port()))
+    ns = h.NotifySocket(t)
+    stamps = []
+    a.start(env={"NOTIFY_SOCKET": ns.path, "WATCHDOG_USEC": "600000"})
+    seen = 0
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        k = ns.count("WATCHDOG=1")
+        stamps += [time.monotonic()] * (k - seen)
+        seen = k
+        time.sleep(0.005)
+    a.stop()
+    gaps = [int((b - c) * 1000) for c, b in zip(stamps, stamps[1:])]
+    return "watchdog (WatchdogSec 0.6 s): %d pings in 3 s, intervals ms min %s max %s" % (
+        len(stamps), min(gaps) if gaps else "-", max(gaps) if gaps else "-")
+
+
+def bench(t):
+    lines = []
+    for f in (outage, tls, watchdog):
+        lines.append(f(t))
+        # each part in a fresh state directory
+        os.rename(t.path("state"), t.path("state-%s" % f.__name__))
+        print(lines[-1], flush=True)
+    return "timings reported:\n  " + "\n  ".join(lines)
+
+
+if __name__ == "__main__":
+    h.main(bench)

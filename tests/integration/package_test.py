@@ -1,0 +1,110 @@
+"""The .deb on this machine (root only; it removes everything it installed, also on failure):
+control fields, conffiles and file list; lintian without errors; the unit's security
+exposure <= 2.5 and `systemd-analyze verify` clean; dpkg -i creates the user, the
+configuration and the state and spool directories, and the shipped configuration passes
+`whagent check` as the service user, who can also run the agent on a sample file; remove
+keeps the configuration, purge leaves nothing behind.
+usage: package_test.py BUILD_DIR   (exit 77: skipped)"""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import harness as h
+from harness import eq, ok
+
+
+def run(*argv, **kw):
+    return subprocess.run(list(argv), capture_output=True, text=True, **kw)
+
+
+def mode(path):
+    st = os.stat(path)
+    import grp
+    import pwd
+    return "%s:%s:%o" % (pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name, st.st_mode & 0o7777)
+
+
+def test(t):
+    build = os.path.abspath(t.wh[0])
+    if os.geteuid() != 0 or not shutil.which("dpkg"):
+        raise h.Skip("needs root and dpkg")
+    if run("dpkg", "-s", "whagent").returncode == 0:
+        raise h.Skip("a whagent package is already installed here")
+    installed = [False]
+
+    def purge():
+        if installed[0]:
+            run("dpkg", "-P", "whagent")
+            installed[0] = False
+    t.stack.callback(purge)
+
+    r = run("cpack", "-B", t.path("pkg"), cwd=build)
+    eq(r.returncode, 0, "cpack: %s" % r.stderr[-500:])
+    debs = glob.glob(t.path("pkg", "whagent_*.deb"))
+    eq(len(debs), 1, "packages built")
+    deb = debs[0]
+    arch = run("dpkg", "--print-architecture").stdout.strip()
+    eq(run("dpkg-deb", "-f", deb, "Architecture").stdout.strip(), arch, "Architecture")
+    depends = run("dpkg-deb", "-f", deb, "Depends").stdout
+    eq([d for d in ("adduser", "libsqlite3-0", "libmosquitto1", "libmbedcrypto7", "libprotobuf-c1", "libinih1",
+                    "libcjson1") if d not in depends], [], "Depends lacks (Depends: %s)" % depends.strip())
+    run("dpkg-deb", "-e", deb, t.path("control"))
+    eq(open(t.path("control", "conffiles")).read().strip(), "/etc/whagent/whagent.conf", "conffiles")
+    files = [l.split()[5] for l in run("dpkg-deb", "-c", deb).stdout.splitlines() if len(l.split()) >= 6]
+    eq([f for f in ("./usr/bin/whagent", "./lib/systemd/system/whagent.service", "./etc/whagent/whagent.conf",
+                    "./usr/share/man/man1/whagent.1.gz", "./usr/share/doc/whagent/copyright",
+                    "./usr/share/doc/whagent/examples/whagent_consumer.py",
+                    "./usr/share/whagent/proto/whagent/v1/snapshot.proto") if f not in files], [],
+       "files the package lacks")
+    if shutil.which("lintian"):
+        out = run("lintian", deb)
+        eq([l for l in (out.stdout + out.stderr).splitlines() if l.startswith("E:")], [], "lintian errors")
+    if shutil.which("systemd-analyze"):
+        out = run("systemd-analyze", "security", "--offline=true", os.path.join(h.TOP, "packaging/whagent.service"))
+        m = re.search(r"Overall exposure level for whagent.service: ([0-9.]+)", out.stdout + out.stderr)
+        ok(m, "no exposure level: %s" % (out.stdout + out.stderr)[-500:])
+        print("systemd-analyze security:", m.group(1))
+        ok(float(m.group(1)) <= 2.5, "exposure %s > 2.5" % m.group(1))
+
+    r = run("dpkg", "-i", deb)
+    installed[0] = True
+    eq(r.returncode, 0, "dpkg -i: %s" % (r.stdout + r.stderr)[-1000:])
+    eq(run("getent", "passwd", "whagent").returncode, 0, "no whagent user")
+    eq(mode("/var/lib/whagent"), "whagent:whagent:750", "state dir")
+    eq(mode("/var/spool/whagent"), "whagent:whagent:2770", "spool dir")
+    eq(mode("/etc/whagent/whagent.conf"), "root:whagent:640", "conf mode")
+    if shutil.which("systemd-analyze"):
+        r = run("systemd-analyze", "verify", "/lib/systemd/system/whagent.service")
+        eq((r.returncode, r.stdout + r.stderr), (0, ""), "systemd-analyze verify")
+    r = run("runuser", "-u", "whagent", "--", "whagent", "check", "-c", "/etc/whagent/whagent.conf")
+    eq(r.returncode, 0, "the shipped configuration fails check: %s" % r.stderr)
+    # The installed layout works for the service user: a sample file is taken and journaled.
+    sample = "/var/spool/whagent/20260301-0915-webshop.jsonl"
+    shutil.copyfile(os.path.join(h.TOP, "tests/data/sample/20260301-0915-webshop.jsonl"), sample)
+    shutil.chown(sample, "whagent")
+    conf = open("/etc/whagent/whagent.conf").read()
+    run_conf = t.write("run.conf", re.sub(r"(?m)^settle_ms = 2000$", "settle_ms = 0", conf), mode=0o644)
+    os.chmod(t.work, 0o755)
+    r = run("runuser", "-u", "whagent", "--", "whagent", "run", "-c", run_conf, "--until-idle", timeout=120)
+    eq(r.returncode, 0, "run as whagent: %s" % (r.stdout + r.stderr)[-1000:])
+    r = run("runuser", "-u", "whagent", "--", "whagent", "status", "-c", run_conf, "--json")
+    eq(json.loads(r.stdout)["last_seq"] if r.returncode == 0 else r.stderr, 4,
+       "the installed agent did not journal the sample")
+
+    eq(run("dpkg", "-r", "whagent").returncode, 0, "dpkg -r")
+    ok(not os.path.exists("/usr/bin/whagent"), "binary left after remove")
+    ok(os.path.isfile("/etc/whagent/whagent.conf"), "remove dropped the configuration")
+    eq(run("dpkg", "-P", "whagent").returncode, 0, "dpkg -P")
+    installed[0] = False
+    eq([p for p in ("/etc/whagent", "/var/lib/whagent", "/var/spool/whagent", "/lib/systemd/system/whagent.service")
+        if os.path.exists(p)], [], "left after purge")
+    ok(run("getent", "passwd", "whagent").returncode != 0, "user left after purge")
+    ok(run("getent", "group", "whagent").returncode != 0, "group left after purge")
+    return "%s (%d bytes) installs, works, removes and purges cleanly" % (os.path.basename(deb), os.path.getsize(deb))
+
+
+if __name__ == "__main__":
+    h.main(test)
