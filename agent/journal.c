@@ -646,8 +646,9 @@ journal_start_session(struct journal *j, uint64_t *ret_session)
 
 	if (err != WH_OK)
 		return err;
-	if ((err = journal_meta_need_int(j, "session", &session)) == WH_OK)
-		err = journal_meta_set_int(j, "session", session + 1);
+	if ((err = journal_meta_need_int(j, "session", &session)) == WH_OK &&
+	    (err = journal_meta_set_int(j, "session", session + 1)) == WH_OK)
+		err = journal_run(j, ST_META_TIDY);
 	if ((err = journal_txn_end(j, err)) == WH_OK)
 		*ret_session = session + 1;
 	return err;

@@ -14,7 +14,8 @@
 wh_err journal_meta_get(struct journal *j, const char *key, char *buf, size_t len);
 wh_err journal_meta_set(struct journal *j, const char *key, const char *value);
 
-/* Increments the persisted session number (every start of the agent), full or not. */
+/* Increments the persisted session number (every start of the agent), full or not, and drops
+ * meta keys of earlier versions that are no longer journal data. */
 wh_err journal_start_session(struct journal *j, uint64_t *ret_session);
 
 /* Pauses (or resumes) capture, persistently: while paused, APPEND transactions are refused

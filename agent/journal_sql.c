@@ -55,6 +55,9 @@ static const char *const sql[ST_COUNT] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
 			" ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+	/* live state that earlier versions kept in meta (now in the live-state file) */
+	[ST_META_TIDY] = "DELETE FROM meta WHERE key IN ('mqtt_state', 'mqtt_since_ms',"
+			 " 'mqtt_last_connect_ms', 'mqtt_last_error', 'backfill_through')",
 	[ST_INSERT] = "INSERT INTO event(seq, source, source_key, kind, captured_at, payload)"
 		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(source, source_key) DO NOTHING",
 	[ST_FIND] = "SELECT seq FROM event WHERE source = ?1 AND source_key = ?2",

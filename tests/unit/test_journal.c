@@ -545,6 +545,27 @@ test_txn_maintenance_when_full(void **state)
 	journal_close(j);
 }
 
+/* A start drops the live state earlier versions kept in meta; other keys stay. */
+static void
+test_session_drops_old_live_state(void **state)
+{
+	struct journal *j = open_ok(&opts);
+	uint64_t session = 0;
+	char v[32];
+
+	(void)state;
+	assert_int_equal(journal_meta_set(j, "mqtt_state", "connected"), WH_OK);
+	assert_int_equal(journal_meta_set(j, "mqtt_last_error", "bad user name or password"),
+			 WH_OK);
+	assert_int_equal(journal_meta_set(j, "acked_ranges", "5-9"), WH_OK);
+	assert_int_equal(journal_start_session(j, &session), WH_OK);
+	assert_int_equal(journal_meta_get(j, "mqtt_state", v, sizeof(v)), WH_ERR_NOTFOUND);
+	assert_int_equal(journal_meta_get(j, "mqtt_last_error", v, sizeof(v)), WH_ERR_NOTFOUND);
+	assert_int_equal(journal_meta_get(j, "acked_ranges", v, sizeof(v)), WH_OK);
+	assert_string_equal(v, "5-9");
+	journal_close(j);
+}
+
 /* An absent meta key is WH_ERR_NOTFOUND, not an error text to search. */
 static void
 test_meta_absent(void **state)
@@ -875,6 +896,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_txn_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_maintenance_when_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_absent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_drops_old_live_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_lost_when_sqlite_rolls_back, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
