@@ -54,8 +54,8 @@ on_reload(void *arg)
 {
 	struct agent *ag = arg;
 	struct conf *c;
-	const char *key;
-	char err[512], name[96];
+	char err[512], keys[1024];
+	int n;
 
 	log_info("SIGHUP: reading %s", ag->opts->conf_path);
 	platform_notify("RELOADING=1");
@@ -65,9 +65,10 @@ on_reload(void *arg)
 		return;
 	}
 	platform_notify("READY=1");
-	if ((key = conf_restart_key(ag->conf, c, name, sizeof(name))) != NULL) {
-		log_warnx("keeping the running configuration: %s changed, which needs a restart",
-			  key);
+	if ((n = conf_restart_keys(ag->conf, c, keys, sizeof(keys))) > 0) {
+		log_warnx("reload refused, keeping the running configuration: %s %s changed, "
+			  "which %s a restart (systemctl restart whagent)",
+			  n > 1 ? "keys" : "key", keys, n > 1 ? "need" : "needs");
 		conf_free(c);
 		return;
 	}

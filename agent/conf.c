@@ -782,20 +782,43 @@ same_value(const struct conf *a, const struct conf *b, const struct conf_key *k)
 	return 0;
 }
 
-const char *
-conf_restart_key(const struct conf *running, const struct conf *next, char *buf, size_t len)
+/* Appends name to the comma-separated list in buf; returns the number listed so far. */
+static int
+list_add(char *buf, size_t len, int n, const char *name)
 {
-	if (running->spool.enabled != next->spool.enabled)
-		return "[input.spool] (the section)";
-	if (running->http.enabled != next->http.enabled)
-		return "[input.http] (the section)";
+	size_t used = strlen(buf);
+
+	if (used < len)
+		snprintf(buf + used, len - used, "%s%s", n ? ", " : "", name);
+	return n + 1;
+}
+
+int
+conf_restart_keys(const struct conf *running, const struct conf *next, char *buf, size_t len)
+{
+	char name[96];
+	int n = 0;
+
+	bool spool = running->spool.enabled != next->spool.enabled;
+	bool http = running->http.enabled != next->http.enabled;
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (spool)
+		n = list_add(buf, len, n, "[input.spool] (the section)");
+	if (http)
+		n = list_add(buf, len, n, "[input.http] (the section)");
 	for (size_t i = 0; i < NKEYS; i++) {
+		/* the keys of a section added or removed are in the section's name */
+		if ((spool && strcmp(keys[i].section, "input.spool") == 0) ||
+		    (http && strcmp(keys[i].section, "input.http") == 0))
+			continue;
 		if ((keys[i].flags & K_RESTART) && !same_value(running, next, &keys[i])) {
-			snprintf(buf, len, "[%s] %s", keys[i].section, keys[i].name);
-			return buf;
+			snprintf(name, sizeof(name), "[%s] %s", keys[i].section, keys[i].name);
+			n = list_add(buf, len, n, name);
 		}
 	}
-	return NULL;
+	return n;
 }
 
 int

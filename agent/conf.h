@@ -142,11 +142,11 @@ void conf_free(struct conf *c);
 
 /* Writes the effective settings, one "section.key = value" line each, to f. */
 void conf_print(const struct conf *c, FILE *f);
-/* For a reload from running to next: the first key that differs and only takes effect at a
- * restart ("[mqtt] host"; a section added or removed is "[input.http]"), or NULL when next
- * can be applied as it is. The key table says which keys need a restart. */
-const char *conf_restart_key(const struct conf *running, const struct conf *next, char *buf,
-			     size_t len);
+/* For a reload from running to next: writes the keys that differ and only take effect at a
+ * restart to buf, comma-separated ("[mqtt] host, [mqtt] ack_mode"; a section added or removed
+ * is "[input.http] (the section)"), and returns how many (0: next can be applied as it is).
+ * The key table's K_RESTART flags say which keys need a restart. */
+int conf_restart_keys(const struct conf *running, const struct conf *next, char *buf, size_t len);
 /* Writes a warning line to f for every secret file (password, keys, HMAC secret) that others
  * than its owner may read, or that cannot be read; returns how many. */
 int conf_check_secrets(const struct conf *c, FILE *f);
