@@ -43,6 +43,8 @@ in seq order, from 32 zero bytes. --staging and --shipment-from must be the agen
 staging_location and shipment_from.
 
   whagent_consumer.py --port 1883 --site DC1 --expect-last 5000 --timeout 60
+  whagent_consumer.py --host mqtt.example.com --port 8883 --cafile ca.crt --cert platform.crt \\
+      --key platform.key --site DC1 --follow --ack
   whagent_consumer.py --site DC1 --store /srv/platform.db --share central --ack \\
       --replay-after 10 --command-key central.key
 
@@ -750,8 +752,15 @@ class Platform:
             rows.append((h.seq, h.kind, h.event_id, item.sku, item.lot, q.uom, q.milli, m.location.bin,
                          m.destination.bin if body == "inventory" else "", h.captured_at_ms, payload))
             kinds[h.kind] += 1
-            if t.add(b.journal_id, h.seq) and self.events_out:
-                self.events_out.write(json_format.MessageToJson(e, indent=None) + "\n")
+            if t.add(b.journal_id, h.seq):
+                if self.events_out:
+                    self.events_out.write(json_format.MessageToJson(e, indent=None) + "\n")
+                if self.a.follow:
+                    print("%s %s seq %d %s txn %s sku %s %g %s at %s" % (
+                        b.site_id, b.journal_id[:8], h.seq, kind_name(h.kind), h.source_key, item.sku,
+                        q.milli / 1000, q.uom, m.location.bin), flush=True)
+        if self.events_out:
+            self.events_out.flush()  # a reader (tail -f, a test) sees each batch as it comes
         for kind, n in kinds.items():
             name = kind_name(kind)
             t.kinds[name] = t.kinds.get(name, 0) + n
@@ -831,7 +840,9 @@ def main():
     ap.add_argument("--expect-snapshots", type=int, default=0, metavar="K",
                     help="exit only once K snapshots were checked (in the store)")
     ap.add_argument("--timeout", type=float, default=0, help="exit after this many seconds")
-    ap.add_argument("--events", help="write every decoded event as a JSON line to this file")
+    ap.add_argument("--events", help="write every decoded event as a JSON line to this file (flushed per batch)")
+    ap.add_argument("--follow", action="store_true",
+                    help="print one line per new event as it arrives: site, journal, seq, kind, txn, sku, quantity, bin")
     ap.add_argument("--ready", help="touch this file once subscribed")
     ap.add_argument("--verify-cert", help="device certificate: accept only batches it signed")
     ap.add_argument("--dump-first", help="write the first batch's raw bytes to this file")

@@ -1,0 +1,166 @@
+"""The README's "First site" guide, run as a new user would copy-paste it: every ```sh block
+of that section, in order, in one bash session, with
+  - paths under a temporary directory (/etc/whagent, /etc/mosquitto, /var/lib/whagent,
+    /var/spool/whagent, HOME) and free loopback ports for 8883 and 8088, the broker on
+    localhost;
+  - sudo, apt and systemctl as shell functions: sudo runs the command, apt is skipped (the
+    package test installs the .deb), `systemctl restart mosquitto|whagent` starts the broker
+    or the agent in the background (their PIDs kept and stopped by the test);
+  - `whagent` as the built agent, with -c pointing at the guide's configuration file;
+  - a block marked <!-- guide-test: background --> (the consumer "in a second terminal") run
+    in the background, waited on until it has subscribed; <!-- guide-test: skip --> not run.
+Every replacement must find its text, so a guide that changes its commands fails here until
+the test follows. Then: the platform (the guide's consumer) printed each event of the guide's
+file and webhook, in seq order, once; the agent reports backlog 0 against the platform's
+watermark, connected; nothing in quarantine.
+usage: guide_test.py WHAGENT [ARGS...]"""
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+
+import harness as h
+from harness import eq, ok
+
+README = os.path.join(h.TOP, "README.md")
+CONSUMER_PATH = "/usr/share/doc/whagent/examples/whagent_consumer.py"
+
+
+def guide_blocks():
+    """(mark, code) of every ```sh block in the "## First site" section; mark is the
+    guide-test comment just before it ('' when none)."""
+    text = open(README).read()
+    m = re.search(r"^## First site.*?(?=^## )", text, re.S | re.M)
+    ok(m, "README has no '## First site' section")
+    out = []
+    for b in re.finditer(r"(?:<!-- guide-test: (\w+) -->\n)?```sh\n(.*?)```", m.group(0), re.S):
+        out.append((b.group(1) or "", b.group(2)))
+    ok(len(out) >= 6, "the guide has %d sh blocks" % len(out))
+    return out
+
+
+def rewrite(code, subs, used):
+    for old, new in subs:
+        if old in code:
+            used.add(old)
+            code = code.replace(old, new)
+    return code
+
+
+PRELUDE = r'''
+set -euo pipefail
+sudo() { "$@"; }
+apt() { echo "(guide test: skipped: apt $*)"; }
+keep_pid() { echo "$1" >> "$T/pids"; }
+wait_for() {  # wait_for WHAT COMMAND...: polls, 30 s at most
+    local what=$1; shift
+    for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    echo "guide test: $what never happened" >&2; return 1
+}
+systemctl() {
+    case "$*" in
+    "restart mosquitto")
+        mosquitto -c "$T/etc/mosquitto/mosquitto.conf" >> "$T/broker.log" 2>&1 &
+        keep_pid $!
+        wait_for "broker listening" grep -q "Opening ipv4 listen socket on port $MQTT_PORT" "$T/broker.log" ;;
+    "restart whagent")
+        whagent run >> "$T/agent.log" 2>&1 &
+        keep_pid $!
+        wait_for "agent running" grep -q "running (site" "$T/agent.log" ;;
+    *) echo "guide test: systemctl $* is not simulated" >&2; return 1 ;;
+    esac
+}
+'''
+
+
+def test(t):
+    if os.geteuid() != 0:
+        raise h.Skip("the guide runs as root (sudo): run as root")
+    mqtt_port, http_port = h.candidate_port(), h.candidate_port()
+    root = t.path("root")
+    for d in ("etc/whagent", "etc/mosquitto/conf.d", "var/lib/whagent", "var/spool/whagent", "home", "bin"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    # Debian's main mosquitto.conf includes conf.d (here: as root, the test's files under /tmp)
+    t.write("root/etc/mosquitto/mosquitto.conf", "user root\npersistence false\nlog_dest stderr\n"
+            "include_dir %s\n" % os.path.join(root, "etc/mosquitto/conf.d"))
+    # the agent as the guide calls it: the built one, with the guide's configuration file
+    t.write("root/bin/whagent", """#!/bin/bash
+case " $* " in *" -c "*) exec %s "$@" ;; esac
+cmd=$1; shift
+exec %s "$cmd" -c %s "$@"
+""" % (" ".join(map(shlex.quote, t.wh)), " ".join(map(shlex.quote, t.wh)),
+       shlex.quote(os.path.join(root, "etc/whagent/whagent.conf"))), mode=0o755)
+    subs = [
+        ("BROKER=mqtt.example.com", "BROKER=localhost"),
+        ("listener 8883", "listener %d 127.0.0.1" % mqtt_port),
+        ("port 8883", "port %d" % mqtt_port),
+        ("port = 8883", "port = %d" % mqtt_port),
+        ("127.0.0.1:8088", "127.0.0.1:%d" % http_port),
+        (CONSUMER_PATH, h.CONSUMER),
+        ("--follow", "--follow --ready $T/consumer.ready"),
+        ("/etc/whagent", root + "/etc/whagent"),
+        ("/etc/mosquitto", root + "/etc/mosquitto"),
+        ("/var/lib/whagent", root + "/var/lib/whagent"),
+        ("/var/spool/whagent", root + "/var/spool/whagent"),
+    ]
+    used = set()
+    script = [PRELUDE]
+    ran = 0
+    for mark, code in guide_blocks():
+        if mark == "skip":
+            continue
+        code = rewrite(code, subs, used)
+        ran += 1
+        if mark == "background":
+            script.append("( %s ) > $T/consumer.out 2> $T/consumer.log &\nkeep_pid $!\n"
+                          "wait_for 'consumer subscribed' test -e $T/consumer.ready\n" % code.strip())
+        else:
+            script.append(code)
+    eq(sorted(set(o for o, _ in subs) - used), [], "replacements that found nothing in the guide")
+    t.write("guide.sh", "\n".join(script))
+    env = dict(os.environ, T=root, HOME=root + "/home", MQTT_PORT=str(mqtt_port),
+               PATH=root + "/bin:" + os.environ["PATH"])
+    for name in ("agent", "broker", "consumer"):
+        t.logs.append((name, os.path.join(root, name + ".log")))
+    t.logs.append(("guide.sh output", t.path("guide.out")))
+    try:
+        with open(t.path("guide.out"), "wb") as out:
+            rc = subprocess.run(["bash", t.path("guide.sh")], env=env, cwd=root, stdout=out,
+                                stderr=subprocess.STDOUT, timeout=300 * h.SLOW).returncode
+        eq(rc, 0, "exit status of the guide's commands (see guide.sh output)")
+        guide_out = open(t.path("guide.out")).read()
+        ok('"taken":1' in guide_out, "the webhook's answer says it was taken")
+
+        # the platform printed the four events, in seq order, once
+        def lines():
+            return [l for l in open(os.path.join(root, "consumer.out")).read().splitlines() if " seq " in l]
+        h.wait_for(lambda: len(lines()) >= 4, 60, "the consumer did not print 4 events")
+        got = [re.search(r" seq (\d+) (\S+) txn (\S+)", l).groups() for l in lines()]
+        eq(got, [("1", "EVENT_KIND_RECEIPT", "900001"), ("2", "EVENT_KIND_TRANSFER", "900002"),
+                 ("3", "EVENT_KIND_PICK", "900003"), ("4", "EVENT_KIND_ADJUSTMENT", "900004")],
+           "events the platform printed")
+
+        # in sync: the platform's acks bring the backlog to 0
+        def status():
+            r = subprocess.run([root + "/bin/whagent", "status", "--json"], env=env,
+                               capture_output=True, text=True, timeout=60)
+            return json.loads(r.stdout) if r.returncode == 0 else {}
+        def in_sync():
+            s = status()
+            return s if s.get("backlog") == 0 and s.get("platform_acked_through") == 4 else None
+        st = h.wait_for(in_sync, 60, "the agent never reported backlog 0 with the platform's watermark at 4")
+        eq((st["mqtt"], st["quarantined"]), ("connected", 0), "link and quarantine")
+    finally:
+        if os.path.exists(os.path.join(root, "pids")):
+            for pid in open(os.path.join(root, "pids")).read().split():
+                try:
+                    os.kill(int(pid), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+    return "%d guide blocks ran; 4 events at the platform in order; backlog 0" % ran
+
+
+if __name__ == "__main__":
+    h.main(test)
