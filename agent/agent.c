@@ -185,14 +185,21 @@ on_notify_timer(void *arg)
 			write_live(ag);
 	}
 	if (journal_stats(ag->journal, &js) == WH_OK) {
+		struct status_live lv = {0};
+		struct status_sync sy;
+
+		/* the backlog against the watermark that deletes, as status counts it */
+		if (us.acked_through > js.acked_through)
+			js.acked_through = us.acked_through;
+		snprintf(lv.mqtt, sizeof(lv.mqtt), "%s", ag->uplink == NULL ? "disabled" : us.link);
+		lv.mqtt_down_since_ms = us.down_since_ms;
+		status_sync(ag->conf, &js, &lv, &sy);
 		snprintf(msg, sizeof(msg),
-			 "STATUS=%s, backlog %" PRIu64 " events, last seq %" PRIu64,
+			 "STATUS=%s, backlog %" PRIu64 " events, last seq %" PRIu64 ", %s",
 			 ag->uplink == NULL ? "no uplink"
 			 : us.connected	    ? "connected"
 					    : "disconnected",
-			 js.last_seq - (us.acked_through > js.acked_through ? us.acked_through
-									    : js.acked_through),
-			 js.last_seq);
+			 sy.backlog, js.last_seq, sy.state);
 		if (strcmp(msg, ag->status_line) != 0) {
 			platform_notify(msg);
 			snprintf(ag->status_line, sizeof(ag->status_line), "%s", msg);
