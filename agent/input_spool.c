@@ -59,6 +59,7 @@ struct cur {
 	struct csv_row header;
 	int header_fields[CSV_MAX_FIELDS];	 /* event_map_field of each header column */
 	uint64_t taken, duplicates, quarantined; /* committed since the file was opened */
+	uint64_t resumed_at;			 /* the line a restart resumed at; 0: read whole */
 };
 
 struct spool {
@@ -538,7 +539,7 @@ cur_open(struct spool *sp, const char *name)
 	c->header_err = NULL;
 	c->header_bad[0] = '\0';
 	c->header_raw = NULL;
-	c->taken = c->duplicates = c->quarantined = 0;
+	c->taken = c->duplicates = c->quarantined = c->resumed_at = 0;
 	sp->have_cur = 1;
 	found = cursor_lookup(sp, name, &c->st, &pos);
 	if (found < 0)
@@ -551,6 +552,7 @@ cur_open(struct spool *sp, const char *name)
 		if (cur_seek(c, pos.off, pos.line) != 0)
 			return -1;
 		log_info("spool: resuming %s at line %" PRIu64, name, pos.line);
+		c->resumed_at = pos.line;
 	}
 	return 0;
 }
@@ -794,7 +796,7 @@ cur_finish(struct spool *sp)
 static void
 log_done(const struct cur *c)
 {
-	char dup[48] = "", quar[96] = "";
+	char dup[48] = "", quar[160] = "";
 
 	if (c->taken + c->duplicates + c->quarantined == 0 && c->line <= 1)
 		return; /* nothing read in this run: moved after a restart */
@@ -804,10 +806,14 @@ log_done(const struct cur *c)
 	if (c->quarantined > 0)
 		snprintf(quar, sizeof(quar), ", %" PRIu64 " quarantined: whagent quarantine list",
 			 c->quarantined);
+	if (c->resumed_at > 0) /* the counts cover what this run read */
+		snprintf(quar + strlen(quar), sizeof(quar) - strlen(quar),
+			 " (counted from line %" PRIu64 ", where a restart resumed)",
+			 c->resumed_at);
 	if (c->quarantined > 0)
 		log_warnx("spool: %s done: %" PRIu64 " taken%s%s", c->name, c->taken, dup, quar);
 	else
-		log_info("spool: %s done: %" PRIu64 " taken%s", c->name, c->taken, dup);
+		log_info("spool: %s done: %" PRIu64 " taken%s%s", c->name, c->taken, dup, quar);
 }
 
 static void
