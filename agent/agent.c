@@ -97,6 +97,7 @@ fill_live(struct agent *ag, struct livestate *ls)
 	ls->pid = (long)getpid();
 	snprintf(ls->mqtt, sizeof(ls->mqtt), "%s", us.link);
 	ls->since_ms = us.link_since_ms;
+	ls->down_since_ms = us.down_since_ms;
 	ls->last_connect_ms = us.last_connect_ms ? us.last_connect_ms : ag->prev.last_connect_ms;
 	if (us.last_error[0] != '\0') {
 		snprintf(ls->last_error, sizeof(ls->last_error), "%s", us.last_error);
@@ -185,14 +186,21 @@ on_notify_timer(void *arg)
 			write_live(ag);
 	}
 	if (journal_stats(ag->journal, &js) == WH_OK) {
+		struct status_live lv = {0};
+		struct status_sync sy;
+
+		/* the backlog against the watermark that deletes, as status counts it */
+		if (us.acked_through > js.acked_through)
+			js.acked_through = us.acked_through;
+		snprintf(lv.mqtt, sizeof(lv.mqtt), "%s", ag->uplink == NULL ? "disabled" : us.link);
+		lv.mqtt_down_since_ms = us.down_since_ms;
+		status_sync(ag->conf, &js, &lv, &sy);
 		snprintf(msg, sizeof(msg),
-			 "STATUS=%s, backlog %" PRIu64 " events, last seq %" PRIu64,
+			 "STATUS=%s, backlog %" PRIu64 " events, last seq %" PRIu64 ", %s",
 			 ag->uplink == NULL ? "no uplink"
 			 : us.connected	    ? "connected"
 					    : "disconnected",
-			 js.last_seq - (us.acked_through > js.acked_through ? us.acked_through
-									    : js.acked_through),
-			 js.last_seq);
+			 sy.backlog, js.last_seq, sy.state);
 		if (strcmp(msg, ag->status_line) != 0) {
 			platform_notify(msg);
 			snprintf(ag->status_line, sizeof(ag->status_line), "%s", msg);
@@ -235,23 +243,32 @@ health_text(wh_err err)
 	}
 }
 
-/* /healthz: 200 while the journal takes writes, 503 when it cannot (full, paused, failing). */
+/* /healthz: 200 while the journal takes writes and the site keeps up; 503 when the journal
+ * cannot (full, paused, failing), or an event has waited, or the link been down, longer than
+ * healthz_max_unsent_s. */
 static char *
 healthz(struct agent *ag, unsigned *ret_status)
 {
 	struct journal_stats st = {0};
 	struct status_live lv;
-	char *body = wh_malloc(512);
+	struct status_sync sy;
+	char *body = wh_malloc(768), why[200];
 	wh_err err = journal_room(ag->journal); /* no write lock */
+	int behind;
 
 	live_state(ag, &lv);
 	journal_stats(ag->journal, &st);
-	*ret_status = err == WH_OK ? 200 : 503;
+	status_sync(ag->conf, &st, &lv, &sy);
+	behind = status_unhealthy(ag->conf, &sy, why, sizeof(why));
+	*ret_status = err == WH_OK && !behind ? 200 : 503;
 	if (body != NULL)
-		snprintf(body, 512,
-			 "{\"status\":\"%s\",\"mqtt\":\"%s\",\"backlog\":%" PRIu64
+		snprintf(body, 768,
+			 "{\"status\":\"%s\",\"state\":\"%s\",\"mqtt\":\"%s\",\"backlog\":%" PRIu64
 			 ",\"oldest_unsent_age_s\":%" PRId64 "}",
-			 health_text(err), lv.mqtt, st.backlog, status_age_s(st.oldest_unsent_ms));
+			 err != WH_OK ? health_text(err)
+			 : behind     ? why
+				      : "ok",
+			 sy.state, lv.mqtt, sy.backlog, status_age_s(sy.oldest_ms));
 	return body;
 }
 

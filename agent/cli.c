@@ -288,10 +288,50 @@ print_link(const struct status_live *lv)
 		time_text(lv->last_error_ms, at, sizeof(at));
 	else
 		snprintf(at, sizeof(at), "time unknown");
-	if (lv->error_current)
+	if (lv->error_current) {
 		printf("last error     %s (%s)\n", lv->last_error, at);
-	else
-		printf("earlier error  %s (%s; the link has worked since)\n", lv->last_error, at);
+	} else {
+		int64_t age = status_age_s(lv->last_error_ms);
+
+		if (lv->last_error_ms <= 0)
+			printf("last error     (%s; the link has worked since): %s\n", at,
+			       lv->last_error);
+		else if (age < 120)
+			printf("last error     %" PRId64
+			       " s ago (%s; the link has worked since): %s\n",
+			       age, at, lv->last_error);
+		else if (age < 7200)
+			printf("last error     %" PRId64
+			       " min ago (%s; the link has worked since): %s\n",
+			       age / 60, at, lv->last_error);
+		else
+			printf("last error     %" PRId64
+			       " h ago (%s; the link has worked since): %s\n",
+			       age / 3600, at, lv->last_error);
+	}
+}
+
+/* The headline: in sync, lagging since T, link down since T. */
+static void
+print_sync(const struct conf *c, const struct journal_stats *st, const struct status_live *lv)
+{
+	struct status_sync sy;
+	char since[32];
+
+	status_sync(c, st, lv, &sy);
+	if (sy.since_ms > 0) {
+		time_text(sy.since_ms, since, sizeof(since));
+		printf("state          %s since %s (%" PRId64 " s)\n", sy.state, since,
+		       status_age_s(sy.since_ms));
+	} else {
+		printf("state          %s\n", sy.state);
+	}
+	printf("backlog        %" PRIu64 " events not acknowledged by the %s, oldest %" PRId64
+	       " s\n",
+	       sy.backlog, sy.watermark, status_age_s(sy.oldest_ms));
+	if (strcmp(sy.watermark, "platform") == 0)
+		printf("               %" PRIu64 " not acknowledged by the broker\n",
+		       sy.broker_backlog);
 }
 
 static int
@@ -315,6 +355,7 @@ cmd_status(const struct args *a)
 		print_status_json(c, &st, &lv);
 	} else {
 		printf("agent          %s\n", lv.running ? "running" : "not running");
+		print_sync(c, &st, &lv);
 		print_link(&lv);
 		if (lv.journal_note[0] != '\0')
 			printf("note           %s\n", lv.journal_note);
@@ -323,8 +364,6 @@ cmd_status(const struct args *a)
 		printf("last_seq       %" PRIu64 "\n", st.last_seq);
 		printf("acked_through  %" PRIu64 " (broker), %" PRIu64 " (platform)\n",
 		       st.acked_through, st.platform_acked_through);
-		printf("backlog        %" PRIu64 " events, oldest unsent %" PRId64 " s\n",
-		       st.backlog, status_age_s(st.oldest_unsent_ms));
 		if (lv.backfill_through > 0)
 			printf("backfill       draining through seq %" PRIu64
 			       " beside the live lane\n",

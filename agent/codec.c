@@ -274,6 +274,13 @@ codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *re
 	m.has_client_cert = st->has_client_cert != 0;
 	m.platform_acked_through = st->platform_acked_through;
 	m.cert_days_left = st->cert_days_left;
+	m.sync_watermark = STR(st->sync_watermark);
+	m.broker_backlog = st->broker_backlog;
+	m.sync_state = STR(st->sync_state);
+	m.sync_since_ms = st->sync_since_ms;
+	m.last_error = STR(st->last_error);
+	m.last_error_ms = st->last_error_ms;
+	m.last_error_current = st->last_error_current != 0;
 	len = whagent__v1__status__get_packed_size(&m);
 	buf = wh_malloc(len);
 	if (buf == NULL)

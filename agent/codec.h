@@ -80,6 +80,13 @@ struct codec_status {
 	int has_client_cert;
 	int cert_days_left;
 	uint64_t platform_acked_through;
+	const char *sync_watermark; /* borrowed; NULL: "" */
+	uint64_t broker_backlog;
+	char sync_state[16];
+	int64_t sync_since_ms;
+	char last_error[320];
+	int64_t last_error_ms;
+	int last_error_current;
 };
 
 /* Encodes st as a whagent.v1.Status into a new buffer; caller frees with wh_free. */

@@ -68,11 +68,13 @@ struct conf_http {    /* input_http.c */
 	char *source;
 	char *map;
 	long timeout_s;
+	long healthz_max_unsent_s; /* 0: /healthz ignores the backlog and the link */
 };
 
 struct conf_metrics { /* metrics.c (the textfile timer in agent.c) */
 	char *textfile;
 	long textfile_interval_s;
+	long lagging_after_s; /* status.c: unacknowledged longer than this is "lagging" */
 };
 
 struct conf_mqtt { /* the uplink runs when host is set */

@@ -40,6 +40,7 @@ struct req {
 	char *reply;
 	const char *retry_after;
 	char peer[64];
+	unsigned taken, duplicates, quarantined; /* for the summary logged once committed */
 	struct req *next;
 };
 
@@ -210,6 +211,7 @@ take_body(struct http *h, struct req *rq)
 			 rq->peer);
 		err = intake_reject(&h->intake, &raw, why, &out);
 		if (err == WH_OK) {
+			rq->quarantined = 1;
 			o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "error", why);
 			cJSON_AddNumberToObject(o, "quarantined", (double)out.quarantine_id);
@@ -225,12 +227,34 @@ take_body(struct http *h, struct req *rq)
 		cJSON_AddNumberToObject(o, "taken", b.taken);
 		cJSON_AddNumberToObject(o, "duplicates", b.duplicates);
 		cJSON_AddNumberToObject(o, "quarantined", b.quarantined);
+		rq->taken = b.taken, rq->duplicates = b.duplicates, rq->quarantined = b.quarantined;
 		b.results = NULL;
 		answer(rq, MHD_HTTP_OK, cJSON_PrintUnformatted(o), NULL);
 		cJSON_Delete(o);
 	}
 	cJSON_Delete(b.results);
 	return err;
+}
+
+/* One line per committed request that had duplicates or quarantined records. */
+static void
+log_request(const struct req *rq)
+{
+	char dup[48] = "", quar[96] = "";
+
+	if (rq->duplicates == 0 && rq->quarantined == 0)
+		return;
+	if (rq->duplicates > 0)
+		snprintf(dup, sizeof(dup), ", %u duplicate%s", rq->duplicates,
+			 rq->duplicates == 1 ? "" : "s");
+	if (rq->quarantined > 0) {
+		snprintf(quar, sizeof(quar), ", %u quarantined: whagent quarantine list",
+			 rq->quarantined);
+		log_warnx("http: POST /v1/events from %s: %u taken%s%s", rq->peer, rq->taken, dup,
+			  quar);
+	} else {
+		log_info("http: POST /v1/events from %s: %u taken%s", rq->peer, rq->taken, dup);
+	}
 }
 
 static void
@@ -259,6 +283,8 @@ flush(struct http *h)
 	}
 	if (err == WH_OK) {
 		intake_committed(&h->intake);
+		for (rq = h->pending; rq != NULL; rq = rq->next)
+			log_request(rq);
 	} else {
 		intake_rolled_back(&h->intake);
 		if (err == WH_ERR_FULL)

@@ -55,8 +55,11 @@ struct cur {
 	int skipping;	  /* discarding the rest of an over-long line */
 	char *header_raw; /* CSV header text, for quarantine context */
 	const char *header_err;
+	char header_bad[400]; /* why the header cannot work (no kind, wrong delimiter), or "" */
 	struct csv_row header;
-	int header_fields[CSV_MAX_FIELDS]; /* event_map_field of each header column */
+	int header_fields[CSV_MAX_FIELDS];	 /* event_map_field of each header column */
+	uint64_t taken, duplicates, quarantined; /* committed since the file was opened */
+	uint64_t resumed_at;			 /* the line a restart resumed at; 0: read whole */
 };
 
 struct spool {
@@ -370,6 +373,83 @@ consume(struct cur *c, size_t n)
 	c->pos += n;
 }
 
+/* Copies outside text for a log line: printable ASCII kept, the rest as \\xNN, cut with
+ * "..." past about 120 bytes. */
+static void
+escape_text(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 8 < len; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (o > 120) {
+			snprintf(buf + o, len - o, "...");
+			return;
+		}
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			buf[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
+	}
+	buf[o] = '\0';
+}
+
+/* A header that parsed but cannot yield events: no column maps to kind. Says why once, with
+ * the likely fix, and makes every record of the file quarantined with that reason. */
+static void
+header_check(struct spool *sp)
+{
+	static const struct {
+		char ch;
+		const char *name;
+	} delims[] = {{',', "comma"}, {';', "semicolon"}, {'\t', "tab"}, {'|', "pipe"}};
+	struct cur *c = &sp->cur;
+	const char *map = sp->conf->spool.map;
+	char cols[256], *w = cols;
+	size_t left = sizeof(cols);
+
+	c->header_bad[0] = '\0';
+	if (c->header.nfields == 0)
+		return;
+	for (int i = 0; i < c->header.nfields; i++)
+		if (c->header_fields[i] == EF_KIND)
+			return;
+	for (int i = 0; i < c->header.nfields && left > 8; i++) {
+		char one[160];
+		int n;
+
+		escape_text(c->header.field[i], one, sizeof(one));
+		n = snprintf(w, left, "%s'%s'", i ? ", " : "", one);
+		if (n < 0 || (size_t)n >= left)
+			break;
+		w += n, left -= (size_t)n;
+	}
+	if (c->header.nfields == 1) {
+		for (size_t d = 0; d < sizeof(delims) / sizeof(delims[0]); d++) {
+			if (delims[d].ch == conf_delimiter(sp->conf) ||
+			    strchr(c->header.field[0], delims[d].ch) == NULL)
+				continue;
+			snprintf(c->header_bad, sizeof(c->header_bad),
+				 "the header has one column %s: is delimiter = %s?", cols,
+				 delims[d].name);
+			goto out;
+		}
+	}
+	if (map[0] != '\0')
+		snprintf(c->header_bad, sizeof(c->header_bad),
+			 "no column of the header (%s) maps to kind: add kind = COLUMN to [map.%s]",
+			 cols, map);
+	else
+		snprintf(c->header_bad, sizeof(c->header_bad),
+			 "no column of the header (%s) is kind: name the WMS's column in a "
+			 "[map.NAME] section (kind = COLUMN) and set map = NAME in [input.spool]",
+			 cols);
+out:
+	log_warnx("spool: %s: %s; its records are quarantined with this reason", c->name,
+		  c->header_bad);
+}
+
 /* Reads and parses the CSV header at the start of the file. */
 static int
 read_header(struct spool *sp)
@@ -407,6 +487,8 @@ read_header(struct spool *sp)
 		c->header_err = why;
 	for (int i = 0; i < c->header.nfields; i++)
 		c->header_fields[i] = event_map_field(&sp->intake.map, c->header.field[i]);
+	if (r != CSV_ERR)
+		header_check(sp);
 	consume(c, used);
 	return 0;
 }
@@ -455,7 +537,9 @@ cur_open(struct spool *sp, const char *name)
 	c->line = 1;
 	c->eof = c->skipping = 0;
 	c->header_err = NULL;
+	c->header_bad[0] = '\0';
 	c->header_raw = NULL;
+	c->taken = c->duplicates = c->quarantined = c->resumed_at = 0;
 	sp->have_cur = 1;
 	found = cursor_lookup(sp, name, &c->st, &pos);
 	if (found < 0)
@@ -468,6 +552,7 @@ cur_open(struct spool *sp, const char *name)
 		if (cur_seek(c, pos.off, pos.line) != 0)
 			return -1;
 		log_info("spool: resuming %s at line %" PRIu64, name, pos.line);
+		c->resumed_at = pos.line;
 	}
 	return 0;
 }
@@ -546,6 +631,8 @@ take(struct spool *sp, size_t used, const char *parse_why)
 				  .len = rawlen};
 	if (parse_why == NULL && c->fmt == FMT_CSV && c->header_err != NULL)
 		parse_why = "the header row (line 1) is malformed";
+	if (parse_why == NULL && c->fmt == FMT_CSV && c->header_bad[0] != '\0')
+		parse_why = c->header_bad;
 	if (parse_why != NULL)
 		return intake_reject(&sp->intake, &raw, parse_why, &out);
 	if (c->fmt == FMT_CSV)
@@ -587,9 +674,15 @@ commit_slice(struct spool *sp, int done)
 	cursor_name(c->name, cname, sizeof(cname));
 	cursor_format(&c->st, c->base + c->pos, c->line, done, text, sizeof(text));
 	err = journal_txn_end(sp->journal, journal_cursor_set(sp->journal, cname, text));
-	if (err == WH_OK)
+	if (err == WH_OK) {
+		const struct intake_counts *p = &sp->intake.pending;
+
+		for (int k = 0; k <= EVENT_SHIPMENT; k++)
+			c->taken += p->taken[k];
+		c->duplicates += p->duplicates;
+		c->quarantined += p->unparsable + p->invalid;
 		intake_committed(&sp->intake);
-	else
+	} else
 		intake_rolled_back(&sp->intake);
 	return err;
 }
@@ -699,6 +792,30 @@ cur_finish(struct spool *sp)
 	return 0;
 }
 
+/* The per-file summary: what was taken, and what was not and where to look. */
+static void
+log_done(const struct cur *c)
+{
+	char dup[48] = "", quar[160] = "";
+
+	if (c->taken + c->duplicates + c->quarantined == 0 && c->line <= 1)
+		return; /* nothing read in this run: moved after a restart */
+	if (c->duplicates > 0)
+		snprintf(dup, sizeof(dup), ", %" PRIu64 " duplicate%s", c->duplicates,
+			 c->duplicates == 1 ? "" : "s");
+	if (c->quarantined > 0)
+		snprintf(quar, sizeof(quar), ", %" PRIu64 " quarantined: whagent quarantine list",
+			 c->quarantined);
+	if (c->resumed_at > 0) /* the counts cover what this run read */
+		snprintf(quar + strlen(quar), sizeof(quar) - strlen(quar),
+			 " (counted from line %" PRIu64 ", where a restart resumed)",
+			 c->resumed_at);
+	if (c->quarantined > 0)
+		log_warnx("spool: %s done: %" PRIu64 " taken%s%s", c->name, c->taken, dup, quar);
+	else
+		log_info("spool: %s done: %" PRIu64 " taken%s%s", c->name, c->taken, dup, quar);
+}
+
 static void
 file_done(struct spool *sp)
 {
@@ -713,7 +830,7 @@ file_done(struct spool *sp)
 		cur_close(sp);
 		return;
 	}
-	log_info("spool: %s done (%" PRIu64 " lines)", sp->cur.name, sp->cur.line - 1);
+	log_done(&sp->cur);
 	cand_remove(sp, sp->cur.name);
 	cur_close(sp);
 }
@@ -749,6 +866,7 @@ on_work(void *arg)
 			return;
 		}
 		if (r == 1) { /* taken before a crash, not yet moved */
+			log_info("spool: %s was taken before the restart; moving it", c->name);
 			file_done(sp);
 			loop_timer_arm(&sp->work_timer, 0);
 			return;

@@ -689,6 +689,14 @@ read_stats(struct journal *j, struct journal_stats *st)
 	} else if (err != WH_ERR_NOTFOUND) {
 		return err;
 	}
+	sqlite3_bind_int64(j->st[ST_CAPTURED_AT], 1, (sqlite3_int64)st->platform_acked_through + 1);
+	err = journal_row(j, ST_CAPTURED_AT);
+	if (err == WH_OK) {
+		st->oldest_unconfirmed_ms = sqlite3_column_int64(j->st[ST_CAPTURED_AT], 0);
+		sqlite3_reset(j->st[ST_CAPTURED_AT]);
+	} else if (err != WH_ERR_NOTFOUND) {
+		return err;
+	}
 	if ((err = journal_row(j, ST_SIZE)) != WH_OK)
 		return err;
 	st->bytes = sqlite3_column_int64(j->st[ST_SIZE], 0);

@@ -30,6 +30,7 @@ struct journal_stats {
 	uint64_t platform_acked_through; /* what the central platform confirmed */
 	uint64_t backlog;		 /* last_seq - acked_through */
 	int64_t oldest_unsent_ms;	 /* captured_at of acked_through + 1, 0 if none */
+	int64_t oldest_unconfirmed_ms;	 /* captured_at of platform_acked_through + 1, 0 if none */
 	uint64_t quarantined;
 	uint64_t duplicates;
 	int64_t bytes; /* size of the database file */

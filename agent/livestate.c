@@ -37,6 +37,7 @@ to_json(const struct livestate *ls)
 	if (cJSON_AddNumberToObject(o, "pid", (double)ls->pid) == NULL ||
 	    cJSON_AddStringToObject(o, "mqtt", ls->mqtt) == NULL ||
 	    cJSON_AddNumberToObject(o, "since_ms", (double)ls->since_ms) == NULL ||
+	    cJSON_AddNumberToObject(o, "down_since_ms", (double)ls->down_since_ms) == NULL ||
 	    cJSON_AddNumberToObject(o, "last_connect_ms", (double)ls->last_connect_ms) == NULL ||
 	    cJSON_AddStringToObject(o, "last_error", ls->last_error) == NULL ||
 	    cJSON_AddNumberToObject(o, "last_error_ms", (double)ls->last_error_ms) == NULL ||
@@ -132,6 +133,7 @@ from_json(const cJSON *o, struct livestate *ls)
 	ls->pid = (long)get_int(o, "pid");
 	get_text(o, "mqtt", ls->mqtt, sizeof(ls->mqtt));
 	ls->since_ms = get_int(o, "since_ms");
+	ls->down_since_ms = get_int(o, "down_since_ms");
 	ls->last_connect_ms = get_int(o, "last_connect_ms");
 	get_text(o, "last_error", ls->last_error, sizeof(ls->last_error));
 	ls->last_error_ms = get_int(o, "last_error_ms");

@@ -13,10 +13,11 @@
 #define LIVESTATE_ERROR_LEN 320
 
 struct livestate {
-	long pid;			      /* the agent that wrote it */
-	char mqtt[32];			      /* connecting, connected, disconnected, stopped */
-	int64_t since_ms;		      /* when mqtt took that value */
-	int64_t last_connect_ms;	      /* 0: never */
+	long pid;		 /* the agent that wrote it */
+	char mqtt[32];		 /* connecting, connected, disconnected, stopped */
+	int64_t since_ms;	 /* when mqtt took that value */
+	int64_t down_since_ms;	 /* when the link last left connected (or the start); 0: up */
+	int64_t last_connect_ms; /* 0: never */
 	char last_error[LIVESTATE_ERROR_LEN]; /* "": none */
 	int64_t last_error_ms;
 	int error_current; /* no connection made and no batch acknowledged since the error */

@@ -88,6 +88,67 @@ inputs(struct text *t, const struct metrics_src *m)
 	}
 }
 
+/* The link as the uplink has it, for the sync state ("disabled" without an uplink). */
+static void
+link_of(const struct metrics_src *m, const struct uplink_stats *u, struct status_live *lv)
+{
+	memset(lv, 0, sizeof(*lv));
+	if (m->uplink == NULL) {
+		snprintf(lv->mqtt, sizeof(lv->mqtt), "disabled");
+		return;
+	}
+	snprintf(lv->mqtt, sizeof(lv->mqtt), "%s", u->link);
+	lv->mqtt_since_ms = u->link_since_ms;
+	lv->mqtt_down_since_ms = u->down_since_ms;
+}
+
+static void
+sync_state(struct text *t, const struct metrics_src *m, const struct journal_stats *st,
+	   const struct uplink_stats *u)
+{
+	static const char *const states[][2] = {{"in sync", "in_sync"},
+						{"lagging", "lagging"},
+						{"link down", "link_down"},
+						{"no uplink", "no_uplink"}};
+	struct status_live lv;
+	struct status_sync sy;
+
+	link_of(m, u, &lv);
+	status_sync(m->conf, st, &lv, &sy);
+	header(t, "backlog_events", "gauge",
+	       "Events not yet acknowledged by the watermark that deletes (the platform's with "
+	       "ack_mode = platform, else the broker's).");
+	add(t, "whagent_backlog_events %" PRIu64 "\n", sy.backlog);
+	header(t, "broker_backlog_events", "gauge", "Events not yet acknowledged by the broker.");
+	add(t, "whagent_broker_backlog_events %" PRIu64 "\n", sy.broker_backlog);
+	header(t, "oldest_unsent_age_seconds", "gauge",
+	       "Age of the oldest event not acknowledged by the watermark that deletes.");
+	add(t, "whagent_oldest_unsent_age_seconds %" PRId64 "\n", status_age_s(sy.oldest_ms));
+	header(t, "sync_state", "gauge",
+	       "1 for the current state: in_sync, lagging (an event waited longer than "
+	       "lagging_after_s), link_down (MQTT not connected), no_uplink.");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		add(t, "whagent_sync_state{state=\"%s\"} %d\n", states[i][1],
+		    strcmp(sy.state, states[i][0]) == 0);
+	header(t, "sync_state_since_timestamp_seconds", "gauge",
+	       "Since when the state holds (lagging: when the oldest event was captured; "
+	       "link_down: "
+	       "when the link went); 0 when in sync.");
+	add(t, "whagent_sync_state_since_timestamp_seconds %" PRId64 "\n", sy.since_ms / 1000);
+	header(t, "mqtt_link_down_seconds", "gauge",
+	       "How long the MQTT link has been down; 0 while connected.");
+	add(t, "whagent_mqtt_link_down_seconds %" PRId64 "\n",
+	    strcmp(sy.state, "link down") == 0 ? status_age_s(sy.since_ms) : 0);
+	header(t, "mqtt_last_error_timestamp_seconds", "gauge",
+	       "When the last MQTT error happened; 0: none in this run.");
+	add(t, "whagent_mqtt_last_error_timestamp_seconds %" PRId64 "\n",
+	    u->last_error[0] != '\0' ? u->last_error_ms / 1000 : 0);
+	header(t, "mqtt_last_error_current", "gauge",
+	       "1 while the last error stands (no connection or ack since).");
+	add(t, "whagent_mqtt_last_error_current %d\n",
+	    u->last_error[0] != '\0' && u->error_current);
+}
+
 static void
 journal(struct text *t, const struct metrics_src *m, const struct journal_stats *st)
 {
@@ -104,11 +165,6 @@ journal(struct text *t, const struct metrics_src *m, const struct journal_stats 
 	header(t, "platform_acked_through_seq", "gauge",
 	       "What the central platform confirmed (ack_mode = platform).");
 	add(t, "whagent_platform_acked_through_seq %" PRIu64 "\n", st->platform_acked_through);
-	header(t, "backlog_events", "gauge", "Events journaled and not yet acknowledged.");
-	add(t, "whagent_backlog_events %" PRIu64 "\n", st->backlog);
-	header(t, "oldest_unsent_age_seconds", "gauge", "Age of the oldest unacknowledged event.");
-	add(t, "whagent_oldest_unsent_age_seconds %" PRId64 "\n",
-	    status_age_s(st->oldest_unsent_ms));
 	header(t, "quarantine_records", "gauge", "Records in quarantine now.");
 	add(t, "whagent_quarantine_records %" PRIu64 "\n", st->quarantined);
 	header(t, "journal_commit_seconds", "histogram", "Journal commit latency.");
@@ -121,37 +177,33 @@ journal(struct text *t, const struct metrics_src *m, const struct journal_stats 
 }
 
 static void
-mqtt(struct text *t, const struct metrics_src *m)
+mqtt(struct text *t, const struct uplink_stats *u)
 {
-	struct uplink_stats u = {0};
-
-	if (m->uplink != NULL)
-		uplink_stats(m->uplink, &u);
 	header(t, "mqtt_connected", "gauge", "1 while connected to the broker.");
-	add(t, "whagent_mqtt_connected %d\n", u.connected);
+	add(t, "whagent_mqtt_connected %d\n", u->connected);
 	header(t, "mqtt_inflight_batches", "gauge", "Batches published, not yet acknowledged.");
-	add(t, "whagent_mqtt_inflight_batches %d\n", u.inflight);
+	add(t, "whagent_mqtt_inflight_batches %d\n", u->inflight);
 	header(t, "mqtt_batches_published_total", "counter", "EventBatch messages published.");
-	add(t, "whagent_mqtt_batches_published_total %" PRIu64 "\n", u.batches);
+	add(t, "whagent_mqtt_batches_published_total %" PRIu64 "\n", u->batches);
 	header(t, "mqtt_events_published_total", "counter", "Events published (resends included).");
-	add(t, "whagent_mqtt_events_published_total %" PRIu64 "\n", u.events);
+	add(t, "whagent_mqtt_events_published_total %" PRIu64 "\n", u->events);
 	header(t, "mqtt_publish_errors_total", "counter",
 	       "Publish failures and batches the broker refused.");
-	add(t, "whagent_mqtt_publish_errors_total %" PRIu64 "\n", u.publish_errors);
+	add(t, "whagent_mqtt_publish_errors_total %" PRIu64 "\n", u->publish_errors);
 	header(t, "mqtt_reconnects_total", "counter", "Connection attempts to the broker.");
-	add(t, "whagent_mqtt_reconnects_total %" PRIu64 "\n", u.reconnects);
+	add(t, "whagent_mqtt_reconnects_total %" PRIu64 "\n", u->reconnects);
 	header(t, "mqtt_backfill_through_seq", "gauge",
 	       "A backlog drains on the backfill lane up to this seq; 0: no backfill.");
-	add(t, "whagent_mqtt_backfill_through_seq %" PRIu64 "\n", u.backfill_through);
+	add(t, "whagent_mqtt_backfill_through_seq %" PRIu64 "\n", u->backfill_through);
 	header(t, "mqtt_acked_above_watermark_events", "gauge",
 	       "Events acknowledged above the contiguous watermark (live lane ahead of backfill).");
-	add(t, "whagent_mqtt_acked_above_watermark_events %" PRIu64 "\n", u.acked_above);
+	add(t, "whagent_mqtt_acked_above_watermark_events %" PRIu64 "\n", u->acked_above);
 	header(t, "snapshots_published_total", "counter", "On-hand snapshots published.");
-	add(t, "whagent_snapshots_published_total %" PRIu64 "\n", u.snapshots);
-	if (u.has_client_cert) {
+	add(t, "whagent_snapshots_published_total %" PRIu64 "\n", u->snapshots);
+	if (u->has_client_cert) {
 		header(t, "client_cert_days_left", "gauge",
 		       "Days until the client certificate expires (negative: expired).");
-		add(t, "whagent_client_cert_days_left %d\n", u.cert_days_left);
+		add(t, "whagent_client_cert_days_left %d\n", u->cert_days_left);
 	}
 }
 
@@ -173,6 +225,7 @@ char *
 metrics_render(const struct metrics_src *m)
 {
 	struct journal_stats st;
+	struct uplink_stats u = {0};
 	struct text t = {.cap = 8192};
 
 	if (journal_stats(m->journal, &st) != WH_OK)
@@ -184,8 +237,11 @@ metrics_render(const struct metrics_src *m)
 	add(&t, "whagent_build_info{version=\"%s\",site=\"%s\"} 1\n", WHAGENT_VERSION,
 	    m->conf->agent.site_id);
 	inputs(&t, m);
+	if (m->uplink != NULL)
+		uplink_stats(m->uplink, &u);
 	journal(&t, m, &st);
-	mqtt(&t, m);
+	sync_state(&t, m, &st, &u);
+	mqtt(&t, &u);
 	http_requests(&t, m);
 	if (t.failed) {
 		wh_free(t.p);

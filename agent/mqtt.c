@@ -48,6 +48,7 @@ struct mqtt {
 	/* the link, for `whagent status` (see uplink_stats) */
 	const char *link;
 	int64_t link_since_ms, last_connect_ms;
+	int64_t down_since_ms; /* when the link last left connected (or the start); 0: up */
 	char last_error[320];
 	int64_t last_error_ms;
 	int error_current;
@@ -73,6 +74,9 @@ record_state(struct mqtt *m, const char *state)
 	if (strcmp(state, "connected") == 0) {
 		m->last_connect_ms = m->link_since_ms;
 		m->error_current = 0;
+		m->down_since_ms = 0;
+	} else if (m->down_since_ms == 0) {
+		m->down_since_ms = m->link_since_ms;
 	}
 	changed(m);
 }
@@ -479,7 +483,7 @@ mqtt_new(const struct conf *c, struct journal *j, struct loop *l, const struct i
 	m->session = session;
 	m->fd = -1;
 	m->link = "disconnected";
-	m->link_since_ms = platform_now_ms();
+	m->link_since_ms = m->down_since_ms = platform_now_ms();
 	snprintf(m->topic_status, sizeof(m->topic_status), "%s/%s/status", c->mqtt.topic_prefix,
 		 c->agent.site_id);
 	if (c->mqtt.password_file[0] &&
@@ -592,6 +596,7 @@ mqtt_stats(const struct mqtt *m, struct uplink_stats *ret)
 	ret->reconnects = m->reconnects;
 	snprintf(ret->link, sizeof(ret->link), "%s", m->link);
 	ret->link_since_ms = m->link_since_ms;
+	ret->down_since_ms = m->down_since_ms;
 	ret->last_connect_ms = m->last_connect_ms;
 	snprintf(ret->last_error, sizeof(ret->last_error), "%s", m->last_error);
 	ret->last_error_ms = m->last_error_ms;

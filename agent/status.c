@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,23 +21,88 @@ status_age_s(int64_t since_ms)
 	return since_ms > 0 ? (platform_now_ms() - since_ms) / 1000 : 0;
 }
 
+void
+status_sync(const struct conf *c, const struct journal_stats *st, const struct status_live *lv,
+	    struct status_sync *ret)
+{
+	int platform = c->mqtt.ack_mode == CONF_ACK_PLATFORM;
+	const char *state = "in sync";
+	int64_t since = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->watermark = platform ? "platform" : "broker";
+	ret->through = platform ? st->platform_acked_through : st->acked_through;
+	if (ret->through > st->last_seq)
+		ret->through = st->last_seq;
+	ret->backlog = st->last_seq - ret->through;
+	ret->broker_backlog =
+		st->last_seq > st->acked_through ? st->last_seq - st->acked_through : 0;
+	ret->oldest_ms = ret->backlog == 0 ? 0
+			 : platform	   ? st->oldest_unconfirmed_ms
+					   : st->oldest_unsent_ms;
+	if (strcmp(lv->mqtt, "disabled") == 0) {
+		state = "no uplink";
+	} else if (strcmp(lv->mqtt, "stopped") == 0) {
+		state = "stopped";
+		since = lv->mqtt_since_ms;
+	} else if (strcmp(lv->mqtt, "connected") != 0) {
+		state = "link down"; /* since it went, not since the latest reconnect attempt */
+		since = lv->mqtt_down_since_ms > 0 ? lv->mqtt_down_since_ms : lv->mqtt_since_ms;
+	} else if (ret->oldest_ms > 0 &&
+		   platform_now_ms() - ret->oldest_ms > c->metrics.lagging_after_s * 1000) {
+		state = "lagging";
+		since = ret->oldest_ms;
+	}
+	snprintf(ret->state, sizeof(ret->state), "%s", state);
+	ret->since_ms = since;
+}
+
+int
+status_unhealthy(const struct conf *c, const struct status_sync *s, char *buf, size_t len)
+{
+	int64_t max = c->http.healthz_max_unsent_s, age;
+
+	if (max <= 0)
+		return 0;
+	if (strcmp(s->state, "link down") == 0 && s->since_ms > 0 &&
+	    (age = status_age_s(s->since_ms)) > max) {
+		snprintf(buf, len,
+			 "MQTT link down for %" PRId64 " s (healthz_max_unsent_s = %" PRId64 ")",
+			 age, max);
+		return 1;
+	}
+	if (s->oldest_ms > 0 && (age = status_age_s(s->oldest_ms)) > max) {
+		snprintf(buf, len,
+			 "oldest event not acknowledged by the %s for %" PRId64
+			 " s (healthz_max_unsent_s = %" PRId64 ")",
+			 s->watermark, age, max);
+		return 1;
+	}
+	return 0;
+}
+
 char *
 status_json(const struct conf *c, const struct journal_stats *st, const struct status_live *lv)
 {
 	cJSON *o = cJSON_CreateObject();
+	struct status_sync sy;
 	char *text;
 
 	if (o == NULL)
 		return NULL;
+	status_sync(c, st, lv, &sy);
 	cJSON_AddStringToObject(o, "site_id", c->agent.site_id);
 	cJSON_AddStringToObject(o, "journal_id", st->journal_id);
 	cJSON_AddNumberToObject(o, "session", (double)st->session);
 	cJSON_AddNumberToObject(o, "last_seq", (double)st->last_seq);
 	cJSON_AddNumberToObject(o, "acked_through", (double)st->acked_through);
 	cJSON_AddNumberToObject(o, "platform_acked_through", (double)st->platform_acked_through);
-	cJSON_AddNumberToObject(o, "backlog", (double)st->backlog);
-	cJSON_AddNumberToObject(o, "oldest_unsent_age_s",
-				(double)status_age_s(st->oldest_unsent_ms));
+	cJSON_AddStringToObject(o, "state", sy.state);
+	cJSON_AddNumberToObject(o, "state_since_ms", (double)sy.since_ms);
+	cJSON_AddStringToObject(o, "sync_watermark", sy.watermark);
+	cJSON_AddNumberToObject(o, "backlog", (double)sy.backlog);
+	cJSON_AddNumberToObject(o, "broker_backlog", (double)sy.broker_backlog);
+	cJSON_AddNumberToObject(o, "oldest_unsent_age_s", (double)status_age_s(sy.oldest_ms));
 	cJSON_AddNumberToObject(o, "quarantined", (double)st->quarantined);
 	cJSON_AddNumberToObject(o, "duplicates", (double)st->duplicates);
 	cJSON_AddNumberToObject(o, "journal_bytes", (double)st->bytes);
@@ -44,10 +110,13 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 	cJSON_AddBoolToObject(o, "agent_running", lv->running);
 	cJSON_AddStringToObject(o, "mqtt", lv->mqtt);
 	cJSON_AddNumberToObject(o, "mqtt_since_ms", (double)lv->mqtt_since_ms);
+	cJSON_AddNumberToObject(o, "mqtt_down_since_ms", (double)lv->mqtt_down_since_ms);
 	cJSON_AddNumberToObject(o, "mqtt_last_connect_ms", (double)lv->last_connect_ms);
 	cJSON_AddStringToObject(o, "mqtt_last_error", lv->last_error);
 	cJSON_AddNumberToObject(o, "mqtt_last_error_ms", (double)lv->last_error_ms);
 	cJSON_AddBoolToObject(o, "mqtt_last_error_current", lv->error_current);
+	cJSON_AddNumberToObject(o, "mqtt_last_error_age_s",
+				(double)status_age_s(lv->last_error_ms));
 	cJSON_AddNumberToObject(o, "mqtt_inflight", lv->inflight);
 	if (lv->journal_note[0] != '\0')
 		cJSON_AddStringToObject(o, "journal_note", lv->journal_note);
@@ -110,6 +179,7 @@ status_set_link(const struct conf *c, const struct livestate *ls, struct status_
 	}
 	snprintf(lv->mqtt, sizeof(lv->mqtt), "%s", ls->mqtt);
 	lv->mqtt_since_ms = ls->since_ms;
+	lv->mqtt_down_since_ms = ls->down_since_ms;
 	set_history(ls, 1, lv);
 	lv->inflight = ls->inflight;
 	lv->backfill_through = ls->backfill_through;

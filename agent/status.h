@@ -5,6 +5,7 @@
 #ifndef WHAGENT_STATUS_H
 #define WHAGENT_STATUS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct conf;
@@ -18,6 +19,7 @@ struct status_live {
 	long pid;      /* the agent's, as recorded at its start; 0: none */
 	char mqtt[32]; /* disabled, connecting, connected, disconnected, stopped */
 	int64_t mqtt_since_ms;
+	int64_t mqtt_down_since_ms; /* when the link last left connected; 0: up or unknown */
 	int64_t last_connect_ms;
 	char last_error[320];
 	int64_t last_error_ms;
@@ -27,6 +29,30 @@ struct status_live {
 	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
 	char acked_ranges[2048];   /* acknowledged above the watermark ("first-last,...") */
 };
+
+/* The one "in sync" answer. The backlog counts against the watermark that deletes: the
+ * platform's acked_through with ack_mode = platform, the broker's otherwise. */
+struct status_sync {
+	const char *watermark;	 /* "platform" or "broker" */
+	uint64_t through;	 /* that watermark */
+	uint64_t backlog;	 /* last_seq - through */
+	uint64_t broker_backlog; /* last_seq - the broker's watermark, in either mode */
+	int64_t oldest_ms;	 /* captured_at of the oldest event past through; 0: none */
+	/* "in sync"; "lagging" (an event waited longer than [metrics] lagging_after_s; since:
+	 * when it was captured); "link down" (MQTT not connected; since: when it went);
+	 * "no uplink" (no [mqtt] host); "stopped" (the agent does not run) */
+	char state[16];
+	int64_t since_ms; /* 0 for "in sync" and "no uplink" */
+};
+
+/* The sync state from the journal's figures st and the link (lv->mqtt, lv->mqtt_since_ms). */
+void status_sync(const struct conf *c, const struct journal_stats *st, const struct status_live *lv,
+		 struct status_sync *ret);
+
+/* Why /healthz should answer 503 beyond the journal: the oldest unacknowledged event or the
+ * link down longer than [input.http] healthz_max_unsent_s (0: never). Writes the reason
+ * into buf and returns 1, or returns 0. */
+int status_unhealthy(const struct conf *c, const struct status_sync *s, char *buf, size_t len);
 
 /* The journal's part (read only): the agent's pid and whether it runs, the salvage report,
  * the acknowledged ranges. Zeroes lv first. */

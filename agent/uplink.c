@@ -3,6 +3,7 @@
  * credentials they share (identity.h), and its figures. Owns no protocol logic itself. */
 #include "uplink.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "codec.h"
@@ -16,6 +17,7 @@
 #include "mem.h"
 #include "mqtt.h"
 #include "sender.h"
+#include "status.h"
 
 struct uplink {
 	const struct conf *conf;
@@ -104,6 +106,9 @@ fill_status(void *arg, struct codec_status *cs)
 {
 	struct uplink *up = arg;
 	struct journal_stats st = {0};
+	struct uplink_stats us;
+	struct status_live lv = {0};
+	struct status_sync sy;
 	uint64_t acked = sender_acked_through(up->sender);
 
 	cs->platform_acked_through = control_platform_acked(up->control);
@@ -111,10 +116,24 @@ fill_status(void *arg, struct codec_status *cs)
 		return;
 	cs->last_seq = st.last_seq;
 	cs->acked_through = acked > st.acked_through ? acked : st.acked_through;
-	cs->backlog = st.last_seq - cs->acked_through;
 	cs->quarantined = st.quarantined;
-	cs->oldest_unsent_age_s =
-		st.oldest_unsent_ms ? (cs->time_ms - st.oldest_unsent_ms) / 1000 : 0;
+	/* the watermarks as this process has them, persisted or not */
+	st.acked_through = cs->acked_through;
+	if (cs->platform_acked_through > st.platform_acked_through)
+		st.platform_acked_through = cs->platform_acked_through;
+	uplink_stats(up, &us);
+	/* a Status is sent over a working link; the offline one is the broker's will */
+	snprintf(lv.mqtt, sizeof(lv.mqtt), "%s", cs->online ? "connected" : "disconnected");
+	status_sync(up->conf, &st, &lv, &sy);
+	cs->sync_watermark = sy.watermark;
+	cs->backlog = sy.backlog;
+	cs->broker_backlog = sy.broker_backlog;
+	cs->oldest_unsent_age_s = sy.oldest_ms ? (cs->time_ms - sy.oldest_ms) / 1000 : 0;
+	snprintf(cs->sync_state, sizeof(cs->sync_state), "%s", sy.state);
+	cs->sync_since_ms = sy.since_ms;
+	snprintf(cs->last_error, sizeof(cs->last_error), "%s", us.last_error);
+	cs->last_error_ms = us.last_error[0] != '\0' ? us.last_error_ms : 0;
+	cs->last_error_current = us.last_error[0] != '\0' && us.error_current;
 }
 
 /* --- the interface --------------------------------------------------------------------- */

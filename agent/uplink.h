@@ -33,6 +33,7 @@ struct uplink_stats {
 	/* The link, for `whagent status` (live state, not journal data): */
 	char link[16];		 /* disconnected, connecting, connected, stopped */
 	int64_t link_since_ms;	 /* when link took that value */
+	int64_t down_since_ms;	 /* when it last left connected (or the start); 0: connected */
 	int64_t last_connect_ms; /* 0: not in this run */
 	char last_error[320];	 /* "": none in this run */
 	int64_t last_error_ms;

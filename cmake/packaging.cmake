@@ -21,6 +21,7 @@ install(FILES ${PKG_DIR}/whagent.conf DESTINATION /etc/whagent)
 install(FILES ${PKG_GEN}/whagent.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${PKG_DIR}/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(FILES ${PKG_GEN}/changelog.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${PKG_DIR}/whagent-alerts.yml DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(PROGRAMS ${PKG_DIR}/consumer/whagent_consumer.py
     DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 # The wire contract, for the reference consumer and the central integration team.

@@ -56,7 +56,7 @@ def test(t):
     files = [l.split()[5] for l in run("dpkg-deb", "-c", deb).stdout.splitlines() if len(l.split()) >= 6]
     eq([f for f in ("./usr/bin/whagent", "./lib/systemd/system/whagent.service", "./etc/whagent/whagent.conf",
                     "./usr/share/man/man1/whagent.1.gz", "./usr/share/doc/whagent/copyright",
-                    "./usr/share/doc/whagent/examples/whagent_consumer.py",
+                    "./usr/share/doc/whagent/examples/whagent_consumer.py", "./usr/share/doc/whagent/whagent-alerts.yml",
                     "./usr/share/whagent/proto/whagent/v1/snapshot.proto") if f not in files], [],
        "files the package lacks")
     if shutil.which("lintian"):

@@ -63,7 +63,7 @@ def test(t):
     st = a.status()
     eq(a.link(st), "connected", "status after the outage")
     eq(st["mqtt_last_error_current"], False, "the outage's error still current once connected")
-    has(a.cli("status").stdout, r"(?m)^earlier error  ", "status text after the outage")
+    has(a.cli("status").stdout, r"(?m)^last error     \d+ (s|min|h) ago \(.*the link has worked since\): ", "status text after the outage")
     # the link's state is live state, not journal data: nothing of it in the journal's meta
     eq(a.sql("SELECT key FROM meta WHERE key LIKE 'mqtt%' OR key = 'backfill_through'"), [],
        "link state written to the journal")

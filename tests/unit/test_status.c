@@ -17,6 +17,7 @@
 #include "journal.h"
 #include "journal_meta.h"
 #include "livestate.h"
+#include "platform.h"
 #include "status.h"
 
 static char host[] = "broker.example", none[] = "", site[] = "S1";
@@ -138,12 +139,73 @@ test_json_keys(void **state)
 	cJSON_free(text);
 }
 
+/* The sync state: the backlog against the watermark that deletes; link down since the link
+ * went (not the latest attempt); lagging past lagging_after_s; healthz past its age. */
+static void
+test_sync(void **state)
+{
+	struct conf c = {.agent.site_id = site, .mqtt.host = host};
+	int64_t now = platform_now_ms();
+	struct journal_stats st = {.last_seq = 20,
+				   .acked_through = 20,
+				   .platform_acked_through = 4,
+				   .oldest_unsent_ms = 0,
+				   .oldest_unconfirmed_ms = now - 10000};
+	struct status_live lv = {.mqtt = "connected", .mqtt_since_ms = now - 60000};
+	struct status_sync sy;
+	char why[200];
+
+	(void)state;
+	c.metrics.lagging_after_s = 60;
+	c.http.healthz_max_unsent_s = 5;
+	c.mqtt.ack_mode = CONF_ACK_BROKER; /* the broker has everything */
+	status_sync(&c, &st, &lv, &sy);
+	assert_string_equal(sy.watermark, "broker");
+	assert_int_equal(sy.backlog, 0);
+	assert_string_equal(sy.state, "in sync");
+	assert_int_equal(sy.since_ms, 0);
+	assert_int_equal(status_unhealthy(&c, &sy, why, sizeof(why)), 0);
+
+	c.mqtt.ack_mode = CONF_ACK_PLATFORM; /* the platform lacks 5-20 */
+	status_sync(&c, &st, &lv, &sy);
+	assert_string_equal(sy.watermark, "platform");
+	assert_int_equal(sy.through, 4);
+	assert_int_equal(sy.backlog, 16);
+	assert_int_equal(sy.broker_backlog, 0);
+	assert_int_equal(sy.oldest_ms, now - 10000);
+	assert_string_equal(sy.state, "in sync"); /* 10 s < lagging_after_s */
+	assert_int_equal(status_unhealthy(&c, &sy, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "oldest event not acknowledged by the platform for"));
+
+	c.metrics.lagging_after_s = 5;
+	status_sync(&c, &st, &lv, &sy);
+	assert_string_equal(sy.state, "lagging");
+	assert_int_equal(sy.since_ms, now - 10000);
+
+	snprintf(lv.mqtt, sizeof(lv.mqtt), "connecting"); /* a reconnect attempt just now */
+	lv.mqtt_since_ms = now;
+	lv.mqtt_down_since_ms = now - 30000;
+	status_sync(&c, &st, &lv, &sy);
+	assert_string_equal(sy.state, "link down");
+	assert_int_equal(sy.since_ms, now - 30000);
+	assert_int_equal(status_unhealthy(&c, &sy, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "MQTT link down for "));
+
+	c.http.healthz_max_unsent_s = 0; /* off */
+	assert_int_equal(status_unhealthy(&c, &sy, why, sizeof(why)), 0);
+
+	snprintf(lv.mqtt, sizeof(lv.mqtt), "disabled");
+	status_sync(&c, &st, &lv, &sy);
+	assert_string_equal(sy.state, "no uplink");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_link_states),
 		cmocka_unit_test(test_json_keys),
+		cmocka_unit_test(test_sync),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
