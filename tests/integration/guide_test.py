@@ -11,8 +11,8 @@ of that section, in order, in one bash session, with
     in the background, waited on until it has subscribed; <!-- guide-test: skip --> not run.
 Every replacement must find its text, so a guide that changes its commands fails here until
 the test follows. Then: the platform (the guide's consumer) printed each event of the guide's
-file and webhook, in seq order, once; the agent reports backlog 0 against the platform's
-watermark, connected; nothing in quarantine.
+file and webhook, in seq order, once; the agent says "in sync", backlog 0 against the
+platform's watermark, connected; nothing in quarantine.
 usage: guide_test.py WHAGENT [ARGS...]"""
 import json
 import os
@@ -149,8 +149,9 @@ exec %s "$cmd" -c %s "$@"
             return json.loads(r.stdout) if r.returncode == 0 else {}
         def in_sync():
             s = status()
-            return s if s.get("backlog") == 0 and s.get("platform_acked_through") == 4 else None
-        st = h.wait_for(in_sync, 60, "the agent never reported backlog 0 with the platform's watermark at 4")
+            return s if s.get("state") == "in sync" and s.get("platform_acked_through") == 4 else None
+        st = h.wait_for(in_sync, 60, "the agent never said 'in sync' with the platform's watermark at 4")
+        eq((st["backlog"], st["sync_watermark"]), (0, "platform"), "backlog against the platform's watermark")
         eq((st["mqtt"], st["quarantined"]), ("connected", 0), "link and quarantine")
     finally:
         if os.path.exists(os.path.join(root, "pids")):
