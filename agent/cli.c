@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -262,8 +263,10 @@ cmd_enroll(const struct args *a)
 				CHECK_SERVICE_USER, strerror(errno));
 			goto out;
 		} else {
+			struct group *gr = getgrgid(pw->pw_gid);
+
 			printf("owner   %s:%s (the service's user), mode 0600\n", pw->pw_name,
-			       pw->pw_name);
+			       gr ? gr->gr_name : "?");
 		}
 	}
 	printf("key     %s (mode 0600; it never leaves this machine)\n", key);
