@@ -126,6 +126,17 @@ def test(t):
     eq(r.returncode, 0, "a split-CA client certificate is refused: " + r.stderr)
     has(r.stderr, r"^whagent check: warning: certificate .*device\.crt does not chain to .*ca\.crt.*split CA",
         "split-CA warning")
+    # and the agent connects with it to a broker that trusts the device CA
+    pki.cert("server", "localhost", "ca", "DNS:localhost,IP:127.0.0.1")
+    split = t.broker("require_certificate true", tls=(pki.p("device-ca", "crt"), pki.p("server", "crt"),
+                                                       pki.p("server", "key")), name="split-broker")
+    a.write_conf(sections=h.mqtt_section(split.port, tls % (pki.p("ca", "crt"), pki.p("device", "crt"),
+                                                            pki.p("device", "key"))))
+    a.start()
+    a.wait_link("connected", what="the agent did not connect with a split-CA certificate")
+    a.stop()
+    shutil.rmtree(a.state)
+    os.makedirs(a.state)
 
     # a broker that does not resolve; CHANGE-ME
     a.write_conf(sections=h.mqtt_section(1883, "allow_insecure = true").replace("127.0.0.1", "no-such-host.invalid"))
