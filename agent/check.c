@@ -151,6 +151,16 @@ check_path(const char *section, const char *key, const char *path, enum conf_pat
 	}
 }
 
+/* Every path the agent will use, the configuration file first (the service reads it too). */
+static void
+check_all_paths(struct check *ck)
+{
+	if (access(ck->conf->path, R_OK) != 0)
+		problem(ck, 1, "configuration file %s: %s cannot read it: %s", ck->conf->path,
+			ck->who, strerror(errno));
+	conf_paths(ck->conf, check_path, ck);
+}
+
 /* The path checks in a child that took the service user's identity; returns its errors. */
 static int
 check_paths_as(struct check *ck, const struct passwd *pw)
@@ -173,7 +183,7 @@ check_paths_as(struct check *ck, const struct passwd *pw)
 			_exit(1);
 		}
 		ck->errors = 0;
-		conf_paths(ck->conf, check_path, ck);
+		check_all_paths(ck);
 		fflush(stdout);
 		fflush(stderr);
 		_exit(ck->errors > 100 ? 100 : ck->errors);
@@ -311,7 +321,7 @@ check_run(const struct conf *c, const char *as_user)
 			printf("# file access tested as %s (run as root to test as the service's "
 			       "user %s)\n",
 			       who, as_user);
-		conf_paths(c, check_path, &ck);
+		check_all_paths(&ck);
 	}
 	check_broker(&ck);
 	check_cert(&ck);

@@ -76,6 +76,11 @@ def check_as_user(t, a, pki):
         eq(len(errors(r)), 1, "errors: %s" % r.stderr)
         has(r.stderr, r"\[mqtt\] keyfile .*client\.key: user %s cannot read it: Permission denied" % user,
             "unreadable key")
+        os.chmod(a.conf, 0o600)
+        r = a.cli("check", "--as-user", user)
+        has(r.stderr, r"configuration file .*whagent\.conf: user %s cannot read it" % user,
+            "a configuration file the service user cannot read")
+        os.chmod(a.conf, 0o644)
         os.chown(key, pwd_uid(user), -1)
         r = a.cli("check", "--as-user", user)
         eq(r.returncode, 0, "check as %s once the key is the user's: %s" % (user, r.stderr))
