@@ -29,6 +29,7 @@
 #define FOLD_CHECK_MS 1000
 #define FOLD_ROWS     100000 /* ledger changes folded as soon as this many wait */
 #define FOLD_MAX_MS   30000  /* and the others after this long */
+#define OUTSIDE_MS    500    /* how often a commit by another process is looked for */
 
 struct agent {
 	const struct agent_opts *opts;
@@ -40,6 +41,8 @@ struct agent {
 	struct uplink *uplink;
 	uint64_t session;
 	struct loop_timer idle_timer, drain_timer, notify_timer, textfile_timer, fold_timer;
+	struct loop_timer outside_timer; /* commits by other processes (requeue) */
+	int64_t data_version;
 	int64_t folded_ms; /* when the ledger's changes were last folded */
 	int64_t watchdog_ms;
 	char status_line[200];
@@ -353,6 +356,21 @@ on_commit(void *arg)
 	uplink_notify(arg);
 }
 
+/* Events another process journaled (`whagent quarantine requeue`) are published at once:
+ * SQLite's data_version, cheap and without any signal or pid to trust, says when. */
+static void
+on_outside_timer(void *arg)
+{
+	struct agent *ag = arg;
+	int64_t v = journal_data_version(ag->journal);
+
+	if (v != ag->data_version) {
+		ag->data_version = v;
+		uplink_notify(ag->uplink);
+	}
+	loop_timer_arm(&ag->outside_timer, OUTSIDE_MS);
+}
+
 static void
 on_drain_deadline(void *arg)
 {
@@ -370,6 +388,33 @@ drain(struct agent *ag)
 	loop_run(ag->loop);
 	loop_timer_del(ag->loop, &ag->drain_timer);
 	uplink_shutdown(ag->uplink);
+}
+
+/* The journal belongs to the site that wrote it: (site_id, journal_id, seq) names an event end
+ * to end. A journal without a site (a new one, or one of an earlier version) takes ours. */
+static int
+check_site(struct agent *ag)
+{
+	char site[128];
+	wh_err err = journal_meta_get(ag->journal, "site_id", site, sizeof(site));
+
+	if (err == WH_ERR_NOTFOUND)
+		err = journal_meta_set(ag->journal, "site_id", ag->conf->agent.site_id);
+	else if (err == WH_OK && strcmp(site, ag->conf->agent.site_id) != 0) {
+		log_errx("journal %s was written by site %s, the configuration says site %s: "
+			 "(site_id, journal_id, seq) would no longer name its events. Restore "
+			 "site_id = %s, or, once its backlog is drained (whagent status), move the "
+			 "journal away or set a new state_dir to start a new journal for site %s",
+			 ag->conf->journal.path, site, ag->conf->agent.site_id, site,
+			 ag->conf->agent.site_id);
+		return -1;
+	}
+	if (err != WH_OK) {
+		log_errx("journal %s: site_id: %s: %s", ag->conf->journal.path, wh_strerror(err),
+			 journal_errmsg(ag->journal));
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -394,6 +439,8 @@ open_journal(struct agent *ag)
 		err = journal_open(ag->conf->journal.path, &jo, &ag->journal);
 	if (err == WH_OK)
 		err = journal_start_session(ag->journal, &ag->session);
+	if (err == WH_OK && check_site(ag) != 0)
+		return -1;
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	if (err == WH_OK)
 		err = journal_meta_set(ag->journal, "agent_pid", pid);
@@ -438,6 +485,9 @@ agent_run(const struct agent_opts *o)
 		journal_on_commit(ag.journal, on_commit, ag.uplink);
 		uplink_on_change(ag.uplink, on_live_change, &ag);
 		write_live(&ag);
+		ag.data_version = journal_data_version(ag.journal);
+		loop_timer_add(ag.loop, &ag.outside_timer, on_outside_timer, &ag);
+		loop_timer_arm(&ag.outside_timer, OUTSIDE_MS);
 	}
 	if (ag.conf->spool.enabled &&
 	    spool_new(ag.conf, ag.journal, ag.loop, &ag.spool, err, sizeof(err)) != WH_OK) {
@@ -475,8 +525,10 @@ agent_run(const struct agent_opts *o)
 	ag.spool = NULL;
 	http_free(ag.http);
 	ag.http = NULL;
-	if (ag.uplink != NULL)
+	if (ag.uplink != NULL) {
+		loop_timer_disarm(&ag.outside_timer);
 		drain(&ag);
+	}
 	fold_ledger(&ag, 1);
 	status = 0;
 out:

@@ -21,8 +21,10 @@ struct cert_info {
 };
 
 /* Parses certfile, checks it matches keyfile and chains to cafile (if given); fills info
- * (not_after stays empty when certfile could not be read). Returns 0, or -1 with why
- * ("certificate expired on ...", "does not match the key", ...). */
+ * (not_after stays empty when certfile could not be read). Returns 0, -1 with why
+ * ("certificate expired on ...", "does not match the key", ...), or 1 with why when all holds
+ * but the chain to cafile: the broker may trust a device CA other than the one that signed
+ * its own certificate (split CA, as with AWS IoT), so that is for the caller to weigh. */
 int cert_check(const char *certfile, const char *keyfile, const char *cafile,
 	       struct cert_info *info, char *why, size_t whylen);
 

@@ -4,6 +4,10 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +18,7 @@
 #include "agent.h"
 #include "conf.h"
 #include "cert.h"
+#include "check.h"
 #include "csv.h"
 #include "intake.h"
 #include "journal.h"
@@ -25,14 +30,21 @@
 #include "record.h"
 #include "status.h"
 
+#define DEFAULT_CONF "/etc/whagent/whagent.conf"
+#define MAX_IDS	     256
+
 struct args {
 	const char *cmd;
 	const char *conf;
 	const char *sub; /* quarantine: list, show, requeue, purge */
-	const char *id;
-	const char *cn;	 /* enroll */
-	const char *out; /* enroll */
-	int force;	 /* enroll */
+	const char *ids[MAX_IDS];
+	int nids;
+	const char *cn;	     /* enroll */
+	const char *out;     /* enroll */
+	const char *input;   /* quarantine requeue --input */
+	const char *as_user; /* check --as-user */
+	int force;	     /* enroll */
+	int all;	     /* quarantine requeue --all */
 	int json;
 	int until_idle;
 };
@@ -41,61 +53,91 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: whagent COMMAND [options]\n"
+		"usage: whagent COMMAND [-c FILE] [options]   (FILE: " DEFAULT_CONF ")\n"
 		"\n"
-		"  run -c FILE [--until-idle]   run the agent in the foreground; --until-idle\n"
+		"  run [--until-idle]           run the agent in the foreground; --until-idle\n"
 		"                               exits once the spool folder is empty and, with an\n"
 		"                               uplink, every event is acknowledged\n"
-		"  check -c FILE                validate the configuration, print effective "
-		"settings\n"
-		"  status -c FILE [--json]      journal id, last seq, watermark, backlog, "
+		"  check [--as-user NAME]       validate the configuration, print effective\n"
+		"                               settings, test files and folders as the service\n"
+		"                               user (run as root; NAME default " CHECK_SERVICE_USER
+		"),\n"
+		"                               the broker's name, certificate, journal's site\n"
+		"  status [--json]              journal id, last seq, watermark, backlog, "
 		"quarantine\n"
-		"  quarantine list -c FILE      records that could not be taken, with reasons\n"
-		"  quarantine show ID -c FILE   one record: reason, position and raw bytes\n"
-		"  quarantine requeue ID -c FILE  validate the raw record again (e.g. after "
-		"fixing\n"
-		"                               a [map.NAME] section) and journal it if valid\n"
-		"  quarantine purge ID -c FILE  delete a quarantined record\n"
-		"  enroll -c FILE [--cn NAME] [--out DIR] [--force]\n"
-		"                               make the device key (EC P-256, mode 0600) and a "
-		"CSR\n"
+		"  quarantine list              records that could not be taken, with reasons\n"
+		"  quarantine show ID           one record: reason, position and raw bytes\n"
+		"  quarantine requeue --all | --input NAME | ID...\n"
+		"                               validate the raw records again (e.g. after fixing\n"
+		"                               a [map.NAME] section) and journal the valid ones;\n"
+		"                               --input: those of one input (spool, http)\n"
+		"  quarantine purge ID          delete a quarantined record\n"
+		"  enroll [--cn NAME] [--out DIR] [--force]\n"
+		"                               make the device key (EC P-256, mode 0600, owned "
+		"by\n"
+		"                               the service user when run as root) and a CSR\n"
 		"                               for the company CA ([identity] O, OU, DNS names)\n"
 		"  help-config                  every configuration key with default and help\n"
 		"  version                      print the version\n"
 		"\n"
-		"Exit status: 0 on success, 1 on error, 2 on a usage error.\n");
+		"Exit status: 0 on success, 1 on an error (check: a problem found; requeue: a\n"
+		"record still invalid), 2 on a usage error.\n");
 }
 
+/* Fills a from argv; on a usage error says which option or word is wrong and returns -1. */
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
+	static const char *const with_value[] = {"-c",	    "--config",	 "--cn", "--out",
+						 "--input", "--as-user", NULL};
+	const char **slot[] = {&a->conf, &a->conf, &a->cn, &a->out, &a->input, &a->as_user};
+
 	memset(a, 0, sizeof(*a));
-	if (argc < 2)
+	if (argc < 2) {
+		fprintf(stderr, "whagent: no command; see whagent --help\n");
 		return -1;
+	}
 	a->cmd = argv[1];
 	for (int i = 2; i < argc; i++) {
-		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
-		    i + 1 < argc)
-			a->conf = argv[++i];
-		else if (strcmp(argv[i], "--json") == 0)
+		int k;
+
+		for (k = 0; with_value[k] != NULL && strcmp(argv[i], with_value[k]) != 0; k++)
+			;
+		if (with_value[k] != NULL) {
+			if (i + 1 >= argc) {
+				fprintf(stderr,
+					"whagent: option %s needs a value; see whagent --help\n",
+					argv[i]);
+				return -1;
+			}
+			*slot[k] = argv[++i];
+		} else if (strcmp(argv[i], "--json") == 0) {
 			a->json = 1;
-		else if (strcmp(argv[i], "--until-idle") == 0)
+		} else if (strcmp(argv[i], "--until-idle") == 0) {
 			a->until_idle = 1;
-		else if (strcmp(argv[i], "--cn") == 0 && i + 1 < argc)
-			a->cn = argv[++i];
-		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-			a->out = argv[++i];
-		else if (strcmp(argv[i], "--force") == 0)
+		} else if (strcmp(argv[i], "--force") == 0) {
 			a->force = 1;
-		else if (argv[i][0] == '-')
+		} else if (strcmp(argv[i], "--all") == 0) {
+			a->all = 1;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "whagent: unknown option %s; see whagent --help\n",
+				argv[i]);
 			return -1;
-		else if (a->sub == NULL)
+		} else if (a->sub == NULL && strcmp(a->cmd, "quarantine") == 0) {
 			a->sub = argv[i];
-		else if (a->id == NULL)
-			a->id = argv[i];
-		else
+		} else if (strcmp(a->cmd, "quarantine") == 0 && a->nids < MAX_IDS) {
+			a->ids[a->nids++] = argv[i];
+		} else {
+			fprintf(stderr,
+				"whagent %s: unexpected argument '%s'; see whagent --help\n",
+				a->cmd, argv[i]);
 			return -1;
+		}
 	}
+	if (a->conf == NULL)
+		a->conf = DEFAULT_CONF;
+	if (a->as_user == NULL)
+		a->as_user = CHECK_SERVICE_USER;
 	return 0;
 }
 
@@ -105,10 +147,6 @@ load_conf(const struct args *a)
 	struct conf *c = NULL;
 	char err[512];
 
-	if (a->conf == NULL) {
-		fprintf(stderr, "whagent %s: -c FILE is required\n", a->cmd);
-		return NULL;
-	}
 	if (conf_load(a->conf, &c, err, sizeof(err)) != WH_OK) {
 		fprintf(stderr, "whagent: %s\n", err);
 		return NULL;
@@ -134,41 +172,24 @@ open_journal(const struct conf *c, int readonly)
 	return j;
 }
 
-/* The client certificate: matches the key, chains to the CA, days left. */
-static int
-check_cert(const struct conf *c)
-{
-	struct cert_info info;
-	char why[512];
-
-	if (c->mqtt.certfile[0] == '\0')
-		return 0;
-	if (cert_check(c->mqtt.certfile, c->mqtt.keyfile, c->mqtt.cafile, &info, why,
-		       sizeof(why)) != 0) {
-		fprintf(stderr, "whagent: %s\n", why);
-		return 1;
-	}
-	printf("# client certificate %s: valid until %s, %d days left%s\n", info.subject,
-	       info.not_after, info.days_left,
-	       info.days_left < c->mqtt.cert_warn_days ? " (renew it: whagent enroll)" : "");
-	return 0;
-}
-
 static int
 cmd_check(const struct args *a)
 {
 	struct conf *c = load_conf(a);
-	int rc;
+	int errors;
 
 	if (c == NULL)
 		return 1;
 	conf_print(c, stdout);
 	conf_check_secrets(c, stderr);
-	rc = check_cert(c);
-	if (rc == 0)
+	errors = check_run(c, a->as_user);
+	if (errors == 0)
 		printf("# %s: configuration is valid\n", a->conf);
+	else
+		fprintf(stderr, "whagent check: %s: %d problem%s to fix (above)\n", a->conf, errors,
+			errors == 1 ? "" : "s");
 	conf_free(c);
-	return rc;
+	return errors == 0 ? 0 : 1;
 }
 
 /* Splits a comma-separated list in place; at most max items. */
@@ -229,6 +250,24 @@ cmd_enroll(const struct args *a)
 			sizeof(why)) != 0) {
 		fprintf(stderr, "whagent enroll: %s\n", why);
 		goto out;
+	}
+	if (geteuid() == 0) {
+		/* the service reads the key, nobody else: a root-owned one it could not */
+		struct passwd *pw = getpwnam(CHECK_SERVICE_USER);
+
+		if (pw == NULL) {
+			printf("note    user %s does not exist: the key stays root's\n",
+			       CHECK_SERVICE_USER);
+		} else if (chown(key, pw->pw_uid, pw->pw_gid) != 0 || chmod(key, 0600) != 0) {
+			fprintf(stderr, "whagent enroll: %s: giving it to user %s: %s\n", key,
+				CHECK_SERVICE_USER, strerror(errno));
+			goto out;
+		} else {
+			struct group *gr = getgrgid(pw->pw_gid);
+
+			printf("owner   %s:%s (the service's user), mode 0600\n", pw->pw_name,
+			       gr ? gr->gr_name : "?");
+		}
 	}
 	printf("key     %s (mode 0600; it never leaves this machine)\n", key);
 	printf("csr     %s\n", csr);
@@ -470,6 +509,19 @@ reparse(const struct held *h, char delim, struct csv_row *hdr, struct csv_row *r
 	return record_from_csv(r, hdr, row, why, whylen);
 }
 
+/* A requeue found the record invalid again: say why, and keep that reason with it (list
+ * must not show the reason of an earlier attempt). */
+static void
+still_invalid(struct journal *j, int64_t id, const char *reason)
+{
+	wh_err err;
+
+	printf("%" PRId64 ": still invalid: %s\n", id, reason);
+	if ((err = journal_quarantine_set_reason(j, id, reason)) != WH_OK)
+		fprintf(stderr, "whagent: quarantine %" PRId64 ": keeping the new reason: %s: %s\n",
+			id, wh_strerror(err), journal_errmsg(j));
+}
+
 static int
 requeue(const struct conf *c, struct journal *j, int64_t id)
 {
@@ -502,7 +554,7 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	event_map_init(&in.map, m ? m->column : NULL);
 	err = reparse(&h, conf_delimiter(c), &hdr, &row, r, out.reason, sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {
-		printf("still invalid: %s\n", out.reason);
+		still_invalid(j, id, out.reason);
 		goto out;
 	}
 	if (err == WH_OK && (err = journal_txn_begin(j, JOURNAL_TXN_APPEND)) == WH_OK) {
@@ -515,7 +567,7 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 		err = intake_record(&in, r, NULL, &raw, &out);
 		if (err == WH_OK && out.result == INTAKE_QUARANTINED) {
 			journal_txn_end(j, WH_ERR_INVAL); /* nothing changes */
-			printf("still invalid: %s\n", out.reason);
+			still_invalid(j, id, out.reason);
 			goto out;
 		}
 		if (err == WH_OK)
@@ -526,7 +578,7 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 		fprintf(stderr, "whagent: requeue: %s: %s\n", wh_strerror(err), journal_errmsg(j));
 		goto out;
 	}
-	printf("%s as seq %" PRIu64 "\n",
+	printf("%" PRId64 ": %s as seq %" PRIu64 "\n", id,
 	       out.result == INTAKE_DUPLICATE ? "duplicate of an event journaled" : "journaled",
 	       out.seq);
 	rc = 0;
@@ -555,21 +607,114 @@ parse_id(const char *s, int64_t *ret)
 	return 0;
 }
 
+/* The ids requeue --all or --input NAME takes, in id order. */
+struct pick {
+	const char *input; /* NULL: all */
+	int64_t *ids;
+	size_t n, cap;
+	int nomem;
+};
+
+static void
+pick_entry(const struct journal_quarantined *q, void *arg)
+{
+	struct pick *p = arg;
+
+	if (p->input != NULL && strcmp(q->input, p->input) != 0)
+		return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		int64_t *ids = wh_realloc(p->ids, cap * sizeof(*ids));
+
+		if (ids == NULL) {
+			p->nomem = 1;
+			return;
+		}
+		p->ids = ids;
+		p->cap = cap;
+	}
+	p->ids[p->n++] = q->id;
+}
+
+/* quarantine requeue --all | --input NAME | ID...: 0 when every record was journaled (or
+ * found a duplicate), 1 when one is still invalid or failed. */
+static int
+cmd_requeue(const struct args *a, const struct conf *c, struct journal *j)
+{
+	struct pick p = {.input = a->input};
+	size_t done = 0;
+	wh_err err;
+	int rc = 1;
+
+	if (a->all || a->input != NULL) {
+		if ((err = journal_quarantine_list(j, pick_entry, &p)) != WH_OK || p.nomem) {
+			fprintf(stderr, "whagent: quarantine requeue: %s\n",
+				p.nomem ? "out of memory" : journal_errmsg(j));
+			goto out;
+		}
+		if (p.n == 0) {
+			printf("nothing quarantined%s%s\n", a->input ? " from input " : "",
+			       a->input ? a->input : "");
+			rc = 0;
+			goto out;
+		}
+	} else {
+		if ((p.ids = wh_malloc((size_t)a->nids * sizeof(*p.ids))) == NULL) {
+			fprintf(stderr, "whagent: out of memory\n");
+			goto out;
+		}
+		for (int i = 0; i < a->nids; i++)
+			if (parse_id(a->ids[i], &p.ids[p.n++]) != 0) {
+				fprintf(stderr, "whagent quarantine requeue: '%s' is not an ID\n",
+					a->ids[i]);
+				rc = 2;
+				goto out;
+			}
+	}
+	for (size_t i = 0; i < p.n; i++)
+		if (requeue(c, j, p.ids[i]) == 0)
+			done++;
+	if (p.n > 1)
+		printf("requeued %zu of %zu; %zu still quarantined (whagent quarantine list)\n",
+		       done, p.n, p.n - done);
+	rc = done == p.n ? 0 : 1;
+out:
+	wh_free(p.ids);
+	return rc;
+}
+
 static int
 cmd_quarantine(const struct args *a)
 {
 	const char *sub = a->sub ? a->sub : "list";
 	int readonly = strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0;
+	int requeue_cmd = strcmp(sub, "requeue") == 0;
 	struct conf *c = NULL;
 	struct journal *j = NULL;
 	int64_t id = 0;
 	wh_err err;
 	int rc = 1;
 
-	if (strcmp(sub, "list") != 0 && parse_id(a->id, &id) != 0) {
-		fprintf(stderr,
-			"whagent quarantine %s: needs the record's ID (see quarantine list)\n",
+	if (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 && !requeue_cmd &&
+	    strcmp(sub, "purge") != 0) {
+		fprintf(stderr, "whagent quarantine: unknown action '%s'; see whagent --help\n",
 			sub);
+		return 2;
+	}
+	if (requeue_cmd) {
+		if ((a->all != 0) + (a->input != NULL) + (a->nids > 0) != 1) {
+			fprintf(stderr, "whagent quarantine requeue: give --all, --input NAME or "
+					"the records' IDs (see quarantine list)\n");
+			return 2;
+		}
+	} else if (a->all || a->input != NULL) {
+		fprintf(stderr, "whagent quarantine %s: --all and --input are for requeue\n", sub);
+		return 2;
+	} else if (strcmp(sub, "list") == 0 ? a->nids != 0
+					    : a->nids != 1 || parse_id(a->ids[0], &id) != 0) {
+		fprintf(stderr, "whagent quarantine %s: %s\n", sub,
+			strcmp(sub, "list") == 0 ? "takes no ID"
+						 : "needs one record ID (see quarantine list)");
 		return 2;
 	}
 	if ((c = load_conf(a)) == NULL || (j = open_journal(c, readonly)) == NULL)
@@ -582,12 +727,8 @@ cmd_quarantine(const struct args *a)
 		err = journal_quarantine_delete(j, id);
 		if (err == WH_OK)
 			printf("purged %" PRId64 "\n", id);
-	} else if (strcmp(sub, "requeue") == 0) {
-		rc = requeue(c, j, id);
-		goto out;
 	} else {
-		fprintf(stderr, "whagent quarantine: unknown action '%s'\n", sub);
-		rc = 2;
+		rc = cmd_requeue(a, c, j);
 		goto out;
 	}
 	if (err != WH_OK) {
@@ -609,17 +750,11 @@ cli_main(int argc, char **argv)
 	struct args a;
 
 	record_json_alloc(); /* every cJSON tree and text of the process through the wrapper */
-	if (parse_args(argc, argv, &a) != 0) {
-		usage(stderr);
+	if (parse_args(argc, argv, &a) != 0)
 		return 2;
-	}
 	if (strcmp(a.cmd, "run") == 0) {
 		struct agent_opts o = {.conf_path = a.conf, .until_idle = a.until_idle};
 
-		if (a.conf == NULL) {
-			fprintf(stderr, "whagent run: -c FILE is required\n");
-			return 2;
-		}
 		return agent_run(&o);
 	}
 	if (strcmp(a.cmd, "check") == 0)
@@ -643,7 +778,6 @@ cli_main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	fprintf(stderr, "whagent: unknown command '%s'\n", a.cmd);
-	usage(stderr);
+	fprintf(stderr, "whagent: unknown command '%s'; see whagent --help\n", a.cmd);
 	return 2;
 }

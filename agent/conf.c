@@ -33,6 +33,14 @@ struct conf_key {
 #define K_RESTART 1u
 /* The key names a file holding a secret: never logged; `check` says when others may read it. */
 #define K_SECRET 2u
+/* For `check`: the key names a file the agent reads (K_FILE), a directory it writes in
+ * (K_DIR), a directory it reads (K_DIRREAD), or a file it writes (its directory: K_PARENT). */
+#define K_FILE	  4u
+#define K_DIR	  8u
+#define K_DIRREAD 16u
+#define K_PARENT  32u
+/* No default in the table: conf_finish derives one from other keys (not required). */
+#define K_DERIVED 64u
 
 static const char *const sync_choices[] = {"full", "normal", NULL};
 static const char *const done_choices[] = {"move", "delete", NULL};
@@ -51,11 +59,11 @@ static const struct conf_key keys[] = {
 	 "site (warehouse) id, used in topics and events; letters, digits, '-', '_', '.'",
 	 K_RESTART},
 	{"agent", "state_dir", CT_STR, OFF(agent.state_dir), "/var/lib/whagent", 1, 4096, NULL,
-	 "directory for the journal and state", K_RESTART},
+	 "directory for the journal and state", K_RESTART | K_DIR},
 	{"agent", "log_level", CT_ENUM, OFF(agent.log_level), "info", 0, 0, level_choices,
 	 "error, warn, info or debug", 0},
 	{"journal", "path", CT_STR, OFF(journal.path), NULL, 1, 4096, NULL,
-	 "journal file (default: state_dir/journal.db)", K_RESTART},
+	 "journal file (default: state_dir/journal.db)", K_RESTART | K_PARENT | K_DERIVED},
 	{"journal", "max_bytes", CT_SIZE, OFF(journal.max_bytes), "512MiB", 1 << 20, I64MAX, NULL,
 	 "byte budget of the journal; at the budget inputs are refused (back-pressure)", 0},
 	{"journal", "reserve_bytes", CT_SIZE, OFF(journal.reserve_bytes), "64MiB", 0, I64MAX, NULL,
@@ -69,9 +77,10 @@ static const struct conf_key keys[] = {
 	{"journal", "commit_ms", CT_INT, OFF(journal.commit_ms), "100", 1, 10000, NULL,
 	 "group commit: milliseconds per transaction at most", 0},
 	{"input.spool", "dir", CT_STR, OFF(spool.dir), NULL, 1, 4096, NULL,
-	 "spool folder the WMS drops *.csv and *.jsonl files into", K_RESTART},
+	 "spool folder the WMS drops *.csv and *.jsonl files into", K_RESTART | K_DIR},
 	{"input.spool", "done_dir", CT_STR, OFF(spool.done_dir), NULL, 1, 4096, NULL,
-	 "where finished files go (default: dir/done; same file system as dir)", K_RESTART},
+	 "where finished files go (default: dir/done; same file system as dir)",
+	 K_RESTART | K_DIR | K_DERIVED},
 	{"input.spool", "on_done", CT_ENUM, OFF(spool.on_done), "move", 0, 0, done_choices,
 	 "move finished files to done_dir, or delete them", K_RESTART},
 	{"input.spool", "settle_ms", CT_INT, OFF(spool.settle_ms), "2000", 0, 3600000, NULL,
@@ -95,11 +104,11 @@ static const struct conf_key keys[] = {
 	{"input.http", "hmac_secret_file", CT_STR, OFF(http.hmac_secret_file), "", 0, 4096, NULL,
 	 "file holding the shared secret: every POST must carry X-Whagent-Signature: "
 	 "sha256=<hex HMAC-SHA256 of the body>",
-	 K_RESTART | K_SECRET},
+	 K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "tls_certfile", CT_STR, OFF(http.tls_certfile), "", 0, 4096, NULL,
-	 "certificate (PEM) for HTTPS", K_RESTART},
+	 "certificate (PEM) for HTTPS", K_RESTART | K_FILE},
 	{"input.http", "tls_keyfile", CT_STR, OFF(http.tls_keyfile), "", 0, 4096, NULL,
-	 "private key (PEM) for HTTPS", K_RESTART | K_SECRET},
+	 "private key (PEM) for HTTPS", K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "source", CT_STR, OFF(http.source), "wms", 1, 64, NULL,
 	 "source name: (source, txn_id) is unique; the same as the spool's to dedupe across", 0},
 	{"input.http", "map", CT_STR, OFF(http.map), "", 0, 64, NULL,
@@ -113,7 +122,7 @@ static const struct conf_key keys[] = {
 	 0},
 	{"metrics", "textfile", CT_STR, OFF(metrics.textfile), "", 0, 4096, NULL,
 	 "write the Prometheus metrics to this file too (node_exporter textfile collector)",
-	 K_RESTART},
+	 K_RESTART | K_PARENT},
 	{"metrics", "textfile_interval_s", CT_INT, OFF(metrics.textfile_interval_s), "15", 1, 3600,
 	 NULL, "how often the textfile is rewritten", 0},
 	{"metrics", "lagging_after_s", CT_INT, OFF(metrics.lagging_after_s), "300", 1, 2592000,
@@ -136,19 +145,20 @@ static const struct conf_key keys[] = {
 	{"mqtt", "cafile", CT_STR, OFF(mqtt.cafile), "", 0, 4096, NULL,
 	 "CA certificate(s) to verify the broker: turns TLS on (1.2 or newer, host name "
 	 "verified)",
-	 K_RESTART},
+	 K_RESTART | K_FILE},
 	{"mqtt", "capath", CT_STR, OFF(mqtt.capath), "", 0, 4096, NULL,
-	 "directory of CA certificates (alternative to cafile)", K_RESTART},
+	 "directory of CA certificates (alternative to cafile)", K_RESTART | K_DIRREAD},
 	{"mqtt", "certfile", CT_STR, OFF(mqtt.certfile), "", 0, 4096, NULL,
-	 "client certificate for mutual TLS (with keyfile)", 0},
+	 "client certificate for mutual TLS (with keyfile)", K_FILE},
 	{"mqtt", "keyfile", CT_STR, OFF(mqtt.keyfile), "", 0, 4096, NULL,
-	 "client private key for mutual TLS", K_SECRET},
+	 "client private key for mutual TLS", K_SECRET | K_FILE},
 	{"mqtt", "allow_insecure", CT_ENUM, OFF(mqtt.allow_insecure), "false", 0, 0, bool_choices,
 	 "allow plain TCP to a broker that is not on this machine", K_RESTART},
 	{"mqtt", "username", CT_STR, OFF(mqtt.username), "", 0, 256, NULL, "MQTT user name",
 	 K_RESTART},
 	{"mqtt", "password_file", CT_STR, OFF(mqtt.password_file), "", 0, 4096, NULL,
-	 "file holding the MQTT password (first line; never logged)", K_RESTART | K_SECRET},
+	 "file holding the MQTT password (first line; never logged)",
+	 K_RESTART | K_SECRET | K_FILE},
 	{"mqtt", "ack_mode", CT_ENUM, OFF(mqtt.ack_mode), "broker", 0, 0, ack_choices,
 	 "broker: the broker's PUBACK lets an event be pruned (after retention_s); platform: "
 	 "only the central platform's PlatformAck on PREFIX/SITE/ack does",
@@ -176,7 +186,8 @@ static const struct conf_key keys[] = {
 	{"mqtt", "cert_warn_days", CT_INT, OFF(mqtt.cert_warn_days), "30", 0, 3650, NULL,
 	 "warn when the client certificate expires within this many days", 0},
 	{"mqtt", "command_pubkey", CT_STR, OFF(mqtt.command_pubkey), "", 0, 4096, NULL,
-	 "PEM public key of the central platform: commands must be signed with it", K_RESTART},
+	 "PEM public key of the central platform: commands must be signed with it",
+	 K_RESTART | K_FILE},
 	{"mqtt", "command_max_skew_s", CT_INT, OFF(mqtt.command_max_skew_s), "300", 1, 86400, NULL,
 	 "signed commands issued further from this clock are refused", K_RESTART},
 	{"mqtt", "backfill_after_s", CT_INT, OFF(mqtt.backfill_after_s), "60", 0, 31536000, NULL,
@@ -861,6 +872,35 @@ conf_check_secrets(const struct conf *c, FILE *f)
 }
 
 void
+conf_paths(const struct conf *c, conf_path_cb cb, void *arg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *v;
+		enum conf_path_kind kind;
+
+		if ((strcmp(keys[i].section, "input.spool") == 0 && !c->spool.enabled) ||
+		    (strcmp(keys[i].section, "input.http") == 0 && !c->http.enabled) ||
+		    (strcmp(keys[i].section, "mqtt") == 0 && c->mqtt.host[0] == '\0') ||
+		    (c->spool.on_done == CONF_DONE_DELETE && strcmp(keys[i].name, "done_dir") == 0))
+			continue;
+		if (keys[i].flags & K_FILE)
+			kind = CONF_PATH_READ;
+		else if (keys[i].flags & K_DIR)
+			kind = CONF_PATH_DIR;
+		else if (keys[i].flags & K_DIRREAD)
+			kind = CONF_PATH_DIRREAD;
+		else if (keys[i].flags & K_PARENT)
+			kind = CONF_PATH_WRITE;
+		else
+			continue;
+		v = *(char *const *)((const char *)c + keys[i].offset);
+		if (v != NULL && v[0] != '\0')
+			cb(keys[i].section, keys[i].name, v, kind, (keys[i].flags & K_SECRET) != 0,
+			   arg);
+	}
+}
+
+void
 conf_print_help(FILE *f)
 {
 	const char *section = "";
@@ -876,7 +916,10 @@ conf_print_help(FILE *f)
 			choices_text(keys[i].choices, list, sizeof(list));
 			fprintf(f, "  %-18s one of: %s\n", "", list);
 		}
-		fprintf(f, "  %-18s default: %s%s\n", "", keys[i].def ? keys[i].def : "(required)",
+		fprintf(f, "  %-18s default: %s%s\n", "",
+			keys[i].def		    ? keys[i].def
+			: keys[i].flags & K_DERIVED ? "derived, see above"
+						    : "none, required",
 			keys[i].flags & K_RESTART ? "; a change needs a restart" : "");
 	}
 	fprintf(f, "\n[map.NAME]\n  FIELD = COLUMN     read canonical FIELD from the WMS's COLUMN;"

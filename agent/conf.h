@@ -152,6 +152,18 @@ int conf_restart_keys(const struct conf *running, const struct conf *next, char 
 /* Writes a warning line to f for every secret file (password, keys, HMAC secret) that others
  * than its owner may read, or that cannot be read; returns how many. */
 int conf_check_secrets(const struct conf *c, FILE *f);
+/* What the agent does with the path a key names, for `whagent check`. */
+enum conf_path_kind {
+	CONF_PATH_READ,	   /* a file it reads */
+	CONF_PATH_DIRREAD, /* a directory it reads */
+	CONF_PATH_DIR,	   /* a directory it creates files in */
+	CONF_PATH_WRITE,   /* a file it writes (its directory must take new files) */
+};
+typedef void (*conf_path_cb)(const char *section, const char *key, const char *path,
+			     enum conf_path_kind kind, int secret, void *arg);
+/* Calls cb for every path the configuration names and the agent will use (sections not in
+ * use skipped), in key-table order. */
+void conf_paths(const struct conf *c, conf_path_cb cb, void *arg);
 /* Writes every key with its default and help text to f. */
 void conf_print_help(FILE *f);
 

@@ -311,6 +311,18 @@ journal_on_commit(struct journal *j, void (*cb)(void *arg), void *arg)
 	j->commit_arg = arg;
 }
 
+int64_t
+journal_data_version(struct journal *j)
+{
+	sqlite3_stmt *s = j->st[ST_DATA_VERSION];
+	int64_t v = -1;
+
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return v;
+}
+
 wh_err
 journal_need_write(struct journal *j)
 {
@@ -604,6 +616,21 @@ journal_quarantine_delete(struct journal *j, int64_t id)
 		return err;
 	sqlite3_bind_int64(j->st[ST_QUAR_DEL], 1, id);
 	err = journal_run(j, ST_QUAR_DEL);
+	if (err == WH_OK && sqlite3_changes(j->db) != 1)
+		err = WH_ERR_NOTFOUND;
+	return journal_txn_end(j, err);
+}
+
+wh_err
+journal_quarantine_set_reason(struct journal *j, int64_t id, const char *reason)
+{
+	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
+
+	if (err != WH_OK)
+		return err;
+	sqlite3_bind_int64(j->st[ST_QUAR_REASON], 1, id);
+	sqlite3_bind_text(j->st[ST_QUAR_REASON], 2, reason, -1, SQLITE_STATIC);
+	err = journal_run(j, ST_QUAR_REASON);
 	if (err == WH_OK && sqlite3_changes(j->db) != 1)
 		err = WH_ERR_NOTFOUND;
 	return journal_txn_end(j, err);

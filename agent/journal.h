@@ -73,6 +73,9 @@ wh_err journal_room(struct journal *j);
 
 /* cb is called after each commit that appended events (the uplink's cue). */
 void journal_on_commit(struct journal *j, void (*cb)(void *arg), void *arg);
+/* SQLite's data_version: it changes when another process (a `whagent quarantine requeue`)
+ * committed to the journal since the last call; our own commits leave it. -1 on an error. */
+int64_t journal_data_version(struct journal *j);
 
 /* Commit latency of APPEND transactions (the inputs' group commits), in seconds, Prometheus
  * style: cumulative counts per upper bound. */

@@ -36,4 +36,8 @@ wh_err journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_
  * there is none. */
 wh_err journal_quarantine_delete(struct journal *j, int64_t id);
 
+/* Replaces entry id's reason (a requeue found it invalid for another reason), in the caller's
+ * transaction or one of its own; WH_ERR_NOTFOUND when there is none. */
+wh_err journal_quarantine_set_reason(struct journal *j, int64_t id, const char *reason);
+
 #endif

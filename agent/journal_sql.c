@@ -68,6 +68,8 @@ static const char *const sql[ST_COUNT] = {
 	[ST_QUAR_GET] = "SELECT id, input, source, position, received_at, reason, format, context,"
 			" raw FROM quarantine WHERE id = ?1",
 	[ST_QUAR_DEL] = "DELETE FROM quarantine WHERE id = ?1",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
+	[ST_QUAR_REASON] = "UPDATE quarantine SET reason = ?2 WHERE id = ?1",
 	[ST_QUAR_COUNT] = "SELECT count(*) FROM quarantine",
 	[ST_CUR_GET] = "SELECT position FROM cursor WHERE name = ?1",
 	[ST_CUR_SET] = "INSERT INTO cursor(name, position, updated_at) VALUES(?1, ?2, ?3)"

@@ -18,8 +18,16 @@ def test(t):
     has(a.cli("help-config", conf=False).stdout, "max_bytes", "help-config does not list keys")
     ok(a.cli("frobnicate", conf=False).returncode != 0, "unknown command accepted")
     # The shipped example configuration is valid (with its placeholder filled in).
+    # (the folders the package makes are the test's own here)
+    os.makedirs(t.path("var/spool"), exist_ok=True)
     shipped = open(os.path.join(h.TOP, "packaging/whagent.conf")).read().replace(
-        "\nsite_id = CHANGE-ME\n", "\nsite_id = IT\n")
+        "/var/spool/whagent", t.path("var/spool")).replace("/var/lib/whagent", t.path("var/lib"))
+    r = a.cli("check", "-c", t.write("shipped.conf", shipped), conf=False)
+    eq(r.returncode, 1, "check accepts the placeholder site_id")
+    has(r.stderr, r"^whagent check: error: \[agent\] site_id = CHANGE-ME is a placeholder", "CHANGE-ME")
+    has(r.stderr, r"^whagent check: warning: \[mqtt\] host is empty: no uplink", "empty host")
+    eq(h.count(r.stderr, "error:"), 1, "errors besides the placeholder: " + r.stderr)
+    shipped = shipped.replace("\nsite_id = CHANGE-ME\n", "\nsite_id = IT\n")
     r = a.cli("check", "-c", t.write("shipped.conf", shipped), conf=False)
     eq(r.returncode, 0, "packaging/whagent.conf does not pass check: %s" % r.stderr)
 
@@ -56,6 +64,7 @@ def test(t):
     r = a.cli("quarantine", "requeue", "1")
     ok(r.returncode != 0, "requeue took an invalid record")
     has(r.stdout, r"still invalid: column Item \(or sku\) is required", "requeue reason")
+    ok(a.cli("quarantine", "requeue").returncode == 2, "requeue without ids: usage")
 
     a.edit_conf("sku = Item", "sku = ItemNo")
     has(a.cli("quarantine", "requeue", "1").stdout, "journaled as seq 1", "requeue 1")

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 
 import harness as h
-from harness import eq, ok
+from harness import eq, has, ok
 
 
 def run(*argv, **kw):
@@ -79,8 +79,25 @@ def test(t):
     if shutil.which("systemd-analyze"):
         r = run("systemd-analyze", "verify", "/lib/systemd/system/whagent.service")
         eq((r.returncode, r.stdout + r.stderr), (0, ""), "systemd-analyze verify")
-    r = run("runuser", "-u", "whagent", "--", "whagent", "check", "-c", "/etc/whagent/whagent.conf")
-    eq(r.returncode, 0, "the shipped configuration fails check: %s" % r.stderr)
+    # The shipped configuration passes check but for its placeholder site_id, as the service
+    # user and as root (which tests as the service user).
+    for argv in (["runuser", "-u", "whagent", "--", "whagent", "check"], ["whagent", "check"]):
+        r = run(*argv)
+        eq((r.returncode, [l for l in r.stderr.splitlines() if " error: " in l]),
+           (1, ["whagent check: error: [agent] site_id = CHANGE-ME is a placeholder: set the warehouse's id"]),
+           "%s on the shipped configuration: %s" % (" ".join(argv), r.stderr))
+    conf = open("/etc/whagent/whagent.conf").read().replace("\nsite_id = CHANGE-ME\n", "\nsite_id = PKG\n")
+    with open("/etc/whagent/whagent.conf", "w") as f:
+        f.write(conf)
+    r = run("whagent", "check")
+    eq(r.returncode, 0, "the shipped configuration with a site_id fails check: %s" % r.stderr)
+    has(r.stdout, "file access tested as user whagent", "root's check tests as the service user")
+    # enroll as root: the key is the service user's alone
+    os.makedirs(t.path("enroll"), exist_ok=True)
+    os.chmod(t.work, 0o755)
+    r = run("whagent", "enroll", "--out", t.path("enroll"))
+    eq(r.returncode, 0, "enroll: %s" % (r.stdout + r.stderr))
+    eq(mode(t.path("enroll/client.key")), "whagent:whagent:600", "enrolled key")
     # The installed layout works for the service user: a sample file is taken and journaled.
     sample = "/var/spool/whagent/20260301-0915-webshop.jsonl"
     shutil.copyfile(os.path.join(h.TOP, "tests/data/sample/20260301-0915-webshop.jsonl"), sample)
