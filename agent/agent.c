@@ -467,6 +467,12 @@ agent_run(const struct agent_opts *o)
 		return 1;
 	}
 	log_set_level((enum log_level)ag.conf->agent.log_level);
+	if (conf_site_placeholder(ag.conf->agent.site_id)) {
+		log_errx("%s: [agent] site_id = %s is a placeholder: set the warehouse's id (the "
+			 "journal is made for it), then start again",
+			 o->conf_path, ag.conf->agent.site_id);
+		goto out;
+	}
 	/* The loop first: its signal handlers turn an early SIGTERM into a clean stop. */
 	if ((e = loop_new(&ag.loop)) != WH_OK) {
 		log_errx("event loop: %s", wh_strerror(e));

@@ -196,25 +196,6 @@ check_paths_as(struct check *ck, const struct passwd *pw)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-/* site_id is still the shipped placeholder (or another obvious one). */
-static int
-placeholder(const char *s)
-{
-	static const char *const words[] = {"change-me", "changeme", "change_me", "example",
-					    "your-site", "todo",     "xxx",	  NULL};
-
-	char low[128];
-	size_t n = 0;
-
-	for (; s[n] != '\0' && n + 1 < sizeof(low); n++)
-		low[n] = (char)(s[n] >= 'A' && s[n] <= 'Z' ? s[n] - 'A' + 'a' : s[n]);
-	low[n] = '\0';
-	for (int i = 0; words[i] != NULL; i++)
-		if (strcmp(low, words[i]) == 0 || (strlen(words[i]) > 4 && strstr(low, words[i])))
-			return 1;
-	return 0;
-}
-
 static void
 check_broker(struct check *ck)
 {
@@ -296,7 +277,7 @@ check_run(const struct conf *c, const char *as_user)
 	struct passwd *pw = NULL;
 	char who[128];
 
-	if (placeholder(c->agent.site_id))
+	if (conf_site_placeholder(c->agent.site_id))
 		problem(&ck, 1, "[agent] site_id = %s is a placeholder: set the warehouse's id",
 			c->agent.site_id);
 	if (geteuid() == 0) {

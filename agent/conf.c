@@ -843,6 +843,24 @@ conf_restart_keys(const struct conf *running, const struct conf *next, char *buf
 }
 
 int
+conf_site_placeholder(const char *s)
+{
+	static const char *const words[] = {"change-me", "changeme", "change_me", "example",
+					    "your-site", "todo",     "xxx",	  NULL};
+
+	char low[128];
+	size_t n = 0;
+
+	for (; s[n] != '\0' && n + 1 < sizeof(low); n++)
+		low[n] = (char)(s[n] >= 'A' && s[n] <= 'Z' ? s[n] - 'A' + 'a' : s[n]);
+	low[n] = '\0';
+	for (int i = 0; words[i] != NULL; i++)
+		if (strcmp(low, words[i]) == 0 || (strlen(words[i]) > 4 && strstr(low, words[i])))
+			return 1;
+	return 0;
+}
+
+int
 conf_check_secrets(const struct conf *c, FILE *f)
 {
 	int warned = 0;

@@ -149,6 +149,9 @@ void conf_print(const struct conf *c, FILE *f);
  * is "[input.http] (the section)"), and returns how many (0: next can be applied as it is).
  * The key table's K_RESTART flags say which keys need a restart. */
 int conf_restart_keys(const struct conf *running, const struct conf *next, char *buf, size_t len);
+/* Whether site_id is still the shipped placeholder (CHANGE-ME) or another obvious one: the
+ * agent refuses to start with it (a journal made under it would belong to no site). */
+int conf_site_placeholder(const char *site_id);
 /* Writes a warning line to f for every secret file (password, keys, HMAC secret) that others
  * than its owner may read, or that cannot be read; returns how many. */
 int conf_check_secrets(const struct conf *c, FILE *f);

@@ -150,6 +150,11 @@ def test(t):
     has(r.stderr, r"\[mqtt\] host no-such-host\.invalid does not resolve", "resolve")
     a.edit_conf("site_id = .*", "site_id = CHANGE-ME")
     has(a.cli("check").stderr, r"site_id = CHANGE-ME is a placeholder", "CHANGE-ME")
+    # the agent refuses to start with it, and makes no journal for that non-site
+    r = a.cli("run", timeout=30)
+    eq(r.returncode, 1, "run with site_id = CHANGE-ME")
+    has(r.stderr, r"site_id = CHANGE-ME is a placeholder", "run's message")
+    ok(not os.path.exists(a.db), "run made a journal for site CHANGE-ME")
 
     # site_id: kept in the journal; another is refused at start and by check
     broker = t.broker()
