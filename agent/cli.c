@@ -461,6 +461,10 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 		    ? (c->http.map[0] ? conf_map_find(c, c->http.map) : NULL)
 		    : (c->spool.map[0] ? conf_map_find(c, c->spool.map) : NULL);
 	event_map_init(&in.map, m ? m->column : NULL);
+	in.map.tz = strcmp(h.input, "http") == 0 ? c->http.timezone : c->spool.timezone;
+	in.map.tz = in.map.tz[0] ? in.map.tz : NULL;
+	in.map.decimal =
+		(strcmp(h.input, "http") == 0 ? c->http.decimal : c->spool.decimal) ? ',' : '.';
 	err = reparse(&h, conf_delimiter(c), &hdr, &row, r, out.reason, sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {
 		printf("still invalid: %s\n", out.reason);

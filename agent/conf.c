@@ -37,6 +37,7 @@ struct conf_key {
 static const char *const sync_choices[] = {"full", "normal", NULL};
 static const char *const done_choices[] = {"move", "delete", NULL};
 static const char *const delim_choices[] = {"comma", "semicolon", "tab", "pipe", NULL};
+static const char *const decimal_choices[] = {"point", "comma", NULL};
 static const char *const protocol_choices[] = {"mqtt5", "mqtt311", NULL};
 static const char *const bool_choices[] = {"false", "true", NULL};
 static const char *const ack_choices[] = {"broker", "platform", NULL};
@@ -44,7 +45,12 @@ static const char *const ship_choices[] = {"bin", "staging", NULL};
 static const char *const level_choices[] = {"", "", "", "error", "warn", "", "info", "debug", NULL};
 
 #define OFF(m) offsetof(struct conf, m)
-#define I64MAX INT64_MAX
+#define TZ_HELP                                                                                    \
+	"IANA time zone (like Europe/Berlin) of WMS times without offset, DST included; an "       \
+	"ambiguous time takes the earlier instant, a skipped one is quarantined (empty: the "      \
+	"offset is required)"
+#define DECIMAL_HELP "decimal separator of quantities: point (12.5) or comma (12,5)"
+#define I64MAX	     INT64_MAX
 
 static const struct conf_key keys[] = {
 	{"agent", "site_id", CT_STR, OFF(agent.site_id), NULL, 1, 64, NULL,
@@ -86,6 +92,9 @@ static const struct conf_key keys[] = {
 	 "CSV field delimiter: comma, semicolon, tab or pipe", 0},
 	{"input.spool", "max_record_bytes", CT_SIZE, OFF(spool.max_record_bytes), "64KiB", 1024,
 	 16 << 20, NULL, "longest record (line) taken; longer ones are quarantined", K_RESTART},
+	{"input.spool", "timezone", CT_STR, OFF(spool.timezone), "", 0, 64, NULL, TZ_HELP, 0},
+	{"input.spool", "decimal", CT_ENUM, OFF(spool.decimal), "point", 0, 0, decimal_choices,
+	 DECIMAL_HELP, 0},
 	{"input.http", "listen", CT_STR, OFF(http.listen), "127.0.0.1:8088", 3, 64, NULL,
 	 "address:port of the webhook listener; an address off this machine needs TLS", K_RESTART},
 	{"input.http", "max_body_bytes", CT_SIZE, OFF(http.max_body_bytes), "1MiB", 1024, 64 << 20,
@@ -106,6 +115,9 @@ static const struct conf_key keys[] = {
 	 "name of a [map.NAME] section for the JSON keys (empty: canonical names)", 0},
 	{"input.http", "timeout_s", CT_INT, OFF(http.timeout_s), "30", 1, 3600, NULL,
 	 "idle connections are closed after this long", K_RESTART},
+	{"input.http", "timezone", CT_STR, OFF(http.timezone), "", 0, 64, NULL, TZ_HELP, 0},
+	{"input.http", "decimal", CT_ENUM, OFF(http.decimal), "point", 0, 0, decimal_choices,
+	 DECIMAL_HELP, 0},
 	{"metrics", "textfile", CT_STR, OFF(metrics.textfile), "", 0, 4096, NULL,
 	 "write the Prometheus metrics to this file too (node_exporter textfile collector)",
 	 K_RESTART},
@@ -594,6 +606,9 @@ check_http(struct conf *c, struct parse_state *ps)
 	}
 	if (why == NULL && c->http.map[0] != '\0' && conf_map_find(c, c->http.map) == NULL)
 		why = "map names no [map.NAME] section";
+	if (why == NULL && c->http.timezone[0] != '\0' && !event_zone_known(c->http.timezone))
+		why = "timezone names no zone of the system tz database (like Europe/Berlin; "
+		      "see /usr/share/zoneinfo)";
 	if (why != NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [input.http] %s", ps->path, why);
 		return WH_ERR_CONF;
@@ -641,6 +656,20 @@ conf_finish(struct conf *c, struct parse_state *ps)
 			snprintf(ps->err, ps->errlen,
 				 "%s: [input.spool] map = %s: no [map.%s] section", ps->path,
 				 c->spool.map, c->spool.map);
+			return WH_ERR_CONF;
+		}
+		if (c->spool.timezone[0] != '\0' && !event_zone_known(c->spool.timezone)) {
+			snprintf(ps->err, ps->errlen,
+				 "%s: [input.spool] timezone = %s: no such zone in the system tz "
+				 "database (like Europe/Berlin; see /usr/share/zoneinfo)",
+				 ps->path, c->spool.timezone);
+			return WH_ERR_CONF;
+		}
+		if (c->spool.decimal == 1 && c->spool.delimiter == 0) {
+			snprintf(ps->err, ps->errlen,
+				 "%s: [input.spool] decimal = comma needs a delimiter other than "
+				 "comma (semicolon, tab or pipe)",
+				 ps->path);
 			return WH_ERR_CONF;
 		}
 	}

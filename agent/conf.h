@@ -55,6 +55,8 @@ struct conf_spool {   /* input_spool.c */
 	char *source;
 	long delimiter; /* enum conf_delim */
 	int64_t max_record_bytes;
+	char *timezone; /* IANA zone of WMS times without offset; "" none */
+	long decimal;	/* 0 point, 1 comma */
 };
 
 struct conf_http {    /* input_http.c */
@@ -68,6 +70,8 @@ struct conf_http {    /* input_http.c */
 	char *source;
 	char *map;
 	long timeout_s;
+	char *timezone; /* IANA zone of WMS times without offset; "" none */
+	long decimal;	/* 0 point, 1 comma */
 };
 
 struct conf_metrics { /* metrics.c (the textfile timer in agent.c) */

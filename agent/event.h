@@ -58,6 +58,8 @@ enum event_kind {
 /* Which column (or JSON key) each field is read from, besides the field's own name. */
 struct event_map {
 	const char *column[EF_COUNT]; /* borrowed */
+	const char *tz;		      /* IANA zone for times without offset; NULL: required */
+	char decimal;		      /* the decimal point of quantities: '.' or ',' */
 };
 
 struct event {
@@ -79,7 +81,7 @@ const char *event_kind_name(enum event_kind kind);
 const char *event_biz_step(enum event_kind kind);
 
 /* Fills m from columns (indexed by field, NULL entries keep the field's name; columns may
- * be NULL). Borrows the strings. */
+ * be NULL), with no time zone and '.' as decimal point. Borrows the strings. */
 void event_map_init(struct event_map *m, char *const *columns);
 
 /* The field the column called name feeds under m, or -1 (a free attribute). */
@@ -99,5 +101,16 @@ void event_id(const char *source, const char *source_key, uint8_t out[EVENT_ID_L
 int event_parse_qty(const char *s, int64_t *ret_milli);
 /* Parses RFC 3339 date-time with a zone offset. 0 or -1. */
 int event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min);
+/* event_parse_qty with point as the decimal separator ('.' or ','). */
+int event_parse_qty_sep(const char *s, char point, int64_t *ret_milli);
+/* As event_parse_time, but with tz (an IANA zone name, or NULL) a time without offset is a
+ * local time in tz, resolved with the system tz database, DST included: an ambiguous time
+ * (the hour repeated when clocks go back) takes the earlier instant (the offset before the
+ * change); a time that does not exist (the hour skipped) gives -2. The offset the time was
+ * resolved to is stored. TZ is changed only during the call. 0, -1 or -2. */
+int event_parse_time_in(const char *s, const char *tz, int64_t *ret_ms, int32_t *ret_offset_min);
+/* 1 if name is a zone of the system tz database (a TZif file under TZDIR or
+ * /usr/share/zoneinfo), 0 if not. */
+int event_zone_known(const char *name);
 
 #endif

@@ -657,6 +657,8 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&h->intake.map, m ? m->column : NULL);
+	h->intake.map.tz = c->http.timezone[0] ? c->http.timezone : NULL;
+	h->intake.map.decimal = c->http.decimal == 1 ? ',' : '.';
 	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
 	loop_timer_add(l, &h->flush_timer, on_flush, h);
 	if ((err = load_secrets(h, c, why, whylen)) != WH_OK ||
@@ -706,6 +708,8 @@ http_reconfigure(struct http *h, const struct conf *c)
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&h->intake.map, m ? m->column : NULL);
+	h->intake.map.tz = c->http.timezone[0] ? c->http.timezone : NULL;
+	h->intake.map.decimal = c->http.decimal == 1 ? ',' : '.';
 }
 
 const struct intake *

@@ -832,6 +832,8 @@ apply_conf(struct spool *sp, const struct conf *c)
 	sp->intake.source = c->spool.source;
 	sp->intake.ledger = conf_ledger_rules(c);
 	event_map_init(&sp->intake.map, m ? m->column : NULL);
+	sp->intake.map.tz = c->spool.timezone[0] ? c->spool.timezone : NULL;
+	sp->intake.map.decimal = c->spool.decimal == 1 ? ',' : '.';
 }
 
 wh_err

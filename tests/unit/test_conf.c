@@ -258,6 +258,29 @@ test_secret_files(void **state)
 	conf_free(c);
 }
 
+static void
+test_timezone_decimal(void **state)
+{
+	struct conf *c = NULL;
+	char err[512];
+
+	(void)state;
+	expect_error(
+		"[agent]\nsite_id = DC-1\n[input.spool]\ndir = /x\ntimezone = Europe/Nowhere\n",
+		"[input.spool] timezone = Europe/Nowhere");
+	expect_error("[agent]\nsite_id = DC-1\n[input.http]\ntimezone = Mars/Base\n",
+		     "[input.http] timezone");
+	expect_error("[agent]\nsite_id = DC-1\n[input.spool]\ndir = /x\ndecimal = comma\n",
+		     "decimal = comma needs a delimiter");
+	assert_int_equal(load("[agent]\nsite_id = DC-1\n[input.spool]\ndir = /x\n"
+			      "timezone = Europe/Berlin\ndecimal = comma\ndelimiter = semicolon\n",
+			      &c, err),
+			 WH_OK);
+	assert_string_equal(c->spool.timezone, "Europe/Berlin");
+	assert_int_equal(c->spool.decimal, 1);
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -269,6 +292,7 @@ main(void)
 		cmocka_unit_test(test_allocation_failures),
 		cmocka_unit_test(test_restart_keys),
 		cmocka_unit_test(test_secret_files),
+		cmocka_unit_test(test_timezone_decimal),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
