@@ -434,7 +434,6 @@ reparse(const struct held *h, char delim, struct csv_row *hdr, struct csv_row *r
 static int
 requeue(const struct conf *c, struct journal *j, int64_t id)
 {
-	const struct conf_map *m;
 	struct intake in = {.journal = j, .ledger = conf_ledger_rules(c)};
 	struct intake_outcome out = {0};
 	struct intake_raw raw = {0};
@@ -457,14 +456,7 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	}
 	/* the mapping of the input the record came through */
 	in.input = h.input;
-	m = strcmp(h.input, "http") == 0
-		    ? (c->http.map[0] ? conf_map_find(c, c->http.map) : NULL)
-		    : (c->spool.map[0] ? conf_map_find(c, c->spool.map) : NULL);
-	event_map_init(&in.map, m ? m->column : NULL);
-	in.map.tz = strcmp(h.input, "http") == 0 ? c->http.timezone : c->spool.timezone;
-	in.map.tz = in.map.tz[0] ? in.map.tz : NULL;
-	in.map.decimal =
-		(strcmp(h.input, "http") == 0 ? c->http.decimal : c->spool.decimal) ? ',' : '.';
+	conf_input_map(c, h.input, &in.map);
 	err = reparse(&h, conf_delimiter(c), &hdr, &row, r, out.reason, sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {
 		printf("still invalid: %s\n", out.reason);

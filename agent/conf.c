@@ -395,6 +395,65 @@ map_section(struct parse_state *ps, const char *name)
 	return &c->maps[c->nmaps++];
 }
 
+/* FIELD.CODE = VALUE in a [map.NAME] section: a value map entry. */
+static int
+handle_value(struct parse_state *ps, struct conf_map *m, const char *section, const char *name,
+	     const char *value)
+{
+	const char *dot = strchr(name, '.');
+	char field[32];
+	struct event_value *v;
+	int f;
+
+	snprintf(field, sizeof(field), "%.*s", (int)(dot - name), name);
+	f = event_field_from_name(field);
+	if (f < 0 || f == EF_TXN_ID || f == EF_EVENT_TIME || f == EF_QTY) {
+		fail(ps,
+		     "[%s] %s: value maps are for coded fields (kind, uom, reason_code, ...), "
+		     "not '%s'",
+		     section, name, field);
+		return 0;
+	}
+	if (dot[1] == '\0' || strlen(dot + 1) > EVENT_VALUE_CODE_MAX) {
+		fail(ps, "[%s] %s: the code after '.' must be 1 to %d characters", section, name,
+		     EVENT_VALUE_CODE_MAX);
+		return 0;
+	}
+	if (value[0] == '\0' || !event_value_canonical(f, value)) {
+		fail(ps, "[%s] %s: '%s' is not a canonical %s%s", section, name, value, field,
+		     f == EF_KIND ? " (PICK, RECEIPT, ADJUSTMENT, TRANSFER or SHIPMENT)"
+				  : " value");
+		return 0;
+	}
+	for (int i = 0; i < m->nvalues; i++)
+		if (m->values[i].field == f && strcasecmp(m->values[i].code, dot + 1) == 0) {
+			fail(ps, "[%s] %s: the code is mapped twice", section, name);
+			return 0;
+		}
+	if (m->nvalues == EVENT_VALUES_MAX) {
+		fail(ps, "[%s] %s: more than %d value map entries", section, name,
+		     EVENT_VALUES_MAX);
+		return 0;
+	}
+	if (m->values == NULL &&
+	    (m->values = wh_calloc(EVENT_VALUES_MAX, sizeof(*m->values))) == NULL) {
+		ps->rc = WH_ERR_NOMEM;
+		return 0;
+	}
+	v = &m->values[m->nvalues];
+	v->field = f;
+	v->code = wh_strdup(dot + 1);
+	v->value = wh_strdup(value);
+	if (v->code == NULL || v->value == NULL) {
+		wh_free(v->code);
+		wh_free(v->value);
+		ps->rc = WH_ERR_NOMEM;
+		return 0;
+	}
+	m->nvalues++;
+	return 1;
+}
+
 static int
 handle_map(struct parse_state *ps, const char *section, const char *name, const char *value)
 {
@@ -405,6 +464,8 @@ handle_map(struct parse_state *ps, const char *section, const char *name, const 
 		return 0;
 	if (name == NULL)
 		return 1; /* the section header alone */
+	if (strchr(name, '.') != NULL)
+		return handle_value(ps, m, section, name, value);
 	f = event_field_from_name(name);
 	if (f < 0) {
 		fail(ps, "[%s] %s: not a record field (see 'whagent help-config' for the list)",
@@ -735,6 +796,11 @@ conf_free(struct conf *c)
 		wh_free(c->maps[i].name);
 		for (int f = 0; f < EF_COUNT; f++)
 			wh_free(c->maps[i].column[f]);
+		for (int v = 0; v < c->maps[i].nvalues; v++) {
+			wh_free(c->maps[i].values[v].code);
+			wh_free(c->maps[i].values[v].value);
+		}
+		wh_free(c->maps[i].values);
 	}
 	wh_free(c->path);
 	wh_free(c);
@@ -747,6 +813,21 @@ conf_map_find(const struct conf *c, const char *name)
 		if (strcmp(c->maps[i].name, name) == 0)
 			return &c->maps[i];
 	return NULL;
+}
+
+void
+conf_input_map(const struct conf *c, const char *input, struct event_map *m)
+{
+	int http = strcmp(input, "http") == 0;
+	const char *name = http ? c->http.map : c->spool.map;
+	const char *tz = http ? c->http.timezone : c->spool.timezone;
+	const struct conf_map *cm = name[0] ? conf_map_find(c, name) : NULL;
+
+	event_map_init(m, cm ? cm->column : NULL);
+	if (cm != NULL)
+		event_map_values(m, cm->name, cm->values, cm->nvalues);
+	m->tz = tz[0] ? tz : NULL;
+	m->decimal = (http ? c->http.decimal : c->spool.decimal) == 1 ? ',' : '.';
 }
 
 static void
@@ -788,6 +869,11 @@ conf_print(const struct conf *c, FILE *f)
 			if (c->maps[i].column[fld] != NULL)
 				fprintf(f, "map.%s.%s = %s\n", c->maps[i].name,
 					event_field_name(fld), c->maps[i].column[fld]);
+	for (int i = 0; i < c->nmaps; i++)
+		for (int v = 0; v < c->maps[i].nvalues; v++)
+			fprintf(f, "map.%s.%s.%s = %s\n", c->maps[i].name,
+				event_field_name(c->maps[i].values[v].field),
+				c->maps[i].values[v].code, c->maps[i].values[v].value);
 }
 
 /* 1 when key k holds the same value in a and b. */
@@ -879,5 +965,10 @@ conf_print_help(FILE *f)
 		   " FIELD is one of:\n                    ");
 	for (int fld = 0; fld < EF_COUNT; fld++)
 		fprintf(f, " %s", event_field_name(fld));
-	fputc('\n', f);
+	fprintf(f,
+		"\n  FIELD.CODE = VALUE the WMS's CODE in FIELD stands for VALUE (kind.PK = PICK,"
+		" uom.STK = EA); not for\n                     txn_id, event_time, qty; at most %d"
+		" a section; a kind must map to a canonical\n                     kind, and an"
+		" unknown kind code is quarantined with the known ones\n",
+		EVENT_VALUES_MAX);
 }

@@ -86,6 +86,34 @@ event_map_init(struct event_map *m, char *const *columns)
 		m->column[i] = columns && columns[i] ? columns[i] : fields[i].name;
 	m->tz = NULL;
 	m->decimal = '.';
+	m->name = NULL;
+	m->values = NULL;
+	m->nvalues = 0;
+	memset(m->valued, 0, sizeof(m->valued));
+}
+
+void
+event_map_values(struct event_map *m, const char *name, const struct event_value *values,
+		 int nvalues)
+{
+	m->name = name;
+	m->values = values;
+	m->nvalues = nvalues;
+	memset(m->valued, 0, sizeof(m->valued));
+	for (int i = 0; i < nvalues; i++)
+		if (values[i].field >= 0 && values[i].field < EF_COUNT)
+			m->valued[values[i].field] = 1;
+}
+
+int
+event_value_canonical(int field, const char *value)
+{
+	if (field != EF_KIND)
+		return 1;
+	for (int k = EVENT_PICK; k <= EVENT_SHIPMENT; k++)
+		if (strcasecmp(value, kind_names[k]) == 0)
+			return 1;
+	return 0;
 }
 
 void
@@ -531,6 +559,59 @@ check_values(const struct event_map *m, struct event *ev, const char **col, char
 	return check_kind_rules(m, ev, col, why, whylen);
 }
 
+/* The known codes of field in m, "A, B, C" (cut short with "..."), into buf. */
+static void
+known_codes(const struct event_map *m, int field, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < m->nvalues; i++) {
+		int n;
+
+		if (m->values[i].field != field)
+			continue;
+		if (used + strlen(m->values[i].code) + 8 > len) {
+			snprintf(buf + used, len - used, "%s...", used ? ", " : "");
+			return;
+		}
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", m->values[i].code);
+		used += (size_t)n;
+	}
+}
+
+/* Replaces the WMS's codes by their canonical values; a kind that is neither a code of the
+ * map nor a canonical kind is refused with the codes the map knows. */
+static wh_err
+map_values(const struct event_map *m, struct event *ev, const char **col, char *why, size_t whylen)
+{
+	char known[160];
+
+	for (int f = 0; f < EF_COUNT; f++) {
+		int hit = 0;
+
+		if (!m->valued[f] || ev->f[f] == NULL || has_control(ev->f[f]))
+			continue; /* control characters: check_values refuses it */
+		for (int i = 0; i < m->nvalues && !hit; i++)
+			if (m->values[i].field == f &&
+			    strcasecmp(ev->f[f], m->values[i].code) == 0) {
+				ev->f[f] = m->values[i].value;
+				hit = 1;
+			}
+		if (!hit && !event_value_canonical(f, ev->f[f])) {
+			known_codes(m, f, known, sizeof(known));
+			snprintf(why, whylen,
+				 "column %.64s: '%.64s' is not a %s code of [map.%s] (known: %s) "
+				 "nor one of PICK, RECEIPT, ADJUSTMENT, TRANSFER, SHIPMENT; add "
+				 "%s.%.64s = KIND there",
+				 col[f], ev->f[f], fields[f].name, m->name ? m->name : "?", known,
+				 fields[f].name, ev->f[f]);
+			return WH_ERR_INVAL;
+		}
+	}
+	return WH_OK;
+}
+
 wh_err
 event_from_record(const struct event_map *m, const struct record *r, const int *fieldno,
 		  struct event *ret_ev, char *why, size_t whylen)
@@ -540,6 +621,8 @@ event_from_record(const struct event_map *m, const struct record *r, const int *
 
 	memset(ret_ev, 0, sizeof(*ret_ev));
 	rc = assign(m, r, fieldno, ret_ev, col, why, whylen);
+	if (rc == WH_OK && m->nvalues > 0)
+		rc = map_values(m, ret_ev, col, why, whylen);
 	if (rc == WH_OK)
 		rc = check_values(m, ret_ev, col, why, whylen);
 	return rc;

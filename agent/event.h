@@ -55,11 +55,25 @@ enum event_kind {
 #define EVENT_ATTR_VAL_MAX 256
 #define EVENT_ID_LEN	   32
 
+#define EVENT_VALUES_MAX     256 /* value map entries per [map.NAME] */
+#define EVENT_VALUE_CODE_MAX 64
+
+/* One value map entry: in field, the WMS's code stands for value (kind.PK = PICK). */
+struct event_value {
+	int field; /* enum event_field */
+	char *code;
+	char *value;
+};
+
 /* Which column (or JSON key) each field is read from, besides the field's own name. */
 struct event_map {
-	const char *column[EF_COUNT]; /* borrowed */
-	const char *tz;		      /* IANA zone for times without offset; NULL: required */
-	char decimal;		      /* the decimal point of quantities: '.' or ',' */
+	const char *column[EF_COUNT];	  /* borrowed */
+	const char *name;		  /* the [map.NAME] section, or NULL */
+	const struct event_value *values; /* borrowed; nvalues entries */
+	int nvalues;
+	unsigned char valued[EF_COUNT]; /* 1: the field has value map entries */
+	const char *tz;			/* IANA zone for times without offset; NULL: required */
+	char decimal;			/* the decimal point of quantities: '.' or ',' */
 };
 
 struct event {
@@ -83,6 +97,13 @@ const char *event_biz_step(enum event_kind kind);
 /* Fills m from columns (indexed by field, NULL entries keep the field's name; columns may
  * be NULL), with no time zone and '.' as decimal point. Borrows the strings. */
 void event_map_init(struct event_map *m, char *const *columns);
+
+/* Sets m's value map (borrowed) of the [map.NAME] section called name. */
+void event_map_values(struct event_map *m, const char *name, const struct event_value *values,
+		      int nvalues);
+/* 1 when value is a canonical value of field where the field has a fixed vocabulary (kind:
+ * PICK ... SHIPMENT, any case), or when the field has none; 0 otherwise. */
+int event_value_canonical(int field, const char *value);
 
 /* The field the column called name feeds under m, or -1 (a free attribute). */
 int event_map_field(const struct event_map *m, const char *name);

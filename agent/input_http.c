@@ -636,7 +636,6 @@ wh_err
 http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb page, void *arg,
 	 struct http **ret_h, char *why, size_t whylen)
 {
-	const struct conf_map *m = c->http.map[0] ? conf_map_find(c, c->http.map) : NULL;
 	struct http *h;
 	wh_err err;
 
@@ -656,9 +655,7 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->intake.input = "http";
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
-	event_map_init(&h->intake.map, m ? m->column : NULL);
-	h->intake.map.tz = c->http.timezone[0] ? c->http.timezone : NULL;
-	h->intake.map.decimal = c->http.decimal == 1 ? ',' : '.';
+	conf_input_map(c, "http", &h->intake.map);
 	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
 	loop_timer_add(l, &h->flush_timer, on_flush, h);
 	if ((err = load_secrets(h, c, why, whylen)) != WH_OK ||
@@ -702,14 +699,11 @@ http_free(struct http *h)
 void
 http_reconfigure(struct http *h, const struct conf *c)
 {
-	const struct conf_map *m = c->http.map[0] ? conf_map_find(c, c->http.map) : NULL;
 
 	h->conf = c;
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
-	event_map_init(&h->intake.map, m ? m->column : NULL);
-	h->intake.map.tz = c->http.timezone[0] ? c->http.timezone : NULL;
-	h->intake.map.decimal = c->http.decimal == 1 ? ',' : '.';
+	conf_input_map(c, "http", &h->intake.map);
 }
 
 const struct intake *

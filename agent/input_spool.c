@@ -826,14 +826,10 @@ forget_stale(struct spool *sp)
 static void
 apply_conf(struct spool *sp, const struct conf *c)
 {
-	const struct conf_map *m = c->spool.map[0] ? conf_map_find(c, c->spool.map) : NULL;
-
 	sp->conf = c;
 	sp->intake.source = c->spool.source;
 	sp->intake.ledger = conf_ledger_rules(c);
-	event_map_init(&sp->intake.map, m ? m->column : NULL);
-	sp->intake.map.tz = c->spool.timezone[0] ? c->spool.timezone : NULL;
-	sp->intake.map.decimal = c->spool.decimal == 1 ? ',' : '.';
+	conf_input_map(c, "spool", &sp->intake.map);
 }
 
 wh_err

@@ -2,7 +2,9 @@
 semicolon CSV in the spool with timezone = Europe/Berlin and decimal = comma: times without
 offset are taken as Berlin civil time (winter, summer, the repeated hour at the end of summer
 time takes the earlier instant), a time with its own offset keeps it, a time in the skipped
-hour is quarantined with a reason, and 12,5 is 12.5.
+hour is quarantined with a reason, and 12,5 is 12.5. A value map ([map.w] kind.PK = PICK,
+kind.WE = RECEIPT, uom.STK = EA) turns the WMS's codes into canonical values; an unknown code
+is quarantined with the known ones.
 usage: formats_test.py WHAGENT [ARGS...]"""
 import json
 import os
@@ -10,7 +12,7 @@ import os
 import harness as h
 from harness import eq, ok
 
-CSV_HEADER = "kind;txn_id;event_time;sku;qty;uom;bin"
+CSV_HEADER = "Art;txn_id;event_time;sku;qty;uom;bin"
 
 
 def events_of(path):
@@ -26,15 +28,17 @@ def events_of(path):
 def test(t):
     broker = t.broker()
     a = t.new_agent()
-    a.write_conf(spool="timezone = Europe/Berlin\ndecimal = comma\ndelimiter = semicolon",
-                 sections=h.mqtt_section(broker.port))
+    a.write_conf(spool="timezone = Europe/Berlin\ndecimal = comma\ndelimiter = semicolon\nmap = w",
+                 sections=h.mqtt_section(broker.port) +
+                 "[map.w]\nkind = Art\nkind.PK = PICK\nkind.WE = RECEIPT\nuom.STK = EA\n")
     rows = [
         "PICK;TZ-1;2026-01-15 08:00:00;S1;12,5;EA;A-01",   # CET: 07:00Z
-        "PICK;TZ-2;2026-07-01T12:00:00;S1;1;EA;A-01",      # CEST: 10:00Z
-        "PICK;TZ-3;2026-10-25 02:30:00;S1;0,125;EA;A-01",  # repeated hour: CEST, 00:30Z
+        "WE;TZ-2;2026-07-01T12:00:00;S1;1;STK;A-01",       # CEST: 10:00Z; RECEIPT of 1 EA
+        "pk;TZ-3;2026-10-25 02:30:00;S1;0,125;EA;A-01",  # repeated hour: CEST, 00:30Z
         "PICK;TZ-4;2026-07-01T12:00:00-05:00;S1;3;EA;A-01",  # own offset kept
         "PICK;TZ-5;2026-03-29 02:30:00;S1;1;EA;A-01",      # skipped hour: quarantined
         "PICK;TZ-6;2026-01-15 08:00:00;S1;12.5;EA;A-01",   # '.' with decimal = comma: quarantined
+        "XX;TZ-7;2026-01-15 08:00:00;S1;1;EA;A-01",        # unknown kind code: quarantined
     ]
     events = t.path("events.jsonl")
     c1 = t.consumer(broker, "c1", "--events", events, "--expect-last", 4, timeout=60)
@@ -48,16 +52,19 @@ def test(t):
     got = {k: (int(e["header"]["eventTimeMs"]), e["header"].get("eventTimeOffsetMin", 0)) for k, e in ev.items()}
     eq(got, {"TZ-1": (1768460400000, 60), "TZ-2": (1782900000000, 120),
              "TZ-3": (1792888200000, 120), "TZ-4": (1782925200000, -300)}, "decoded event times")
-    qty = {k: int(e["quantity"]["milli"]) for k, e in ev.items()}
-    eq(qty, {"TZ-1": 12500, "TZ-2": 1000, "TZ-3": 125, "TZ-4": 3000}, "decoded quantities")
+    qty = {k: (int(e["quantity"]["milli"]), e["quantity"]["uom"], e["header"]["kind"]) for k, e in ev.items()}
+    eq(qty, {"TZ-1": (12500, "EA", "EVENT_KIND_PICK"), "TZ-2": (1000, "EA", "EVENT_KIND_RECEIPT"),
+             "TZ-3": (125, "EA", "EVENT_KIND_PICK"), "TZ-4": (3000, "EA", "EVENT_KIND_PICK")},
+       "decoded quantities, units and kinds")
     q = dict(a.sql("SELECT position, reason FROM quarantine ORDER BY id"))
-    eq(len(q), 2, "quarantined: %s" % q)
+    eq(len(q), 3, "quarantined: %s" % q)
     reasons = " | ".join(q.values())
     h.has(reasons, "does not exist in time zone Europe/Berlin", "skipped-hour reason")
     h.has(reasons, "optional ','", "decimal reason")
+    h.has(reasons, r"column Art: 'XX' is not a kind code of \[map.w\] \(known: PK, WE\)", "value map reason")
     a.stop()
     return "Berlin times (winter, summer, repeated hour, own offset) and 12,5 decoded; skipped " \
-           "hour and '12.5' quarantined with reasons"
+           "hour, '12.5' and kind XX quarantined with reasons; value-mapped kinds and uom decoded"
 
 
 if __name__ == "__main__":

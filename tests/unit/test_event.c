@@ -269,6 +269,43 @@ test_qty_decimal_comma(void **state)
 }
 
 static void
+test_value_maps(void **state)
+{
+	struct event_value values[] = {
+		{EF_KIND, "PK", "PICK"}, {EF_KIND, "RC", "RECEIPT"}, {EF_UOM, "STK", "EA"}};
+	const char *kv[] = {"kind=pk", "txn_id=1", "event_time=2026-03-01T14:05:00Z",
+			    "sku=S",   "qty=1",	   "uom=STK",
+			    "bin=A",   NULL,	   NULL};
+	struct event_map m;
+	struct record r;
+	struct event ev;
+	char why[320];
+
+	(void)state;
+	event_map_init(&m, NULL);
+	event_map_values(&m, "wms", values, 3);
+	record_init(&r);
+	rec(&r, kv);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_OK);
+	assert_int_equal(ev.kind, EVENT_PICK);
+	assert_string_equal(ev.f[EF_UOM], "EA");
+	/* canonical kinds still pass, other uoms pass unchanged */
+	kv[0] = "kind=RECEIPT";
+	kv[5] = "uom=KG";
+	rec(&r, kv);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_OK);
+	assert_int_equal(ev.kind, EVENT_RECEIPT);
+	assert_string_equal(ev.f[EF_UOM], "KG");
+	/* an unknown code: the reason lists the known ones */
+	kv[0] = "kind=XX";
+	rec(&r, kv);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_ERR_INVAL);
+	if (strstr(why, "'XX' is not a kind code of [map.wms] (known: PK, RC)") == NULL)
+		fail_msg("reason: %s", why);
+	record_done(&r);
+}
+
+static void
 test_mapping_renames_columns(void **state)
 {
 	char *columns[EF_COUNT] = {0};
@@ -440,6 +477,7 @@ main(void)
 		cmocka_unit_test(test_ledger_rules),
 		cmocka_unit_test(test_time_in_zone),
 		cmocka_unit_test(test_qty_decimal_comma),
+		cmocka_unit_test(test_value_maps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
