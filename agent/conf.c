@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "record.h"
 
 enum conf_type { CT_STR, CT_INT, CT_SIZE, CT_ENUM };
 
@@ -115,6 +116,10 @@ static const struct conf_key keys[] = {
 	 "name of a [map.NAME] section for the JSON keys (empty: canonical names)", 0},
 	{"input.http", "timeout_s", CT_INT, OFF(http.timeout_s), "30", 1, 3600, NULL,
 	 "idle connections are closed after this long", K_RESTART},
+	{"input.http", "records", CT_STR, OFF(http.records), "", 0, RECORD_POINTER_MAX, NULL,
+	 "JSON pointer (RFC 6901) to the records inside each body or JSON Lines line, like "
+	 "/data/items (an array's elements or one object); empty: the body itself",
+	 0},
 	{"input.http", "timezone", CT_STR, OFF(http.timezone), "", 0, 64, NULL, TZ_HELP, 0},
 	{"input.http", "decimal", CT_ENUM, OFF(http.decimal), "point", 0, 0, decimal_choices,
 	 DECIMAL_HELP, 0},
@@ -645,7 +650,7 @@ static wh_err
 check_http(struct conf *c, struct parse_state *ps)
 {
 	const char *why = NULL;
-	char host[64];
+	char host[64], pwhy[128];
 	const char *colon = strrchr(c->http.listen, ':');
 
 	if (!c->http.enabled)
@@ -667,6 +672,11 @@ check_http(struct conf *c, struct parse_state *ps)
 	}
 	if (why == NULL && c->http.map[0] != '\0' && conf_map_find(c, c->http.map) == NULL)
 		why = "map names no [map.NAME] section";
+	if (why == NULL && record_pointer_check(c->http.records, pwhy, sizeof(pwhy)) != 0) {
+		snprintf(ps->err, ps->errlen, "%s: [input.http] records = %s: %s", ps->path,
+			 c->http.records, pwhy);
+		return WH_ERR_CONF;
+	}
 	if (why == NULL && c->http.timezone[0] != '\0' && !event_zone_known(c->http.timezone))
 		why = "timezone names no zone of the system tz database (like Europe/Berlin; "
 		      "see /usr/share/zoneinfo)";

@@ -72,6 +72,7 @@ struct conf_http {    /* input_http.c */
 	char *source;
 	char *map;
 	long timeout_s;
+	char *records;	/* JSON pointer to the records inside the body; "" the body */
 	char *timezone; /* IANA zone of WMS times without offset; "" none */
 	long decimal;	/* 0 point, 1 comma */
 };

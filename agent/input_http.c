@@ -196,8 +196,9 @@ take_body(struct http *h, struct req *rq)
 
 	if (b.results == NULL)
 		return WH_ERR_NOMEM;
-	err = record_body_each(rq->ndjson, rq->body ? rq->body : "", rq->len,
-			       (int)h->conf->http.max_records, on_item, &b, why, sizeof(why));
+	err = record_body_each_at(rq->ndjson, h->conf->http.records, rq->body ? rq->body : "",
+				  rq->len, (int)h->conf->http.max_records, on_item, &b, why,
+				  sizeof(why));
 	if (err == WH_ERR_INVAL) { /* not JSON at all: keep the body anyway */
 		struct intake_outcome out = {0};
 		char position[128];

@@ -4,7 +4,10 @@ offset are taken as Berlin civil time (winter, summer, the repeated hour at the 
 time takes the earlier instant), a time with its own offset keeps it, a time in the skipped
 hour is quarantined with a reason, and 12,5 is 12.5. A value map ([map.w] kind.PK = PICK,
 kind.WE = RECEIPT, uom.STK = EA) turns the WMS's codes into canonical values; an unknown code
-is quarantined with the known ones.
+is quarantined with the known ones. Then a JSON webhook wrapping its records
+({"data": {"items": [...]}}) with [input.http] records = /data/items, timezone =
+America/New_York and decimal = comma: each item is an event, decoded as sent; JSON Lines with
+the same wrapper on each line too.
 usage: formats_test.py WHAGENT [ARGS...]"""
 import json
 import os
@@ -63,8 +66,41 @@ def test(t):
     h.has(reasons, "optional ','", "decimal reason")
     h.has(reasons, r"column Art: 'XX' is not a kind code of \[map.w\] \(known: PK, WE\)", "value map reason")
     a.stop()
+
+    # The webhook: records inside a wrapper object.
+    def http_conf(port):
+        a.write_conf(sections=h.mqtt_section(broker.port) +
+                     "[input.http]\nlisten = 127.0.0.1:%d\nrecords = /data/items\n"
+                     "timezone = America/New_York\ndecimal = comma\n" % port)
+    events2 = t.path("events2.jsonl")
+    c2 = t.consumer(broker, "c2", "--events", events2, "--expect-first", 5, "--expect-last", 8, timeout=60)
+    port = h.listen_port(a, http_conf)
+    item = lambda txn, when, qty: {"kind": "receipt", "txn_id": txn, "event_time": when, "sku": "S2",
+                                   "qty": qty, "uom": "EA", "bin": "R-1"}
+    body = {"meta": {"page": 1}, "data": {"items": [item("NY-1", "2026-01-15 08:00:00", "2,5"),
+                                                     item("NY-2", "2026-07-01 08:00:00", 4)]}}
+    code, text, _ = h.http("http://127.0.0.1:%d/v1/events" % port, json.dumps(body).encode())
+    eq(code, 200, "wrapped POST: %s" % text)
+    eq(json.loads(text)["taken"], 2, "wrapped records taken: %s" % text)
+    lines = "\n".join(json.dumps({"data": {"items": [item("NY-%d" % i, "2026-01-15T08:00:00-05:00", 1)]}})
+                      for i in (3, 4)) + "\n"
+    code, text, _ = h.http("http://127.0.0.1:%d/v1/events" % port, lines.encode(), "application/x-ndjson")
+    eq((code, json.loads(text)["taken"]), (200, 2), "wrapped JSON Lines: %s" % text)
+    code, text, _ = h.http("http://127.0.0.1:%d/v1/events" % port, b'{"items": []}')
+    eq(code, 400, "a body without /data/items: %s" % text)
+    h.has(text, "records = /data: no such place", "reason for a body without the wrapper")
+    s2 = c2.wait()
+    s2.complete(8 - 4)
+    ev = events_of(events2)
+    got = {k: (int(e["header"]["eventTimeMs"]), e["header"].get("eventTimeOffsetMin", 0),
+               int(e["quantity"]["milli"])) for k, e in ev.items()}
+    eq(got, {"NY-1": (1768482000000, -300, 2500), "NY-2": (1782907200000, -240, 4000),
+             "NY-3": (1768482000000, -300, 1000), "NY-4": (1768482000000, -300, 1000)},
+       "decoded webhook events")
+    a.stop()
     return "Berlin times (winter, summer, repeated hour, own offset) and 12,5 decoded; skipped " \
-           "hour, '12.5' and kind XX quarantined with reasons; value-mapped kinds and uom decoded"
+           "hour, '12.5' and kind XX quarantined with reasons; value-mapped kinds and uom decoded; " \
+           "wrapped webhook records (JSON and JSON Lines) decoded in New York time"
 
 
 if __name__ == "__main__":
