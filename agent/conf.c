@@ -93,6 +93,10 @@ static const struct conf_key keys[] = {
 	 "CSV field delimiter: comma, semicolon, tab or pipe", 0},
 	{"input.spool", "max_record_bytes", CT_SIZE, OFF(spool.max_record_bytes), "64KiB", 1024,
 	 16 << 20, NULL, "longest record (line) taken; longer ones are quarantined", K_RESTART},
+	{"input.spool", "records", CT_STR, OFF(spool.records), "", 0, RECORD_POINTER_MAX, NULL,
+	 "JSON pointer (RFC 6901) to the records inside each line of a .jsonl file, like "
+	 "/data/items (an array's elements or one object); empty: the line itself",
+	 0},
 	{"input.spool", "timezone", CT_STR, OFF(spool.timezone), "", 0, 64, NULL, TZ_HELP, 0},
 	{"input.spool", "decimal", CT_ENUM, OFF(spool.decimal), "point", 0, 0, decimal_choices,
 	 DECIMAL_HELP, 0},
@@ -691,6 +695,7 @@ check_http(struct conf *c, struct parse_state *ps)
 static wh_err
 conf_finish(struct conf *c, struct parse_state *ps)
 {
+	char pwhy[128];
 	wh_err err;
 
 	for (size_t i = 0; i < NKEYS; i++)
@@ -727,6 +732,11 @@ conf_finish(struct conf *c, struct parse_state *ps)
 			snprintf(ps->err, ps->errlen,
 				 "%s: [input.spool] map = %s: no [map.%s] section", ps->path,
 				 c->spool.map, c->spool.map);
+			return WH_ERR_CONF;
+		}
+		if (record_pointer_check(c->spool.records, pwhy, sizeof(pwhy)) != 0) {
+			snprintf(ps->err, ps->errlen, "%s: [input.spool] records = %s: %s",
+				 ps->path, c->spool.records, pwhy);
 			return WH_ERR_CONF;
 		}
 		if (c->spool.timezone[0] != '\0' && !event_zone_known(c->spool.timezone)) {

@@ -57,6 +57,7 @@ struct conf_spool {   /* input_spool.c */
 	char *source;
 	long delimiter; /* enum conf_delim */
 	int64_t max_record_bytes;
+	char *records;	/* JSON pointer to the records inside each .jsonl line; "" the line */
 	char *timezone; /* IANA zone of WMS times without offset; "" none */
 	long decimal;	/* 0 point, 1 comma */
 };

@@ -7,7 +7,8 @@ kind.WE = RECEIPT, uom.STK = EA) turns the WMS's codes into canonical values; an
 is quarantined with the known ones. Then a JSON webhook wrapping its records
 ({"data": {"items": [...]}}) with [input.http] records = /data/items, timezone =
 America/New_York and decimal = comma: each item is an event, decoded as sent; JSON Lines with
-the same wrapper on each line too.
+the same wrapper on each line too, and a .jsonl spool file with [input.spool] records =
+/data/items.
 usage: formats_test.py WHAGENT [ARGS...]"""
 import json
 import os
@@ -69,11 +70,11 @@ def test(t):
 
     # The webhook: records inside a wrapper object.
     def http_conf(port):
-        a.write_conf(sections=h.mqtt_section(broker.port) +
+        a.write_conf(spool="records = /data/items", sections=h.mqtt_section(broker.port) +
                      "[input.http]\nlisten = 127.0.0.1:%d\nrecords = /data/items\n"
                      "timezone = America/New_York\ndecimal = comma\n" % port)
     events2 = t.path("events2.jsonl")
-    c2 = t.consumer(broker, "c2", "--events", events2, "--expect-first", 5, "--expect-last", 8, timeout=60)
+    c2 = t.consumer(broker, "c2", "--events", events2, "--expect-first", 5, "--expect-last", 10, timeout=60)
     port = h.listen_port(a, http_conf)
     item = lambda txn, when, qty: {"kind": "receipt", "txn_id": txn, "event_time": when, "sku": "S2",
                                    "qty": qty, "uom": "EA", "bin": "R-1"}
@@ -89,13 +90,25 @@ def test(t):
     code, text, _ = h.http("http://127.0.0.1:%d/v1/events" % port, b'{"items": []}')
     eq(code, 400, "a body without /data/items: %s" % text)
     h.has(text, "records = /data: no such place", "reason for a body without the wrapper")
+    wrapped = json.dumps({"data": {"items": [item("SP-1", "2026-01-15T08:00:00Z", 7),
+                                              item("SP-2", "2026-01-15T08:00:00Z", "bad")]}}) + "\n" + \
+        json.dumps({"data": {"items": [item("SP-3", "2026-01-15T08:00:00Z", 9)]}}) + "\n"
+    t.write("wrapped.jsonl", wrapped)
+    os.rename(t.path("wrapped.jsonl"), os.path.join(a.spool, "wrapped.jsonl"))
+    h.wait_for(lambda: os.path.exists(os.path.join(a.spool, "done/wrapped.jsonl")), 60, "wrapped.jsonl not taken")
     s2 = c2.wait()
-    s2.complete(8 - 4)
+    s2.complete(10 - 4)
+    q = a.sql("SELECT position, reason, raw FROM quarantine WHERE position LIKE 'wrapped.jsonl%'")
+    eq(len(q), 1, "quarantined from wrapped.jsonl: %s" % q)
+    h.has(q[0][0], r"^wrapped.jsonl line 1, record 2$", "position of a wrapped record")
+    h.has(q[0][1], "column qty: 'bad'", "reason of a wrapped record")
+    eq(json.loads(q[0][2])["txn_id"], "SP-2", "raw of a wrapped record is the record itself")
     ev = events_of(events2)
     got = {k: (int(e["header"]["eventTimeMs"]), e["header"].get("eventTimeOffsetMin", 0),
                int(e["quantity"]["milli"])) for k, e in ev.items()}
     eq(got, {"NY-1": (1768482000000, -300, 2500), "NY-2": (1782907200000, -240, 4000),
-             "NY-3": (1768482000000, -300, 1000), "NY-4": (1768482000000, -300, 1000)},
+             "NY-3": (1768482000000, -300, 1000), "NY-4": (1768482000000, -300, 1000),
+             "SP-1": (1768464000000, 0, 7000), "SP-3": (1768464000000, 0, 9000)},
        "decoded webhook events")
     a.stop()
     return "Berlin times (winter, summer, repeated hour, own offset) and 12,5 decoded; skipped " \
