@@ -525,7 +525,6 @@ still_invalid(struct journal *j, int64_t id, const char *reason)
 static int
 requeue(const struct conf *c, struct journal *j, int64_t id)
 {
-	const struct conf_map *m;
 	struct intake in = {.journal = j, .ledger = conf_ledger_rules(c)};
 	struct intake_outcome out = {0};
 	struct intake_raw raw = {0};
@@ -548,10 +547,7 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	}
 	/* the mapping of the input the record came through */
 	in.input = h.input;
-	m = strcmp(h.input, "http") == 0
-		    ? (c->http.map[0] ? conf_map_find(c, c->http.map) : NULL)
-		    : (c->spool.map[0] ? conf_map_find(c, c->spool.map) : NULL);
-	event_map_init(&in.map, m ? m->column : NULL);
+	conf_input_map(c, h.input, &in.map);
 	err = reparse(&h, conf_delimiter(c), &hdr, &row, r, out.reason, sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {
 		still_invalid(j, id, out.reason);

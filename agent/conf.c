@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "record.h"
 
 enum conf_type { CT_STR, CT_INT, CT_SIZE, CT_ENUM };
 
@@ -45,6 +46,7 @@ struct conf_key {
 static const char *const sync_choices[] = {"full", "normal", NULL};
 static const char *const done_choices[] = {"move", "delete", NULL};
 static const char *const delim_choices[] = {"comma", "semicolon", "tab", "pipe", NULL};
+static const char *const decimal_choices[] = {"point", "comma", NULL};
 static const char *const protocol_choices[] = {"mqtt5", "mqtt311", NULL};
 static const char *const bool_choices[] = {"false", "true", NULL};
 static const char *const ack_choices[] = {"broker", "platform", NULL};
@@ -52,7 +54,12 @@ static const char *const ship_choices[] = {"bin", "staging", NULL};
 static const char *const level_choices[] = {"", "", "", "error", "warn", "", "info", "debug", NULL};
 
 #define OFF(m) offsetof(struct conf, m)
-#define I64MAX INT64_MAX
+#define TZ_HELP                                                                                    \
+	"IANA time zone (like Europe/Berlin) of WMS times without offset, DST included; an "       \
+	"ambiguous time takes the earlier instant, a skipped one is quarantined (empty: the "      \
+	"offset is required)"
+#define DECIMAL_HELP "decimal separator of quantities: point (12.5) or comma (12,5)"
+#define I64MAX	     INT64_MAX
 
 static const struct conf_key keys[] = {
 	{"agent", "site_id", CT_STR, OFF(agent.site_id), NULL, 1, 64, NULL,
@@ -95,6 +102,13 @@ static const struct conf_key keys[] = {
 	 "CSV field delimiter: comma, semicolon, tab or pipe", 0},
 	{"input.spool", "max_record_bytes", CT_SIZE, OFF(spool.max_record_bytes), "64KiB", 1024,
 	 16 << 20, NULL, "longest record (line) taken; longer ones are quarantined", K_RESTART},
+	{"input.spool", "records", CT_STR, OFF(spool.records), "", 0, RECORD_POINTER_MAX, NULL,
+	 "JSON pointer (RFC 6901) to the records inside each line of a .jsonl file, like "
+	 "/data/items (an array's elements or one object); empty: the line itself",
+	 0},
+	{"input.spool", "timezone", CT_STR, OFF(spool.timezone), "", 0, 64, NULL, TZ_HELP, 0},
+	{"input.spool", "decimal", CT_ENUM, OFF(spool.decimal), "point", 0, 0, decimal_choices,
+	 DECIMAL_HELP, 0},
 	{"input.http", "listen", CT_STR, OFF(http.listen), "127.0.0.1:8088", 3, 64, NULL,
 	 "address:port of the webhook listener; an address off this machine needs TLS", K_RESTART},
 	{"input.http", "max_body_bytes", CT_SIZE, OFF(http.max_body_bytes), "1MiB", 1024, 64 << 20,
@@ -120,6 +134,13 @@ static const struct conf_key keys[] = {
 	 "/healthz answers 503 when the oldest unacknowledged event is older than this, or the "
 	 "MQTT link has been down longer; 0: off",
 	 0},
+	{"input.http", "records", CT_STR, OFF(http.records), "", 0, RECORD_POINTER_MAX, NULL,
+	 "JSON pointer (RFC 6901) to the records inside each body or JSON Lines line, like "
+	 "/data/items (an array's elements or one object); empty: the body itself",
+	 0},
+	{"input.http", "timezone", CT_STR, OFF(http.timezone), "", 0, 64, NULL, TZ_HELP, 0},
+	{"input.http", "decimal", CT_ENUM, OFF(http.decimal), "point", 0, 0, decimal_choices,
+	 DECIMAL_HELP, 0},
 	{"metrics", "textfile", CT_STR, OFF(metrics.textfile), "", 0, 4096, NULL,
 	 "write the Prometheus metrics to this file too (node_exporter textfile collector)",
 	 K_RESTART | K_PARENT},
@@ -404,6 +425,65 @@ map_section(struct parse_state *ps, const char *name)
 	return &c->maps[c->nmaps++];
 }
 
+/* FIELD.CODE = VALUE in a [map.NAME] section: a value map entry. */
+static int
+handle_value(struct parse_state *ps, struct conf_map *m, const char *section, const char *name,
+	     const char *value)
+{
+	const char *dot = strchr(name, '.');
+	char field[32];
+	struct event_value *v;
+	int f;
+
+	snprintf(field, sizeof(field), "%.*s", (int)(dot - name), name);
+	f = event_field_from_name(field);
+	if (f < 0 || f == EF_TXN_ID || f == EF_EVENT_TIME || f == EF_QTY) {
+		fail(ps,
+		     "[%s] %s: value maps are for coded fields (kind, uom, reason_code, ...), "
+		     "not '%s'",
+		     section, name, field);
+		return 0;
+	}
+	if (dot[1] == '\0' || strlen(dot + 1) > EVENT_VALUE_CODE_MAX) {
+		fail(ps, "[%s] %s: the code after '.' must be 1 to %d characters", section, name,
+		     EVENT_VALUE_CODE_MAX);
+		return 0;
+	}
+	if (value[0] == '\0' || !event_value_canonical(f, value)) {
+		fail(ps, "[%s] %s: '%s' is not a canonical %s%s", section, name, value, field,
+		     f == EF_KIND ? " (PICK, RECEIPT, ADJUSTMENT, TRANSFER or SHIPMENT)"
+				  : " value");
+		return 0;
+	}
+	for (int i = 0; i < m->nvalues; i++)
+		if (m->values[i].field == f && strcasecmp(m->values[i].code, dot + 1) == 0) {
+			fail(ps, "[%s] %s: the code is mapped twice", section, name);
+			return 0;
+		}
+	if (m->nvalues == EVENT_VALUES_MAX) {
+		fail(ps, "[%s] %s: more than %d value map entries", section, name,
+		     EVENT_VALUES_MAX);
+		return 0;
+	}
+	if (m->values == NULL &&
+	    (m->values = wh_calloc(EVENT_VALUES_MAX, sizeof(*m->values))) == NULL) {
+		ps->rc = WH_ERR_NOMEM;
+		return 0;
+	}
+	v = &m->values[m->nvalues];
+	v->field = f;
+	v->code = wh_strdup(dot + 1);
+	v->value = wh_strdup(value);
+	if (v->code == NULL || v->value == NULL) {
+		wh_free(v->code);
+		wh_free(v->value);
+		ps->rc = WH_ERR_NOMEM;
+		return 0;
+	}
+	m->nvalues++;
+	return 1;
+}
+
 static int
 handle_map(struct parse_state *ps, const char *section, const char *name, const char *value)
 {
@@ -414,6 +494,8 @@ handle_map(struct parse_state *ps, const char *section, const char *name, const 
 		return 0;
 	if (name == NULL)
 		return 1; /* the section header alone */
+	if (strchr(name, '.') != NULL)
+		return handle_value(ps, m, section, name, value);
 	f = event_field_from_name(name);
 	if (f < 0) {
 		fail(ps, "[%s] %s: not a record field (see 'whagent help-config' for the list)",
@@ -593,7 +675,7 @@ static wh_err
 check_http(struct conf *c, struct parse_state *ps)
 {
 	const char *why = NULL;
-	char host[64];
+	char host[64], pwhy[128];
 	const char *colon = strrchr(c->http.listen, ':');
 
 	if (!c->http.enabled)
@@ -615,6 +697,14 @@ check_http(struct conf *c, struct parse_state *ps)
 	}
 	if (why == NULL && c->http.map[0] != '\0' && conf_map_find(c, c->http.map) == NULL)
 		why = "map names no [map.NAME] section";
+	if (why == NULL && record_pointer_check(c->http.records, pwhy, sizeof(pwhy)) != 0) {
+		snprintf(ps->err, ps->errlen, "%s: [input.http] records = %s: %s", ps->path,
+			 c->http.records, pwhy);
+		return WH_ERR_CONF;
+	}
+	if (why == NULL && c->http.timezone[0] != '\0' && !event_zone_known(c->http.timezone))
+		why = "timezone names no zone of the system tz database (like Europe/Berlin; "
+		      "see /usr/share/zoneinfo)";
 	if (why != NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [input.http] %s", ps->path, why);
 		return WH_ERR_CONF;
@@ -626,6 +716,7 @@ check_http(struct conf *c, struct parse_state *ps)
 static wh_err
 conf_finish(struct conf *c, struct parse_state *ps)
 {
+	char pwhy[128];
 	wh_err err;
 
 	for (size_t i = 0; i < NKEYS; i++)
@@ -662,6 +753,25 @@ conf_finish(struct conf *c, struct parse_state *ps)
 			snprintf(ps->err, ps->errlen,
 				 "%s: [input.spool] map = %s: no [map.%s] section", ps->path,
 				 c->spool.map, c->spool.map);
+			return WH_ERR_CONF;
+		}
+		if (record_pointer_check(c->spool.records, pwhy, sizeof(pwhy)) != 0) {
+			snprintf(ps->err, ps->errlen, "%s: [input.spool] records = %s: %s",
+				 ps->path, c->spool.records, pwhy);
+			return WH_ERR_CONF;
+		}
+		if (c->spool.timezone[0] != '\0' && !event_zone_known(c->spool.timezone)) {
+			snprintf(ps->err, ps->errlen,
+				 "%s: [input.spool] timezone = %s: no such zone in the system tz "
+				 "database (like Europe/Berlin; see /usr/share/zoneinfo)",
+				 ps->path, c->spool.timezone);
+			return WH_ERR_CONF;
+		}
+		if (c->spool.decimal == 1 && c->spool.delimiter == 0) {
+			snprintf(ps->err, ps->errlen,
+				 "%s: [input.spool] decimal = comma needs a delimiter other than "
+				 "comma (semicolon, tab or pipe)",
+				 ps->path);
 			return WH_ERR_CONF;
 		}
 	}
@@ -727,6 +837,11 @@ conf_free(struct conf *c)
 		wh_free(c->maps[i].name);
 		for (int f = 0; f < EF_COUNT; f++)
 			wh_free(c->maps[i].column[f]);
+		for (int v = 0; v < c->maps[i].nvalues; v++) {
+			wh_free(c->maps[i].values[v].code);
+			wh_free(c->maps[i].values[v].value);
+		}
+		wh_free(c->maps[i].values);
 	}
 	wh_free(c->path);
 	wh_free(c);
@@ -739,6 +854,21 @@ conf_map_find(const struct conf *c, const char *name)
 		if (strcmp(c->maps[i].name, name) == 0)
 			return &c->maps[i];
 	return NULL;
+}
+
+void
+conf_input_map(const struct conf *c, const char *input, struct event_map *m)
+{
+	int http = strcmp(input, "http") == 0;
+	const char *name = http ? c->http.map : c->spool.map;
+	const char *tz = http ? c->http.timezone : c->spool.timezone;
+	const struct conf_map *cm = name[0] ? conf_map_find(c, name) : NULL;
+
+	event_map_init(m, cm ? cm->column : NULL);
+	if (cm != NULL)
+		event_map_values(m, cm->name, cm->values, cm->nvalues);
+	m->tz = tz[0] ? tz : NULL;
+	m->decimal = (http ? c->http.decimal : c->spool.decimal) == 1 ? ',' : '.';
 }
 
 static void
@@ -780,6 +910,11 @@ conf_print(const struct conf *c, FILE *f)
 			if (c->maps[i].column[fld] != NULL)
 				fprintf(f, "map.%s.%s = %s\n", c->maps[i].name,
 					event_field_name(fld), c->maps[i].column[fld]);
+	for (int i = 0; i < c->nmaps; i++)
+		for (int v = 0; v < c->maps[i].nvalues; v++)
+			fprintf(f, "map.%s.%s.%s = %s\n", c->maps[i].name,
+				event_field_name(c->maps[i].values[v].field),
+				c->maps[i].values[v].code, c->maps[i].values[v].value);
 }
 
 /* 1 when key k holds the same value in a and b. */
@@ -944,5 +1079,10 @@ conf_print_help(FILE *f)
 		   " FIELD is one of:\n                    ");
 	for (int fld = 0; fld < EF_COUNT; fld++)
 		fprintf(f, " %s", event_field_name(fld));
-	fputc('\n', f);
+	fprintf(f,
+		"\n  FIELD.CODE = VALUE the WMS's CODE in FIELD stands for VALUE (kind.PK = PICK,"
+		" uom.STK = EA); not for\n                     txn_id, event_time, qty; at most %d"
+		" a section; a kind must map to a canonical\n                     kind, and an"
+		" unknown kind code is quarantined with the known ones\n",
+		EVENT_VALUES_MAX);
 }

@@ -25,6 +25,8 @@ enum conf_ship_from { CONF_SHIP_FROM_BIN, CONF_SHIP_FROM_STAGING };
 struct conf_map {
 	char *name;
 	char *column[EF_COUNT]; /* by enum event_field; NULL keeps the field name */
+	int nvalues;		/* FIELD.CODE = VALUE entries (value maps) */
+	struct event_value *values;
 };
 
 /* Each section's settings; the module named beside each reads them (and only its own
@@ -55,6 +57,9 @@ struct conf_spool {   /* input_spool.c */
 	char *source;
 	long delimiter; /* enum conf_delim */
 	int64_t max_record_bytes;
+	char *records;	/* JSON pointer to the records inside each .jsonl line; "" the line */
+	char *timezone; /* IANA zone of WMS times without offset; "" none */
+	long decimal;	/* 0 point, 1 comma */
 };
 
 struct conf_http {    /* input_http.c */
@@ -69,6 +74,9 @@ struct conf_http {    /* input_http.c */
 	char *map;
 	long timeout_s;
 	long healthz_max_unsent_s; /* 0: /healthz ignores the backlog and the link */
+	char *records;		   /* JSON pointer to the records inside the body; "" the body */
+	char *timezone;		   /* IANA zone of WMS times without offset; "" none */
+	long decimal;		   /* 0 point, 1 comma */
 };
 
 struct conf_metrics { /* metrics.c (the textfile timer in agent.c) */
@@ -182,5 +190,8 @@ struct ledger_rules conf_ledger_rules(const struct conf *c);
 
 /* The [map.NAME] section called name, or NULL. */
 const struct conf_map *conf_map_find(const struct conf *c, const char *name);
+/* Fills m for the input named input ("spool" or "http", as the quarantine's input column
+ * says): its [map.NAME] columns and value maps, timezone and decimal separator. Borrows c. */
+void conf_input_map(const struct conf *c, const char *input, struct event_map *m);
 
 #endif

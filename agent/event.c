@@ -3,8 +3,11 @@
 #include "event.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "civil.h"
 #include "crypto.h"
@@ -81,6 +84,36 @@ event_map_init(struct event_map *m, char *const *columns)
 {
 	for (int i = 0; i < EF_COUNT; i++)
 		m->column[i] = columns && columns[i] ? columns[i] : fields[i].name;
+	m->tz = NULL;
+	m->decimal = '.';
+	m->name = NULL;
+	m->values = NULL;
+	m->nvalues = 0;
+	memset(m->valued, 0, sizeof(m->valued));
+}
+
+void
+event_map_values(struct event_map *m, const char *name, const struct event_value *values,
+		 int nvalues)
+{
+	m->name = name;
+	m->values = values;
+	m->nvalues = nvalues;
+	memset(m->valued, 0, sizeof(m->valued));
+	for (int i = 0; i < nvalues; i++)
+		if (values[i].field >= 0 && values[i].field < EF_COUNT)
+			m->valued[values[i].field] = 1;
+}
+
+int
+event_value_canonical(int field, const char *value)
+{
+	if (field != EF_KIND)
+		return 1;
+	for (int k = EVENT_PICK; k <= EVENT_SHIPMENT; k++)
+		if (strcasecmp(value, kind_names[k]) == 0)
+			return 1;
+	return 0;
 }
 
 void
@@ -97,13 +130,19 @@ event_id(const char *source, const char *source_key, uint8_t out[EVENT_ID_LEN])
 int
 event_parse_qty(const char *s, int64_t *ret_milli)
 {
+	return event_parse_qty_sep(s, '.', ret_milli);
+}
+
+int
+event_parse_qty_sep(const char *s, char point, int64_t *ret_milli)
+{
 	int64_t v = 0, scale = 1000;
 	int neg = 0, digits = 0, frac = -1;
 
 	if (*s == '-' || *s == '+')
 		neg = *s++ == '-';
 	for (; *s; s++) {
-		if (*s == '.' && frac < 0) {
+		if (*s == point && frac < 0) {
 			frac = 0;
 			continue;
 		}
@@ -158,9 +197,97 @@ parse_date(const char **s, int *y, int *m, int *d)
 }
 
 int
-event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min)
+event_zone_known(const char *name)
 {
-	int y, mo, d, h, mi, sec, ms = 0, oh = 0, om = 0, sign = 1;
+	const char *dir = getenv("TZDIR");
+	char path[4200], magic[4];
+	FILE *f;
+	int ok = 0;
+
+	if (name == NULL || name[0] == '\0' || name[0] == '/' || strlen(name) > 64 ||
+	    strstr(name, "..") != NULL)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '/' || *p == '_' || *p == '-' || *p == '+'))
+			return 0;
+	snprintf(path, sizeof(path), "%s/%s", dir && dir[0] ? dir : "/usr/share/zoneinfo", name);
+	f = fopen(path, "rb");
+	if (f == NULL)
+		return 0;
+	ok = fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+	fclose(f);
+	return ok;
+}
+
+/* The UTC offset in seconds of zone tz at the instant t. TZ is set to tz only for the call
+ * and then put back, so the rest of the process keeps its zone (single-threaded daemon). */
+static long
+zone_offset(const char *tz, time_t t)
+{
+	static char saved[4096];
+	const char *cur = getenv("TZ");
+	int had = cur != NULL, changed = cur == NULL || strcmp(cur, tz) != 0;
+	struct tm tm;
+	long off = 0;
+
+	if (had)
+		snprintf(saved, sizeof(saved), "%s", cur);
+	if (changed) {
+		setenv("TZ", tz, 1);
+		tzset();
+	}
+	if (localtime_r(&t, &tm) != NULL)
+		off = tm.tm_gmtoff;
+	if (changed) {
+		if (had)
+			setenv("TZ", saved, 1);
+		else
+			unsetenv("TZ");
+		tzset();
+	}
+	return off;
+}
+
+/* The offset (minutes) of the local civil time at `local` (its seconds read as if UTC) in tz.
+ * Ambiguous times (the repeated hour when clocks go back) take the earlier instant, the offset
+ * in force before the change; times that do not exist (the skipped hour) are -2. The last
+ * minute resolved is remembered: a batch of records of one minute switches TZ once. */
+static int
+resolve_local(const char *tz, int64_t local, int32_t *ret_offset_min)
+{
+	static char last_tz[72];
+	static int64_t last_minute = INT64_MIN;
+	static int last_rc;
+	static int32_t last_off;
+	long before, after, cand[2];
+	int rc = -2;
+
+	if (local / 60 == last_minute && strcmp(last_tz, tz) == 0) {
+		*ret_offset_min = last_off;
+		return last_rc;
+	}
+	before = zone_offset(tz, (time_t)(local - 86400 - 14 * 3600));
+	after = zone_offset(tz, (time_t)(local + 86400 + 14 * 3600));
+	/* the earlier instant first: the larger offset */
+	cand[0] = after > before ? after : before;
+	cand[1] = after > before ? before : after;
+	for (int i = 0; i < 2 && rc != 0; i++)
+		if (zone_offset(tz, (time_t)(local - cand[i])) == cand[i]) {
+			last_off = (int32_t)(cand[i] / 60);
+			rc = 0;
+		}
+	snprintf(last_tz, sizeof(last_tz), "%s", tz);
+	last_minute = local / 60;
+	last_rc = rc;
+	*ret_offset_min = last_off;
+	return rc;
+}
+
+int
+event_parse_time_in(const char *s, const char *tz, int64_t *ret_ms, int32_t *ret_offset_min)
+{
+	int y, mo, d, h, mi, sec, ms = 0, oh = 0, om = 0, sign = 1, local = 0;
 
 	if (parse_date(&s, &y, &mo, &d) != 0 || (*s != 'T' && *s != 't' && *s != ' '))
 		return -1;
@@ -186,6 +313,8 @@ event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min)
 		if (take_digits(&s, 2, &oh) || *s++ != ':' || take_digits(&s, 2, &om) || oh > 23 ||
 		    om > 59)
 			return -1;
+	} else if (*s == '\0' && tz != NULL) {
+		local = 1;
 	} else {
 		return -1;
 	}
@@ -193,9 +322,20 @@ event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min)
 		return -1;
 	if (sec == 60)
 		sec = 59; /* a leap second is kept within its minute */
-	*ret_offset_min = sign * (oh * 60 + om);
+	if (local) {
+		if (resolve_local(tz, civil_seconds(y, mo, d, h, mi, sec), ret_offset_min) != 0)
+			return -2;
+	} else {
+		*ret_offset_min = sign * (oh * 60 + om);
+	}
 	*ret_ms = (civil_seconds(y, mo, d, h, mi, sec) - (int64_t)*ret_offset_min * 60) * 1000 + ms;
 	return 0;
+}
+
+int
+event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min)
+{
+	return event_parse_time_in(s, NULL, ret_ms, ret_offset_min);
 }
 
 static int
@@ -349,7 +489,7 @@ check_values(const struct event_map *m, struct event *ev, const char **col, char
 	     size_t whylen)
 {
 	static const int required[] = {EF_KIND, EF_TXN_ID, EF_EVENT_TIME, EF_SKU, EF_QTY, EF_UOM};
-	int y, mo, d;
+	int y, mo, d, tr;
 	const char *p;
 
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
@@ -377,19 +517,30 @@ check_values(const struct event_map *m, struct event *ev, const char **col, char
 			 col[EF_KIND], ev->f[EF_KIND]);
 		return WH_ERR_INVAL;
 	}
-	if (event_parse_time(ev->f[EF_EVENT_TIME], &ev->event_time_ms,
-			     &ev->event_time_offset_min) != 0) {
+	tr = event_parse_time_in(ev->f[EF_EVENT_TIME], m->tz, &ev->event_time_ms,
+				 &ev->event_time_offset_min);
+	if (tr == -2) {
 		snprintf(why, whylen,
-			 "column %s: '%s' is not an RFC 3339 time with zone offset "
-			 "(like 2026-03-01T14:05:00+01:00)",
-			 col[EF_EVENT_TIME], ev->f[EF_EVENT_TIME]);
+			 "column %s: '%s' does not exist in time zone %s (the clocks skip it at "
+			 "the change to summer time); send it with its offset",
+			 col[EF_EVENT_TIME], ev->f[EF_EVENT_TIME], m->tz);
 		return WH_ERR_INVAL;
 	}
-	if (event_parse_qty(ev->f[EF_QTY], &ev->qty_milli) != 0) {
+	if (tr != 0) {
 		snprintf(why, whylen,
-			 "column %s: '%s' is not a decimal number (digits, optional '.' and up to "
+			 "column %s: '%s' is not an RFC 3339 time %s "
+			 "(like 2026-03-01T14:05:00+01:00%s)",
+			 col[EF_EVENT_TIME], ev->f[EF_EVENT_TIME],
+			 m->tz ? "(the offset may be left out: timezone is set)"
+			       : "with zone offset",
+			 m->tz ? " or 2026-03-01 14:05:00" : "");
+		return WH_ERR_INVAL;
+	}
+	if (event_parse_qty_sep(ev->f[EF_QTY], m->decimal, &ev->qty_milli) != 0) {
+		snprintf(why, whylen,
+			 "column %s: '%s' is not a decimal number (digits, optional '%c' and up to "
 			 "3 decimals, no thousands separators)",
-			 col[EF_QTY], ev->f[EF_QTY]);
+			 col[EF_QTY], ev->f[EF_QTY], m->decimal);
 		return WH_ERR_INVAL;
 	}
 	p = ev->f[EF_EXPIRY];
@@ -408,6 +559,59 @@ check_values(const struct event_map *m, struct event *ev, const char **col, char
 	return check_kind_rules(m, ev, col, why, whylen);
 }
 
+/* The known codes of field in m, "A, B, C" (cut short with "..."), into buf. */
+static void
+known_codes(const struct event_map *m, int field, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < m->nvalues; i++) {
+		int n;
+
+		if (m->values[i].field != field)
+			continue;
+		if (used + strlen(m->values[i].code) + 8 > len) {
+			snprintf(buf + used, len - used, "%s...", used ? ", " : "");
+			return;
+		}
+		n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", m->values[i].code);
+		used += (size_t)n;
+	}
+}
+
+/* Replaces the WMS's codes by their canonical values; a kind that is neither a code of the
+ * map nor a canonical kind is refused with the codes the map knows. */
+static wh_err
+map_values(const struct event_map *m, struct event *ev, const char **col, char *why, size_t whylen)
+{
+	char known[160];
+
+	for (int f = 0; f < EF_COUNT; f++) {
+		int hit = 0;
+
+		if (!m->valued[f] || ev->f[f] == NULL || has_control(ev->f[f]))
+			continue; /* control characters: check_values refuses it */
+		for (int i = 0; i < m->nvalues && !hit; i++)
+			if (m->values[i].field == f &&
+			    strcasecmp(ev->f[f], m->values[i].code) == 0) {
+				ev->f[f] = m->values[i].value;
+				hit = 1;
+			}
+		if (!hit && !event_value_canonical(f, ev->f[f])) {
+			known_codes(m, f, known, sizeof(known));
+			snprintf(why, whylen,
+				 "column %.64s: '%.64s' is not a %s code of [map.%s] (known: %s) "
+				 "nor one of PICK, RECEIPT, ADJUSTMENT, TRANSFER, SHIPMENT; add "
+				 "%s.%.64s = KIND there",
+				 col[f], ev->f[f], fields[f].name, m->name ? m->name : "?", known,
+				 fields[f].name, ev->f[f]);
+			return WH_ERR_INVAL;
+		}
+	}
+	return WH_OK;
+}
+
 wh_err
 event_from_record(const struct event_map *m, const struct record *r, const int *fieldno,
 		  struct event *ret_ev, char *why, size_t whylen)
@@ -417,6 +621,8 @@ event_from_record(const struct event_map *m, const struct record *r, const int *
 
 	memset(ret_ev, 0, sizeof(*ret_ev));
 	rc = assign(m, r, fieldno, ret_ev, col, why, whylen);
+	if (rc == WH_OK && m->nvalues > 0)
+		rc = map_values(m, ret_ev, col, why, whylen);
 	if (rc == WH_OK)
 		rc = check_values(m, ret_ev, col, why, whylen);
 	return rc;

@@ -55,9 +55,25 @@ enum event_kind {
 #define EVENT_ATTR_VAL_MAX 256
 #define EVENT_ID_LEN	   32
 
+#define EVENT_VALUES_MAX     256 /* value map entries per [map.NAME] */
+#define EVENT_VALUE_CODE_MAX 64
+
+/* One value map entry: in field, the WMS's code stands for value (kind.PK = PICK). */
+struct event_value {
+	int field; /* enum event_field */
+	char *code;
+	char *value;
+};
+
 /* Which column (or JSON key) each field is read from, besides the field's own name. */
 struct event_map {
-	const char *column[EF_COUNT]; /* borrowed */
+	const char *column[EF_COUNT];	  /* borrowed */
+	const char *name;		  /* the [map.NAME] section, or NULL */
+	const struct event_value *values; /* borrowed; nvalues entries */
+	int nvalues;
+	unsigned char valued[EF_COUNT]; /* 1: the field has value map entries */
+	const char *tz;			/* IANA zone for times without offset; NULL: required */
+	char decimal;			/* the decimal point of quantities: '.' or ',' */
 };
 
 struct event {
@@ -79,8 +95,15 @@ const char *event_kind_name(enum event_kind kind);
 const char *event_biz_step(enum event_kind kind);
 
 /* Fills m from columns (indexed by field, NULL entries keep the field's name; columns may
- * be NULL). Borrows the strings. */
+ * be NULL), with no time zone and '.' as decimal point. Borrows the strings. */
 void event_map_init(struct event_map *m, char *const *columns);
+
+/* Sets m's value map (borrowed) of the [map.NAME] section called name. */
+void event_map_values(struct event_map *m, const char *name, const struct event_value *values,
+		      int nvalues);
+/* 1 when value is a canonical value of field where the field has a fixed vocabulary (kind:
+ * PICK ... SHIPMENT, any case), or when the field has none; 0 otherwise. */
+int event_value_canonical(int field, const char *value);
 
 /* The field the column called name feeds under m, or -1 (a free attribute). */
 int event_map_field(const struct event_map *m, const char *name);
@@ -99,5 +122,16 @@ void event_id(const char *source, const char *source_key, uint8_t out[EVENT_ID_L
 int event_parse_qty(const char *s, int64_t *ret_milli);
 /* Parses RFC 3339 date-time with a zone offset. 0 or -1. */
 int event_parse_time(const char *s, int64_t *ret_ms, int32_t *ret_offset_min);
+/* event_parse_qty with point as the decimal separator ('.' or ','). */
+int event_parse_qty_sep(const char *s, char point, int64_t *ret_milli);
+/* As event_parse_time, but with tz (an IANA zone name, or NULL) a time without offset is a
+ * local time in tz, resolved with the system tz database, DST included: an ambiguous time
+ * (the hour repeated when clocks go back) takes the earlier instant (the offset before the
+ * change); a time that does not exist (the hour skipped) gives -2. The offset the time was
+ * resolved to is stored. TZ is changed only during the call. 0, -1 or -2. */
+int event_parse_time_in(const char *s, const char *tz, int64_t *ret_ms, int32_t *ret_offset_min);
+/* 1 if name is a zone of the system tz database (a TZif file under TZDIR or
+ * /usr/share/zoneinfo), 0 if not. */
+int event_zone_known(const char *name);
 
 #endif

@@ -197,8 +197,9 @@ take_body(struct http *h, struct req *rq)
 
 	if (b.results == NULL)
 		return WH_ERR_NOMEM;
-	err = record_body_each(rq->ndjson, rq->body ? rq->body : "", rq->len,
-			       (int)h->conf->http.max_records, on_item, &b, why, sizeof(why));
+	err = record_body_each_at(rq->ndjson, h->conf->http.records, rq->body ? rq->body : "",
+				  rq->len, (int)h->conf->http.max_records, on_item, &b, why,
+				  sizeof(why));
 	if (err == WH_ERR_INVAL) { /* not JSON at all: keep the body anyway */
 		struct intake_outcome out = {0};
 		char position[128];
@@ -662,7 +663,6 @@ wh_err
 http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb page, void *arg,
 	 struct http **ret_h, char *why, size_t whylen)
 {
-	const struct conf_map *m = c->http.map[0] ? conf_map_find(c, c->http.map) : NULL;
 	struct http *h;
 	wh_err err;
 
@@ -682,7 +682,7 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->intake.input = "http";
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
-	event_map_init(&h->intake.map, m ? m->column : NULL);
+	conf_input_map(c, "http", &h->intake.map);
 	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
 	loop_timer_add(l, &h->flush_timer, on_flush, h);
 	if ((err = load_secrets(h, c, why, whylen)) != WH_OK ||
@@ -726,12 +726,11 @@ http_free(struct http *h)
 void
 http_reconfigure(struct http *h, const struct conf *c)
 {
-	const struct conf_map *m = c->http.map[0] ? conf_map_find(c, c->http.map) : NULL;
 
 	h->conf = c;
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
-	event_map_init(&h->intake.map, m ? m->column : NULL);
+	conf_input_map(c, "http", &h->intake.map);
 }
 
 const struct intake *

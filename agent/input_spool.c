@@ -25,6 +25,9 @@
 #include "platform.h"
 #include "record.h"
 
+/* Records one JSON Lines line may wrap (under [input.spool] records) at most. */
+#define SPOOL_WRAPPED_MAX 10000
+
 #define NAME_MAX_LEN   255
 #define READ_CHUNK     65536
 #define FULL_RETRY_MS  1000
@@ -607,6 +610,43 @@ blank(const char *p, size_t n)
 	return 1;
 }
 
+struct wrapped_ctx {
+	struct spool *sp;
+	const char *position;
+};
+
+/* One record found under [input.spool] records in a JSON Lines line. */
+static wh_err
+on_wrapped(const struct record_item *it, void *arg)
+{
+	struct wrapped_ctx *w = arg;
+	char position[NAME_MAX_LEN + 64];
+	struct intake_outcome out;
+	struct intake_raw raw = {
+		.position = position, .format = "jsonl", .bytes = it->raw, .len = it->raw_len};
+
+	snprintf(position, sizeof(position), "%s, record %d", w->position, it->index + 1);
+	if (it->err != WH_OK)
+		return intake_reject(&w->sp->intake, &raw, it->why, &out);
+	return intake_record(&w->sp->intake, it->r, NULL, &raw, &out);
+}
+
+/* A JSON Lines line whose records are at the [input.spool] records pointer. */
+static wh_err
+take_wrapped(struct spool *sp, struct intake_raw *raw)
+{
+	struct wrapped_ctx w = {sp, raw->position};
+	struct intake_outcome out;
+	char why[320];
+	wh_err err;
+
+	err = record_body_each_at(1, sp->conf->spool.records, raw->bytes, raw->len,
+				  SPOOL_WRAPPED_MAX, on_wrapped, &w, why, sizeof(why));
+	if (err == WH_ERR_TOOBIG)
+		return intake_reject(&sp->intake, raw, why, &out);
+	return err;
+}
+
 /* Takes the record of used bytes at buf[pos]: validated and appended, or quarantined. */
 static wh_err
 take(struct spool *sp, size_t used, const char *parse_why)
@@ -635,6 +675,8 @@ take(struct spool *sp, size_t used, const char *parse_why)
 		parse_why = c->header_bad;
 	if (parse_why != NULL)
 		return intake_reject(&sp->intake, &raw, parse_why, &out);
+	if (c->fmt != FMT_CSV && sp->conf->spool.records[0] != '\0')
+		return take_wrapped(sp, &raw);
 	if (c->fmt == FMT_CSV)
 		err = record_from_csv(&sp->rec, &c->header, &sp->row, why, sizeof(why));
 	else
@@ -944,12 +986,10 @@ forget_stale(struct spool *sp)
 static void
 apply_conf(struct spool *sp, const struct conf *c)
 {
-	const struct conf_map *m = c->spool.map[0] ? conf_map_find(c, c->spool.map) : NULL;
-
 	sp->conf = c;
 	sp->intake.source = c->spool.source;
 	sp->intake.ledger = conf_ledger_rules(c);
-	event_map_init(&sp->intake.map, m ? m->column : NULL);
+	conf_input_map(c, "spool", &sp->intake.map);
 }
 
 wh_err

@@ -170,10 +170,154 @@ record_from_json(struct record *r, const char *text, size_t len, char *why, size
 	return from_object(r, r->json, why, whylen);
 }
 
+int
+record_pointer_check(const char *pointer, char *why, size_t whylen)
+{
+	int depth = 0;
+	size_t tok = 0;
+
+	if (pointer[0] == '\0')
+		return 0;
+	if (pointer[0] != '/' || strlen(pointer) > RECORD_POINTER_MAX) {
+		snprintf(why, whylen,
+			 "a JSON pointer starts with '/' (like /data/items), at most %d "
+			 "characters",
+			 RECORD_POINTER_MAX);
+		return -1;
+	}
+	for (const char *p = pointer; *p; p++) {
+		if (*p == '/') {
+			if (++depth > RECORD_POINTER_DEPTH) {
+				snprintf(why, whylen, "a JSON pointer of more than %d levels",
+					 RECORD_POINTER_DEPTH);
+				return -1;
+			}
+			tok = 0;
+			continue;
+		}
+		if (*p == '~' && p[1] != '0' && p[1] != '1') {
+			snprintf(why, whylen,
+				 "'~' must be followed by 0 ('~') or 1 ('/') (RFC 6901)");
+			return -1;
+		}
+		if (++tok > RECORD_POINTER_TOKEN_MAX) {
+			snprintf(why, whylen, "a JSON pointer token longer than %d characters",
+				 RECORD_POINTER_TOKEN_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The node pointer leads to in root, or NULL with why. pointer was checked. */
+static cJSON *
+pointer_get(cJSON *root, const char *pointer, char *why, size_t whylen)
+{
+	char tok[RECORD_POINTER_TOKEN_MAX + 1];
+	const char *p = pointer;
+	cJSON *node = root;
+
+	while (*p == '/') {
+		size_t n = 0;
+
+		for (p++; *p && *p != '/'; p++) {
+			char ch = *p;
+
+			if (ch == '~') {
+				ch = p[1] == '1' ? '/' : '~';
+				p++;
+			}
+			if (n == RECORD_POINTER_TOKEN_MAX)
+				break;
+			tok[n++] = ch;
+		}
+		tok[n] = '\0';
+		if (cJSON_IsObject(node)) {
+			node = cJSON_GetObjectItemCaseSensitive(node, tok);
+		} else if (cJSON_IsArray(node)) {
+			char *end;
+			long i = strtol(tok, &end, 10);
+
+			if (n == 0 || *end != '\0' || tok[0] < '0' || tok[0] > '9' ||
+			    (tok[0] == '0' && n > 1) || i >= cJSON_GetArraySize(node))
+				node = NULL;
+			else
+				node = cJSON_GetArrayItem(node, (int)i);
+		} else {
+			node = NULL;
+		}
+		if (node == NULL) {
+			snprintf(why, whylen, "records = %.*s: no such place in the document",
+				 (int)(p - pointer), pointer);
+			return NULL;
+		}
+	}
+	if (!cJSON_IsObject(node) && !cJSON_IsArray(node)) {
+		snprintf(why, whylen,
+			 "records = %s: leads to neither an object nor an array of objects",
+			 pointer);
+		return NULL;
+	}
+	return node;
+}
+
+/* The records of one document under pointer: 1 for an object, an array's size. */
+static int
+count_at(const char *text, size_t len, const char *pointer)
+{
+	char why[160];
+	cJSON *tree = parse(text, len, why, sizeof(why));
+	cJSON *node = tree ? pointer_get(tree, pointer, why, sizeof(why)) : NULL;
+	int n = node && cJSON_IsArray(node) ? cJSON_GetArraySize(node) : 1;
+
+	cJSON_Delete(tree);
+	return n;
+}
+
+/* Calls cb for each record of one JSON Lines document under pointer. */
+static wh_err
+line_at(struct record *r, const char *pointer, struct record_item *it, int *n, record_item_cb cb,
+	void *arg, char *rwhy, size_t rwhylen)
+{
+	cJSON *tree = parse(it->raw, it->raw_len, rwhy, rwhylen);
+	cJSON *node = tree ? pointer_get(tree, pointer, rwhy, rwhylen) : NULL;
+	const cJSON *el;
+	wh_err err = WH_OK;
+
+	if (tree == NULL && json_oom)
+		return WH_ERR_NOMEM;
+	if (node == NULL) {
+		it->index = (*n)++;
+		it->err = WH_ERR_INVAL;
+		err = cb(it, arg);
+		cJSON_Delete(tree);
+		return err;
+	}
+	for (el = cJSON_IsArray(node) ? node->child : node; el != NULL && err == WH_OK;
+	     el = cJSON_IsArray(node) ? el->next : NULL) {
+		struct record_item one = {.index = (*n)++, .r = r, .why = rwhy};
+		char *raw = cJSON_PrintUnformatted(el);
+
+		if (raw == NULL) {
+			err = WH_ERR_NOMEM;
+			break;
+		}
+		one.raw = raw;
+		one.raw_len = strlen(raw);
+		record_done(r);
+		one.err = from_object(r, el, rwhy, rwhylen);
+		err = cb(&one, arg);
+		cJSON_free(raw);
+	}
+	record_done(r);
+	cJSON_Delete(tree);
+	return err;
+}
+
 /* JSON Lines: each non-empty line is a record of its own. */
 static wh_err
-each_line(const char *body, size_t len, int max_records, record_item_cb cb, void *arg, char *why,
-	  size_t whylen)
+each_line(const char *pointer, const char *body, size_t len, int max_records, record_item_cb cb,
+	  void *arg, char *why, size_t whylen)
 {
 	struct record *r = wh_malloc(sizeof(*r));
 	const char *p = body, *end = body + len;
@@ -189,6 +333,8 @@ each_line(const char *body, size_t len, int max_records, record_item_cb cb, void
 			q++;
 		if (q == e)
 			n--;
+		else if (pointer != NULL && n <= max_records)
+			n += count_at(q, (size_t)(e - q), pointer) - 1;
 		q = e + 1;
 	}
 	if (n > max_records) {
@@ -214,6 +360,10 @@ each_line(const char *body, size_t len, int max_records, record_item_cb cb, void
 		}
 		if (it.raw_len == 0)
 			continue;
+		if (pointer != NULL) {
+			err = line_at(r, pointer, &it, &n, cb, arg, rwhy, sizeof(rwhy));
+			continue;
+		}
 		it.index = n++;
 		it.err = record_from_json(r, it.raw, it.raw_len, rwhy, sizeof(rwhy));
 		if (it.err == WH_ERR_NOMEM) {
@@ -280,15 +430,38 @@ wh_err
 record_body_each(int ndjson, const char *body, size_t len, int max_records, record_item_cb cb,
 		 void *arg, char *why, size_t whylen)
 {
-	cJSON *tree;
+	return record_body_each_at(ndjson, NULL, body, len, max_records, cb, arg, why, whylen);
+}
+
+wh_err
+record_body_each_at(int ndjson, const char *pointer, const char *body, size_t len, int max_records,
+		    record_item_cb cb, void *arg, char *why, size_t whylen)
+{
+	cJSON *tree, *node;
 	wh_err err;
 
+	if (pointer != NULL && pointer[0] == '\0')
+		pointer = NULL;
 	if (ndjson)
-		return each_line(body, len, max_records, cb, arg, why, whylen);
+		return each_line(pointer, body, len, max_records, cb, arg, why, whylen);
 	tree = parse(body, len, why, whylen);
 	if (tree == NULL)
 		return json_oom ? WH_ERR_NOMEM : WH_ERR_INVAL;
-	if (!cJSON_IsObject(tree) && !cJSON_IsArray(tree)) {
+	if (pointer != NULL) {
+		node = pointer_get(tree, pointer, why, whylen);
+		if (node == NULL) {
+			err = WH_ERR_INVAL;
+		} else if (cJSON_IsObject(node)) {
+			char *raw = cJSON_PrintUnformatted(node);
+
+			err = raw == NULL ? WH_ERR_NOMEM
+					  : each_element(node, raw, strlen(raw), max_records, cb,
+							 arg, why, whylen);
+			cJSON_free(raw);
+		} else {
+			err = each_element(node, body, len, max_records, cb, arg, why, whylen);
+		}
+	} else if (!cJSON_IsObject(tree) && !cJSON_IsArray(tree)) {
 		snprintf(why, whylen,
 			 "the body is JSON but neither an object nor an array of objects");
 		err = WH_ERR_INVAL;

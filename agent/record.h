@@ -58,4 +58,20 @@ typedef wh_err (*record_item_cb)(const struct record_item *item, void *arg);
 wh_err record_body_each(int ndjson, const char *body, size_t len, int max_records,
 			record_item_cb cb, void *arg, char *why, size_t whylen);
 
+#define RECORD_POINTER_MAX	 256 /* characters of a JSON pointer */
+#define RECORD_POINTER_DEPTH	 16  /* its reference tokens */
+#define RECORD_POINTER_TOKEN_MAX 128
+
+/* 0 if pointer is an RFC 6901 JSON pointer within the bounds above ("" or "/a/b~1c/0"), else
+ * -1 with the reason in why. */
+int record_pointer_check(const char *pointer, char *why, size_t whylen);
+
+/* As record_body_each, but with pointer (an RFC 6901 JSON pointer, "" or NULL: the whole
+ * document) the records are at that place inside each document (the body, or each line of
+ * JSON Lines): an object is one record, an array's elements are records. Each item's raw is
+ * then the record re-serialized. A document where the pointer leads nowhere (or to neither
+ * object nor array) is one bad item (JSON Lines) or WH_ERR_INVAL for the body. */
+wh_err record_body_each_at(int ndjson, const char *pointer, const char *body, size_t len,
+			   int max_records, record_item_cb cb, void *arg, char *why, size_t whylen);
+
 #endif

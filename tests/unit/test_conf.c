@@ -264,6 +264,59 @@ test_secret_files(void **state)
 	conf_free(c);
 }
 
+static void
+test_timezone_decimal(void **state)
+{
+	struct conf *c = NULL;
+	char err[512];
+
+	(void)state;
+	expect_error(
+		"[agent]\nsite_id = DC-1\n[input.spool]\ndir = /x\ntimezone = Europe/Nowhere\n",
+		"[input.spool] timezone = Europe/Nowhere");
+	expect_error("[agent]\nsite_id = DC-1\n[input.http]\ntimezone = Mars/Base\n",
+		     "[input.http] timezone");
+	expect_error("[agent]\nsite_id = DC-1\n[input.spool]\ndir = /x\ndecimal = comma\n",
+		     "decimal = comma needs a delimiter");
+	assert_int_equal(load("[agent]\nsite_id = DC-1\n[input.spool]\ndir = /x\n"
+			      "timezone = Europe/Berlin\ndecimal = comma\ndelimiter = semicolon\n",
+			      &c, err),
+			 WH_OK);
+	assert_string_equal(c->spool.timezone, "Europe/Berlin");
+	assert_int_equal(c->spool.decimal, 1);
+	conf_free(c);
+}
+
+static void
+test_value_map_keys(void **state)
+{
+	struct conf *c = NULL;
+	struct event_map m;
+	char err[512];
+
+	(void)state;
+	expect_error("[agent]\nsite_id = DC-1\n[map.w]\nkind.PK = PACK\n",
+		     "'PACK' is not a canonical kind");
+	expect_error("[agent]\nsite_id = DC-1\n[map.w]\nqty.X = 1\n",
+		     "value maps are for coded fields");
+	expect_error("[agent]\nsite_id = DC-1\n[map.w]\nkind. = PICK\n", "the code after '.'");
+	expect_error("[agent]\nsite_id = DC-1\n[map.w]\nkind.PK = PICK\nkind.pk = RECEIPT\n",
+		     "mapped twice");
+	assert_int_equal(
+		load("[agent]\nsite_id = DC-1\n[input.spool]\ndir = /x\nmap = w\n"
+		     "timezone = UTC\n[map.w]\nkind = Type\nkind.PK = PICK\nuom.STK = EA\n",
+		     &c, err),
+		WH_OK);
+	conf_input_map(c, "spool", &m);
+	assert_int_equal(m.nvalues, 2);
+	assert_string_equal(m.values[0].code, "PK");
+	assert_string_equal(m.values[1].value, "EA");
+	assert_true(m.valued[EF_UOM]);
+	assert_string_equal(m.column[EF_KIND], "Type");
+	assert_string_equal(m.tz, "UTC");
+	conf_free(c);
+}
+
 int
 main(void)
 {
@@ -275,6 +328,8 @@ main(void)
 		cmocka_unit_test(test_allocation_failures),
 		cmocka_unit_test(test_restart_keys),
 		cmocka_unit_test(test_secret_files),
+		cmocka_unit_test(test_timezone_decimal),
+		cmocka_unit_test(test_value_map_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -250,6 +251,90 @@ test_first_json_body_uses_the_wrapper(void **state)
 	wh_mem_fail_at(0);
 }
 
+struct seen {
+	int n, bad;
+	char raw[4][64];
+	char why[160];
+};
+
+static wh_err
+collect(const struct record_item *it, void *arg)
+{
+	struct seen *s = arg;
+
+	if (it->err != WH_OK) {
+		s->bad++;
+		snprintf(s->why, sizeof(s->why), "%s", it->why);
+		return WH_OK;
+	}
+	if (s->n < 4)
+		snprintf(s->raw[s->n], sizeof(s->raw[0]), "%.*s", (int)it->raw_len, it->raw);
+	s->n++;
+	return WH_OK;
+}
+
+static void
+test_json_pointer(void **state)
+{
+	const char *body = "{\"data\":{\"items\":[{\"a\":\"b\"},{\"a\":\"c\"}],\"one\":{\"x/"
+			   "y\":{\"a\":\"d\"}}}}";
+	const char *lines = "{\"d\":[{\"a\":\"b\"},{\"a\":\"c\"}]}\n{\"d\":{\"a\":\"e\"}}\n{\"e\":"
+			    "1}\nnot json\n";
+	struct seen s;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(record_pointer_check("", why, sizeof(why)), 0);
+	assert_int_equal(record_pointer_check("/data/items", why, sizeof(why)), 0);
+	assert_int_equal(record_pointer_check("/a~1b/~0/0", why, sizeof(why)), 0);
+	assert_int_equal(record_pointer_check("data", why, sizeof(why)), -1);
+	assert_int_equal(record_pointer_check("/a~2", why, sizeof(why)), -1);
+	assert_int_equal(
+		record_pointer_check("/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q", why, sizeof(why)), -1);
+
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(record_body_each_at(0, "/data/items", body, strlen(body), 10, collect, &s,
+					     why, sizeof(why)),
+			 WH_OK);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.raw[0], "{\"a\":\"b\"}");
+	assert_string_equal(s.raw[1], "{\"a\":\"c\"}");
+	/* an object at the pointer is one record, ~1 is '/' */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(record_body_each_at(0, "/data/one/x~1y", body, strlen(body), 10, collect,
+					     &s, why, sizeof(why)),
+			 WH_OK);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.raw[0], "{\"a\":\"d\"}");
+	/* array index; leads nowhere; too many */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(record_body_each_at(0, "/data/items/1", body, strlen(body), 10, collect,
+					     &s, why, sizeof(why)),
+			 WH_OK);
+	assert_string_equal(s.raw[0], "{\"a\":\"c\"}");
+	assert_int_equal(record_body_each_at(0, "/data/items/01", body, strlen(body), 10, collect,
+					     &s, why, sizeof(why)),
+			 WH_ERR_INVAL);
+	assert_int_equal(record_body_each_at(0, "/data/nothing", body, strlen(body), 10, collect,
+					     &s, why, sizeof(why)),
+			 WH_ERR_INVAL);
+	assert_non_null(strstr(why, "records = /data/nothing: no such place"));
+	assert_int_equal(record_body_each_at(0, "/data/items", body, strlen(body), 1, collect, &s,
+					     why, sizeof(why)),
+			 WH_ERR_TOOBIG);
+	/* JSON Lines: each line's records; a line without them is one bad item */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(record_body_each_at(1, "/d", lines, strlen(lines), 10, collect, &s, why,
+					     sizeof(why)),
+			 WH_OK);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.bad, 2);
+	assert_string_equal(s.raw[2], "{\"a\":\"e\"}");
+	assert_int_equal(record_body_each_at(1, "/d", lines, strlen(lines), 4, collect, &s, why,
+					     sizeof(why)),
+			 WH_ERR_TOOBIG);
+}
+
 int
 main(void)
 {
@@ -263,6 +348,7 @@ main(void)
 		cmocka_unit_test(test_record_from_csv),
 		cmocka_unit_test(test_json_numbers_are_exact),
 		cmocka_unit_test(test_json_out_of_memory_is_not_invalid),
+		cmocka_unit_test(test_json_pointer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

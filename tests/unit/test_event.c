@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -208,6 +209,103 @@ test_time_parsing(void **state)
 }
 
 static void
+test_time_in_zone(void **state)
+{
+	int64_t ms;
+	int32_t off;
+
+	(void)state;
+	/* winter: CET +01:00 */
+	assert_int_equal(event_parse_time_in("2026-01-15 08:00:00", "Europe/Berlin", &ms, &off), 0);
+	assert_int_equal(off, 60);
+	assert_int_equal(ms, 1768460400000LL);
+	/* summer: CEST +02:00 */
+	assert_int_equal(event_parse_time_in("2026-07-01T12:00:00", "Europe/Berlin", &ms, &off), 0);
+	assert_int_equal(off, 120);
+	assert_int_equal(ms, 1782900000000LL);
+	/* an explicit offset wins over the zone */
+	assert_int_equal(event_parse_time_in("2026-07-01T12:00:00Z", "Europe/Berlin", &ms, &off),
+			 0);
+	assert_int_equal(off, 0);
+	/* skipped hour (2026-03-29 02:00 -> 03:00) does not exist */
+	assert_int_equal(event_parse_time_in("2026-03-29 02:30:00", "Europe/Berlin", &ms, &off),
+			 -2);
+	assert_int_equal(event_parse_time_in("2026-03-29 03:00:00", "Europe/Berlin", &ms, &off), 0);
+	assert_int_equal(off, 120);
+	/* repeated hour (2026-10-25 03:00 -> 02:00): the earlier instant, CEST */
+	assert_int_equal(event_parse_time_in("2026-10-25 02:30:00", "Europe/Berlin", &ms, &off), 0);
+	assert_int_equal(off, 120);
+	assert_int_equal(ms, 1792888200000LL);
+	assert_int_equal(event_parse_time_in("2026-10-25 03:30:00", "Europe/Berlin", &ms, &off), 0);
+	assert_int_equal(off, 60);
+	/* southern hemisphere and a half-hour zone */
+	assert_int_equal(
+		event_parse_time_in("2026-01-15 08:00:00", "Australia/Adelaide", &ms, &off), 0);
+	assert_int_equal(off, 630);
+	/* no zone: an offset is still required; TZ of the process is left alone */
+	assert_int_equal(event_parse_time_in("2026-01-15 08:00:00", NULL, &ms, &off), -1);
+	assert_null(getenv("TZ"));
+	assert_true(event_zone_known("Europe/Berlin"));
+	assert_true(event_zone_known("UTC"));
+	assert_false(event_zone_known("Europe/Nowhere"));
+	assert_false(event_zone_known("../../etc/passwd"));
+	assert_false(event_zone_known("/etc/localtime"));
+	assert_false(event_zone_known(""));
+}
+
+static void
+test_qty_decimal_comma(void **state)
+{
+	int64_t v;
+
+	(void)state;
+	assert_int_equal(event_parse_qty_sep("12,5", ',', &v), 0);
+	assert_int_equal(v, 12500);
+	assert_int_equal(event_parse_qty_sep("-0,125", ',', &v), 0);
+	assert_int_equal(v, -125);
+	assert_int_equal(event_parse_qty_sep("12.5", ',', &v), -1);
+	assert_int_equal(event_parse_qty_sep("1.000,5", ',', &v), -1);
+	assert_int_equal(event_parse_qty_sep("12,5", '.', &v), -1);
+}
+
+static void
+test_value_maps(void **state)
+{
+	struct event_value values[] = {
+		{EF_KIND, "PK", "PICK"}, {EF_KIND, "RC", "RECEIPT"}, {EF_UOM, "STK", "EA"}};
+	const char *kv[] = {"kind=pk", "txn_id=1", "event_time=2026-03-01T14:05:00Z",
+			    "sku=S",   "qty=1",	   "uom=STK",
+			    "bin=A",   NULL,	   NULL};
+	struct event_map m;
+	struct record r;
+	struct event ev;
+	char why[320];
+
+	(void)state;
+	event_map_init(&m, NULL);
+	event_map_values(&m, "wms", values, 3);
+	record_init(&r);
+	rec(&r, kv);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_OK);
+	assert_int_equal(ev.kind, EVENT_PICK);
+	assert_string_equal(ev.f[EF_UOM], "EA");
+	/* canonical kinds still pass, other uoms pass unchanged */
+	kv[0] = "kind=RECEIPT";
+	kv[5] = "uom=KG";
+	rec(&r, kv);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_OK);
+	assert_int_equal(ev.kind, EVENT_RECEIPT);
+	assert_string_equal(ev.f[EF_UOM], "KG");
+	/* an unknown code: the reason lists the known ones */
+	kv[0] = "kind=XX";
+	rec(&r, kv);
+	assert_int_equal(event_from_record(&m, &r, NULL, &ev, why, sizeof(why)), WH_ERR_INVAL);
+	if (strstr(why, "'XX' is not a kind code of [map.wms] (known: PK, RC)") == NULL)
+		fail_msg("reason: %s", why);
+	record_done(&r);
+}
+
+static void
 test_mapping_renames_columns(void **state)
 {
 	char *columns[EF_COUNT] = {0};
@@ -377,6 +475,9 @@ main(void)
 		cmocka_unit_test(test_event_id_is_deterministic),
 		cmocka_unit_test(test_codec_round_trip),
 		cmocka_unit_test(test_ledger_rules),
+		cmocka_unit_test(test_time_in_zone),
+		cmocka_unit_test(test_qty_decimal_comma),
+		cmocka_unit_test(test_value_maps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
