@@ -20,6 +20,7 @@
 #include "loop.h"
 #include "mem.h"
 #include "platform.h"
+#include "tlsdiag.h"
 #include "uplink.h"
 
 #define READ_PACKETS	  64
@@ -101,19 +102,50 @@ mqtt_link_ok(struct mqtt *m)
 	changed(m);
 }
 
-/* Records a libmosquitto failure with what libmosquitto logged about it (OpenSSL's reason). */
+/* Records a libmosquitto failure with its cause: before the broker accepted us, a TLS
+ * failure is explained from the handshake (tlsdiag_explain); else what libmosquitto logged
+ * about it (OpenSSL's reason), escaped. */
 static void
 connection_error(struct mqtt *m, const char *what, int rc)
 {
-	const char *hint = "";
+	char why[320] = "", lib[200];
 
-	if (m->state != CONNECTED && conf_mqtt_tls(m->conf) && m->lib_error[0] == '\0')
-		hint = "; during the TLS handshake: check that the broker trusts the client "
-		       "certificate (certfile, keyfile)";
-	mqtt_record_error(m, "%s: %s%s%s%s%s", what,
-			  rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
-			  m->lib_error[0] ? " (" : "", m->lib_error, m->lib_error[0] ? ")" : "",
-			  hint);
+	if (m->state != CONNECTED && conf_mqtt_tls(m->conf))
+		tlsdiag_explain(m->mosq != NULL ? mosquitto_ssl_get(m->mosq) : NULL,
+				m->conf->mqtt.host, m->lib_error, why, sizeof(why));
+	if (why[0] != '\0') {
+		mqtt_record_error(m, "%s to %s:%ld: %s", what, m->conf->mqtt.host,
+				  m->conf->mqtt.port, why);
+		return;
+	}
+	tlsdiag_escape(lib, sizeof(lib), m->lib_error);
+	mqtt_record_error(m, "%s to %s:%ld: %s%s%s%s", what, m->conf->mqtt.host, m->conf->mqtt.port,
+			  rc == MOSQ_ERR_ERRNO ? strerror(errno)
+			  : rc == MOSQ_ERR_EAI ? "cannot resolve the host name"
+					       : mosquitto_strerror(rc),
+			  lib[0] ? " (" : "", lib, lib[0] ? ")" : "");
+}
+
+/* The connection failed before the broker's CONNACK with the socket closed or in error
+ * (libmosquitto 2.0.11 takes a failed TLS handshake write for a pending one and would be
+ * polled for keepalive_s at a full CPU): names the socket's error. */
+static void
+connect_failed(struct mqtt *m)
+{
+	int e = tlsdiag_socket_error(m->fd);
+	char lib[200];
+
+	tlsdiag_escape(lib, sizeof(lib), m->lib_error);
+	if (e != 0)
+		mqtt_record_error(m, "connecting to %s:%ld: %s", m->conf->mqtt.host,
+				  m->conf->mqtt.port, strerror(e));
+	else
+		mqtt_record_error(m,
+				  "connecting to %s:%ld: the connection was closed before the "
+				  "broker answered%s%s%s",
+				  m->conf->mqtt.host, m->conf->mqtt.port, lib[0] ? " (" : "", lib,
+				  lib[0] ? ")" : "");
+	m->lost = 1;
 }
 
 /* --- publishing ------------------------------------------------------------------------ */
@@ -293,10 +325,11 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	(void)flags;
 	(void)p;
 	if (rc != 0) {
-		mqtt_record_error(m, "broker refused the connection: %s",
-				  m->conf->mqtt.protocol == CONF_MQTT5
-					  ? mosquitto_reason_string(rc)
-					  : mosquitto_connack_string(rc));
+		mqtt_record_error(
+			m, "the broker %s:%ld refused the connection (CONNACK reason %d): %s",
+			m->conf->mqtt.host, m->conf->mqtt.port, rc,
+			m->conf->mqtt.protocol == CONF_MQTT5 ? mosquitto_reason_string(rc)
+							     : mosquitto_connack_string(rc));
 		m->lost = 1;
 		return;
 	}
@@ -314,7 +347,7 @@ on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosquitto_propert
 	(void)mosq;
 	(void)p;
 	if (rc != 0 && !m->attempt_error)
-		connection_error(m, "connection lost", rc);
+		connection_error(m, m->state == CONNECTED ? "connection lost" : "connecting", rc);
 	m->lost = 1;
 }
 
@@ -365,9 +398,11 @@ on_fd(int fd, short revents, void *arg)
 	if (rc == MOSQ_ERR_SUCCESS && !m->lost && (revents & POLLOUT))
 		rc = mosquitto_loop_write(m->mosq, READ_PACKETS);
 	if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
-		connection_error(m, "connection", rc);
+		connection_error(m, m->state == CONNECTED ? "connection" : "connecting", rc);
 		m->lost = 1;
 	}
+	if (!m->lost && m->state == CONNECTING && (revents & (POLLERR | POLLHUP)))
+		connect_failed(m);
 	if (m->lost)
 		connection_lost(m);
 }
@@ -427,6 +462,7 @@ static void
 on_connect_timer(void *arg)
 {
 	struct mqtt *m = arg;
+	char why[300];
 	int rc;
 
 	m->attempt_error = 0;
@@ -434,6 +470,11 @@ on_connect_timer(void *arg)
 	m->mosq = mosquitto_new(m->conf->mqtt.client_id, true, m);
 	if (m->mosq == NULL) {
 		mqtt_record_error(m, "creating the MQTT client: %s", strerror(errno));
+		connection_lost(m);
+		return;
+	}
+	if (conf_mqtt_tls(m->conf) && tlsdiag_check_files(m->conf, why, sizeof(why)) != WH_OK) {
+		mqtt_record_error(m, "connecting: %s", why);
 		connection_lost(m);
 		return;
 	}

@@ -1,0 +1,31 @@
+/* Why an uplink connection failed, in words a person can act on: unreadable TLS files, the
+ * socket's error, the broker certificate's verification result (untrusted CA, host-name
+ * mismatch with the names it carries) and TLS alerts from the broker. Part of the uplink
+ * (mqtt.c); loop thread only. */
+#ifndef WHAGENT_TLSDIAG_H
+#define WHAGENT_TLSDIAG_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct conf;
+
+/* Checks that the configured cafile, certfile and keyfile can be opened for reading, before
+ * they are handed to libmosquitto. WH_ERR_IO with why naming the key, the file and errno. */
+wh_err tlsdiag_check_files(const struct conf *c, char *why, size_t whylen);
+
+/* The pending error of socket fd (SO_ERROR), 0 when none. */
+int tlsdiag_socket_error(int fd);
+
+/* Explains a failed TLS handshake into out (empty when nothing is known): ssl is the
+ * connection's OpenSSL SSL object (mosquitto_ssl_get; may be NULL), host the configured broker
+ * host, lib_error what libmosquitto logged (OpenSSL's error text; may be empty). Outside text
+ * (certificate names, OpenSSL's text) is escaped. */
+void tlsdiag_explain(void *ssl, const char *host, const char *lib_error, char *out, size_t outlen);
+
+/* Copies src into dst (bounded, always terminated), printable ASCII kept, anything else as
+ * \xNN. */
+void tlsdiag_escape(char *dst, size_t dstlen, const char *src);
+
+#endif
