@@ -106,24 +106,65 @@ cert_names(X509 *cert, char *out, size_t outlen)
 	tlsdiag_escape(out, outlen, raw[0] ? raw : "(none)");
 }
 
+static int watch_index = -1;
+
+static int
+watch_verify(int ok, X509_STORE_CTX *ctx)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tlsdiag_watch *w = ssl != NULL ? SSL_get_ex_data(ssl, watch_index) : NULL;
+
+	if (w == NULL)
+		return ok;
+	if (X509_STORE_CTX_get_error_depth(ctx) == 0 && X509_STORE_CTX_get_current_cert(ctx))
+		cert_names(X509_STORE_CTX_get_current_cert(ctx), w->names, sizeof(w->names));
+	return w->verify != NULL ? w->verify(ok, ctx) : ok;
+}
+
 void
-tlsdiag_explain(void *ssl_, const char *host, const char *lib_error, char *out, size_t outlen)
+tlsdiag_watch(void *ssl_, struct tlsdiag_watch *w)
+{
+	SSL *ssl = ssl_;
+
+	w->names[0] = '\0';
+	if (ssl == NULL)
+		return;
+	if (watch_index < 0)
+		watch_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (watch_index < 0 || SSL_set_ex_data(ssl, watch_index, w) != 1)
+		return;
+	w->verify = (int (*)(int, void *))SSL_get_verify_callback(ssl);
+	SSL_set_verify(ssl, SSL_get_verify_mode(ssl), watch_verify);
+}
+
+void
+tlsdiag_explain(void *ssl_, const char *host, const char *lib_error, int name_failed,
+		const char *seen, char *out, size_t outlen)
 {
 	SSL *ssl = ssl_;
 	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 	char names[300], text[200];
 	X509 *peer;
+	int mismatch;
 
 	out[0] = '\0';
 	tlsdiag_escape(text, sizeof(text), lib_error);
-	if (v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-		peer = SSL_get1_peer_certificate(ssl);
-		if (peer != NULL) {
-			cert_names(peer, names, sizeof(names));
-			X509_free(peer);
-		} else {
-			snprintf(names, sizeof(names), "(not obtainable)");
-		}
+	peer = ssl != NULL ? SSL_get1_peer_certificate(ssl) : NULL;
+	/* libmosquitto checks the host name in its own verify callback, which fails the chain
+	 * with X509_V_ERR_UNSPECIFIED */
+	mismatch = name_failed || v == X509_V_ERR_HOSTNAME_MISMATCH ||
+		   v == X509_V_ERR_IP_ADDRESS_MISMATCH ||
+		   (v == X509_V_ERR_UNSPECIFIED && peer != NULL &&
+		    X509_check_host(peer, host, 0, 0, NULL) != 1 &&
+		    X509_check_ip_asc(peer, host, 0) != 1);
+	if (peer != NULL) {
+		cert_names(peer, names, sizeof(names));
+		X509_free(peer);
+	} else {
+		snprintf(names, sizeof(names), "%s",
+			 seen != NULL && seen[0] ? seen : "(names not obtainable)");
+	}
+	if (mismatch) {
 		snprintf(out, outlen,
 			 "host-name mismatch: the broker's certificate is for %s, not for the "
 			 "configured host %s",
