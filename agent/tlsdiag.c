@@ -36,7 +36,7 @@ check_file(const char *key, const char *path, char *why, size_t whylen)
 {
 	int fd;
 
-	if (path[0] == '\0')
+	if (path == NULL || path[0] == '\0')
 		return WH_OK;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -52,7 +52,7 @@ tlsdiag_check_files(const struct conf *c, char *why, size_t whylen)
 {
 	wh_err err = check_file("cafile", c->mqtt.cafile, why, whylen);
 
-	if (err == WH_OK && c->mqtt.certfile[0]) {
+	if (err == WH_OK && c->mqtt.certfile != NULL && c->mqtt.certfile[0]) {
 		err = check_file("certfile", c->mqtt.certfile, why, whylen);
 		if (err == WH_OK)
 			err = check_file("keyfile", c->mqtt.keyfile, why, whylen);
