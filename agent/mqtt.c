@@ -20,6 +20,7 @@
 #include "loop.h"
 #include "mem.h"
 #include "platform.h"
+#include "tlsdiag.h"
 #include "uplink.h"
 
 #define READ_PACKETS	  64
@@ -52,8 +53,12 @@ struct mqtt {
 	char last_error[320];
 	int64_t last_error_ms;
 	int error_current;
-	int attempt_error;   /* an error was recorded since this connection attempt */
-	char lib_error[192]; /* libmosquitto's last error log line (OpenSSL's reason) */
+	int attempt_error;	    /* an error was recorded since this connection attempt */
+	char lib_error[192];	    /* libmosquitto's last error log line (OpenSSL's reason) */
+	char tls_why[320];	    /* the TLS failure explained while libmosquitto still had it */
+	struct tlsdiag_watch watch; /* the broker certificate's names, from the handshake */
+	int name_failed;	    /* libmosquitto said the host-name check failed */
+	int sock_errno;		    /* a socket error seen while connecting (see note_errno) */
 };
 
 static int lib_users;
@@ -105,19 +110,65 @@ mqtt_link_ok(struct mqtt *m)
 	changed(m);
 }
 
-/* Records a libmosquitto failure with what libmosquitto logged about it (OpenSSL's reason). */
+/* Records a libmosquitto failure with its cause: before the broker accepted us, a TLS
+ * failure is explained from the handshake (tlsdiag_explain); else what libmosquitto logged
+ * about it (OpenSSL's reason), escaped. */
 static void
 connection_error(struct mqtt *m, const char *what, int rc)
 {
-	const char *hint = "";
+	char why[320] = "", lib[200];
 
-	if (m->state != CONNECTED && conf_mqtt_tls(m->conf) && m->lib_error[0] == '\0')
-		hint = "; during the TLS handshake: check that the broker trusts the client "
-		       "certificate (certfile, keyfile)";
-	mqtt_record_error(m, "%s: %s%s%s%s%s", what,
-			  rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc),
-			  m->lib_error[0] ? " (" : "", m->lib_error, m->lib_error[0] ? ")" : "",
-			  hint);
+	if (m->tls_why[0] != '\0')
+		snprintf(why, sizeof(why), "%s", m->tls_why);
+	else if (m->state != CONNECTED && conf_mqtt_tls(m->conf))
+		tlsdiag_explain(m->mosq != NULL ? mosquitto_ssl_get(m->mosq) : NULL,
+				m->conf->mqtt.host, m->lib_error, m->name_failed, m->watch.names,
+				why, sizeof(why));
+	if (why[0] != '\0') {
+		mqtt_record_error(m, "%s to %s:%ld: %s", what, m->conf->mqtt.host,
+				  m->conf->mqtt.port, why);
+		return;
+	}
+	tlsdiag_escape(lib, sizeof(lib), m->lib_error);
+	mqtt_record_error(m, "%s to %s:%ld: %s%s%s%s", what, m->conf->mqtt.host, m->conf->mqtt.port,
+			  rc == MOSQ_ERR_ERRNO ? strerror(errno)
+			  : rc == MOSQ_ERR_EAI ? "cannot resolve the host name"
+					       : mosquitto_strerror(rc),
+			  lib[0] ? " (" : "", lib, lib[0] ? ")" : "");
+}
+
+/* Keeps errno if it is a socket's connect error: with TLS, libmosquitto's handshake write meets
+ * it and leaves it only in errno (the socket's SO_ERROR is then cleared). */
+static void
+note_errno(struct mqtt *m, int e)
+{
+	if (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == ETIMEDOUT ||
+	    e == ECONNRESET)
+		m->sock_errno = e;
+}
+
+/* The connection failed before the broker's CONNACK with the socket closed or in error
+ * (libmosquitto 2.0.11 takes a failed TLS handshake write for a pending one and would be
+ * polled for keepalive_s at a full CPU): names the socket's error. */
+static void
+connect_failed(struct mqtt *m)
+{
+	int e = tlsdiag_socket_error(m->fd);
+	char lib[200];
+
+	if (e == 0)
+		e = m->sock_errno;
+	tlsdiag_escape(lib, sizeof(lib), m->lib_error);
+	if (e != 0)
+		mqtt_record_error(m, "connecting to %s:%ld: %s", m->conf->mqtt.host,
+				  m->conf->mqtt.port, strerror(e));
+	else
+		mqtt_record_error(m,
+				  "connecting to %s:%ld: the connection was closed before the "
+				  "broker answered%s%s%s",
+				  m->conf->mqtt.host, m->conf->mqtt.port, lib[0] ? " (" : "", lib,
+				  lib[0] ? ")" : "");
+	m->lost = 1;
 }
 
 /* --- publishing ------------------------------------------------------------------------ */
@@ -297,10 +348,11 @@ on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, const mosquitto
 	(void)flags;
 	(void)p;
 	if (rc != 0) {
-		mqtt_record_error(m, "broker refused the connection: %s",
-				  m->conf->mqtt.protocol == CONF_MQTT5
-					  ? mosquitto_reason_string(rc)
-					  : mosquitto_connack_string(rc));
+		mqtt_record_error(
+			m, "the broker %s:%ld refused the connection (CONNACK reason %d): %s",
+			m->conf->mqtt.host, m->conf->mqtt.port, rc,
+			m->conf->mqtt.protocol == CONF_MQTT5 ? mosquitto_reason_string(rc)
+							     : mosquitto_connack_string(rc));
 		m->lost = 1;
 		return;
 	}
@@ -318,7 +370,7 @@ on_disconnect(struct mosquitto *mosq, void *obj, int rc, const mosquitto_propert
 	(void)mosq;
 	(void)p;
 	if (rc != 0 && !m->attempt_error)
-		connection_error(m, "connection lost", rc);
+		connection_error(m, m->state == CONNECTED ? "connection lost" : "connecting", rc);
 	m->lost = 1;
 }
 
@@ -348,9 +400,19 @@ on_log(struct mosquitto *mosq, void *obj, int level, const char *text)
 {
 	struct mqtt *m = obj;
 
-	(void)mosq;
 	if (level & (MOSQ_LOG_ERR | MOSQ_LOG_WARNING)) {
 		snprintf(m->lib_error, sizeof(m->lib_error), "%s", text);
+		if (strstr(text, "host name verification failed") != NULL) {
+			m->name_failed = 1; /* explained at OpenSSL's error that follows */
+			log_debug("uplink: libmosquitto: %s", text);
+			return;
+		}
+		/* OpenSSL's errors are logged before libmosquitto frees the SSL object */
+		if (m->state != CONNECTED && m->tls_why[0] == '\0' && conf_mqtt_tls(m->conf) &&
+		    mosquitto_ssl_get(mosq) != NULL)
+			tlsdiag_explain(mosquitto_ssl_get(mosq), m->conf->mqtt.host, text,
+					m->name_failed, m->watch.names, m->tls_why,
+					sizeof(m->tls_why));
 		log_debug("uplink: libmosquitto: %s", text);
 	}
 }
@@ -364,14 +426,21 @@ on_fd(int fd, short revents, void *arg)
 	int rc = MOSQ_ERR_SUCCESS;
 
 	(void)fd;
+	errno = 0;
 	if (revents & (POLLIN | POLLERR | POLLHUP))
 		rc = mosquitto_loop_read(m->mosq, READ_PACKETS);
+	if (m->state == CONNECTING)
+		note_errno(m, errno);
+	if (rc == MOSQ_ERR_SUCCESS && conf_mqtt_tls(m->conf))
+		tlsdiag_watch(mosquitto_ssl_get(m->mosq), &m->watch);
 	if (rc == MOSQ_ERR_SUCCESS && !m->lost && (revents & POLLOUT))
 		rc = mosquitto_loop_write(m->mosq, READ_PACKETS);
 	if (rc != MOSQ_ERR_SUCCESS && !m->lost) {
-		connection_error(m, "connection", rc);
+		connection_error(m, m->state == CONNECTED ? "connection" : "connecting", rc);
 		m->lost = 1;
 	}
+	if (!m->lost && m->state == CONNECTING && (revents & (POLLERR | POLLHUP)))
+		connect_failed(m);
 	if (m->lost)
 		connection_lost(m);
 }
@@ -431,20 +500,33 @@ static void
 on_connect_timer(void *arg)
 {
 	struct mqtt *m = arg;
+	char why[300];
 	int rc;
 
 	m->attempt_error = 0;
+	m->sock_errno = 0;
 	m->lib_error[0] = '\0';
+	m->tls_why[0] = '\0';
+	m->name_failed = 0;
 	m->mosq = mosquitto_new(m->conf->mqtt.client_id, true, m);
 	if (m->mosq == NULL) {
 		mqtt_record_error(m, "creating the MQTT client: %s", strerror(errno));
 		connection_lost(m);
 		return;
 	}
+	if (conf_mqtt_tls(m->conf) && tlsdiag_check_files(m->conf, why, sizeof(why)) != WH_OK) {
+		mqtt_record_error(m, "connecting: %s", why);
+		connection_lost(m);
+		return;
+	}
 	rc = configure(m);
+	errno = 0;
 	if (rc == MOSQ_ERR_SUCCESS)
 		rc = mosquitto_connect_async(m->mosq, m->conf->mqtt.host, (int)m->conf->mqtt.port,
 					     (int)m->conf->mqtt.keepalive_s);
+	note_errno(m, errno);
+	if (rc == MOSQ_ERR_SUCCESS && conf_mqtt_tls(m->conf))
+		tlsdiag_watch(mosquitto_ssl_get(m->mosq), &m->watch);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		connection_error(m, "connecting", rc);
 		connection_lost(m);

@@ -4,6 +4,8 @@ machines are shared and noisy):
   outage     with the broker away for OUTAGE_S seconds (a 6,000-event file captured meanwhile):
              the agent's reconnect attempts and CPU ticks (the tests once required < 40 and
              < 200 in about 3 s)
+  mtls-outage with an mTLS broker away for OUTAGE_S seconds: reconnect attempts and CPU ticks
+             during the outage, and the time from the broker's restart to the agent connected
   tls        reconnect attempts in 2 s while a broker refuses the client certificate (was
              asserted 2 <= n < 30)
   watchdog   intervals between WATCHDOG=1 pings with WATCHDOG_USEC=600000 (was asserted:
@@ -41,6 +43,32 @@ def outage(t):
     a.stop()
     return "outage %.1f s: %d reconnect attempts, %d CPU ticks (capture of %d events included)" % (
         secs, attempts, ticks, n)
+
+
+def mtls_outage(t):
+    pki = h.Pki(t)
+    pki.ca("ca")
+    pki.cert("server", "localhost", "ca", "DNS:localhost,IP:127.0.0.1")
+    pki.cert("client", "IT-SITE", "ca")
+    broker = t.broker("require_certificate true", tls=(pki.p("ca", "crt"), pki.p("server", "crt"),
+                                                        pki.p("server", "key")), name="mtls-broker")
+    a = t.new_agent("mtls-agent")
+    a.write_conf(sections=h.mqtt_section(broker.port, "cafile = %s\ncertfile = %s\nkeyfile = %s" % (
+        pki.p("ca", "crt"), pki.p("client", "crt"), pki.p("client", "key"))))
+    a.start()
+    a.wait_link("connected", 30)
+    broker.stop()
+    mark, ticks0, t0 = a.mark(), a.cpu_ticks(), time.monotonic()
+    settle(float(os.environ.get("OUTAGE_S", "3")))
+    secs, ticks = time.monotonic() - t0, a.cpu_ticks() - ticks0
+    attempts = h.count(a.text(mark), "reconnecting in")
+    broker.start()
+    t1 = time.monotonic()
+    a.wait_link("connected", 120)
+    back = time.monotonic() - t1
+    a.stop()
+    return ("mtls outage %.1f s: %d reconnect attempts, %d CPU ticks; connected %.2f s after the "
+            "broker's restart" % (secs, attempts, ticks, back))
 
 
 def tls(t):
@@ -85,7 +113,7 @@ def watchdog(t):
 
 def bench(t):
     lines = []
-    for f in (outage, tls, watchdog):
+    for f in [mtls_outage] if os.environ.get("ONLY") == "mtls" else (outage, mtls_outage, tls, watchdog):
         lines.append(f(t))
         # each part in a fresh state directory
         os.rename(t.path("state"), t.path("state-%s" % f.__name__))
