@@ -3,7 +3,7 @@ BUILD ?= build
 PRESET ?= dev
 DEPS := cmake gcc make pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev protobuf-c-compiler \
 	mosquitto openssl python3-paho-mqtt python3-protobuf protobuf-compiler \
-	libmosquitto-dev libmbedtls-dev libinih-dev libcjson-dev libcmocka-dev libmicrohttpd-dev \
+	libmosquitto-dev libssl-dev libmbedtls-dev libinih-dev libcjson-dev libcmocka-dev libmicrohttpd-dev \
 	python3 curl python3-prometheus-client python3-cryptography prometheus
 WERROR ?= OFF
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -43,7 +43,7 @@ soak: build
 
 # ARM builds: cross-compiled with toolchains/, tests run under qemu-user.
 CROSS_DEPS = crossbuild-essential-$(1) qemu-user libsqlite3-dev:$(1) libprotobuf-c-dev:$(1) \
-	libmosquitto-dev:$(1) libmbedtls-dev:$(1) libinih-dev:$(1) libcjson-dev:$(1) \
+	libmosquitto-dev:$(1) libssl-dev:$(1) libmbedtls-dev:$(1) libinih-dev:$(1) libcjson-dev:$(1) \
 	libcmocka-dev:$(1) libmicrohttpd-dev:$(1)
 
 deps-arm64 deps-armhf: deps-%: deps

@@ -20,7 +20,17 @@ if [ -n "${ARCH:-}" ] && ! dpkg --print-foreign-architectures | grep -qx "$ARCH"
 	added=$ARCH
 fi
 apt-get update -qq || apt-get update -qq || true
-if ! apt-get install -y -qq --no-install-recommends $missing; then
+# The packages are tools for the tests (mosquitto, prometheus for promtool): their services
+# must not start on install (policy-rc.d 101: action forbidden), the tests start their own.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+	policy=1
+fi
+ok=1
+apt-get install -y -qq --no-install-recommends $missing || ok=""
+[ -n "$policy" ] && rm -f /usr/sbin/policy-rc.d
+if [ -z "$ok" ]; then
 	# An architecture we added and could not serve would break later updates: take it away.
 	[ -n "$added" ] && dpkg --remove-architecture "$added"
 	exit 1
