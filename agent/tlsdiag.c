@@ -126,9 +126,15 @@ tlsdiag_watch(void *ssl_, struct tlsdiag_watch *w)
 {
 	SSL *ssl = ssl_;
 
-	w->names[0] = '\0';
-	if (ssl == NULL)
+	if (ssl == NULL) {
+		w->names[0] = '\0';
 		return;
+	}
+	/* Called again for the same SSL object (each read while connecting): wrapping our own
+	 * callback would make it call itself. */
+	if (SSL_get_verify_callback(ssl) == watch_verify)
+		return;
+	w->names[0] = '\0';
 	if (watch_index < 0)
 		watch_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (watch_index < 0 || SSL_set_ex_data(ssl, watch_index, w) != 1)

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "conf.h"
 #include "testutil.h"
@@ -69,6 +71,51 @@ test_explain(void **state)
 	assert_null(strstr(out, "trusts the client"));
 }
 
+static int verify_calls;
+
+static int
+counting_verify(int ok, X509_STORE_CTX *ctx)
+{
+	(void)ctx;
+	verify_calls++;
+	return ok;
+}
+
+/* The watch is set again at every read while connecting: the verify callback it wraps must
+ * stay libmosquitto's, called once per check (not itself, which recursed until the stack ran
+ * out when the broker's certificate came in a later read). */
+static void
+test_watch_twice(void **state)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl;
+	X509_STORE_CTX *sctx = X509_STORE_CTX_new();
+	struct tlsdiag_watch w;
+	SSL_verify_cb cb;
+
+	(void)state;
+	assert_non_null(ctx);
+	assert_non_null(sctx);
+	memset(&w, 0, sizeof(w));
+	ssl = SSL_new(ctx);
+	assert_non_null(ssl);
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, counting_verify);
+	tlsdiag_watch(ssl, &w);
+	tlsdiag_watch(ssl, &w);
+	tlsdiag_watch(ssl, &w);
+	cb = SSL_get_verify_callback(ssl);
+	assert_true(cb != counting_verify); /* wrapped */
+	assert_int_equal(X509_STORE_CTX_init(sctx, NULL, NULL, NULL), 1);
+	assert_int_equal(
+		X509_STORE_CTX_set_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx(), ssl), 1);
+	verify_calls = 0;
+	assert_int_equal(cb(1, sctx), 1);
+	assert_int_equal(verify_calls, 1);
+	X509_STORE_CTX_free(sctx);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+}
+
 int
 main(void)
 {
@@ -76,6 +123,7 @@ main(void)
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_check_files),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_watch_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
