@@ -839,7 +839,7 @@ cur_finish(struct spool *sp)
 
 /* The per-file summary: what was taken, and what was not and where to look. */
 static void
-log_done(const struct cur *c)
+log_done(const struct spool *sp, const struct cur *c)
 {
 	char dup[48] = "", quar[160] = "";
 
@@ -856,9 +856,11 @@ log_done(const struct cur *c)
 			 " (counted from line %" PRIu64 ", where a restart resumed)",
 			 c->resumed_at);
 	if (c->quarantined > 0)
-		log_warnx("spool: %s done: %" PRIu64 " taken%s%s", c->name, c->taken, dup, quar);
+		log_warnx("%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name, c->taken, dup,
+			  quar);
 	else
-		log_info("spool: %s done: %" PRIu64 " taken%s%s", c->name, c->taken, dup, quar);
+		log_info("%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name, c->taken, dup,
+			 quar);
 }
 
 static void
@@ -874,7 +876,7 @@ file_done(struct spool *sp)
 		cur_close(sp);
 		return;
 	}
-	log_done(&sp->cur);
+	log_done(sp, &sp->cur);
 	cand_remove(sp, sp->cur.name);
 	cur_close(sp);
 }

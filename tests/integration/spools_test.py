@@ -58,6 +58,8 @@ def test(t):
         "RT;R-3;2026-01-15T09:02:00Z;S1;12,5;EA;B-03"])
     taken(a.spool, "main.csv")
     taken(ret, "ret.csv")
+    a.wait_log(r"spool: main\.csv done: 2 taken$", what="main.csv summary")
+    a.wait_log(r"spool\.returns: ret\.csv done: 2 taken, 1 quarantined", what="ret.csv summary")
     c1.wait().complete(4)
     ev = events_of(events)
     eq({k: v[:2] for k, v in ev.items()},
@@ -94,7 +96,7 @@ def test(t):
         "R-4": ("EVENT_KIND_RECEIPT", 500)},
        "requeued record and new files after the restart")
     drop(t, ret, "again.csv", RET_HEADER, ["RT;R-1;2026-01-15T09:00:00Z;S1;1,25;EA;B-01"])
-    a.wait_log(r"again\.csv done: 0 taken, 1 duplicate", what="again.csv not all duplicates")
+    a.wait_log(r"spool\.returns: again\.csv done: 0 taken, 1 duplicate", what="again.csv not all duplicates")
     eq(a.sql1("SELECT count(*) FROM event"), 7, "events in the journal")
     a.stop()
 
