@@ -5,7 +5,8 @@ for RECEIPT) and decimal = comma. Both are taken and decoded right; a record of 
 with an unknown kind code is quarantined with input spool.returns, and after the map is fixed
 `quarantine requeue --input spool.returns` reparses it with that input's delimiter, map and
 decimal. A restart resumes both: new files in each are taken, a file taken again is all
-duplicates.
+duplicates, and files taken but not yet moved keep cursors named by their input
+(spool:FILE, spool.returns:FILE) that each input finds again after a restart.
 usage: spools_test.py WHAGENT [ARGS...]"""
 import json
 import os
@@ -42,10 +43,14 @@ def test(t):
     a = t.new_agent()
     ret = t.path("returns")
     os.makedirs(ret)
-    a.write_conf(sections=h.mqtt_section(broker.port) +
-                 "[input.spool.returns]\ndir = %s\nsettle_ms = 300\nrescan_ms = 200\n"
-                 "delimiter = semicolon\ndecimal = comma\nmap = r\n"
-                 "[map.r]\nkind = Art\nqty = Menge\nkind.RT = RECEIPT\n" % ret)
+
+    def conf(done_main="", done_ret="", fixed=False):
+        a.write_conf(spool=done_main, sections=h.mqtt_section(broker.port) +
+                     "[input.spool.returns]\ndir = %s\nsettle_ms = 300\nrescan_ms = 200\n"
+                     "delimiter = semicolon\ndecimal = comma\nmap = r\n%s\n"
+                     "[map.r]\nkind = Art\nqty = Menge\nkind.RT = RECEIPT\n%s" %
+                     (ret, done_ret, "kind.XX = PICK\n" if fixed else ""))
+    conf()
     events = t.path("events.jsonl")
     c1 = t.consumer(broker, "c1", "--events", events, "--expect-last", 4, timeout=60)
     a.start()
@@ -76,7 +81,7 @@ def test(t):
     # fix the map; requeue that input's records with its delimiter, map and decimal
     eq(a.cli("quarantine", "requeue", "--input", "spool").stdout, "nothing quarantined from input spool\n",
        "--input spool is not spool.returns")
-    a.edit_conf("kind.RT = RECEIPT", "kind.RT = RECEIPT\nkind.XX = PICK")
+    conf(fixed=True)
     r = a.cli("quarantine", "requeue", "--input", "spool.returns")
     eq(r.returncode, 0, "requeue --input spool.returns: " + r.stdout + r.stderr)
     has(r.stdout, r"^1: journaled as seq 5$", "requeue journals the record")
@@ -98,6 +103,28 @@ def test(t):
     drop(t, ret, "again.csv", RET_HEADER, ["RT;R-1;2026-01-15T09:00:00Z;S1;1,25;EA;B-01"])
     a.wait_log(r"spool\.returns: again\.csv done: 0 taken, 1 duplicate", what="again.csv not all duplicates")
     eq(a.sql1("SELECT count(*) FROM event"), 7, "events in the journal")
+    a.stop()
+
+    # files committed but not moved (done_dir is a file) keep their cursors, named by input;
+    # after a restart each input finds its own and moves the file without taking it again
+    blocker = t.write("blocker", "")
+    conf("done_dir = %s" % blocker, "done_dir = %s" % blocker, fixed=True)
+    a.start()
+    drop(t, a.spool, "main3.csv", MAIN_HEADER, ["PICK,M-4,2026-01-15T11:00:00Z,S2,1,EA,A-03"])
+    drop(t, ret, "ret3.csv", RET_HEADER, ["RT;R-5;2026-01-15T11:01:00Z;S2;2,5;EA;B-04"])
+    a.wait_log(r"main3\.csv is taken but cannot be moved", what="main3.csv not held")
+    a.wait_log(r"ret3\.csv is taken but cannot be moved", what="ret3.csv not held")
+    names = sorted(r[0] for r in a.sql("SELECT name FROM cursor"))
+    eq(names, ["spool.returns:ret3.csv", "spool:main3.csv"], "cursor names")
+    a.stop()
+    conf(fixed=True)
+    a.start()
+    taken(a.spool, "main3.csv")
+    taken(ret, "ret3.csv")
+    has(a.text(), r"main3\.csv was taken before the restart; moving it", "main3.csv resumed")
+    has(a.text(), r"ret3\.csv was taken before the restart; moving it", "ret3.csv resumed")
+    eq(a.sql1("SELECT count(*) FROM event"), 9, "events in the journal: none taken twice")
+    h.wait_for(lambda: a.sql1("SELECT count(*) FROM cursor") == 0, 30, "cursors not forgotten")
     a.stop()
 
 
