@@ -6,7 +6,8 @@ with an unknown kind code is quarantined with input spool.returns, and after the
 `quarantine requeue --input spool.returns` reparses it with that input's delimiter, map and
 decimal. A restart resumes both: new files in each are taken, a file taken again is all
 duplicates, and files taken but not yet moved keep cursors named by their input
-(spool:FILE, spool.returns:FILE) that each input finds again after a restart.
+(spool:FILE, spool.returns:FILE) that each input finds again after a restart. A reload that
+changes the named section's dir or adds a section is refused by name; its decimal applies.
 usage: spools_test.py WHAGENT [ARGS...]"""
 import json
 import os
@@ -125,6 +126,23 @@ def test(t):
     has(a.text(), r"ret3\.csv was taken before the restart; moving it", "ret3.csv resumed")
     eq(a.sql1("SELECT count(*) FROM event"), 9, "events in the journal: none taken twice")
     h.wait_for(lambda: a.sql1("SELECT count(*) FROM cursor") == 0, 30, "cursors not forgotten")
+
+    # reload: a restart key of the named section is refused by its name, other keys apply
+    a.edit_conf("dir = %s" % ret, "dir = %s2" % ret)
+    a.reload(expect="reload refused")
+    has(a.text(), r"keys \[input\.spool\.returns\] dir, \[input\.spool\.returns\] done_dir changed",
+        "the refused keys")
+    conf(fixed=True)
+    a.append_conf("[input.spool.more]\ndir = %s" % t.path("more"))
+    a.reload(expect="reload refused")
+    has(a.text(), r"key \[input\.spool\.more\] \(the section\) changed", "a section added")
+    conf(fixed=True)
+    a.edit_conf("decimal = comma", "decimal = point")
+    a.reload()
+    drop(t, ret, "ret4.csv", RET_HEADER, ["RT;R-6;2026-01-15T12:00:00Z;S2;2.5;EA;B-04"])
+    taken(ret, "ret4.csv")
+    a.wait_log(r"spool\.returns: ret4\.csv done: 1 taken$", what="ret4.csv with the reloaded decimal")
+    eq(a.sql1("SELECT count(*) FROM event"), 10, "events in the journal")
     a.stop()
 
 
