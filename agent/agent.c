@@ -36,7 +36,8 @@ struct agent {
 	struct conf *conf;
 	struct journal *journal;
 	struct loop *loop;
-	struct spool *spool;
+	struct spool *spools[CONF_SPOOLS_MAX];
+	int nspools;
 	struct http *http;
 	struct uplink *uplink;
 	uint64_t session;
@@ -77,8 +78,8 @@ on_reload(void *arg)
 	}
 	log_set_level((enum log_level)c->agent.log_level);
 	journal_set_limits(ag->journal, c->journal.max_bytes, c->journal.reserve_bytes);
-	if (ag->spool != NULL)
-		spool_reconfigure(ag->spool, c);
+	for (int i = 0; i < ag->nspools; i++)
+		spool_reconfigure(ag->spools[i], c);
 	if (ag->uplink != NULL)
 		uplink_reconfigure(ag->uplink, c);
 	if (ag->http != NULL)
@@ -218,6 +219,14 @@ on_notify_timer(void *arg)
 }
 
 static void
+free_spools(struct agent *ag)
+{
+	for (int i = 0; i < ag->nspools; i++)
+		spool_free(ag->spools[i]);
+	ag->nspools = 0;
+}
+
+static void
 metrics_source(struct agent *ag, struct metrics_src *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -225,8 +234,8 @@ metrics_source(struct agent *ag, struct metrics_src *m)
 	m->journal = ag->journal;
 	m->uplink = ag->uplink;
 	m->http = ag->http;
-	if (ag->spool != NULL)
-		m->inputs[m->ninputs++] = spool_intake(ag->spool);
+	for (int i = 0; i < ag->nspools; i++)
+		m->inputs[m->ninputs++] = spool_intake(ag->spools[i]);
 	if (ag->http != NULL)
 		m->inputs[m->ninputs++] = http_intake(ag->http);
 }
@@ -343,8 +352,11 @@ on_idle_check(void *arg)
 {
 	struct agent *ag = arg;
 
-	if ((ag->spool == NULL || spool_idle(ag->spool)) &&
-	    (ag->uplink == NULL || uplink_idle(ag->uplink)))
+	int idle = ag->uplink == NULL || uplink_idle(ag->uplink);
+
+	for (int i = 0; i < ag->nspools; i++)
+		idle = idle && spool_idle(ag->spools[i]);
+	if (idle)
 		loop_stop(ag->loop);
 	else
 		loop_timer_arm(&ag->idle_timer, IDLE_CHECK_MS);
@@ -495,10 +507,15 @@ agent_run(const struct agent_opts *o)
 		loop_timer_add(ag.loop, &ag.outside_timer, on_outside_timer, &ag);
 		loop_timer_arm(&ag.outside_timer, OUTSIDE_MS);
 	}
-	if (ag.conf->spool.enabled &&
-	    spool_new(ag.conf, ag.journal, ag.loop, &ag.spool, err, sizeof(err)) != WH_OK) {
-		log_errx("spool input: %s", err);
-		goto out;
+	for (int i = 0; i < conf_spool_count(ag.conf); i++) {
+		const struct conf_spool *cs = conf_spool_at(ag.conf, i);
+
+		if (spool_new(ag.conf, cs, ag.journal, ag.loop, &ag.spools[i], err, sizeof(err)) !=
+		    WH_OK) {
+			log_errx("%s input: %s", cs->name, err);
+			goto out;
+		}
+		ag.nspools = i + 1;
 	}
 	if (ag.conf->http.enabled && http_new(ag.conf, ag.journal, ag.loop, on_page, &ag, &ag.http,
 					      err, sizeof(err)) != WH_OK) {
@@ -527,8 +544,7 @@ agent_run(const struct agent_opts *o)
 	platform_notify("STOPPING=1");
 	if (ag.conf->metrics.textfile[0] != '\0')
 		on_textfile_timer(&ag); /* the last figures */
-	spool_free(ag.spool);		/* stop taking input */
-	ag.spool = NULL;
+	free_spools(&ag);		/* stop taking input */
 	http_free(ag.http);
 	ag.http = NULL;
 	if (ag.uplink != NULL) {
@@ -542,7 +558,7 @@ out:
 		journal_on_commit(ag.journal, NULL, NULL);
 	uplink_free(ag.uplink);
 	http_free(ag.http);
-	spool_free(ag.spool);
+	free_spools(&ag);
 	loop_free(ag.loop);
 	journal_close(ag.journal);
 	conf_free(ag.conf);

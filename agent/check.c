@@ -64,7 +64,17 @@ static int
 agent_creates(const char *section, const char *key)
 {
 	return (strcmp(section, "agent") == 0 && strcmp(key, "state_dir") == 0) ||
-	       (strcmp(section, "input.spool") == 0 && strcmp(key, "done_dir") == 0);
+	       (strncmp(section, "input.spool", 11) == 0 && strcmp(key, "done_dir") == 0);
+}
+
+/* 1 when path is the folder of a spool input. */
+static int
+is_spool_dir(const struct conf *c, const char *path)
+{
+	for (int i = 0; i < conf_spool_count(c); i++)
+		if (strcmp(path, conf_spool_at(c, i)->dir) == 0)
+			return 1;
+	return 0;
 }
 
 static void
@@ -78,7 +88,7 @@ check_dir(struct check *ck, const char *section, const char *key, const char *pa
 
 		dir_of(path, parent, sizeof(parent));
 		if (e == ENOENT && agent_creates(section, key) && access(parent, F_OK) != 0 &&
-		    strcmp(parent, ck->conf->spool.dir ? ck->conf->spool.dir : "") == 0)
+		    is_spool_dir(ck->conf, parent))
 			return; /* done_dir in a missing spool folder: that check speaks for it */
 		if (e == ENOENT && agent_creates(section, key) &&
 		    access(parent, W_OK | X_OK) == 0) {

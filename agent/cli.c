@@ -70,7 +70,8 @@ usage(FILE *f)
 		"  quarantine requeue --all | --input NAME | ID...\n"
 		"                               validate the raw records again (e.g. after fixing\n"
 		"                               a [map.NAME] section) and journal the valid ones;\n"
-		"                               --input: those of one input (spool, http)\n"
+		"                               --input: those of one input (spool, spool.NAME, "
+		"http)\n"
 		"  quarantine purge ID          delete a quarantined record\n"
 		"  enroll [--cn NAME] [--out DIR] [--force]\n"
 		"                               make the device key (EC P-256, mode 0600, owned "
@@ -526,6 +527,7 @@ static int
 requeue(const struct conf *c, struct journal *j, int64_t id)
 {
 	struct intake in = {.journal = j, .ledger = conf_ledger_rules(c)};
+	const struct conf_spool *sp;
 	struct intake_outcome out = {0};
 	struct intake_raw raw = {0};
 	struct held h = {0};
@@ -548,7 +550,9 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	/* the mapping of the input the record came through */
 	in.input = h.input;
 	conf_input_map(c, h.input, &in.map);
-	err = reparse(&h, conf_delimiter(c), &hdr, &row, r, out.reason, sizeof(out.reason));
+	sp = conf_spool_find(c, h.input);
+	err = reparse(&h, sp != NULL ? conf_delimiter(sp) : ',', &hdr, &row, r, out.reason,
+		      sizeof(out.reason));
 	if (err == WH_ERR_INVAL) {
 		still_invalid(j, id, out.reason);
 		goto out;

@@ -254,6 +254,7 @@ struct parse_state {
 	size_t errlen;
 	wh_err rc;
 	unsigned char seen[NKEYS];
+	unsigned char seen_spool[CONF_SPOOLS_MAX][NKEYS]; /* [input.spool.NAME] keys */
 };
 
 static wh_err fail(struct parse_state *ps, const char *fmt, ...) WH_PRINTF(2, 3);
@@ -351,11 +352,29 @@ choices_text(const char *const *choices, char *buf, size_t len)
 	}
 }
 
-/* Stores value for key k in c. Returns 0, -1 with a reason in why, or -2 (no memory). */
-static int
-set_value(struct conf *c, const struct conf_key *k, const char *value, char *why, size_t whylen)
+/* Where key k is stored: in c, or for an [input.spool] key in the spool input sp (NULL: in
+ * c->spool, as the table says). */
+static char *
+key_base(struct conf *c, const struct conf_key *k, struct conf_spool *sp)
 {
-	char *base = (char *)c + k->offset;
+	if (sp == NULL)
+		return (char *)c + k->offset;
+	return (char *)sp + (k->offset - OFF(spool));
+}
+
+/* key_base for reading. */
+static const char *
+key_cbase(const struct conf *c, const struct conf_key *k, const struct conf_spool *sp)
+{
+	if (sp == NULL)
+		return (const char *)c + k->offset;
+	return (const char *)sp + (k->offset - OFF(spool));
+}
+
+/* Stores value for key k at base. Returns 0, -1 with a reason in why, or -2 (no memory). */
+static int
+set_value(char *base, const struct conf_key *k, const char *value, char *why, size_t whylen)
+{
 	int64_t v;
 	char list[128];
 
@@ -515,31 +534,77 @@ handle_map(struct parse_state *ps, const char *section, const char *name, const 
 	return 1;
 }
 
+/* The [input.spool.NAME] section called section (found or added), or NULL after fail. */
+static struct conf_spool *
+spool_section(struct parse_state *ps, const char *section, int *idx)
+{
+	struct conf *c = ps->conf;
+	const char *n = section + strlen("input.spool.");
+	struct conf_spool *sp;
+
+	for (int i = 0; i < c->nspools; i++)
+		if (strcmp(c->spools[i].name + strlen("spool."), n) == 0) {
+			*idx = i;
+			return &c->spools[i];
+		}
+	if (strlen(n) > CONF_SPOOL_NAME_MAX - sizeof("spool.") ||
+	    strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+		    strlen(n)) {
+		fail(ps,
+		     "[%s]: the name after input.spool. must be 1 to %zu letters, digits, '-' "
+		     "or '_'",
+		     section, CONF_SPOOL_NAME_MAX - sizeof("spool."));
+		return NULL;
+	}
+	if (c->nspools == CONF_SPOOLS_MAX) {
+		fail(ps, "too many [input.spool.*] sections (at most %d spool inputs)",
+		     CONF_SPOOLS_MAX);
+		return NULL;
+	}
+	*idx = c->nspools;
+	sp = &c->spools[c->nspools++];
+	sp->enabled = true;
+	snprintf(sp->name, sizeof(sp->name), "spool.%s", n);
+	return sp;
+}
+
 static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *ps = user;
-	int known_section = 0;
+	int known_section = 0, idx = 0;
+	struct conf_spool *sp = NULL;
+	unsigned char *seen = ps->seen;
+	const char *table = section;
 	char why[256];
 
 	if (strncmp(section, "map.", 4) == 0 && section[4] != '\0')
 		return handle_map(ps, section, name, value);
-	if (strcmp(section, "input.spool") == 0)
+	if (strncmp(section, "input.spool.", 12) == 0 && section[12] != '\0') {
+		if ((sp = spool_section(ps, section, &idx)) == NULL)
+			return 0;
+		seen = ps->seen_spool[idx];
+		table = "input.spool";
+	}
+	if (strcmp(section, "input.spool") == 0) {
 		ps->conf->spool.enabled = true;
+		snprintf(ps->conf->spool.name, sizeof(ps->conf->spool.name), "spool");
+	}
 	if (strcmp(section, "input.http") == 0)
 		ps->conf->http.enabled = true;
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (strcmp(section, keys[i].section) != 0)
+		if (strcmp(table, keys[i].section) != 0)
 			continue;
 		known_section = 1;
 		if (name == NULL || strcmp(name, keys[i].name) != 0)
 			continue;
-		if (ps->seen[i]) {
+		if (seen[i]) {
 			fail(ps, "[%s] %s: set twice", section, name);
 			return 0;
 		}
-		ps->seen[i] = 1;
-		switch (set_value(ps->conf, &keys[i], value, why, sizeof(why))) {
+		seen[i] = 1;
+		switch (set_value(key_base(ps->conf, &keys[i], sp), &keys[i], value, why,
+				  sizeof(why))) {
 		case 0:
 			return 1;
 		case -2:
@@ -571,11 +636,11 @@ reader(char *str, int num, void *stream)
 }
 
 static wh_err
-set_default(struct conf *c, const struct conf_key *k, struct parse_state *ps)
+set_default(char *base, const struct conf_key *k, struct parse_state *ps)
 {
 	char why[256];
 
-	switch (set_value(c, k, k->def, why, sizeof(why))) {
+	switch (set_value(base, k, k->def, why, sizeof(why))) {
 	case 0:
 		return WH_OK;
 	case -2:
@@ -608,11 +673,42 @@ valid_site_id(const char *s)
 }
 
 char
-conf_delimiter(const struct conf *c)
+conf_delimiter(const struct conf_spool *s)
 {
 	static const char d[] = {',', ';', '\t', '|'}; /* by enum conf_delim */
 
-	return d[c->spool.delimiter];
+	return d[s->delimiter];
+}
+
+int
+conf_spool_count(const struct conf *c)
+{
+	return (c->spool.enabled ? 1 : 0) + c->nspools;
+}
+
+const struct conf_spool *
+conf_spool_at(const struct conf *c, int i)
+{
+	if (c->spool.enabled && i-- == 0)
+		return &c->spool;
+	return i >= 0 && i < c->nspools ? &c->spools[i] : NULL;
+}
+
+const struct conf_spool *
+conf_spool_find(const struct conf *c, const char *input)
+{
+	for (int i = 0; i < conf_spool_count(c); i++)
+		if (strcmp(conf_spool_at(c, i)->name, input) == 0)
+			return conf_spool_at(c, i);
+	return NULL;
+}
+
+/* "[input.spool]" or "[input.spool.NAME]" for messages. */
+static const char *
+spool_section_name(const struct conf_spool *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "[input.%s]", s->name);
+	return buf;
 }
 
 struct ledger_rules
@@ -712,16 +808,67 @@ check_http(struct conf *c, struct parse_state *ps)
 	return WH_OK;
 }
 
+/* The checks of one spool input sp, and its derived done_dir. */
+static wh_err
+check_spool(struct conf *c, struct conf_spool *sp, struct parse_state *ps)
+{
+	char pwhy[128], sec[64], other[64];
+
+	spool_section_name(sp, sec, sizeof(sec));
+	if (sp->dir == NULL) {
+		snprintf(ps->err, ps->errlen, "%s: %s dir is required", ps->path, sec);
+		return WH_ERR_CONF;
+	}
+	if (sp->done_dir == NULL && (sp->done_dir = path_join(sp->dir, "done")) == NULL)
+		return WH_ERR_NOMEM;
+	for (int i = 0; i < conf_spool_count(c) && conf_spool_at(c, i) != sp; i++)
+		if (conf_spool_at(c, i)->dir != NULL &&
+		    strcmp(conf_spool_at(c, i)->dir, sp->dir) == 0) {
+			snprintf(ps->err, ps->errlen,
+				 "%s: %s and %s have the same dir %s: each spool "
+				 "input needs its own folder",
+				 ps->path,
+				 spool_section_name(conf_spool_at(c, i), other, sizeof(other)), sec,
+				 sp->dir);
+			return WH_ERR_CONF;
+		}
+	if (sp->map[0] != '\0' && conf_map_find(c, sp->map) == NULL) {
+		snprintf(ps->err, ps->errlen, "%s: %s map = %s: no [map.%s] section", ps->path, sec,
+			 sp->map, sp->map);
+		return WH_ERR_CONF;
+	}
+	if (record_pointer_check(sp->records, pwhy, sizeof(pwhy)) != 0) {
+		snprintf(ps->err, ps->errlen, "%s: %s records = %s: %s", ps->path, sec, sp->records,
+			 pwhy);
+		return WH_ERR_CONF;
+	}
+	if (sp->timezone[0] != '\0' && !event_zone_known(sp->timezone)) {
+		snprintf(ps->err, ps->errlen,
+			 "%s: %s timezone = %s: no such zone in the system tz database (like "
+			 "Europe/Berlin; see /usr/share/zoneinfo)",
+			 ps->path, sec, sp->timezone);
+		return WH_ERR_CONF;
+	}
+	if (sp->decimal == 1 && sp->delimiter == 0) {
+		snprintf(
+			ps->err, ps->errlen,
+			"%s: %s decimal = comma needs a delimiter other than comma (semicolon, tab "
+			"or pipe)",
+			ps->path, sec);
+		return WH_ERR_CONF;
+	}
+	return WH_OK;
+}
+
 /* Defaults, derived values and checks that span keys. */
 static wh_err
 conf_finish(struct conf *c, struct parse_state *ps)
 {
-	char pwhy[128];
 	wh_err err;
 
 	for (size_t i = 0; i < NKEYS; i++)
 		if (!ps->seen[i] && keys[i].def != NULL &&
-		    (err = set_default(c, &keys[i], ps)) != WH_OK)
+		    (err = set_default(key_base(c, &keys[i], NULL), &keys[i], ps)) != WH_OK)
 			return err;
 	if (c->agent.site_id == NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [agent] site_id is required", ps->path);
@@ -740,41 +887,23 @@ conf_finish(struct conf *c, struct parse_state *ps)
 		return err;
 	if ((err = check_http(c, ps)) != WH_OK)
 		return err;
-	if (c->spool.enabled) {
-		if (c->spool.dir == NULL) {
-			snprintf(ps->err, ps->errlen, "%s: [input.spool] dir is required",
-				 ps->path);
-			return WH_ERR_CONF;
-		}
-		if (c->spool.done_dir == NULL &&
-		    (c->spool.done_dir = path_join(c->spool.dir, "done")) == NULL)
-			return WH_ERR_NOMEM;
-		if (c->spool.map[0] != '\0' && conf_map_find(c, c->spool.map) == NULL) {
-			snprintf(ps->err, ps->errlen,
-				 "%s: [input.spool] map = %s: no [map.%s] section", ps->path,
-				 c->spool.map, c->spool.map);
-			return WH_ERR_CONF;
-		}
-		if (record_pointer_check(c->spool.records, pwhy, sizeof(pwhy)) != 0) {
-			snprintf(ps->err, ps->errlen, "%s: [input.spool] records = %s: %s",
-				 ps->path, c->spool.records, pwhy);
-			return WH_ERR_CONF;
-		}
-		if (c->spool.timezone[0] != '\0' && !event_zone_known(c->spool.timezone)) {
-			snprintf(ps->err, ps->errlen,
-				 "%s: [input.spool] timezone = %s: no such zone in the system tz "
-				 "database (like Europe/Berlin; see /usr/share/zoneinfo)",
-				 ps->path, c->spool.timezone);
-			return WH_ERR_CONF;
-		}
-		if (c->spool.decimal == 1 && c->spool.delimiter == 0) {
-			snprintf(ps->err, ps->errlen,
-				 "%s: [input.spool] decimal = comma needs a delimiter other than "
-				 "comma (semicolon, tab or pipe)",
-				 ps->path);
-			return WH_ERR_CONF;
-		}
+	for (int i = 0; i < c->nspools; i++)
+		for (size_t k = 0; k < NKEYS; k++)
+			if (strcmp(keys[k].section, "input.spool") == 0 && !ps->seen_spool[i][k] &&
+			    keys[k].def != NULL &&
+			    (err = set_default(key_base(c, &keys[k], &c->spools[i]), &keys[k],
+					       ps)) != WH_OK)
+				return err;
+	if (conf_spool_count(c) > CONF_SPOOLS_MAX) {
+		snprintf(ps->err, ps->errlen, "%s: more than %d spool inputs", ps->path,
+			 CONF_SPOOLS_MAX);
+		return WH_ERR_CONF;
 	}
+	if (c->spool.enabled && (err = check_spool(c, &c->spool, ps)) != WH_OK)
+		return err;
+	for (int i = 0; i < c->nspools; i++)
+		if ((err = check_spool(c, &c->spools[i], ps)) != WH_OK)
+			return err;
 	return WH_OK;
 }
 
@@ -831,8 +960,12 @@ conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].type == CT_STR)
-			wh_free(*(char **)((char *)c + keys[i].offset));
+		if (keys[i].type == CT_STR) {
+			wh_free(*(char **)key_base(c, &keys[i], NULL));
+			for (int s = 0;
+			     s < c->nspools && strcmp(keys[i].section, "input.spool") == 0; s++)
+				wh_free(*(char **)key_base(c, &keys[i], &c->spools[s]));
+		}
 	for (int i = 0; i < c->nmaps; i++) {
 		wh_free(c->maps[i].name);
 		for (int f = 0; f < EF_COUNT; f++)
@@ -860,21 +993,27 @@ void
 conf_input_map(const struct conf *c, const char *input, struct event_map *m)
 {
 	int http = strcmp(input, "http") == 0;
-	const char *name = http ? c->http.map : c->spool.map;
-	const char *tz = http ? c->http.timezone : c->spool.timezone;
-	const struct conf_map *cm = name[0] ? conf_map_find(c, name) : NULL;
+	const struct conf_spool *sp = http ? NULL : conf_spool_find(c, input);
+	const char *name, *tz;
+	const struct conf_map *cm;
+
+	if (!http && sp == NULL)
+		sp = &c->spool; /* an input no longer configured: [input.spool]'s, or the defaults
+				 */
+	name = http ? c->http.map : sp->map ? sp->map : "";
+	tz = http ? c->http.timezone : sp->timezone ? sp->timezone : "";
+	cm = name[0] ? conf_map_find(c, name) : NULL;
 
 	event_map_init(m, cm ? cm->column : NULL);
 	if (cm != NULL)
 		event_map_values(m, cm->name, cm->values, cm->nvalues);
 	m->tz = tz[0] ? tz : NULL;
-	m->decimal = (http ? c->http.decimal : c->spool.decimal) == 1 ? ',' : '.';
+	m->decimal = (http ? c->http.decimal : sp->decimal) == 1 ? ',' : '.';
 }
 
 static void
-print_value(const struct conf *c, const struct conf_key *k, FILE *f)
+print_value(const char *base, const struct conf_key *k, FILE *f)
 {
-	const char *base = (const char *)c + k->offset;
 
 	switch (k->type) {
 	case CT_STR:
@@ -902,9 +1041,17 @@ conf_print(const struct conf *c, FILE *f)
 		     c->mqtt.host[0] == '\0'))
 			continue;
 		fprintf(f, "%s.%s = ", keys[i].section, keys[i].name);
-		print_value(c, &keys[i], f);
+		print_value(key_cbase(c, &keys[i], NULL), &keys[i], f);
 		fputc('\n', f);
 	}
+	for (int s = 0; s < c->nspools; s++)
+		for (size_t i = 0; i < NKEYS; i++) {
+			if (strcmp(keys[i].section, "input.spool") != 0)
+				continue;
+			fprintf(f, "input.%s.%s = ", c->spools[s].name, keys[i].name);
+			print_value(key_cbase(c, &keys[i], &c->spools[s]), &keys[i], f);
+			fputc('\n', f);
+		}
 	for (int i = 0; i < c->nmaps; i++)
 		for (int fld = 0; fld < EF_COUNT; fld++)
 			if (c->maps[i].column[fld] != NULL)
@@ -919,9 +1066,8 @@ conf_print(const struct conf *c, FILE *f)
 
 /* 1 when key k holds the same value in a and b. */
 static int
-same_value(const struct conf *a, const struct conf *b, const struct conf_key *k)
+same_value(const char *pa, const char *pb, const struct conf_key *k)
 {
-	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
 
 	switch (k->type) {
 	case CT_STR: {
@@ -949,6 +1095,44 @@ list_add(char *buf, size_t len, int n, const char *name)
 	return n + 1;
 }
 
+/* conf_restart_keys for the [input.spool.NAME] sections: added, removed, or a K_RESTART key
+ * changed. n is the count so far; returns the new count. */
+static int
+restart_spools(const struct conf *running, const struct conf *next, char *buf, size_t len, int n)
+{
+	char name[96];
+
+	for (int s = 0; s < next->nspools; s++) {
+		const struct conf_spool *old = NULL;
+
+		for (int r = 0; r < running->nspools; r++)
+			if (strcmp(running->spools[r].name, next->spools[s].name) == 0)
+				old = &running->spools[r];
+		if (old == NULL) {
+			snprintf(name, sizeof(name), "[input.%s] (the section)",
+				 next->spools[s].name);
+			n = list_add(buf, len, n, name);
+			continue;
+		}
+		for (size_t i = 0; i < NKEYS; i++)
+			if (strcmp(keys[i].section, "input.spool") == 0 &&
+			    (keys[i].flags & K_RESTART) &&
+			    !same_value(key_cbase(running, &keys[i], old),
+					key_cbase(next, &keys[i], &next->spools[s]), &keys[i])) {
+				snprintf(name, sizeof(name), "[input.%s] %s", next->spools[s].name,
+					 keys[i].name);
+				n = list_add(buf, len, n, name);
+			}
+	}
+	for (int r = 0; r < running->nspools; r++)
+		if (conf_spool_find(next, running->spools[r].name) == NULL) {
+			snprintf(name, sizeof(name), "[input.%s] (the section)",
+				 running->spools[r].name);
+			n = list_add(buf, len, n, name);
+		}
+	return n;
+}
+
 int
 conf_restart_keys(const struct conf *running, const struct conf *next, char *buf, size_t len)
 {
@@ -969,12 +1153,14 @@ conf_restart_keys(const struct conf *running, const struct conf *next, char *buf
 		if ((spool && strcmp(keys[i].section, "input.spool") == 0) ||
 		    (http && strcmp(keys[i].section, "input.http") == 0))
 			continue;
-		if ((keys[i].flags & K_RESTART) && !same_value(running, next, &keys[i])) {
+		if ((keys[i].flags & K_RESTART) &&
+		    !same_value(key_cbase(running, &keys[i], NULL), key_cbase(next, &keys[i], NULL),
+				&keys[i])) {
 			snprintf(name, sizeof(name), "[%s] %s", keys[i].section, keys[i].name);
 			n = list_add(buf, len, n, name);
 		}
 	}
-	return n;
+	return restart_spools(running, next, buf, len, n);
 }
 
 int
@@ -1024,32 +1210,50 @@ conf_check_secrets(const struct conf *c, FILE *f)
 	return warned;
 }
 
+/* conf_paths for the keys of one table section: sp the spool input of an input.spool key
+ * (NULL: the table's own place), section the name to report. */
+static void
+paths_of(const struct conf *c, const struct conf_key *k, const struct conf_spool *sp,
+	 const char *section, conf_path_cb cb, void *arg)
+{
+	const char *v;
+	enum conf_path_kind kind;
+
+	if (k->flags & K_FILE)
+		kind = CONF_PATH_READ;
+	else if (k->flags & K_DIR)
+		kind = CONF_PATH_DIR;
+	else if (k->flags & K_DIRREAD)
+		kind = CONF_PATH_DIRREAD;
+	else if (k->flags & K_PARENT)
+		kind = CONF_PATH_WRITE;
+	else
+		return;
+	v = *(char *const *)key_cbase(c, k, sp);
+	if (v != NULL && v[0] != '\0')
+		cb(section, k->name, v, kind, (k->flags & K_SECRET) != 0, arg);
+}
+
 void
 conf_paths(const struct conf *c, conf_path_cb cb, void *arg)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		const char *v;
-		enum conf_path_kind kind;
+	char section[64];
 
+	for (size_t i = 0; i < NKEYS; i++) {
 		if ((strcmp(keys[i].section, "input.spool") == 0 && !c->spool.enabled) ||
 		    (strcmp(keys[i].section, "input.http") == 0 && !c->http.enabled) ||
 		    (strcmp(keys[i].section, "mqtt") == 0 && c->mqtt.host[0] == '\0') ||
 		    (c->spool.on_done == CONF_DONE_DELETE && strcmp(keys[i].name, "done_dir") == 0))
 			continue;
-		if (keys[i].flags & K_FILE)
-			kind = CONF_PATH_READ;
-		else if (keys[i].flags & K_DIR)
-			kind = CONF_PATH_DIR;
-		else if (keys[i].flags & K_DIRREAD)
-			kind = CONF_PATH_DIRREAD;
-		else if (keys[i].flags & K_PARENT)
-			kind = CONF_PATH_WRITE;
-		else
-			continue;
-		v = *(char *const *)((const char *)c + keys[i].offset);
-		if (v != NULL && v[0] != '\0')
-			cb(keys[i].section, keys[i].name, v, kind, (keys[i].flags & K_SECRET) != 0,
-			   arg);
+		paths_of(c, &keys[i], NULL, keys[i].section, cb, arg);
+	}
+	for (int s = 0; s < c->nspools; s++) {
+		snprintf(section, sizeof(section), "input.%s", c->spools[s].name);
+		for (size_t i = 0; i < NKEYS; i++)
+			if (strcmp(keys[i].section, "input.spool") == 0 &&
+			    !(c->spools[s].on_done == CONF_DONE_DELETE &&
+			      strcmp(keys[i].name, "done_dir") == 0))
+				paths_of(c, &keys[i], &c->spools[s], section, cb, arg);
 	}
 }
 
@@ -1075,6 +1279,11 @@ conf_print_help(FILE *f)
 						    : "none, required",
 			keys[i].flags & K_RESTART ? "; a change needs a restart" : "");
 	}
+	fprintf(f,
+		"\n[input.spool.NAME]\n  (more spool inputs, NAME of letters, digits, '-', '_';"
+		" the keys of [input.spool]\n   with the same defaults; each its own dir; at"
+		" most %d spool inputs in all)\n",
+		CONF_SPOOLS_MAX);
 	fprintf(f, "\n[map.NAME]\n  FIELD = COLUMN     read canonical FIELD from the WMS's COLUMN;"
 		   " FIELD is one of:\n                    ");
 	for (int fld = 0; fld < EF_COUNT; fld++)

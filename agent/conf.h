@@ -13,6 +13,10 @@
 #include "ledger.h"
 
 #define CONF_MAPS_MAX 8
+/* Spool inputs in all: [input.spool] and the [input.spool.NAME] sections. */
+#define CONF_SPOOLS_MAX 8
+/* Longest input name: "spool." and a NAME of at most 32 characters. */
+#define CONF_SPOOL_NAME_MAX 40
 
 enum conf_sync { CONF_SYNC_FULL, CONF_SYNC_NORMAL };
 enum conf_on_done { CONF_DONE_MOVE, CONF_DONE_DELETE };
@@ -46,8 +50,9 @@ struct conf_journal { /* journal (opened by agent.c); commit_* by the inputs */
 	long commit_ms;
 };
 
-struct conf_spool {   /* input_spool.c */
-	bool enabled; /* the section is present */
+struct conf_spool {			/* input_spool.c */
+	bool enabled;			/* the section is present */
+	char name[CONF_SPOOL_NAME_MAX]; /* input name: "spool", or "spool.NAME" */
 	char *dir;
 	char *done_dir;
 	long on_done; /* enum conf_on_done */
@@ -135,7 +140,9 @@ struct conf {
 	char *path;
 	struct conf_agent agent;
 	struct conf_journal journal;
-	struct conf_spool spool;
+	struct conf_spool spool; /* [input.spool] */
+	int nspools;		 /* [input.spool.NAME], in file order */
+	struct conf_spool spools[CONF_SPOOLS_MAX];
 	struct conf_http http;
 	struct conf_metrics metrics;
 	struct conf_mqtt mqtt;
@@ -178,8 +185,14 @@ void conf_paths(const struct conf *c, conf_path_cb cb, void *arg);
 /* Writes every key with its default and help text to f. */
 void conf_print_help(FILE *f);
 
-/* The CSV field delimiter [input.spool] delimiter names. */
-char conf_delimiter(const struct conf *c);
+/* The CSV field delimiter the spool input's delimiter key names. */
+char conf_delimiter(const struct conf_spool *s);
+/* The spool input named input ("spool" or "spool.NAME"), or NULL when none is configured. */
+const struct conf_spool *conf_spool_find(const struct conf *c, const char *input);
+/* The i-th spool input configured (0 .. conf_spool_count - 1): [input.spool] first when it is
+ * present, then the [input.spool.NAME] ones in file order. */
+int conf_spool_count(const struct conf *c);
+const struct conf_spool *conf_spool_at(const struct conf *c, int i);
 /* 1 when the uplink uses TLS (a CA file or directory is configured). */
 int conf_mqtt_tls(const struct conf *c);
 /* 1 when host names this machine (localhost, 127.0.0.0/8, ::1). */
@@ -190,8 +203,9 @@ struct ledger_rules conf_ledger_rules(const struct conf *c);
 
 /* The [map.NAME] section called name, or NULL. */
 const struct conf_map *conf_map_find(const struct conf *c, const char *name);
-/* Fills m for the input named input ("spool" or "http", as the quarantine's input column
- * says): its [map.NAME] columns and value maps, timezone and decimal separator. Borrows c. */
+/* Fills m for the input named input ("spool", "spool.NAME" or "http", as the quarantine's input
+ * column says): its [map.NAME] columns and value maps, timezone and decimal separator. Borrows c.
+ */
 void conf_input_map(const struct conf *c, const char *input, struct event_map *m);
 
 #endif

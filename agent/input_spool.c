@@ -67,6 +67,8 @@ struct cur {
 
 struct spool {
 	const struct conf *conf;
+	const struct conf_spool *cs;	/* this input's section in conf */
+	char name[CONF_SPOOL_NAME_MAX]; /* input name: "spool" or "spool.NAME" */
 	struct journal *journal;
 	struct loop *loop;
 	struct platform_watch *watch;
@@ -97,10 +99,11 @@ format_of(const char *name, enum fmt *ret)
 	return 0;
 }
 
+/* The journal cursor of a file: "spool:FILE" for [input.spool], "spool.NAME:FILE". */
 static void
-cursor_name(const char *file, char *buf, size_t len)
+cursor_name(const struct spool *sp, const char *file, char *buf, size_t len)
 {
-	snprintf(buf, len, "spool:%s", file);
+	snprintf(buf, len, "%s:%s", sp->name, file);
 }
 
 /* Cursor text: identity of the file (dev, inode, and size and mtime when it was last read),
@@ -140,10 +143,10 @@ cursor_parse(const char *text, struct cursor_pos *p)
 static int
 cursor_lookup(struct spool *sp, const char *name, const struct stat *st, struct cursor_pos *p)
 {
-	char cname[NAME_MAX_LEN + 8], text[256];
+	char cname[NAME_MAX_LEN + CONF_SPOOL_NAME_MAX + 2], text[256];
 	wh_err err;
 
-	cursor_name(name, cname, sizeof(cname));
+	cursor_name(sp, name, cname, sizeof(cname));
 	err = journal_cursor_get(sp->journal, cname, text, sizeof(text));
 	if (err == WH_ERR_NOTFOUND)
 		return 0;
@@ -230,20 +233,20 @@ cand_update(struct spool *sp, const char *name, const struct stat *st, int64_t n
 static int
 cand_ready(const struct spool *sp, const struct cand *c, int64_t now)
 {
-	return c->moved_in || now - c->stable_since >= sp->conf->spool.settle_ms;
+	return c->moved_in || now - c->stable_since >= sp->cs->settle_ms;
 }
 
 static void
 scan(struct spool *sp)
 {
-	int64_t now = platform_mono_ms(), next = sp->conf->spool.rescan_ms;
-	DIR *d = opendir(sp->conf->spool.dir);
+	int64_t now = platform_mono_ms(), next = sp->cs->rescan_ms;
+	DIR *d = opendir(sp->cs->dir);
 	struct dirent *de;
 	enum fmt f;
 
 	if (d == NULL) {
-		log_warn("spool: cannot read %s", sp->conf->spool.dir);
-		loop_timer_arm(&sp->scan_timer, sp->conf->spool.rescan_ms);
+		log_warn("spool: cannot read %s", sp->cs->dir);
+		loop_timer_arm(&sp->scan_timer, sp->cs->rescan_ms);
 		return;
 	}
 	for (int i = 0; i < sp->ncands; i++)
@@ -267,8 +270,8 @@ scan(struct spool *sp)
 		}
 		if (cand_ready(sp, c, now))
 			loop_timer_arm_soon(&sp->work_timer, 0);
-		else if (c->stable_since + sp->conf->spool.settle_ms - now < next)
-			next = c->stable_since + sp->conf->spool.settle_ms - now;
+		else if (c->stable_since + sp->cs->settle_ms - now < next)
+			next = c->stable_since + sp->cs->settle_ms - now;
 		i++;
 	}
 	loop_timer_arm(&sp->scan_timer, next);
@@ -337,7 +340,7 @@ static int
 cur_fill(struct spool *sp)
 {
 	struct cur *c = &sp->cur;
-	size_t cap = (size_t)sp->conf->spool.max_record_bytes + READ_CHUNK;
+	size_t cap = (size_t)sp->cs->max_record_bytes + READ_CHUNK;
 	ssize_t n;
 
 	if (c->pos > 0) {
@@ -408,7 +411,7 @@ header_check(struct spool *sp)
 		const char *name;
 	} delims[] = {{',', "comma"}, {';', "semicolon"}, {'\t', "tab"}, {'|', "pipe"}};
 	struct cur *c = &sp->cur;
-	const char *map = sp->conf->spool.map;
+	const char *map = sp->cs->map;
 	char cols[256], *w = cols;
 	size_t left = sizeof(cols);
 
@@ -430,7 +433,7 @@ header_check(struct spool *sp)
 	}
 	if (c->header.nfields == 1) {
 		for (size_t d = 0; d < sizeof(delims) / sizeof(delims[0]); d++) {
-			if (delims[d].ch == conf_delimiter(sp->conf) ||
+			if (delims[d].ch == conf_delimiter(sp->cs) ||
 			    strchr(c->header.field[0], delims[d].ch) == NULL)
 				continue;
 			snprintf(c->header_bad, sizeof(c->header_bad),
@@ -467,10 +470,10 @@ read_header(struct spool *sp)
 		    memcmp(c->buf, "\xef\xbb\xbf", 3) == 0)
 			c->pos = 3; /* UTF-8 byte order mark of spreadsheet exports */
 		r = csv_parse(&c->header, c->buf + c->pos, c->len - c->pos, c->eof,
-			      conf_delimiter(sp->conf), &used, &why);
+			      conf_delimiter(sp->cs), &used, &why);
 		if (r != CSV_MORE || c->eof)
 			break;
-		if (c->len - c->pos >= (size_t)sp->conf->spool.max_record_bytes) {
+		if (c->len - c->pos >= (size_t)sp->cs->max_record_bytes) {
 			r = CSV_ERR; /* its lines are quarantined, the header with them */
 			why = "header row longer than max_record_bytes";
 			break;
@@ -519,7 +522,7 @@ cur_open(struct spool *sp, const char *name)
 	int found;
 
 	memset(&pos, 0, sizeof(pos));
-	c->fd = openat(AT_FDCWD, sp->conf->spool.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	c->fd = openat(AT_FDCWD, sp->cs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->fd < 0)
 		return -1;
 	{
@@ -570,7 +573,7 @@ next_record(struct spool *sp, size_t *ret_used, const char **ret_why)
 {
 	struct cur *c = &sp->cur;
 	const char *p = c->buf + c->pos, *nl;
-	size_t avail = c->len - c->pos, max = (size_t)sp->conf->spool.max_record_bytes;
+	size_t avail = c->len - c->pos, max = (size_t)sp->cs->max_record_bytes;
 
 	if (avail == 0)
 		return c->eof ? NEXT_EOF : NEXT_MORE;
@@ -581,7 +584,7 @@ next_record(struct spool *sp, size_t *ret_used, const char **ret_why)
 		return NEXT_SKIP;
 	}
 	if (c->fmt == FMT_CSV) {
-		enum csv_result r = csv_parse(&sp->row, p, avail, c->eof, conf_delimiter(sp->conf),
+		enum csv_result r = csv_parse(&sp->row, p, avail, c->eof, conf_delimiter(sp->cs),
 					      ret_used, ret_why);
 
 		if (r == CSV_ROW)
@@ -640,8 +643,8 @@ take_wrapped(struct spool *sp, struct intake_raw *raw)
 	char why[320];
 	wh_err err;
 
-	err = record_body_each_at(1, sp->conf->spool.records, raw->bytes, raw->len,
-				  SPOOL_WRAPPED_MAX, on_wrapped, &w, why, sizeof(why));
+	err = record_body_each_at(1, sp->cs->records, raw->bytes, raw->len, SPOOL_WRAPPED_MAX,
+				  on_wrapped, &w, why, sizeof(why));
 	if (err == WH_ERR_TOOBIG)
 		return intake_reject(&sp->intake, raw, why, &out);
 	return err;
@@ -675,7 +678,7 @@ take(struct spool *sp, size_t used, const char *parse_why)
 		parse_why = c->header_bad;
 	if (parse_why != NULL)
 		return intake_reject(&sp->intake, &raw, parse_why, &out);
-	if (c->fmt != FMT_CSV && sp->conf->spool.records[0] != '\0')
+	if (c->fmt != FMT_CSV && sp->cs->records[0] != '\0')
 		return take_wrapped(sp, &raw);
 	if (c->fmt == FMT_CSV)
 		err = record_from_csv(&sp->rec, &c->header, &sp->row, why, sizeof(why));
@@ -710,10 +713,10 @@ static wh_err
 commit_slice(struct spool *sp, int done)
 {
 	struct cur *c = &sp->cur;
-	char cname[NAME_MAX_LEN + 8], text[256];
+	char cname[NAME_MAX_LEN + CONF_SPOOL_NAME_MAX + 2], text[256];
 	wh_err err;
 
-	cursor_name(c->name, cname, sizeof(cname));
+	cursor_name(sp, c->name, cname, sizeof(cname));
 	cursor_format(&c->st, c->base + c->pos, c->line, done, text, sizeof(text));
 	err = journal_txn_end(sp->journal, journal_cursor_set(sp->journal, cname, text));
 	if (err == WH_OK) {
@@ -798,36 +801,36 @@ static int
 cur_finish(struct spool *sp)
 {
 	struct cur *c = &sp->cur;
-	char cname[NAME_MAX_LEN + 8], dst[4096 + NAME_MAX_LEN + 32];
+	char cname[NAME_MAX_LEN + CONF_SPOOL_NAME_MAX + 2], dst[4096 + NAME_MAX_LEN + 32];
 	struct stat now;
 	int dfd, rc;
 
-	dfd = open(sp->conf->spool.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open(sp->cs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -1;
 	rc = fstatat(dfd, c->name, &now, AT_SYMLINK_NOFOLLOW);
 	if (rc == 0 && (now.st_dev != c->st.st_dev || now.st_ino != c->st.st_ino)) {
 		log_info("spool: %s was replaced by a new file while being read; taking that next",
 			 c->name);
-	} else if (rc == 0 && sp->conf->spool.on_done == CONF_DONE_DELETE) {
+	} else if (rc == 0 && sp->cs->on_done == CONF_DONE_DELETE) {
 		rc = unlinkat(dfd, c->name, 0);
 	} else if (rc == 0) {
 		struct stat st;
 
-		snprintf(dst, sizeof(dst), "%s/%s", sp->conf->spool.done_dir, c->name);
+		snprintf(dst, sizeof(dst), "%s/%s", sp->cs->done_dir, c->name);
 		if (stat(dst, &st) == 0) /* keep both: the earlier one is evidence */
-			snprintf(dst, sizeof(dst), "%s/%s.%" PRId64, sp->conf->spool.done_dir,
-				 c->name, platform_now_ms());
+			snprintf(dst, sizeof(dst), "%s/%s.%" PRId64, sp->cs->done_dir, c->name,
+				 platform_now_ms());
 		rc = renameat(dfd, c->name, AT_FDCWD, dst);
 		if (rc == 0)
-			sync_dir(sp->conf->spool.done_dir);
+			sync_dir(sp->cs->done_dir);
 	}
 	if (rc == 0)
 		fsync(dfd); /* the move is durable before the cursor that guards it goes */
 	close(dfd);
 	if (rc != 0 && errno != ENOENT)
 		return -1;
-	cursor_name(c->name, cname, sizeof(cname));
+	cursor_name(sp, c->name, cname, sizeof(cname));
 	if (journal_cursor_delete(sp->journal, cname) != WH_OK)
 		log_warnx("spool: forgetting the cursor of %s: %s", c->name,
 			  journal_errmsg(sp->journal));
@@ -836,7 +839,7 @@ cur_finish(struct spool *sp)
 
 /* The per-file summary: what was taken, and what was not and where to look. */
 static void
-log_done(const struct cur *c)
+log_done(const struct spool *sp, const struct cur *c)
 {
 	char dup[48] = "", quar[160] = "";
 
@@ -853,9 +856,11 @@ log_done(const struct cur *c)
 			 " (counted from line %" PRIu64 ", where a restart resumed)",
 			 c->resumed_at);
 	if (c->quarantined > 0)
-		log_warnx("spool: %s done: %" PRIu64 " taken%s%s", c->name, c->taken, dup, quar);
+		log_warnx("%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name, c->taken, dup,
+			  quar);
 	else
-		log_info("spool: %s done: %" PRIu64 " taken%s%s", c->name, c->taken, dup, quar);
+		log_info("%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name, c->taken, dup,
+			 quar);
 }
 
 static void
@@ -865,14 +870,13 @@ file_done(struct spool *sp)
 
 	if (cur_finish(sp) != 0) {
 		log_warn("spool: %s is taken but cannot be moved to %s (will retry)", sp->cur.name,
-			 sp->conf->spool.on_done == CONF_DONE_DELETE ? "deletion"
-								     : sp->conf->spool.done_dir);
+			 sp->cs->on_done == CONF_DONE_DELETE ? "deletion" : sp->cs->done_dir);
 		if (c != NULL)
 			c->moved_in = 0, c->stable_since = platform_mono_ms();
 		cur_close(sp);
 		return;
 	}
-	log_done(&sp->cur);
+	log_done(sp, &sp->cur);
 	cand_remove(sp, sp->cur.name);
 	cur_close(sp);
 }
@@ -949,10 +953,11 @@ collect_stale(const char *name, void *arg)
 	struct stat st;
 	char path[4096 + NAME_MAX_LEN + 2];
 	char **n;
+	size_t len = strlen(s->sp->name);
 
-	if (strncmp(name, "spool:", 6) != 0)
+	if (strncmp(name, s->sp->name, len) != 0 || name[len] != ':')
 		return;
-	snprintf(path, sizeof(path), "%s/%s", s->sp->conf->spool.dir, name + 6);
+	snprintf(path, sizeof(path), "%s/%s", s->sp->cs->dir, name + len + 1);
 	if (stat(path, &st) == 0 || errno != ENOENT)
 		return; /* only a file that is surely gone loses its cursor */
 	if (s->n == s->cap) {
@@ -987,17 +992,18 @@ static void
 apply_conf(struct spool *sp, const struct conf *c)
 {
 	sp->conf = c;
-	sp->intake.source = c->spool.source;
+	sp->cs = conf_spool_find(c, sp->name);
+	sp->intake.source = sp->cs->source;
 	sp->intake.ledger = conf_ledger_rules(c);
-	conf_input_map(c, "spool", &sp->intake.map);
+	conf_input_map(c, sp->name, &sp->intake.map);
 }
 
 wh_err
-spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool **ret_sp, char *why,
-	  size_t whylen)
+spool_new(const struct conf *c, const struct conf_spool *cs, struct journal *j, struct loop *l,
+	  struct spool **ret_sp, char *why, size_t whylen)
 {
 	struct spool *sp;
-	size_t max = (size_t)c->spool.max_record_bytes;
+	size_t max = (size_t)cs->max_record_bytes;
 	wh_err err = WH_ERR_NOMEM;
 
 	snprintf(why, whylen, "%s", wh_strerror(err));
@@ -1007,21 +1013,21 @@ spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool 
 	sp->journal = j;
 	sp->loop = l;
 	sp->intake.journal = j;
-	sp->intake.input = "spool";
+	snprintf(sp->name, sizeof(sp->name), "%s", cs->name);
+	sp->intake.input = sp->name;
 	apply_conf(sp, c);
 	record_init(&sp->rec);
 	sp->cur.buf = wh_malloc(max + READ_CHUNK);
 	if (sp->cur.buf == NULL || csv_row_init(&sp->row, max) != 0 ||
 	    csv_row_init(&sp->cur.header, max) != 0)
 		goto fail;
-	if (c->spool.on_done == CONF_DONE_MOVE && mkdir(c->spool.done_dir, 0750) != 0 &&
-	    errno != EEXIST) {
-		snprintf(why, whylen, "cannot create %s: %s", c->spool.done_dir, strerror(errno));
+	if (cs->on_done == CONF_DONE_MOVE && mkdir(cs->done_dir, 0750) != 0 && errno != EEXIST) {
+		snprintf(why, whylen, "cannot create %s: %s", cs->done_dir, strerror(errno));
 		err = WH_ERR_IO;
 		goto fail;
 	}
-	if (platform_watch_open(c->spool.dir, &sp->watch) != 0) {
-		snprintf(why, whylen, "cannot watch %s: %s", c->spool.dir, strerror(errno));
+	if (platform_watch_open(cs->dir, &sp->watch) != 0) {
+		snprintf(why, whylen, "cannot watch %s: %s", cs->dir, strerror(errno));
 		err = WH_ERR_IO;
 		goto fail;
 	}
@@ -1030,7 +1036,7 @@ spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool 
 	if (platform_watch_fd(sp->watch) >= 0 &&
 	    (err = loop_fd_add(l, platform_watch_fd(sp->watch), POLLIN, on_watch_fd, sp)) !=
 		    WH_OK) {
-		snprintf(why, whylen, "%s: too many descriptors in the loop", c->spool.dir);
+		snprintf(why, whylen, "%s: too many descriptors in the loop", cs->dir);
 		goto fail;
 	}
 	forget_stale(sp);

@@ -11,19 +11,22 @@
 #include "err.h"
 
 struct conf;
+struct conf_spool;
 struct journal;
 struct loop;
 struct intake;
 struct spool;
 
-/* Starts watching c's spool folder (creating done_dir if needed). c is borrowed until
- * spool_free or the next spool_reconfigure; j and l are borrowed. Caller frees with
- * spool_free. On failure, why says what went wrong (for the caller to log). */
-wh_err spool_new(const struct conf *c, struct journal *j, struct loop *l, struct spool **ret_sp,
-		 char *why, size_t whylen);
+/* Starts watching the folder of c's spool input cs (creating done_dir if needed); the input
+ * is named cs->name ("spool" or "spool.NAME": quarantine input, cursor prefix, metrics). c and
+ * cs are borrowed until spool_free or the next spool_reconfigure; j and l are borrowed.
+ * Caller frees with spool_free. On failure, why says what went wrong (for the caller to
+ * log). */
+wh_err spool_new(const struct conf *c, const struct conf_spool *cs, struct journal *j,
+		 struct loop *l, struct spool **ret_sp, char *why, size_t whylen);
 void spool_free(struct spool *sp);
-/* Takes the settings of a reloaded configuration with the same dir, done_dir and
- * max_record_bytes (agent.c keeps the old configuration when those change). */
+/* Takes the settings of a reloaded configuration that has this input, with the same dir,
+ * done_dir and max_record_bytes (agent.c keeps the old configuration when those change). */
 void spool_reconfigure(struct spool *sp, const struct conf *c);
 /* The input's counters (for metrics). */
 const struct intake *spool_intake(const struct spool *sp);

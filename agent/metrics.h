@@ -13,7 +13,7 @@ struct intake;
 struct journal;
 struct uplink;
 
-#define METRICS_MAX_INPUTS 4
+#define METRICS_MAX_INPUTS 12 /* the spool inputs (CONF_SPOOLS_MAX) and http */
 
 /* Where the numbers come from; all borrowed, uplink and http may be NULL. */
 struct metrics_src {

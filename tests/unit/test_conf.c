@@ -231,6 +231,119 @@ test_restart_keys(void **state)
 	conf_free(running);
 }
 
+/* [input.spool.NAME] sections: the keys of [input.spool] with its defaults, each input's own
+ * map, delimiter and decimal; a shared dir, a bad name or an unknown key refused. */
+static void
+test_named_spools(void **state)
+{
+	struct conf *c = NULL;
+	const struct conf_spool *r;
+	struct event_map m;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(load("[agent]\nsite_id = DC-1\n[input.spool]\ndir = /s/main\n"
+			      "[input.spool.returns]\ndir = /s/ret\ndelimiter = semicolon\n"
+			      "decimal = comma\nmap = ret\nsource = rms\n"
+			      "[input.spool.x_2]\ndir = /s/x\non_done = delete\n"
+			      "[map.ret]\nqty = Menge\n",
+			      &c, err),
+			 WH_OK);
+	assert_int_equal(conf_spool_count(c), 3);
+	assert_string_equal(conf_spool_at(c, 0)->name, "spool");
+	assert_ptr_equal(conf_spool_at(c, 0), &c->spool);
+	r = conf_spool_find(c, "spool.returns");
+	assert_non_null(r);
+	assert_ptr_equal(conf_spool_at(c, 1), r);
+	assert_string_equal(r->dir, "/s/ret");
+	assert_string_equal(r->done_dir, "/s/ret/done");
+	assert_string_equal(r->source, "rms");
+	assert_int_equal(r->settle_ms, 2000);
+	assert_int_equal(r->rescan_ms, 5000);
+	assert_int_equal(r->max_record_bytes, 64 * 1024);
+	assert_int_equal(conf_delimiter(r), ';');
+	assert_int_equal(conf_delimiter(&c->spool), ',');
+	assert_int_equal(conf_spool_find(c, "spool.x_2")->on_done, CONF_DONE_DELETE);
+	assert_string_equal(conf_spool_find(c, "spool.x_2")->source, "wms");
+	assert_null(conf_spool_find(c, "spool.nope"));
+	conf_input_map(c, "spool.returns", &m);
+	assert_int_equal(m.decimal, ',');
+	conf_input_map(c, "spool", &m);
+	assert_int_equal(m.decimal, '.');
+	conf_free(c);
+
+	/* a named section alone, without [input.spool] */
+	assert_int_equal(load("[agent]\nsite_id = DC-1\n[input.spool.a]\ndir = /a\n", &c, err),
+			 WH_OK);
+	assert_false(c->spool.enabled);
+	assert_int_equal(conf_spool_count(c), 1);
+	assert_string_equal(conf_spool_at(c, 0)->name, "spool.a");
+	conf_free(c);
+
+	expect_error("[agent]\nsite_id = S\n[input.spool]\ndir = /d\n[input.spool.b]\ndir = /d\n",
+		     "[input.spool] and [input.spool.b] have the same dir /d");
+	expect_error("[agent]\nsite_id = S\n[input.spool.a]\ndir = /d\n[input.spool.b]\ndir = /d\n",
+		     "[input.spool.a] and [input.spool.b] have the same dir");
+	expect_error("[agent]\nsite_id = S\n[input.spool.b]\ndir = /d\nfolder = /x\n",
+		     ":5: [input.spool.b] folder: unknown key");
+	expect_error("[agent]\nsite_id = S\n[input.spool.b]\ndir = /d\nsettle_ms = -1\n",
+		     "[input.spool.b] settle_ms: -1 is out of range");
+	expect_error("[agent]\nsite_id = S\n[input.spool.b]\nsource = x\n",
+		     "[input.spool.b] dir is required");
+	expect_error("[agent]\nsite_id = S\n[input.spool.b]\ndir = /d\ndecimal = comma\n",
+		     "[input.spool.b] decimal = comma needs a delimiter");
+	expect_error("[agent]\nsite_id = S\n[input.spool.a b]\ndir = /d\n",
+		     "[input.spool.a b]: the name after input.spool.");
+	expect_error("[agent]\nsite_id = S\n[input.spool.b]\ndir = /d\ndir = /e\n",
+		     "[input.spool.b] dir: set twice");
+	expect_error("[agent]\nsite_id = S\n[input.spool.1]\ndir = /1\n[input.spool.2]\ndir = /2\n"
+		     "[input.spool.3]\ndir = /3\n[input.spool.4]\ndir = /4\n[input.spool.5]\ndir = "
+		     "/5\n[input.spool.6]\ndir = /6\n[input.spool.7]\ndir = /7\n[input.spool.8]\n"
+		     "dir = /8\n[input.spool]\ndir = /0\n",
+		     "more than 8 spool inputs");
+}
+
+/* A named spool section added or removed, or a restart key of it changed, is refused by
+ * name; its other keys apply. */
+static void
+test_named_spool_restart_keys(void **state)
+{
+	static const char base[] = "[agent]\nsite_id = S1\n[input.spool.ret]\ndir = /r\n";
+	static const struct {
+		const char *next, *key; /* key NULL: applies */
+	} cases[] = {
+		{"[agent]\nsite_id = S1\n[input.spool.ret]\ndir = /r\nsettle_ms = 10\nmap = m\n"
+		 "[map.m]\nqty = Q\n",
+		 NULL},
+		{"[agent]\nsite_id = S1\n[input.spool.ret]\ndir = /r2\n",
+		 "[input.spool.ret] dir, [input.spool.ret] done_dir"},
+		{"[agent]\nsite_id = S1\n[input.spool.ret]\ndir = /r\nmax_record_bytes = 2KiB\n",
+		 "[input.spool.ret] max_record_bytes"},
+		{"[agent]\nsite_id = S1\n", "[input.spool.ret] (the section)"},
+		{"[agent]\nsite_id = S1\n[input.spool.ret]\ndir = /r\n[input.spool.new]\ndir = "
+		 "/n\n",
+		 "[input.spool.new] (the section)"},
+		{"[agent]\nsite_id = S1\n[input.spool.other]\ndir = /r\n",
+		 "[input.spool.other] (the section), [input.spool.ret] (the section)"},
+	};
+	struct conf *running = load_ok(base);
+	char buf[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf *next = load_ok(cases[i].next);
+		int n = conf_restart_keys(running, next, buf, sizeof(buf));
+
+		if (cases[i].key == NULL && n != 0)
+			fail_msg("case %zu: refused for %s", i, buf);
+		if (cases[i].key != NULL && (n == 0 || strcmp(buf, cases[i].key) != 0))
+			fail_msg("case %zu: %s instead of %s", i, n ? buf : "applied",
+				 cases[i].key);
+		conf_free(next);
+	}
+	conf_free(running);
+}
+
 /* check warns about secret files others may read, and about missing ones. */
 static void
 test_secret_files(void **state)
@@ -330,6 +443,8 @@ main(void)
 		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_timezone_decimal),
 		cmocka_unit_test(test_value_map_keys),
+		cmocka_unit_test(test_named_spools),
+		cmocka_unit_test(test_named_spool_restart_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
