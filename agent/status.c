@@ -62,7 +62,8 @@ status_unhealthy(const struct conf *c, const struct status_sync *s, char *buf, s
 {
 	int64_t max = c->http.healthz_max_unsent_s, age;
 
-	if (max <= 0)
+	/* without an uplink events stay in the journal by design: their age says nothing */
+	if (max <= 0 || strcmp(s->state, "no uplink") == 0)
 		return 0;
 	if (strcmp(s->state, "link down") == 0 && s->since_ms > 0 &&
 	    (age = status_age_s(s->since_ms)) > max) {
