@@ -222,6 +222,8 @@ cmd_enroll(const struct args *a)
 	char dir[4096], key[4400], csr[4400], subject[512], fp[65], why[512], *dns[16];
 	char *names = NULL;
 	const char *base;
+	struct passwd *pw = NULL;
+	struct cert_owner owner;
 	int ndns, rc = 1;
 
 	if (c == NULL)
@@ -247,28 +249,22 @@ cmd_enroll(const struct args *a)
 		 c->identity.unit[0] ? ",OU=" : "", c->identity.unit);
 	names = wh_strdup(c->identity.dns_names);
 	ndns = names ? split_list(names, dns, 16) : 0;
-	if (cert_enroll(key, csr, subject, (const char *const *)dns, ndns, a->force, fp, why,
-			sizeof(why)) != 0) {
+	/* the service reads the key, nobody else: a root-owned one it could not */
+	if (geteuid() == 0 && (pw = getpwnam(CHECK_SERVICE_USER)) != NULL)
+		owner = (struct cert_owner){pw->pw_uid, pw->pw_gid};
+	if (cert_enroll(key, csr, subject, (const char *const *)dns, ndns, a->force,
+			pw != NULL ? &owner : NULL, fp, why, sizeof(why)) != 0) {
 		fprintf(stderr, "whagent enroll: %s\n", why);
 		goto out;
 	}
-	if (geteuid() == 0) {
-		/* the service reads the key, nobody else: a root-owned one it could not */
-		struct passwd *pw = getpwnam(CHECK_SERVICE_USER);
+	if (pw != NULL) {
+		struct group *gr = getgrgid(pw->pw_gid);
 
-		if (pw == NULL) {
-			printf("note    user %s does not exist: the key stays root's\n",
-			       CHECK_SERVICE_USER);
-		} else if (chown(key, pw->pw_uid, pw->pw_gid) != 0 || chmod(key, 0600) != 0) {
-			fprintf(stderr, "whagent enroll: %s: giving it to user %s: %s\n", key,
-				CHECK_SERVICE_USER, strerror(errno));
-			goto out;
-		} else {
-			struct group *gr = getgrgid(pw->pw_gid);
-
-			printf("owner   %s:%s (the service's user), mode 0600\n", pw->pw_name,
-			       gr ? gr->gr_name : "?");
-		}
+		printf("owner   %s:%s (the service's user), mode 0600\n", pw->pw_name,
+		       gr ? gr->gr_name : "?");
+	} else if (geteuid() == 0) {
+		printf("note    user %s does not exist: the key stays root's\n",
+		       CHECK_SERVICE_USER);
 	}
 	printf("key     %s (mode 0600; it never leaves this machine)\n", key);
 	printf("csr     %s\n", csr);

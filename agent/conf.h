@@ -195,7 +195,9 @@ int conf_spool_count(const struct conf *c);
 const struct conf_spool *conf_spool_at(const struct conf *c, int i);
 /* 1 when the uplink uses TLS (a CA file or directory is configured). */
 int conf_mqtt_tls(const struct conf *c);
-/* 1 when host names this machine (localhost, 127.0.0.0/8, ::1). */
+/* 1 when host names this machine: "localhost", or an address literal in 127.0.0.0/8, ::1
+ * or ::ffff:127.0.0.0/104. A name is not resolved here (the uplink checks the address it
+ * resolves to before connecting). */
 int conf_host_is_loopback(const char *host);
 
 /* The ledger's rules as [ledger] sets them (borrowing c's strings). */
