@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -43,6 +44,7 @@ struct args {
 	const char *out;     /* enroll */
 	const char *input;   /* quarantine requeue --input */
 	const char *as_user; /* check --as-user */
+	const char *raw;     /* quarantine show --raw FILE */
 	int force;	     /* enroll */
 	int all;	     /* quarantine requeue --all */
 	int json;
@@ -66,7 +68,10 @@ usage(FILE *f)
 		"  status [--json]              journal id, last seq, watermark, backlog, "
 		"quarantine\n"
 		"  quarantine list              records that could not be taken, with reasons\n"
-		"  quarantine show ID           one record: reason, position and raw bytes\n"
+		"  quarantine show ID [--raw FILE]\n"
+		"                               one record: reason, position and raw bytes\n"
+		"                               (escaped: \\xNN); --raw writes the bytes as they\n"
+		"                               were to a new FILE (- for standard output)\n"
 		"  quarantine requeue --all | --input NAME | ID...\n"
 		"                               validate the raw records again (e.g. after fixing\n"
 		"                               a [map.NAME] section) and journal the valid ones;\n"
@@ -89,9 +94,10 @@ usage(FILE *f)
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
-	static const char *const with_value[] = {"-c",	    "--config",	 "--cn", "--out",
-						 "--input", "--as-user", NULL};
-	const char **slot[] = {&a->conf, &a->conf, &a->cn, &a->out, &a->input, &a->as_user};
+	static const char *const with_value[] = {"-c",	    "--config",	 "--cn",  "--out",
+						 "--input", "--as-user", "--raw", NULL};
+	const char **slot[] = {&a->conf,  &a->conf,    &a->cn, &a->out,
+			       &a->input, &a->as_user, &a->raw};
 
 	memset(a, 0, sizeof(*a));
 	if (argc < 2) {
@@ -418,32 +424,89 @@ out:
 	return rc;
 }
 
+/* Text from a quarantined record (its input may be hostile) on the operator's terminal. */
+static const char *
+shown(const char *text, char *buf, size_t len)
+{
+	log_escape(buf, len, text, text != NULL ? strlen(text) : 0);
+	return buf;
+}
+
 static void
 print_entry_line(const struct journal_quarantined *q, void *arg)
 {
-	char when[32];
+	char when[32], source[128], position[256], reason[512];
 
 	(void)arg;
 	time_text(q->received_at_ms, when, sizeof(when));
-	printf("%-6" PRId64 " %s  %s/%s  %s: %s\n", q->id, when, q->input, q->source, q->position,
-	       q->reason);
+	printf("%-6" PRId64 " %s  %s/%s  %s: %s\n", q->id, when, q->input,
+	       shown(q->source, source, sizeof(source)),
+	       shown(q->position, position, sizeof(position)),
+	       shown(q->reason, reason, sizeof(reason)));
+}
+
+static void
+print_field(const char *name, const char *text)
+{
+	printf("%-10s", name);
+	log_escape_write(stdout, text != NULL ? text : "", text != NULL ? strlen(text) : 0);
+	printf("\n");
 }
 
 static void
 print_entry(const struct journal_quarantined *q, void *arg)
 {
-	char when[32];
+	char when[32], source[128];
 
 	(void)arg;
 	time_text(q->received_at_ms, when, sizeof(when));
-	printf("id        %" PRId64 "\nreceived  %s\ninput     %s (source %s, %s)\n"
-	       "position  %s\nreason    %s\n",
-	       q->id, when, q->input, q->source, q->format, q->position, q->reason);
+	printf("id        %" PRId64 "\nreceived  %s\ninput     %s (source %s, %s)\n", q->id, when,
+	       q->input, shown(q->source, source, sizeof(source)), q->format);
+	print_field("position", q->position);
+	print_field("reason", q->reason);
 	if (q->context != NULL)
-		printf("header    %s\n", q->context);
-	printf("raw       %zu bytes:\n", q->raw_len);
-	fwrite(q->raw, 1, q->raw_len, stdout);
+		print_field("header", q->context);
+	printf("raw       %zu bytes (escaped; --raw FILE writes them as they were):\n", q->raw_len);
+	log_escape_write(stdout, q->raw, q->raw_len);
 	printf("\n");
+}
+
+struct raw_out {
+	const char *path;
+	int rc;
+};
+
+/* Writes the raw bytes as they were to a new file (never over an existing one or through a
+ * link), or to standard output for "-". */
+static void
+write_raw(const struct journal_quarantined *q, void *arg)
+{
+	struct raw_out *o = arg;
+	int fd =
+		strcmp(o->path, "-") == 0
+			? 1
+			: open(o->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	size_t off = 0;
+
+	if (fd < 0) {
+		fprintf(stderr, "whagent quarantine show: %s: %s\n", o->path, strerror(errno));
+		return;
+	}
+	while (off < q->raw_len) {
+		ssize_t n = write(fd, (const char *)q->raw + off, q->raw_len - off);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off < q->raw_len)
+		fprintf(stderr, "whagent quarantine show: writing %s: %s\n", o->path,
+			strerror(errno));
+	if (fd != 1 && close(fd) != 0 && off == q->raw_len) {
+		fprintf(stderr, "whagent quarantine show: %s: %s\n", o->path, strerror(errno));
+		off = 0;
+	}
+	o->rc = off == q->raw_len ? 0 : -1;
 }
 
 /* What requeue needs of a quarantined record, copied out of the statement. */
@@ -706,6 +769,9 @@ cmd_quarantine(const struct args *a)
 	} else if (a->all || a->input != NULL) {
 		fprintf(stderr, "whagent quarantine %s: --all and --input are for requeue\n", sub);
 		return 2;
+	} else if (a->raw != NULL && strcmp(sub, "show") != 0) {
+		fprintf(stderr, "whagent quarantine %s: --raw is for show\n", sub);
+		return 2;
 	} else if (strcmp(sub, "list") == 0 ? a->nids != 0
 					    : a->nids != 1 || parse_id(a->ids[0], &id) != 0) {
 		fprintf(stderr, "whagent quarantine %s: %s\n", sub,
@@ -717,6 +783,12 @@ cmd_quarantine(const struct args *a)
 		goto out;
 	if (strcmp(sub, "list") == 0) {
 		err = journal_quarantine_list(j, print_entry_line, NULL);
+	} else if (strcmp(sub, "show") == 0 && a->raw != NULL) {
+		struct raw_out o = {a->raw, -1};
+
+		err = journal_quarantine_get(j, id, write_raw, &o);
+		if (err == WH_OK && o.rc != 0)
+			goto out;
 	} else if (strcmp(sub, "show") == 0) {
 		err = journal_quarantine_get(j, id, print_entry, NULL);
 	} else if (strcmp(sub, "purge") == 0) {

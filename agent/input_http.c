@@ -251,10 +251,11 @@ log_request(const struct req *rq)
 	if (rq->quarantined > 0) {
 		snprintf(quar, sizeof(quar), ", %u quarantined: whagent quarantine list",
 			 rq->quarantined);
-		log_warnx("http: POST /v1/events from %s: %u taken%s%s", rq->peer, rq->taken, dup,
-			  quar);
+		LOG_LIMITED(LOG_LVL_WARN, "http: POST /v1/events from %s: %u taken%s%s", rq->peer,
+			    rq->taken, dup, quar);
 	} else {
-		log_info("http: POST /v1/events from %s: %u taken%s", rq->peer, rq->taken, dup);
+		LOG_LIMITED(LOG_LVL_INFO, "http: POST /v1/events from %s: %u taken%s", rq->peer,
+			    rq->taken, dup);
 	}
 }
 
@@ -301,8 +302,8 @@ flush(struct http *h)
 			answer_all(h, MHD_HTTP_SERVICE_UNAVAILABLE,
 				   "journal unavailable: nothing was taken, retry later",
 				   RETRY_ERROR_S);
-		log_warnx("http: %s; answered 503: %s", wh_strerror(err),
-			  journal_errmsg(h->journal));
+		LOG_LIMITED(LOG_LVL_WARN, "http: %s; answered 503: %s", wh_strerror(err),
+			    journal_errmsg(h->journal));
 	}
 	for (rq = h->pending; rq != NULL; rq = next) {
 		next = rq->next;
@@ -558,7 +559,7 @@ mhd_log(void *arg, const char *fmt, va_list ap)
 	(void)arg;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	log_warnx("http: %s", line);
+	LOG_LIMITED(LOG_LVL_WARN, "http: %s", line);
 }
 
 static char *

@@ -379,28 +379,6 @@ consume(struct cur *c, size_t n)
 	c->pos += n;
 }
 
-/* Copies outside text for a log line: printable ASCII kept, the rest as \\xNN, cut with
- * "..." past about 120 bytes. */
-static void
-escape_text(const char *s, char *buf, size_t len)
-{
-	size_t o = 0;
-
-	for (; *s != '\0' && o + 8 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (o > 120) {
-			snprintf(buf + o, len - o, "...");
-			return;
-		}
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
-			buf[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
-	}
-	buf[o] = '\0';
-}
-
 /* A header that parsed but cannot yield events: no column maps to kind. Says why once, with
  * the likely fix, and makes every record of the file quarantined with that reason. */
 static void
@@ -422,10 +400,10 @@ header_check(struct spool *sp)
 		if (c->header_fields[i] == EF_KIND)
 			return;
 	for (int i = 0; i < c->header.nfields && left > 8; i++) {
-		char one[160];
+		char one[128]; /* a long one is cut and marked "..." */
 		int n;
 
-		escape_text(c->header.field[i], one, sizeof(one));
+		log_escape(one, sizeof(one), c->header.field[i], strlen(c->header.field[i]));
 		n = snprintf(w, left, "%s'%s'", i ? ", " : "", one);
 		if (n < 0 || (size_t)n >= left)
 			break;
@@ -856,11 +834,11 @@ log_done(const struct spool *sp, const struct cur *c)
 			 " (counted from line %" PRIu64 ", where a restart resumed)",
 			 c->resumed_at);
 	if (c->quarantined > 0)
-		log_warnx("%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name, c->taken, dup,
-			  quar);
+		LOG_LIMITED(LOG_LVL_WARN, "%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name,
+			    c->taken, dup, quar);
 	else
-		log_info("%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name, c->taken, dup,
-			 quar);
+		LOG_LIMITED(LOG_LVL_INFO, "%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name,
+			    c->taken, dup, quar);
 }
 
 static void

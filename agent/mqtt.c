@@ -17,6 +17,7 @@
 
 #include "codec.h"
 #include "conf.h"
+#include "log.h"
 #include "identity.h"
 #include "journal.h"
 #include "loop.h"
@@ -131,7 +132,7 @@ connection_error(struct mqtt *m, const char *what, int rc)
 				  m->conf->mqtt.port, why);
 		return;
 	}
-	tlsdiag_escape(lib, sizeof(lib), m->lib_error);
+	log_escape(lib, sizeof(lib), m->lib_error, strlen(m->lib_error));
 	mqtt_record_error(m, "%s to %s:%ld: %s%s%s%s", what, m->conf->mqtt.host, m->conf->mqtt.port,
 			  rc == MOSQ_ERR_ERRNO ? strerror(errno)
 			  : rc == MOSQ_ERR_EAI ? "cannot resolve the host name"
@@ -160,7 +161,7 @@ connect_failed(struct mqtt *m)
 
 	if (e == 0)
 		e = m->sock_errno;
-	tlsdiag_escape(lib, sizeof(lib), m->lib_error);
+	log_escape(lib, sizeof(lib), m->lib_error, strlen(m->lib_error));
 	if (e != 0)
 		mqtt_record_error(m, "connecting to %s:%ld: %s", m->conf->mqtt.host,
 				  m->conf->mqtt.port, strerror(e));

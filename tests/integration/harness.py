@@ -688,14 +688,15 @@ def http(url, body=None, content_type="application/json", headers=None, cafile=N
         return e.code, e.read().decode(), e.headers
 
 
-def listen_port(agent, port_setter, attempts=10):
-    """Starts agent with an HTTP listener on a candidate port, retrying another port when the
-    agent's log says the bind failed. port_setter(port) rewrites the configuration."""
+def listen_port(agent, port_setter, attempts=10, env=None):
+    """Starts agent (with env added to its environment) with an HTTP listener on a candidate
+    port, retrying another port when the agent's log says the bind failed. port_setter(port)
+    rewrites the configuration."""
     for _ in range(attempts):
         port = candidate_port()
         port_setter(port)
         try:
-            agent.start()
+            agent.start(env=env)
             return port
         except Fail as e:
             if "in use" not in str(e) and "Address already" not in str(e):
