@@ -444,7 +444,8 @@ open_journal(struct agent *ag)
 		log_warn("cannot create state_dir %s", ag->conf->agent.state_dir);
 		return -1;
 	}
-	err = salvage_if_damaged(ag->conf->journal.path, &jo, report, sizeof(report));
+	err = salvage_if_damaged(ag->conf->journal.path, &jo, (int)ag->conf->journal.damaged_keep,
+				 report, sizeof(report));
 	if (report[0] != '\0')
 		log_errx("%s", report);
 	if (err == WH_OK)

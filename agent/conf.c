@@ -80,6 +80,10 @@ static const struct conf_key keys[] = {
 	 "full: every commit survives power loss; normal: faster, a power cut may lose the "
 	 "last commits (not the journal), and sources are then already acknowledged",
 	 K_RESTART},
+	{"journal", "damaged_keep", CT_INT, OFF(journal.damaged_keep), "2", 1, 100, NULL,
+	 "damaged journals moved aside by a salvage that are kept, newest first (older ones "
+	 "are deleted at the next salvage)",
+	 0},
 	{"journal", "commit_records", CT_INT, OFF(journal.commit_records), "1000", 1, 100000, NULL,
 	 "group commit: records per transaction at most", 0},
 	{"journal", "commit_ms", CT_INT, OFF(journal.commit_ms), "100", 1, 10000, NULL,
@@ -91,6 +95,11 @@ static const struct conf_key keys[] = {
 	 K_RESTART | K_DIR | K_DERIVED},
 	{"input.spool", "on_done", CT_ENUM, OFF(spool.on_done), "move", 0, 0, done_choices,
 	 "move finished files to done_dir, or delete them", K_RESTART},
+	{"input.spool", "done_retention_days", CT_INT, OFF(spool.done_retention_days), "30", 0,
+	 36500, NULL,
+	 "files in done_dir are deleted this many days after they were moved there (0: kept "
+	 "forever)",
+	 0},
 	{"input.spool", "settle_ms", CT_INT, OFF(spool.settle_ms), "2000", 0, 3600000, NULL,
 	 "a file not renamed in is taken once unchanged for this long", 0},
 	{"input.spool", "rescan_ms", CT_INT, OFF(spool.rescan_ms), "5000", 100, 3600000, NULL,

@@ -48,6 +48,7 @@ struct conf_journal { /* journal (opened by agent.c); commit_* by the inputs */
 	long synchronous; /* enum conf_sync */
 	long commit_records;
 	long commit_ms;
+	long damaged_keep; /* damaged journals a salvage keeps (salvage.c) */
 };
 
 struct conf_spool {			/* input_spool.c */
@@ -55,7 +56,8 @@ struct conf_spool {			/* input_spool.c */
 	char name[CONF_SPOOL_NAME_MAX]; /* input name: "spool", or "spool.NAME" */
 	char *dir;
 	char *done_dir;
-	long on_done; /* enum conf_on_done */
+	long on_done;		  /* enum conf_on_done */
+	long done_retention_days; /* 0: done_dir kept forever */
 	long settle_ms;
 	long rescan_ms;
 	char *map;
