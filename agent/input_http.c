@@ -366,6 +366,15 @@ refuse_signature(struct req *rq, enum httpauth_verdict v)
 	return respond_error(rq, MHD_HTTP_UNAUTHORIZED, httpauth_why(v));
 }
 
+int
+http_bearer_ok(const struct http *h, struct MHD_Connection *conn)
+{
+	return h->token != NULL &&
+	       httpauth_bearer_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							      MHD_HTTP_HEADER_AUTHORIZATION),
+				  h->token, h->token_len);
+}
+
 unsigned
 http_page_allowed(const struct http *h, struct MHD_Connection *conn, const char **ret_why)
 {
@@ -374,10 +383,7 @@ http_page_allowed(const struct http *h, struct MHD_Connection *conn, const char 
 
 	if (ci != NULL && httpauth_peer_is_loopback(ci->client_addr))
 		return 0;
-	if (h->token != NULL &&
-	    httpauth_bearer_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							   MHD_HTTP_HEADER_AUTHORIZATION),
-			       h->token, h->token_len))
+	if (http_bearer_ok(h, conn))
 		return 0;
 	*ret_why = h->token != NULL
 			   ? "from off this machine this page needs Authorization: Bearer <the "

@@ -3,7 +3,9 @@
  * agent's poll loop and its handlers run on the loop thread, so the journal is still touched
  * from that thread only. A finished POST is suspended, every POST that arrived in the same
  * loop turn is committed in one transaction (group commit), and only then are they resumed
- * with their answers: a 2xx always means the records are durable. */
+ * with their answers: a 2xx always means the records are durable. Signed webhooks are
+ * checked (httpauth) before the body is read and before it is parsed; HTTPS is TLS 1.2 or
+ * newer; GET pages answer other machines only with the bearer token (http_page_allowed). */
 #ifndef WHAGENT_INPUT_HTTP_H
 #define WHAGENT_INPUT_HTTP_H
 
@@ -54,6 +56,10 @@ const struct intake *http_intake(const struct http *h);
  * through the listener's page callback is checked with it already; a handler of its own
  * (the status page, its actions) calls it before answering. Loop thread. */
 unsigned http_page_allowed(const struct http *h, struct MHD_Connection *conn, const char **ret_why);
+/* 1 when [input.http] token_file is set and the request on conn carries "Authorization: Bearer
+ * <token>" (compared in constant time), whatever the peer: for what needs the token also from
+ * this machine (the status page's changes). Loop thread. */
+int http_bearer_ok(const struct http *h, struct MHD_Connection *conn);
 const struct http_counts *http_counts(const struct http *h);
 
 #endif
