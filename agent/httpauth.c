@@ -71,17 +71,25 @@ seen(const struct httpauth_replay *r, const uint8_t *mac)
 	return 0;
 }
 
+/* Unlinks ring entry i from its hash chain (if it is still linked). */
+static void
+unlink_entry(struct httpauth_replay *r, uint32_t i)
+{
+	uint32_t *link = &r->bucket[bucket_of(r, r->e[i].mac)];
+
+	while (*link != 0 && *link != i + 1)
+		link = &r->e[*link - 1].next;
+	if (*link != 0)
+		*link = r->e[i].next;
+}
+
 /* Forgets the oldest signature; the floor rises to its t. */
 static void
 drop_oldest(struct httpauth_replay *r)
 {
 	struct httpauth_seen *o = &r->e[r->head];
-	uint32_t *link = &r->bucket[bucket_of(r, o->mac)];
 
-	while (*link != 0 && *link != r->head + 1)
-		link = &r->e[*link - 1].next;
-	if (*link != 0)
-		*link = o->next;
+	unlink_entry(r, r->head);
 	if (o->t > r->floor)
 		r->floor = o->t;
 	r->head = (r->head + 1) % r->cap;
@@ -240,6 +248,17 @@ httpauth_verify(struct httpauth_replay *r, const uint8_t *key, size_t keylen,
 		return HTTPAUTH_WRONG;
 	add(r, want, s->t);
 	return HTTPAUTH_OK;
+}
+
+void
+httpauth_forget(struct httpauth_replay *r, const struct httpauth_sig *s)
+{
+	for (int k = 0; k < s->nv1; k++)
+		for (uint32_t i = r->bucket[bucket_of(r, s->v1[k])]; i != 0; i = r->e[i - 1].next)
+			if (memcmp(r->e[i - 1].mac, s->v1[k], MAC_KEPT) == 0) {
+				unlink_entry(r, i - 1); /* stays in the ring until it ages out */
+				break;
+			}
 }
 
 const char *

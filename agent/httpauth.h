@@ -69,6 +69,10 @@ enum httpauth_verdict httpauth_precheck(struct httpauth_replay *r, const struct 
 enum httpauth_verdict httpauth_verify(struct httpauth_replay *r, const uint8_t *key, size_t keylen,
 				      const struct httpauth_sig *s, const void *body, size_t len,
 				      int64_t now_s, long window_s);
+/* Takes s's signatures out of r again, for a request answered "nothing was taken, retry"
+ * (503: the journal full, paused or failing), so that the sender may resend it as it was. The
+ * floor is unchanged. */
+void httpauth_forget(struct httpauth_replay *r, const struct httpauth_sig *s);
 /* What a verdict means, for the 401 answer (ends with "nothing was taken"). */
 const char *httpauth_why(enum httpauth_verdict v);
 

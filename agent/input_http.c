@@ -275,6 +275,8 @@ answer_all(struct http *h, unsigned status, const char *why, const char *retry_a
 	for (struct req *rq = h->pending; rq != NULL; rq = rq->next) {
 		wh_free(rq->reply);
 		answer(rq, status, error_body(why), retry_after);
+		if (h->secret != NULL) /* nothing taken: the same request may come again */
+			httpauth_forget(&h->replay, &rq->sig);
 	}
 }
 

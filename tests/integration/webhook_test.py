@@ -5,7 +5,8 @@ nothing journaled, the body not even read); the same signed request a second tim
 inside the window, and answered as duplicates after a restart (its records are still
 journaled: retention_s > 2 x window is enforced). The attack of issue 13: a captured signed
 receipt replayed after its original was pruned journaled it again and doubled the on-hand; now
-refused, the on-hand unchanged. An empty or white-space secret fails `check` and `run`.
+refused, the on-hand unchanged. A request answered 503 (nothing taken) may be resent as it
+was. An empty or white-space secret fails `check` and `run`.
 usage: webhook_test.py WHAGENT [ARGS...]"""
 import hmac
 import json
@@ -37,10 +38,10 @@ def test(t):
     port = [0]
     t.write("secret", SECRET + "\n", mode=0o600)
 
-    def conf(extra="", mqtt=""):
+    def conf(extra="", mqtt="", reserve="0"):
         def write(p):
             port[0] = p
-            a.write_conf(sections="[input.http]\nlisten = 127.0.0.1:%d\nhmac_secret_file = %s\n%s\n%s"
+            a.write_conf(reserve_bytes=reserve, sections="[input.http]\nlisten = 127.0.0.1:%d\nhmac_secret_file = %s\n%s\n%s"
                          % (p, t.path("secret"), extra, mqtt))
         return write
 
@@ -111,6 +112,18 @@ def test(t):
        "the receipt replayed after a restart")
     eq(post(receipt, rsig)[0], 401, "replayed a second time after the restart")
     eq(a.field("last_seq"), 2, "last_seq after replays across a restart")
+    a.stop()
+
+    # --- answered 503 (nothing taken): the same signed request may come again ---
+    h.listen_port(a, conf(reserve="1000TB"))
+    full = rec("J1")
+    fsig = h.webhook_signature(SECRET, full)
+    eq(post(full, fsig)[0], 503, "a signed POST into a full journal")
+    a.edit_conf("reserve_bytes = 1000TB", "reserve_bytes = 0")
+    a.reload()
+    eq(post(full, fsig)[:2], (200, '{"results":[{"seq":3}],"taken":1,"duplicates":0,"quarantined":0}'),
+       "the same signed POST after the 503")
+    eq(post(full, fsig)[0], 401, "and once more, now that it was taken")
     a.stop()
 
     # --- the retention must outlive the window (an uplink prunes) ---

@@ -77,6 +77,7 @@ static void
 test_window_and_once(void **state)
 {
 	struct httpauth_replay r;
+	struct httpauth_sig s;
 	char h[256];
 
 	(void)state;
@@ -98,6 +99,16 @@ test_window_and_once(void **state)
 	assert_int_equal(check(&r, h, "{\"a\":1}", 1000), HTTPAUTH_FORGOTTEN);
 	sign(key, 1001, "{\"a\":1}", h, sizeof(h)); /* signed anew: taken */
 	assert_int_equal(check(&r, h, "{\"a\":1}", 1000), HTTPAUTH_OK);
+	/* answered "nothing taken, retry": forgotten, taken again, then refused again */
+	assert_int_equal(httpauth_parse(h, &s), HTTPAUTH_OK);
+	httpauth_forget(&r, &s);
+	assert_int_equal(check(&r, h, "{\"a\":1}", 1000), HTTPAUTH_OK);
+	assert_int_equal(check(&r, h, "{\"a\":1}", 1000), HTTPAUTH_REPLAYED);
+	httpauth_forget(&r, &s);
+	httpauth_forget(&r, &s);			/* twice is harmless */
+	assert_int_equal(httpauth_replay_count(&r), 2); /* the ring keeps them until they age */
+	assert_int_equal(check(&r, h, "{\"a\":1}", 1302), HTTPAUTH_TOO_OLD);
+	assert_int_equal(httpauth_replay_count(&r), 0);
 	httpauth_replay_done(&r);
 }
 
