@@ -129,7 +129,7 @@ static const struct conf_key keys[] = {
 	 "Authorization: Bearer <token>; empty: they are refused",
 	 K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "tls_certfile", CT_STR, OFF(http.tls_certfile), "", 0, 4096, NULL,
-	 "certificate (PEM) for HTTPS", K_RESTART | K_FILE},
+	 "certificate (PEM) for HTTPS (TLS 1.2 or newer)", K_RESTART | K_FILE},
 	{"input.http", "tls_keyfile", CT_STR, OFF(http.tls_keyfile), "", 0, 4096, NULL,
 	 "private key (PEM) for HTTPS", K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "source", CT_STR, OFF(http.source), "wms", 1, 64, NULL,

@@ -76,6 +76,9 @@ def test(t):
     if os.geteuid() != 0:
         netns[1:1] = ["--map-root-user"]
 
+    probe = subprocess.run(netns + ["true"], capture_output=True, text=True)
+    eq(probe.returncode, 0, "a network namespace for the off-host peer (unshare, ip): %s" % probe.stderr)
+
     def start_in_netns(extra):
         conf(extra, host="0.0.0.0")(port[0])  # its own namespace: the port is free there
         wh = t.wh
