@@ -126,11 +126,20 @@ static const struct conf_key keys[] = {
 	{"input.http", "max_records_per_request", CT_INT, OFF(http.max_records), "1000", 1, 100000,
 	 NULL, "more records in one request get 413", 0},
 	{"input.http", "hmac_secret_file", CT_STR, OFF(http.hmac_secret_file), "", 0, 4096, NULL,
-	 "file holding the shared secret: every POST must carry X-Whagent-Signature: "
-	 "sha256=<hex HMAC-SHA256 of the body>",
+	 "file holding the shared secret (not empty): every POST must carry X-Whagent-Signature: "
+	 "t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">, used once",
+	 K_RESTART | K_SECRET | K_FILE},
+	{"input.http", "signature_window_s", CT_INT, OFF(http.signature_window_s), "300", 1, 3600,
+	 NULL,
+	 "a signed POST whose t is further than this from the agent's clock is refused; "
+	 "[mqtt] retention_s must be more than twice this",
+	 0},
+	{"input.http", "token_file", CT_STR, OFF(http.token_file), "", 0, 4096, NULL,
+	 "file holding a bearer token: GETs from off this machine (but /healthz) need "
+	 "Authorization: Bearer <token>; empty: they are refused",
 	 K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "tls_certfile", CT_STR, OFF(http.tls_certfile), "", 0, 4096, NULL,
-	 "certificate (PEM) for HTTPS", K_RESTART | K_FILE},
+	 "certificate (PEM) for HTTPS (TLS 1.2 or newer)", K_RESTART | K_FILE},
 	{"input.http", "tls_keyfile", CT_STR, OFF(http.tls_keyfile), "", 0, 4096, NULL,
 	 "private key (PEM) for HTTPS", K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "source", CT_STR, OFF(http.source), "wms", 1, 64, NULL,
@@ -810,6 +819,11 @@ check_http(struct conf *c, struct parse_state *ps)
 			why = "listening off this machine needs TLS (tls_certfile, tls_keyfile): "
 			      "webhooks carry inventory data";
 	}
+	if (why == NULL && c->http.hmac_secret_file[0] != '\0' && c->mqtt.host[0] != '\0' &&
+	    c->mqtt.retention_s <= 2 * c->http.signature_window_s)
+		why = "signature_window_s needs [mqtt] retention_s above twice its value: a "
+		      "signed POST replayed inside the window (after a restart) must find its "
+		      "records still journaled, to be answered as duplicates";
 	if (why == NULL && c->http.map[0] != '\0' && conf_map_find(c, c->http.map) == NULL)
 		why = "map names no [map.NAME] section";
 	if (why == NULL && record_pointer_check(c->http.records, pwhy, sizeof(pwhy)) != 0) {

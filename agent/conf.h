@@ -75,6 +75,8 @@ struct conf_http {    /* input_http.c */
 	int64_t max_body_bytes;
 	long max_records;
 	char *hmac_secret_file;
+	long signature_window_s; /* httpauth: |now - t| of a signed POST at most */
+	char *token_file;	 /* bearer token for GETs from off this machine */
 	char *tls_certfile;
 	char *tls_keyfile;
 	char *source;

@@ -13,6 +13,7 @@ Debian's /usr/bin/python3 with python3-paho-mqtt, python3-protobuf and python3-c
 """
 import contextlib
 import difflib
+import hmac
 import json
 import os
 import pprint
@@ -686,6 +687,16 @@ def http(url, body=None, content_type="application/json", headers=None, cafile=N
             return r.status, r.read().decode(), r.headers
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), e.headers
+
+
+def webhook_signature(secret, body, t=None):
+    """The X-Whagent-Signature value of a POST: t=UNIX,v1=hex HMAC-SHA256(secret, "t.body")."""
+    t = int(time.time()) if t is None else int(t)
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return "t=%d,v1=%s" % (t, hmac.new(secret, b"%d." % t + body, "sha256").hexdigest())
 
 
 def listen_port(agent, port_setter, attempts=10, env=None):
