@@ -76,7 +76,11 @@ struct conf_http {    /* input_http.c */
 	long max_records;
 	char *hmac_secret_file;
 	long signature_window_s; /* httpauth: |now - t| of a signed POST at most */
-	char *token_file;	 /* bearer token for GETs from off this machine */
+	long max_connections;	 /* httplimit: open at once, and from one address */
+	long max_connections_per_peer;
+	long request_timeout_s;	    /* a whole request, from its first byte */
+	int64_t max_buffered_bytes; /* request bodies held at once */
+	char *token_file;	    /* bearer token for GETs from off this machine */
 	char *tls_certfile;
 	char *tls_keyfile;
 	char *source;

@@ -211,6 +211,7 @@ static void
 http_requests(struct text *t, const struct metrics_src *m)
 {
 	const struct http_counts *hc;
+	struct http_refusals r;
 
 	if (m->http == NULL)
 		return;
@@ -219,6 +220,18 @@ http_requests(struct text *t, const struct metrics_src *m)
 	for (int i = 0; i < hc->n; i++)
 		add(t, "whagent_http_requests_total{code=\"%u\"} %" PRIu64 "\n", hc->code[i],
 		    hc->count[i]);
+	http_refusals(m->http, &r);
+	header(t, "http_refused_total", "counter",
+	       "Clients refused by a bound of the HTTP listener, by the bound.");
+	add(t, "whagent_http_refused_total{bound=\"max_connections\"} %" PRIu64 "\n",
+	    r.connections);
+	add(t, "whagent_http_refused_total{bound=\"max_connections_per_peer\"} %" PRIu64 "\n",
+	    r.per_peer);
+	add(t, "whagent_http_refused_total{bound=\"request_timeout_s\"} %" PRIu64 "\n", r.deadline);
+	add(t, "whagent_http_refused_total{bound=\"max_buffered_bytes\"} %" PRIu64 "\n", r.memory);
+	header(t, "http_buffered_bytes", "gauge",
+	       "Request body bytes held now, all requests together (max_buffered_bytes).");
+	add(t, "whagent_http_buffered_bytes %" PRIu64 "\n", r.buffered);
 }
 
 char *
