@@ -92,7 +92,9 @@ class Campaign:
         try:
             code, text, _ = h.http("http://127.0.0.1:%d/v1/events" % self.port, body,
                                    content_type="application/x-ndjson", timeout=10)
-        except OSError:
+        except OSError as e:
+            if isinstance(getattr(e, "reason", None), ConnectionRefusedError):
+                self.posted -= BATCH  # the agent was gone already: not counted as POSTed
             return  # refused or cut mid-request: not acknowledged
         if code // 100 != 2:
             return
@@ -108,8 +110,9 @@ class Campaign:
     def cut_once(self, n):
         # FULL: most cuts at any operation, some instead of a directory fsync (the first is the
         # new WAL's at start, then the agent's after each move into done/ and of the spool);
-        # NORMAL: past the first few hundred operations, so that commits were acknowledged
-        if self.mode == "normal":
+        # NORMAL and the first cut: past the first few hundred operations, so that commits
+        # were acknowledged (the first start also makes state_dir)
+        if self.mode == "normal" or n == 0:
             on, at = "", self.rng.randint(MAX_OPS // 5, MAX_OPS)
         elif self.rng.random() < 0.3:
             on, at = "dirsync", self.rng.randint(1, 3)
@@ -183,6 +186,7 @@ class Campaign:
     def run(self, cuts):
         self.port = h.candidate_port()
         self.conf()
+        os.rmdir(self.a.state)  # the agent makes it
         for n in range(cuts):
             self.cut_once(n)
         return self
@@ -207,10 +211,11 @@ def test(t):
        "acknowledgement): the test cannot see a loss" % (normal_cuts, normal.cuts_after_ack))
     def undone(c, what):  # cuts whose line reports some `what`
         return sum(1 for line in c.cut_lines if not re.search(r"\b0 %s" % what, line))
-    return ("FULL: %d cuts (%d dropped a created file, %d undid a rename), %d of %d POSTed records and %d "
-            "files acknowledged, none lost, seq gapless, integrity ok; NORMAL: %d of %d cuts lost acknowledged "
-            "records (%d in all) (seed %d)"
-            % (cuts, undone(full, "created files dropped"), undone(full, "renames undone"), len(full.acked),
+    return ("FULL: %d cuts (%d dropped a created file, %d a created folder, %d undid a rename), %d of %d POSTed "
+            "records and %d files acknowledged, none lost, seq gapless, integrity ok; NORMAL: %d of %d cuts lost "
+            "acknowledged records (%d in all) (seed %d)"
+            % (cuts, undone(full, "created files dropped"), undone(full, "created folders dropped"),
+               undone(full, "renames undone"), len(full.acked),
                full.posted, len(full.acked_files), normal.cuts_losing, normal_cuts, len(normal.lost), seed))
 
 if __name__ == "__main__":

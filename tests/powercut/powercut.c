@@ -13,7 +13,8 @@
  *   cut, content and all, unless its directory was fsynced after the creation (SQLite does so
  *   for the WAL and rollback journals it creates; a new database file rides on the WAL's).
  *   A rename is undone unless the directory holding the new name was fsynced after it; a file
- *   the rename replaced comes back (it is kept meanwhile as a hard link NEW.powercut-K).
+ *   the rename replaced comes back (it is kept meanwhile as a hard link NEW.powercut-K). A
+ *   directory made here (mkdir) goes, with all it holds, unless its parent was fsynced since.
  * - Deletions are taken as durable at once (the lenient direction: a deleted rollback journal
  *   or checkpointed WAL that came back would hold nothing SQLite has not already applied).
  * - The -shm is a memory map of the WAL index, never synced: it is deleted at the cut, and
@@ -22,7 +23,8 @@
  *   as do files the agent wrote outside SQLite without renaming them.
  *
  * Operations counted: xWrite, xTruncate, xSync and xDelete on SQLite's files (write, truncate,
- * sync, delete), rename and renameat (rename), fsync and fdatasync of a directory (dirsync).
+ * sync, delete), rename and renameat (rename), mkdir, fsync and fdatasync of a directory
+ * (dirsync).
  * The cut is taken instead of operation number WH_POWERCUT_AT, counting only operations of the
  * kind WH_POWERCUT_ON when set (WH_POWERCUT_AT unset or 0: only count, and print the count at
  * exit). The cut prints one line on stderr and exits with status 86. */
@@ -30,6 +32,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -61,6 +64,14 @@ struct node {
 	ino_t dir_ino;
 };
 
+/* A directory this process made, its entry not yet durable (its parent not fsynced since). */
+struct made {
+	struct made *prev;
+	char *path;
+	dev_t dir_dev;
+	ino_t dir_ino;
+};
+
 /* A rename not yet made durable by an fsync of the new name's directory. */
 struct moved {
 	struct moved *prev;
@@ -82,6 +93,7 @@ static sqlite3_vfs *real_vfs;
 static sqlite3_vfs pc_vfs;
 static struct node *nodes;
 static struct moved *moves;
+static struct made *made;
 static unsigned long ops, kind_ops, cut_at, backups;
 static const char *cut_on;
 static int trace;
@@ -91,6 +103,7 @@ static int (*real_rename)(const char *, const char *);
 static int (*real_renameat)(int, const char *, int, const char *);
 static int (*real_fsync)(int);
 static int (*real_fdatasync)(int);
+static int (*real_mkdir)(const char *, mode_t);
 
 static void
 resolve(void)
@@ -101,6 +114,7 @@ resolve(void)
 			(int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
 		real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
 		real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+		real_mkdir = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
 	}
 }
 
@@ -145,11 +159,21 @@ free_undo(struct node *n)
 	}
 }
 
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
 /* Puts every file back to what the disk holds after a power loss, then exits (mu held). */
 static void
 cut(const char *what, const char *path)
 {
-	int restored = 0, dropped = 0, undone = 0;
+	int restored = 0, dropped = 0, undone = 0, unmade = 0;
 	char shm[PATH_MAX + 8];
 
 	for (struct node *n = nodes; n != NULL; n = n->next) {
@@ -179,11 +203,13 @@ cut(const char *what, const char *path)
 			real_rename(m->backup, m->to);
 		undone++;
 	}
+	for (struct made *d = made; d != NULL; d = d->prev) /* with all they hold */
+		unmade += nftw(d->path, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0;
 	fprintf(stderr,
 		"powercut: the cut, at operation %lu (%s %s): %d files put back to their last "
 		"sync, "
-		"%d created files dropped, %d renames undone\n",
-		ops, what, path, restored, dropped, undone);
+		"%d created files dropped, %d renames undone, %d created folders dropped\n",
+		ops, what, path, restored, dropped, undone, unmade);
 	fflush(stderr);
 	_exit(CUT_STATUS);
 }
@@ -628,10 +654,53 @@ renameat(int ofd, const char *from, int nfd, const char *to)
 	return do_rename(ofd, from, nfd, to);
 }
 
+int
+mkdir(const char *path, mode_t mode)
+{
+	char apath[PATH_MAX];
+	struct made *d;
+	size_t len;
+	int rc, e;
+
+	resolve();
+	if (!armed)
+		return real_mkdir(path, mode);
+	pthread_mutex_lock(&mu);
+	abs_path(AT_FDCWD, path, apath, sizeof(apath));
+	while ((len = strlen(apath)) > 1 && apath[len - 1] == '/')
+		apath[len - 1] = '\0';
+	op("mkdir", apath);
+	rc = real_mkdir(path, mode);
+	e = errno;
+	if (rc == 0) {
+		d = calloc(1, sizeof(*d));
+		if (d == NULL)
+			abort();
+		d->path = dup_str(apath);
+		dir_of(apath, &d->dir_dev, &d->dir_ino);
+		d->prev = made;
+		made = d;
+	}
+	pthread_mutex_unlock(&mu);
+	errno = e;
+	return rc;
+}
+
 /* What an fsync of a directory makes durable: the names in it (mu held). */
 static void
 dir_synced(const struct stat *d)
 {
+	for (struct made **p = &made; *p != NULL;) {
+		struct made *m = *p;
+
+		if (m->dir_dev == d->st_dev && m->dir_ino == d->st_ino) {
+			*p = m->prev;
+			free(m->path);
+			free(m);
+		} else {
+			p = &m->prev;
+		}
+	}
 	for (struct node *n = nodes; n != NULL; n = n->next)
 		if (n->dir_dev == d->st_dev && n->dir_ino == d->st_ino)
 			n->created = 0;
