@@ -8,6 +8,10 @@ gapless from 1, every record at most once, every acknowledged record (a 2xx answ
 its file seen in done/), and every record of every file dropped (the spool keeps a file until
 it is taken); a file the agent logged done before the cut is in done/ after it (the move was
 made durable by a directory fsync). The journal_id never changes (no salvage was needed).
+The uplink runs too (a mosquitto of the test's, ack_mode = broker), so its journal writes are
+cut as well; its live-state file is renamed into place with no directory fsync on purpose (it
+is runtime state rewritten every few seconds, not durable data), so most cuts undo its last
+renames and bring back an older copy, which the next start rewrites.
 Then the same campaign with `[journal] synchronous = normal` must lose acknowledged records
 (the WAL is not synced at commit, so a cut after an acknowledged commit and before the next
 checkpoint loses it): this shows the test can see a loss.
@@ -33,8 +37,8 @@ MAX_OPS = 1500         # cut points are drawn from 1..MAX_OPS (counted operation
 class Campaign:
     """Cuts against one journal, with synchronous = mode; acknowledged records accumulate."""
 
-    def __init__(self, t, lib, mode, rng):
-        self.t, self.lib, self.mode, self.rng = t, lib, mode, rng
+    def __init__(self, t, lib, broker, mode, rng):
+        self.t, self.lib, self.broker, self.mode, self.rng = t, lib, broker, mode, rng
         self.a = t.new_agent()
         self.wms = h.Wms(t)
         self.port = None
@@ -44,12 +48,14 @@ class Campaign:
         self.posted = 0
         self.lost = set()       # acknowledged keys missing after a restart
         self.cuts_losing = 0
+        self.done_undone = 0    # cuts that undid a move into done/
         self.cuts_after_ack = 0 # cuts after at least one POST of their run was acknowledged
         self.journal_id = None
         self.cut_lines = []
 
     def conf(self):
-        self.a.write_conf(commit_records=50, sections="[input.http]\nlisten = 127.0.0.1:%d\n" % self.port)
+        self.a.write_conf(commit_records=50, sections="[input.http]\nlisten = 127.0.0.1:%d\n%s"
+                          % (self.port, h.mqtt_section(self.broker.port)))
         self.a.edit_conf("commit_records = 50", "commit_records = 50\nsynchronous = %s" % self.mode)
 
     def drop(self, n):
@@ -140,6 +146,8 @@ class Campaign:
             raise Fail("agent exited %d, not at a cut (operation %s%d):\n%s" % (rc, on + " " if on else "", at,
                                                                            self.a.text(mark)[-1500:]))
         self.cut_lines.append(line[0])
+        self.done_undone += any("/done/" in x for x in self.a.text(mark).splitlines()
+                                if x.startswith("powercut: rename undone: "))
         self.seen_done()  # what the disk shows in done/ after the cut is acknowledged too
         for f in re.findall(r"spool: (\S+) done: ", self.a.text(mark)):  # logged once durable
             ok(os.path.exists(os.path.join(self.a.spool, "done", f)),
@@ -200,10 +208,11 @@ def test(t):
     cuts = int(os.environ.get("CUTS") or 30)
     normal_cuts = int(os.environ.get("NORMAL_CUTS") or 4)
     print("seed %d" % seed, flush=True)
-    full = Campaign(t, lib, "full", random.Random(seed)).run(cuts)
+    broker = t.broker()  # the uplink's writes (acks, live state) are cut too
+    full = Campaign(t, lib, broker, "full", random.Random(seed)).run(cuts)
     shutil.rmtree(t.path("state"))
     shutil.rmtree(t.path("spool"))
-    normal = Campaign(t, lib, "normal", random.Random(seed + 1)).run(normal_cuts)
+    normal = Campaign(t, lib, broker, "normal", random.Random(seed + 1)).run(normal_cuts)
     # NORMAL loses what was acknowledged since the WAL was last synced (at a checkpoint); a cut
     # after an acknowledgement loses it unless a checkpoint came in between
     ok(normal.cuts_after_ack >= 1, "no cut with synchronous = normal came after an acknowledgement")
@@ -211,11 +220,11 @@ def test(t):
        "acknowledgement): the test cannot see a loss" % (normal_cuts, normal.cuts_after_ack))
     def undone(c, what):  # cuts whose line reports some `what`
         return sum(1 for line in c.cut_lines if not re.search(r"\b0 %s" % what, line))
-    return ("FULL: %d cuts (%d dropped a created file, %d a created folder, %d undid a rename), %d of %d POSTed "
-            "records and %d files acknowledged, none lost, seq gapless, integrity ok; NORMAL: %d of %d cuts lost "
-            "acknowledged records (%d in all) (seed %d)"
+    return ("FULL: %d cuts (%d dropped a created file, %d a created folder, %d undid a rename, %d a move into "
+            "done/), %d of %d POSTed records and %d files acknowledged, none lost, seq gapless, integrity ok; "
+            "NORMAL: %d of %d cuts lost acknowledged records (%d in all) (seed %d)"
             % (cuts, undone(full, "created files dropped"), undone(full, "created folders dropped"),
-               undone(full, "renames undone"), len(full.acked),
+               undone(full, "renames undone"), full.done_undone, len(full.acked),
                full.posted, len(full.acked_files), normal.cuts_losing, normal_cuts, len(normal.lost), seed))
 
 if __name__ == "__main__":

@@ -199,6 +199,7 @@ cut(const char *what, const char *path)
 	for (struct moved *m = moves; m != NULL; m = m->prev) {
 		if (real_rename(m->to, m->from) != 0)
 			continue;
+		fprintf(stderr, "powercut: rename undone: %s back to %s\n", m->to, m->from);
 		if (m->backup != NULL)
 			real_rename(m->backup, m->to);
 		undone++;
