@@ -1,33 +1,39 @@
 /* A simulated power cut for the tests, preloaded into the real daemon (LD_PRELOAD): a SQLite VFS
  * over the default unix one, registered as the default, that remembers what every write since a
- * file's last xSync overwrote, plus wrappers of rename, renameat, fsync and fdatasync that follow
- * the directory entries. At operation number WH_POWERCUT_AT it puts the disk back as a power
- * loss would leave it and _exit()s at once. Test code only: never linked into the agent.
+ * file's last xSync overwrote, plus wrappers of rename, renameat, mkdir, fsync and fdatasync
+ * that follow the directory entries. At operation number WH_POWERCUT_AT it puts the disk back as
+ * a power loss would leave it and _exit()s at once. Test code only, never linked into the agent;
+ * it needs the agent to link libsqlite3 dynamically (so both use one SQLite and its VFS list).
  *
  * The disk model, what survives the cut:
  * - A file's content as of its last xSync. Every write or truncation since is undone (the
  *   overwritten bytes are kept in memory, restored newest first; the size goes back to the
  *   synced size). A real disk may keep any part of the unsynced writes; keeping none is one
- *   admissible outcome, the one that loses the most (SQLite's crash tests do the same).
+ *   admissible outcome, the one that loses the most data. (SQLite's own crash tests also keep
+ *   or garble some unsynced sectors; this model does not.)
  * - A directory entry once its directory was fsynced. A file SQLite created is removed at the
  *   cut, content and all, unless its directory was fsynced after the creation (SQLite does so
  *   for the WAL and rollback journals it creates; a new database file rides on the WAL's).
  *   A rename is undone unless the directory holding the new name was fsynced after it; a file
  *   the rename replaced comes back (it is kept meanwhile as a hard link NEW.powercut-K). A
  *   directory made here (mkdir) goes, with all it holds, unless its parent was fsynced since.
- * - Deletions are taken as durable at once (the lenient direction: a deleted rollback journal
- *   or checkpointed WAL that came back would hold nothing SQLite has not already applied).
+ * - Deletions (xDelete, unlink) are taken as durable at once (the lenient direction: a deleted
+ *   rollback journal or checkpointed WAL that came back would hold nothing SQLite has not
+ *   already applied).
  * - The -shm is a memory map of the WAL index, never synced: it is deleted at the cut, and
  *   SQLite rebuilds it from the WAL at the next open.
  * - Only this process's operations: files others wrote (the spool's exports) stay as they are,
- *   as do files the agent wrote outside SQLite without renaming them.
+ *   as do files the agent wrote outside SQLite without renaming them. The agent's live-state
+ *   file is renamed into place with no directory fsync on purpose (runtime state, not durable
+ *   data): a cut brings back an older copy.
  *
  * Operations counted: xWrite, xTruncate, xSync and xDelete on SQLite's files (write, truncate,
  * sync, delete), rename and renameat (rename), mkdir, fsync and fdatasync of a directory
  * (dirsync).
  * The cut is taken instead of operation number WH_POWERCUT_AT, counting only operations of the
  * kind WH_POWERCUT_ON when set (WH_POWERCUT_AT unset or 0: only count, and print the count at
- * exit). The cut prints one line on stderr and exits with status 86. */
+ * exit; WH_POWERCUT_TRACE set: print every operation). The cut prints a line on stderr, one per
+ * rename undone, and exits with status 86. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
