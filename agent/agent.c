@@ -440,7 +440,13 @@ open_journal(struct agent *ag)
 	char pid[24], report[2048];
 	wh_err err;
 
-	if (mkdir(ag->conf->agent.state_dir, 0750) != 0 && errno != EEXIST) {
+	if (mkdir(ag->conf->agent.state_dir, 0750) == 0) {
+		/* durable before the journal in it acknowledges anything (a power cut test showed
+		 * it) */
+		if (platform_fs_sync_parent(ag->conf->agent.state_dir) != 0)
+			log_warn("cannot sync the folder holding state_dir %s",
+				 ag->conf->agent.state_dir);
+	} else if (errno != EEXIST) {
 		log_warn("cannot create state_dir %s", ag->conf->agent.state_dir);
 		return -1;
 	}
