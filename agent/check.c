@@ -314,6 +314,16 @@ check_run(const struct conf *c, const char *as_user)
 			       who, as_user);
 		check_all_paths(&ck);
 	}
+	if (c->mqtt.host[0] != '\0' && c->mqtt.allow_unsigned_control)
+		problem(&ck, 0,
+			"[mqtt] allow_unsigned_control = true: INSECURE, unsigned acks and "
+			"commands "
+			"are taken from anyone who may publish on the broker (trials only; set "
+			"platform_pubkey)");
+	else if (c->mqtt.host[0] != '\0' && c->mqtt.platform_pubkey[0] == '\0' &&
+		 c->mqtt.platform_pubkey_next[0] == '\0')
+		problem(&ck, 0,
+			"[mqtt] no platform_pubkey: every command from the platform is refused");
 	check_broker(&ck);
 	check_cert(&ck);
 	check_journal_site(&ck);

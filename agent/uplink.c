@@ -184,6 +184,12 @@ uplink_free(struct uplink *up)
 	wh_free(up);
 }
 
+wh_err
+uplink_prepare(struct uplink *up, const struct conf *c, char *why, size_t whylen)
+{
+	return control_prepare(up->control, c, why, whylen);
+}
+
 void
 uplink_reconfigure(struct uplink *up, const struct conf *c)
 {

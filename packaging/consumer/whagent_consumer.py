@@ -7,7 +7,8 @@ An agent (one per site) publishes under PREFIX/SITE/:
   snapshot    Snapshot pages: its ledger (on-hand balances, control totals) as of a seq
   status      Status, retained
   cmd/result  CommandResult
-and takes PlatformAck on PREFIX/SITE/ack and SignedCommand on PREFIX/SITE/cmd.
+and takes a PlatformAck on PREFIX/SITE/ack and a Command on PREFIX/SITE/cmd, each inside a
+SignedControl (signed with --platform-key: see ControlSigner).
 
 What this platform does (messages decoded with the .proto files of proto/whagent/v1, compiled
 by protoc at start):
@@ -46,7 +47,7 @@ staging_location and shipment_from.
   whagent_consumer.py --host mqtt.example.com --port 8883 --cafile ca.crt --cert platform.crt \\
       --key platform.key --site DC1 --follow --ack
   whagent_consumer.py --site DC1 --store /srv/platform.db --share central --ack \\
-      --replay-after 10 --command-key central.key
+      --replay-after 10 --platform-key platform-control.key
 
 It runs until --expect-last N (every seq FIRST..N of one journal held; in the store when --store
 names a file) and --expect-snapshots K (K snapshots checked) are met, or --timeout, or SIGTERM,
@@ -70,6 +71,7 @@ import select
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -104,7 +106,7 @@ def pb2(name):
 
 
 def control_pb2():
-    """control.proto's module (PlatformAck, Command, SignedCommand, CommandResult)."""
+    """control.proto's module (SignedControl, PlatformAck, Command, CommandResult)."""
     return pb2("control")
 
 
@@ -608,36 +610,86 @@ class Store:
 
 # --- The MQTT side --------------------------------------------------------------------------
 
-class Commander:
-    """Publishes SignedCommands on PREFIX/SITE/cmd, signed with ECDSA P-256 / SHA-256 over the
-    command bytes by the platform's key; without a key the signature is empty (only an agent
-    without command_pubkey takes that)."""
+ACK, COMMAND = 1, 2  # ControlType (control.proto)
+LIFETIME_MS = 5 * 60 * 1000  # how long a control message stays valid
 
-    def __init__(self, client, prefix, key_path):
-        self.client, self.prefix = client, prefix
-        self.key = None
-        self.ids = itertools.count(1)
+
+def canonical(site, journal, ctype, issued_ms, expires_ms, counter, body):
+    """The bytes a SignedControl's signature covers (control.proto): a domain string, then
+    every field length-prefixed or fixed-width, big-endian."""
+    def lp(b):
+        return struct.pack(">I", len(b)) + b
+    return (b"whagent.v1.SignedControl\0" + lp(site.encode()) + lp(journal.encode()) +
+            struct.pack(">IQQQ", ctype, issued_ms & (2**64 - 1), expires_ms & (2**64 - 1), counter) + lp(body))
+
+
+class ControlSigner:
+    """Wraps what the platform sends (PlatformAck, Command) in a SignedControl for one site:
+    ECDSA P-256 / SHA-256 by the platform's key over canonical(); the counter grows per site
+    and type (microseconds since the epoch, so a restarted platform still goes up). Without a
+    key the signature is empty: only an agent with allow_unsigned_control = true takes that."""
+
+    def __init__(self, key_path):
+        self.key = self.key_id = None
+        self.last = {}
         if key_path:
             from cryptography.hazmat.primitives import hashes, serialization
             from cryptography.hazmat.primitives.asymmetric import ec
             self.key = serialization.load_pem_private_key(open(key_path, "rb").read(), None)
+            if not isinstance(self.key, ec.EllipticCurvePrivateKey) or self.key.curve.name != "secp256r1":
+                raise SystemExit("%s: not an EC P-256 private key" % key_path)
             self.algorithm = ec.ECDSA(hashes.SHA256())
+            der = self.key.public_key().public_bytes(serialization.Encoding.DER,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+            self.key_id = hashlib.sha256(der).digest()
+
+    def counter(self, site, ctype):
+        c = max(self.last.get((site, ctype), 0) + 1, time.time_ns() // 1000)
+        self.last[site, ctype] = c
+        return c
+
+    def wrap(self, site, journal, ctype, body):
+        """The SignedControl's bytes (and its counter)."""
+        issued = now_ms()
+        sc = control_pb2().SignedControl(site_id=site, journal_id=journal, type=ctype, issued_at_ms=issued,
+                                         expires_at_ms=issued + LIFETIME_MS, counter=self.counter(site, ctype),
+                                         body=body)
+        if self.key:
+            sc.signature = self.key.sign(canonical(site, journal, ctype, issued, sc.expires_at_ms, sc.counter, body),
+                                         self.algorithm)
+            sc.key_id = self.key_id
+        return sc.SerializeToString(), sc.counter
+
+
+class Commander:
+    """Publishes Commands in SignedControls on PREFIX/SITE/cmd, and PlatformAcks on
+    PREFIX/SITE/ack (see ControlSigner)."""
+
+    def __init__(self, client, prefix, key_path):
+        self.client, self.prefix = client, prefix
+        self.signer = ControlSigner(key_path)
+        self.ids = itertools.count(1)
 
     def new_id(self, action):
-        """A command id no agent saw before (it refuses repeats)."""
+        """A command id (echoed in its result)."""
         return "%s-%d-%d-%d" % (action, os.getpid(), next(self.ids), now_ms())
 
-    def send(self, site, command_id, action, from_seq=0, to_seq=0):
-        """action: replay (from_seq..to_seq), snapshot, status, pause_capture, resume_capture."""
+    def send(self, site, command_id, action, from_seq=0, to_seq=0, journal=""):
+        """action: replay (from_seq..to_seq of journal), snapshot, status, pause_capture,
+        resume_capture."""
         pb = control_pb2()
         cmd = pb.Command(id=command_id, issued_at_ms=now_ms())
         if action == "replay":
             cmd.replay.from_seq, cmd.replay.to_seq = from_seq, to_seq
         else:
             getattr(cmd, action).SetInParent()
-        raw = cmd.SerializeToString()
-        signed = pb.SignedCommand(command=raw, signature=self.key.sign(raw, self.algorithm) if self.key else b"")
-        self.client.publish("%s/%s/cmd" % (self.prefix, site), signed.SerializeToString(), qos=1)
+        raw, _ = self.signer.wrap(site, journal, COMMAND, cmd.SerializeToString())
+        self.client.publish("%s/%s/cmd" % (self.prefix, site), raw, qos=1)
+
+    def ack(self, site, journal, through):
+        body = control_pb2().PlatformAck(journal_id=journal, acked_through=through).SerializeToString()
+        raw, _ = self.signer.wrap(site, journal, ACK, body)
+        self.client.publish("%s/%s/ack" % (self.prefix, site), raw, qos=1)
 
 
 class Platform:
@@ -733,14 +785,13 @@ class Platform:
         through, moved, new = self.store.add_events(b.site_id, b.journal_id, rows, received)
         # Also when the batch held only copies: the agent sends again what it has no ack for.
         if self.a.ack and (moved or not new) and through >= self.store.start_seq:
-            ack = control_pb2().PlatformAck(journal_id=b.journal_id, acked_through=through)
-            self.client.publish("%s/%s/ack" % (self.a.prefix, b.site_id), ack.SerializeToString(), qos=1)
+            self.commander.ack(b.site_id, b.journal_id, through)
             self.acks_sent += 1
         if [r[0] for r in rows] != list(range(b.first_seq, b.last_seq + 1)):
             t.bad_batches.append({"first_seq": b.first_seq, "last_seq": b.last_seq, "n": len(rows)})
         if self.a.snapshot_cmd and not self.snapshot_asked:
             self.snapshot_asked = True
-            self.send(b.site_id, "snapshot")
+            self.send(b.site_id, "snapshot", journal=b.journal_id)
 
     def decode(self, b, payloads):
         """The store's rows of a batch's events (see Store.add_events); tracks each event."""
@@ -766,19 +817,19 @@ class Platform:
             t.kinds[name] = t.kinds.get(name, 0) + n
         return rows
 
-    def send(self, site, action, from_seq=0, to_seq=0, command_id=None):
+    def send(self, site, action, from_seq=0, to_seq=0, command_id=None, journal=""):
         """Sends a command to a site (logged; its result arrives on cmd/result)."""
         command_id = command_id or self.commander.new_id(action)
         log("asking %s for %s%s (command %s)" % (site, action, " %d-%d" % (from_seq, to_seq) if from_seq else "",
                                                  command_id))
-        self.commander.send(site, command_id, action, from_seq, to_seq)
+        self.commander.send(site, command_id, action, from_seq, to_seq, journal)
 
     def tick(self):
         """Periodic work on the store: replays of holes waited on too long, snapshots ready."""
         if self.a.replay_after:
             for site, journal, first, last, command_id in self.store.claim_replays(
                     now_ms(), int(self.a.replay_after * 1000), self.commander.new_id):
-                self.send(site, "replay", first, last, command_id)
+                self.send(site, "replay", first, last, command_id, journal)
         for (site, journal, snapshot_id), v in self.store.check_snapshots(now_ms()):
             log("snapshot %d of %s/%s: %s" % (
                 snapshot_id, site, journal,
@@ -861,7 +912,9 @@ def main():
                     help="the agent's [ledger] shipment_from")
     ap.add_argument("--replay-after", type=float, default=0, metavar="SECONDS",
                     help="ask for a replay of a hole open this long (0: never)")
-    ap.add_argument("--command-key", metavar="PEM", help="the platform's private key: signs commands")
+    ap.add_argument("--platform-key", "--command-key", metavar="PEM", dest="command_key",
+                    help="the platform's EC P-256 private key: signs acks and commands (without it "
+                         "they go unsigned, which only an agent with allow_unsigned_control takes)")
     ap.add_argument("--snapshot-cmd", action="store_true",
                     help="after the first batch, ask its site for a snapshot")
     a = ap.parse_args()
