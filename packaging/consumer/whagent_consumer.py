@@ -20,6 +20,8 @@ by protoc at start):
             A journal's ledger starts at --ack-from (default --expect-first, default 1): the
             seqs below it are taken as held elsewhere.
   ack       (--ack) PlatformAck(journal, applied_through): the agent may prune up to it.
+            Acks and commands go in a SignedControl signed with --platform-key; its counter
+            is drawn from the store with what it says (see Store._counter).
   replay    (--replay-after S) when applied_through + 1 stays missing for S seconds while
             seqs above it are held, or the agent's Status says the broker took them (a lost
             tail has nothing after it), a signed `replay` command asks for the hole; again
@@ -371,6 +373,10 @@ CREATE TABLE IF NOT EXISTS snapshot(site TEXT, journal TEXT, snapshot_id INTEGER
     as_of_seq INTEGER, pages INTEGER, balance_rows INTEGER, received_at_ms INTEGER,
     checked_at_ms INTEGER, checked_by TEXT, verifiable INTEGER, totals_match INTEGER,
     balances_match INTEGER, mismatches TEXT, PRIMARY KEY(site, journal, snapshot_id));
+-- the last SignedControl counter per site and type (1 ack, 2 command), drawn in the
+-- transaction that decides what is sent, so that instances' counters follow their acks
+CREATE TABLE IF NOT EXISTS control_counter(site TEXT, type INTEGER, value INTEGER,
+    PRIMARY KEY(site, type));
 """
 
 EVENT_COLUMNS = "kind, event_id, sku, lot, uom, qty, location, destination"  # Ledger.apply's
@@ -399,11 +405,24 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
+    def _counter(self, site, ctype):
+        """The next SignedControl counter of site and type (in the caller's transaction): above
+        every one drawn before, by any instance; microseconds since the epoch when that is more."""
+        row = self.db.execute("SELECT value FROM control_counter WHERE site = ? AND type = ?", (site, ctype)).fetchone()
+        value = max((row[0] if row else 0) + 1, time.time_ns() // 1000)
+        self.db.execute("INSERT OR REPLACE INTO control_counter VALUES(?, ?, ?)", (site, ctype, value))
+        return value
+
+    def next_counter(self, site, ctype):
+        with self.transaction():
+            return self._counter(site, ctype)
+
     def add_events(self, site, journal, rows, received_ms):
         """Stores a batch's events (copies already held are ignored) and applies the ones now
         contiguous after applied_through. rows: (seq, kind, event_id, sku, lot, uom, qty,
         location, destination, captured_at_ms, payload). Returns (applied_through, whether it
-        moved, whether any event was new)."""
+        moved, whether any event was new, the counter for an ack of it: drawn in the same
+        transaction, so a later counter never acks less)."""
         values = [(site, journal) + r[:10] + (received_ms, r[10]) for r in rows]
         with self.transaction():
             new = self.db.executemany("INSERT OR IGNORE INTO event VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -420,7 +439,8 @@ class Store:
                 wait_from = received_ms  # a new seq is awaited from now on
             self.db.execute("UPDATE progress SET applied_through = ?, wait_from_ms = ? WHERE site = ? AND journal = ?",
                             (through, wait_from, site, journal))
-        return through, through > applied, new
+            counter = self._counter(site, ACK)
+        return through, through > applied, new, counter
 
     def _progress(self, site, journal):
         """(applied_through, wait_from_ms) of a journal; a new journal starts before start_seq."""
@@ -472,7 +492,8 @@ class Store:
                             [(site, journal, kind) + t for kind, t in ledger.totals.items()])
 
     def claim_replays(self, now, wait_ms, new_id):
-        """The holes awaited for wait_ms or longer, as (site, journal, from, to, command id),
+        """The holes awaited for wait_ms or longer, as (site, journal, from, to, command id,
+        counter),
         recorded as asked for now (so no instance asks again before another wait_ms).
         new_id(action) makes a command id."""
         due = "SELECT site, journal, applied_through FROM progress WHERE wait_from_ms <= ?"
@@ -493,7 +514,7 @@ class Store:
                                 (now, site, journal))
                 self.db.execute("INSERT INTO replay VALUES(?, ?, ?, ?, ?, ?, ?)",
                                 hole[:4] + (now, hole[4], self.instance))
-                claimed.append(hole)
+                claimed.append(hole + (self._counter(site, COMMAND),))
         return claimed
 
     def add_snapshot_page(self, snap, payload, received_ms):
@@ -648,12 +669,13 @@ class ControlSigner:
         self.last[site, ctype] = c
         return c
 
-    def wrap(self, site, journal, ctype, body):
-        """The SignedControl's bytes (and its counter)."""
+    def wrap(self, site, journal, ctype, body, counter=None):
+        """The SignedControl's bytes (and its counter: the one given, else the next of
+        counter())."""
         issued = now_ms()
         sc = control_pb2().SignedControl(site_id=site, journal_id=journal, type=ctype, issued_at_ms=issued,
-                                         expires_at_ms=issued + LIFETIME_MS, counter=self.counter(site, ctype),
-                                         body=body)
+                                         expires_at_ms=issued + LIFETIME_MS,
+                                         counter=counter or self.counter(site, ctype), body=body)
         if self.key:
             sc.signature = self.key.sign(canonical(site, journal, ctype, issued, sc.expires_at_ms, sc.counter, body),
                                          self.algorithm)
@@ -674,7 +696,7 @@ class Commander:
         """A command id (echoed in its result)."""
         return "%s-%d-%d-%d" % (action, os.getpid(), next(self.ids), now_ms())
 
-    def send(self, site, command_id, action, from_seq=0, to_seq=0, journal=""):
+    def send(self, site, command_id, action, from_seq=0, to_seq=0, journal="", counter=None):
         """action: replay (from_seq..to_seq of journal), snapshot, status, pause_capture,
         resume_capture."""
         pb = control_pb2()
@@ -683,12 +705,12 @@ class Commander:
             cmd.replay.from_seq, cmd.replay.to_seq = from_seq, to_seq
         else:
             getattr(cmd, action).SetInParent()
-        raw, _ = self.signer.wrap(site, journal, COMMAND, cmd.SerializeToString())
+        raw, _ = self.signer.wrap(site, journal, COMMAND, cmd.SerializeToString(), counter)
         self.client.publish("%s/%s/cmd" % (self.prefix, site), raw, qos=1)
 
-    def ack(self, site, journal, through):
+    def ack(self, site, journal, through, counter=None):
         body = control_pb2().PlatformAck(journal_id=journal, acked_through=through).SerializeToString()
-        raw, _ = self.signer.wrap(site, journal, ACK, body)
+        raw, _ = self.signer.wrap(site, journal, ACK, body, counter)
         self.client.publish("%s/%s/ack" % (self.prefix, site), raw, qos=1)
 
 
@@ -782,10 +804,10 @@ class Platform:
             t.props_seen["content_type"] = getattr(props, "ContentType", "")
         rows = self.decode(b, field_values(msg.payload, 5))
         self.topics[topic].add(b, received, [r[9] for r in rows])
-        through, moved, new = self.store.add_events(b.site_id, b.journal_id, rows, received)
+        through, moved, new, counter = self.store.add_events(b.site_id, b.journal_id, rows, received)
         # Also when the batch held only copies: the agent sends again what it has no ack for.
         if self.a.ack and (moved or not new) and through >= self.store.start_seq:
-            self.commander.ack(b.site_id, b.journal_id, through)
+            self.commander.ack(b.site_id, b.journal_id, through, counter)
             self.acks_sent += 1
         if [r[0] for r in rows] != list(range(b.first_seq, b.last_seq + 1)):
             t.bad_batches.append({"first_seq": b.first_seq, "last_seq": b.last_seq, "n": len(rows)})
@@ -817,19 +839,20 @@ class Platform:
             t.kinds[name] = t.kinds.get(name, 0) + n
         return rows
 
-    def send(self, site, action, from_seq=0, to_seq=0, command_id=None, journal=""):
+    def send(self, site, action, from_seq=0, to_seq=0, command_id=None, journal="", counter=None):
         """Sends a command to a site (logged; its result arrives on cmd/result)."""
         command_id = command_id or self.commander.new_id(action)
         log("asking %s for %s%s (command %s)" % (site, action, " %d-%d" % (from_seq, to_seq) if from_seq else "",
                                                  command_id))
-        self.commander.send(site, command_id, action, from_seq, to_seq, journal)
+        self.commander.send(site, command_id, action, from_seq, to_seq, journal,
+                            counter or self.store.next_counter(site, COMMAND))
 
     def tick(self):
         """Periodic work on the store: replays of holes waited on too long, snapshots ready."""
         if self.a.replay_after:
-            for site, journal, first, last, command_id in self.store.claim_replays(
+            for site, journal, first, last, command_id, counter in self.store.claim_replays(
                     now_ms(), int(self.a.replay_after * 1000), self.commander.new_id):
-                self.send(site, "replay", first, last, command_id, journal)
+                self.send(site, "replay", first, last, command_id, journal, counter)
         for (site, journal, snapshot_id), v in self.store.check_snapshots(now_ms()):
             log("snapshot %d of %s/%s: %s" % (
                 snapshot_id, site, journal,

@@ -142,6 +142,14 @@ class Run:
         with open(self.path(name)) as f:
             return f.read()
 
+    def platform_key(self):
+        """(private, public) PEM paths of the test platform's P-256 key, made on first use;
+        once made, consumers sign their acks and commands with it."""
+        key = self.path("platform-control.key")
+        if not os.path.exists(key):
+            ec_pub(ec_key(key), self.path("platform-control.pub"))
+        return key, self.path("platform-control.pub")
+
     def cleanup(self):
         self.stack.close()
         for p in self.procs:
@@ -760,6 +768,8 @@ class Consumer:
                 "--timeout", str(timeout * SLOW)] + [str(a) for a in args]
         if tls:
             argv += ["--cafile", tls[0], "--cert", tls[1], "--key", tls[2]]
+        if os.path.exists(t.path("platform-control.key")) and "--platform-key" not in argv:
+            argv += ["--platform-key", t.path("platform-control.key")]
         with open(self.out, "wb") as out:
             self.proc = t.spawn(argv, self.err, stdout=out)
         t.logs.append((name, self.err))

@@ -15,7 +15,7 @@ def test(t):
     broker = t.broker("max_inflight_messages 5\nmax_queued_messages 5")
     a = t.new_agent()
     a.write_conf(sections=h.mqtt_section(broker.port, "ack_mode = platform\nretention_s = 0\n"
-                                         "batch_max_events = 100\ncommand_pubkey = %s" % pub))
+                                         "batch_max_events = 100\nplatform_pubkey = %s" % pub))
     wms = h.Wms(t)
     wms.generate(csv=1000, bad_every=0, dup_every=0, prefix="a")
     wms.generate(csv=5000, bad_every=0, dup_every=0, prefix="b", first_txn=100000)
