@@ -85,7 +85,8 @@ status_unhealthy(const struct conf *c, const struct status_sync *s, char *buf, s
 const char *
 status_control(const struct conf *c)
 {
-	int keys = (c->mqtt.platform_pubkey[0] != '\0') + (c->mqtt.platform_pubkey_next[0] != '\0');
+	const char *k1 = c->mqtt.platform_pubkey, *k2 = c->mqtt.platform_pubkey_next;
+	int keys = (k1 != NULL && k1[0] != '\0') + (k2 != NULL && k2[0] != '\0');
 
 	if (c->mqtt.host[0] == '\0')
 		return "none (no uplink)";
