@@ -241,9 +241,9 @@ refused(struct control *ctl, const char *what, const char *topic, const char *wh
 	log_warnx("uplink: refused %s on %s: %s", what, shown, why);
 }
 
-/* Opens a control message of type, commits its counter (before anything is acted on) and
- * returns its body in e. 0, or -1 when refused (logged, counted; e's counter set when the
- * envelope decoded). */
+/* Opens a control message of type, saves its counter (committed before anything is acted on;
+ * in the caller's transaction when one is open) and returns its body in e. 0, or -1 when refused
+ * (logged, counted; e's counter set when the envelope decoded). */
 static int
 open_control(struct control *ctl, const struct mqtt_msg *in, enum envelope_type type,
 	     struct envelope *e, char *why, size_t whylen)
@@ -383,45 +383,70 @@ out:
 
 /* --- platform acks --------------------------------------------------------------------- */
 
-/* A PlatformAck: signed, for our journal (envelope and body agree), not beyond what the
- * broker acknowledged; then pruning may go on. */
-static void
-on_platform_ack(struct control *ctl, const struct mqtt_msg *in)
+/* The checks of an opened ack's body: 0 and *ret_through, or -1 (refused, logged). */
+static int
+check_ack(struct control *ctl, const struct mqtt_msg *in, const struct envelope *e,
+	  uint64_t *ret_through)
 {
-	struct envelope e;
-	char id[JOURNAL_ID_LEN + 1], why[320];
-	uint64_t through, broker = sender_acked_through(ctl->sender);
+	uint64_t broker = sender_acked_through(ctl->sender);
+	char id[JOURNAL_ID_LEN + 1], why[200];
 
-	if (open_control(ctl, in, ENVELOPE_ACK, &e, why, sizeof(why)) != 0)
-		goto out;
-	if (codec_platform_ack_decode(e.body, e.body_len, id, sizeof(id), &through) != WH_OK ||
+	if (codec_platform_ack_decode(e->body, e->body_len, id, sizeof(id), ret_through) != WH_OK ||
 	    strcmp(id, journal_id(ctl->journal)) != 0) {
 		refused(ctl, "a platform ack", in->topic,
 			"its body is not a PlatformAck for the journal its envelope names");
-		goto out;
+		return -1;
 	}
-	if (through > broker) {
+	if (*ret_through > broker) {
 		snprintf(why, sizeof(why),
 			 "through seq %" PRIu64 ", beyond the broker's watermark %" PRIu64
 			 ": the platform cannot hold what the broker never took",
-			 through, broker);
+			 *ret_through, broker);
 		refused(ctl, "a platform ack", in->topic, why);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* A PlatformAck: signed, for our journal (envelope and body agree), not beyond what the
+ * broker acknowledged; then pruning may go on. Its counter and the watermark are committed
+ * in one transaction. */
+static void
+on_platform_ack(struct control *ctl, const struct mqtt_msg *in)
+{
+	struct envelope e = {0};
+	char why[320];
+	uint64_t through = 0;
+	int moved = 0;
+	wh_err err;
+
+	if ((err = journal_txn_begin(ctl->journal, JOURNAL_TXN_MAINTENANCE)) != WH_OK) {
+		log_warnx("uplink: ignoring a platform ack: %s: %s", wh_strerror(err),
+			  journal_errmsg(ctl->journal));
+		return;
+	}
+	if (open_control(ctl, in, ENVELOPE_ACK, &e, why, sizeof(why)) != 0 ||
+	    check_ack(ctl, in, &e, &through) != 0)
+		goto out;
 	ctl->stats.accepted++;
-	if (through <= ctl->platform_acked)
-		goto out;
-	if (journal_platform_ack(ctl->journal, through) != WH_OK) {
-		log_warnx("uplink: saving the platform ack: %s", journal_errmsg(ctl->journal));
-		goto out;
+	if (through > ctl->platform_acked) {
+		err = journal_platform_ack(ctl->journal, through);
+		moved = err == WH_OK;
 	}
-	ctl->stats.acks_moved++;
-	if (ratelog_ok(&ctl->ack_log, platform_now_ms()))
-		log_info("uplink: platform ack %s: watermark %" PRIu64 " -> %" PRIu64,
-			 e.is_signed ? "(signed)" : "(UNSIGNED)", ctl->platform_acked, through);
-	ctl->platform_acked = through;
-	sender_prune_through(ctl->sender, through); /* prunes what is now safe */
 out:
+	if ((err = journal_txn_end(ctl->journal, err)) != WH_OK) {
+		log_warnx("uplink: saving the platform ack: %s", journal_errmsg(ctl->journal));
+		moved = 0;
+	}
+	if (moved) {
+		ctl->stats.acks_moved++;
+		if (ratelog_ok(&ctl->ack_log, platform_now_ms()))
+			log_info("uplink: platform ack %s: watermark %" PRIu64 " -> %" PRIu64,
+				 e.is_signed ? "(signed)" : "(UNSIGNED)", ctl->platform_acked,
+				 through);
+		ctl->platform_acked = through;
+		sender_prune_through(ctl->sender, through); /* prunes what is now safe */
+	}
 	envelope_done(&e);
 }
 

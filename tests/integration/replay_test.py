@@ -19,7 +19,7 @@ def test(t):
     wms = h.Wms(t)
     wms.generate(csv=1000, bad_every=0, dup_every=0, prefix="a")
     wms.generate(csv=5000, bad_every=0, dup_every=0, prefix="b", first_txn=100000)
-    c1 = t.consumer(broker, "c1", "--ack", "--replay-after", 1, "--command-key", key, "--expect-last", 6000,
+    c1 = t.consumer(broker, "c1", "--ack", "--replay-after", 1, "--platform-key", key, "--expect-last", 6000,
                     timeout=90)
     a.start()
     wms.drop("a-orders.csv", a.spool)
