@@ -4,7 +4,8 @@ broker acknowledged everything). Refused with a log line, pruning nothing and le
 watermark where it was: an unsigned ack, a forged one (another key), one for another journal,
 one beyond the broker's watermark (more than was ever sent), a replayed one (also after a
 restart). A valid ack prunes up to it (logged, counted); the reference consumer's signed
---ack prunes the rest.
+--ack prunes the rest. Last, the issue's attack with the platform's own key: an ack through
+last_seq of events the broker refused (its ACL) is refused, nothing pruned.
 usage: platform_ack_test.py WHAGENT [ARGS...]"""
 import harness as h
 from harness import eq, has
@@ -68,6 +69,27 @@ def test(t):
     a.wait_status("platform_acked_through", 3000, 20, "consumer acks")
     h.wait_for(lambda: a.rows() == 0, 10, "not pruned after the consumer's acks")
     has(a.cli("status").stdout, r"acked_through  3000 \(broker\), 3000 \(platform\)", "status")
+
+    # the attack of the issue, even with the platform's own key: events journaled that the
+    # broker never took (its ACL refuses the agent's batches), acked through the last seq
+    a.stop()
+    p.close()
+    broker.stop()
+    acl = t.write("acl", "topic read whagent/v1/#\ntopic write whagent/v1/+/status\ntopic write whagent/v1/+/ack\n")
+    broker.start(extra="acl_file %s" % acl)
+    wms.generate(csv=100, bad_every=0, dup_every=0, prefix="c", first_txn=200000)
+    mark = a.mark()
+    a.start()
+    wms.drop("c-orders.csv", a.spool)
+    a.wait_log("broker refused batch", 30, since=mark, what="the broker's ACL did not refuse the batch")
+    a.wait_status("last_seq", 3100, 20, "capture")
+    p = h.Platform(broker, key)
+    t.stack.callback(p.close)
+    p.ack(jid, 3100)
+    a.wait_log("refused a platform ack .*: through seq 3100, beyond the broker's watermark 3000", 10, since=mark,
+               what="a signed ack beyond the broker's watermark not refused")
+    eq((a.rows(), a.field("platform_acked_through"), a.field("acked_through")), (100, 3000, 3000),
+       "rows and watermarks after the ack beyond the broker's")
     a.stop()
     return "only signed platform acks prune; unsigned, forged, foreign, beyond-the-broker and replayed acks refused"
 
