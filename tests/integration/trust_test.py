@@ -8,15 +8,19 @@
     new key: the old key is refused afterwards, the new one taken. Both keys at once
     (platform_pubkey_next, rotation): both taken. A reload naming an unreadable key is refused,
     says why, and the keys in use stay.
+  - 40 forged commands: all refused and counted, at most ten log lines a minute.
 usage: trust_test.py WHAGENT [ARGS...]"""
+import re
+
 import harness as h
 from harness import eq, has, ok
 
 
 def test(t):
-    k1, p1 = h.ec_key(t.path("k1.key")), None
+    k1 = h.ec_key(t.path("k1.key"))
     p1 = h.ec_pub(k1, t.path("k1.pub"))
     k2 = h.ec_key(t.path("k2.key"))
+    h.ec_key(t.path("forger.key"))
     p2 = h.ec_pub(k2, t.path("k2.pub"))
     broker = t.broker()
     a = t.new_agent()
@@ -91,6 +95,19 @@ def test(t):
     ok("configuration reloaded" not in text, "a refused reload said it reloaded")
     eq((p.command("s7", "status", key=k1)[0], p.command("s8", "status", key=k2)[0]), ("ok", "ok"),
        "keys after the refused reload")
+
+    # a flood of forged commands: each refused and counted, the log rate-limited
+    def refused_total():
+        m = h.http("http://127.0.0.1:%d/metrics" % port[0])[1]
+        return int(re.search(r"(?m)^whagent_control_refused_total (\d+)$", m).group(1))
+    before = refused_total()
+    for i in range(40):
+        raw, counter = p.command_bytes("f%d" % i, "pause_capture", key=t.path("forger.key"))
+        p.m.publish("%s/%s/cmd" % (h.PREFIX, h.SITE), raw)
+    h.wait_for(lambda: refused_total() >= before + 40, 20, "the forged commands were not all counted")
+    lines = len(re.findall(r"refused a command", a.text()))
+    ok(lines <= 10, "%d refusal lines logged within a minute (at most 10)" % lines)
+    eq(post("P3"), 200, "POST after the forged pause_capture flood")
     a.stop()
     return "unsigned refused by default (check, status say so); the opt-in is loud; keys follow a reload (old key " \
         "refused), two at once, a bad key refuses the reload"
