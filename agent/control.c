@@ -202,8 +202,6 @@ control_pump(struct control *ctl)
 	pump_snapshot(ctl);
 }
 
-/* --- commands -------------------------------------------------------------------------- */
-
 /* --- refusals and their log ------------------------------------------------------------ */
 
 static const char *const counter_key[] = {"", "control_counter.ack", "control_counter.command"};
@@ -276,6 +274,8 @@ refuse:
 	return -1;
 }
 
+/* --- commands -------------------------------------------------------------------------- */
+
 /* Answers a command on PREFIX/SITE/cmd/result, whatever response topic it named (its
  * correlation data is echoed). */
 static void
@@ -341,7 +341,7 @@ pause_capture(struct control *ctl, const struct command *cmd, uint64_t counter,
 static void
 on_command(struct control *ctl, const struct mqtt_msg *in)
 {
-	struct envelope e;
+	struct envelope e = {0};
 	struct command cmd;
 	char why[320];
 	int ok;
