@@ -19,7 +19,8 @@ by protoc at start):
             from applied_through + 1 are applied in one transaction, the rest wait in the store.
             A journal's ledger starts at --ack-from (default --expect-first, default 1): the
             seqs below it are taken as held elsewhere.
-  ack       (--ack) PlatformAck(journal, applied_through): the agent may prune up to it.
+  ack       (--ack) PlatformAck(journal, applied_through): the agent may prune up to it; at
+            most every ACK_INTERVAL_S per journal (the latest waits, then goes).
             Acks and commands go in a SignedControl signed with --platform-key; its counter
             is drawn from the store with what it says (see Store._counter).
   replay    (--replay-after S) when applied_through + 1 stays missing for S seconds while
@@ -85,6 +86,7 @@ from google.protobuf import json_format
 
 PROTO_FILES = ("event.proto", "batch.proto", "status.proto", "control.proto", "snapshot.proto")
 TICK_S = 0.25  # how often the main loop looks at the store (replays, snapshots, completion)
+ACK_INTERVAL_S = 0.2  # acks of one journal at most this often (each costs the agent a verification)
 
 
 def default_proto_dir():
@@ -730,6 +732,8 @@ class Platform:
         self.events_out = open(a.events, "w") if a.events else None
         self.commander = Commander(client, a.prefix, a.command_key)
         self.acks_sent = 0
+        self.pending_acks = {}  # (site, journal) -> (through, counter) not sent yet
+        self.last_ack = {}  # (site, journal) -> when (monotonic) its last ack was sent
         self.command_results = []
         self.snapshot_asked = False
         self.subscribed = set()
@@ -807,8 +811,7 @@ class Platform:
         through, moved, new, counter = self.store.add_events(b.site_id, b.journal_id, rows, received)
         # Also when the batch held only copies: the agent sends again what it has no ack for.
         if self.a.ack and (moved or not new) and through >= self.store.start_seq:
-            self.commander.ack(b.site_id, b.journal_id, through, counter)
-            self.acks_sent += 1
+            self.queue_ack(b.site_id, b.journal_id, through, counter)
         if [r[0] for r in rows] != list(range(b.first_seq, b.last_seq + 1)):
             t.bad_batches.append({"first_seq": b.first_seq, "last_seq": b.last_seq, "n": len(rows)})
         if self.a.snapshot_cmd and not self.snapshot_asked:
@@ -847,8 +850,28 @@ class Platform:
         self.commander.send(site, command_id, action, from_seq, to_seq, journal,
                             counter or self.store.next_counter(site, COMMAND))
 
+    def queue_ack(self, site, journal, through, counter):
+        """Acks through (with its counter) now, or once ACK_INTERVAL_S has passed since the
+        journal's last ack: a later ack (a later counter never acks less) replaces a waiting one."""
+        key = (site, journal)
+        waiting = self.pending_acks.get(key)
+        if waiting is None or counter > waiting[1]:
+            self.pending_acks[key] = (through, counter)
+        self.flush_acks()
+
+    def flush_acks(self, force=False):
+        now = time.monotonic()
+        for key, (through, counter) in list(self.pending_acks.items()):
+            if force or now - self.last_ack.get(key, 0) >= ACK_INTERVAL_S:
+                self.commander.ack(key[0], key[1], through, counter)
+                self.acks_sent += 1
+                self.last_ack[key] = now
+                del self.pending_acks[key]
+
     def tick(self):
-        """Periodic work on the store: replays of holes waited on too long, snapshots ready."""
+        """Periodic work on the store: acks that waited, replays of holes waited on too long,
+        snapshots ready."""
+        self.flush_acks()
         if self.a.replay_after:
             for site, journal, first, last, command_id, counter in self.store.claim_replays(
                     now_ms(), int(self.a.replay_after * 1000), self.commander.new_id):
@@ -965,6 +988,7 @@ def main():
                 break
         if deadline and time.monotonic() > deadline:
             break
+    platform.flush_acks(force=True)
     for _ in range(5):  # statuses published together with the last batch; our last acks
         serve(clients, 0.1)
     for client in clients:
