@@ -2,7 +2,8 @@
   - Default configuration (MQTT on, no platform key): an unsigned pause_capture is refused
     (capture goes on: a POST is taken), so is a signed one; `check` warns that commands are
     refused; status says so.
-  - allow_unsigned_control = true: `check` warns it is insecure, status and metrics show it,
+  - allow_unsigned_control = true: `check` warns it is insecure, status, metrics and the
+    Status message (unsigned_control) show it,
     an unsigned command is taken (and pause/resume work).
   - SIGHUP with a platform key: signed commands taken, unsigned refused again. A reload with a
     new key: the old key is refused afterwards, the new one taken. Both keys at once
@@ -14,6 +15,21 @@ import re
 
 import harness as h
 from harness import eq, has, ok
+
+
+def status_says(p, unsigned):
+    """Waits for a Status (heartbeat, every 2 s) whose unsigned_control is unsigned."""
+    st_pb2 = h.protos().pb2("status")
+    with p.m.lock:
+        since = len(p.m.msgs)
+
+    def says(m):
+        if not m.topic.endswith("/status"):
+            return False
+        st = st_pb2.Status()
+        st.ParseFromString(m.payload)
+        return st.unsigned_control == unsigned
+    p.m.wait_message(says, 10, "a Status with unsigned_control = %s" % unsigned, since)
 
 
 def test(t):
@@ -43,6 +59,7 @@ def test(t):
     eq(a.field("control"), "refused (no platform key)", "status --json control")
     p = h.Platform(broker)
     t.stack.callback(p.close)
+    p.m.subscribe("%s/%s/status" % (h.PREFIX, h.SITE))
     mark = a.mark()
     eq(p.command("u1", "pause_capture", unsigned=True),
        ("refused", "unsigned, refused (the platform must sign it)", True), "unsigned command, default configuration")
@@ -59,6 +76,7 @@ def test(t):
     a.wait_log("INSECURE: allow_unsigned_control = true", 10, since=mark, what="reload did not say it is insecure")
     eq(a.field("control"), "UNSIGNED TAKEN (allow_unsigned_control = true)", "status with the opt-in")
     has(h.http("http://127.0.0.1:%d/metrics" % port[0])[1], r"whagent_control_unsigned_allowed 1\n", "metrics")
+    status_says(p, True)
     r = p.command("u2", "pause_capture", unsigned=True)
     ok(r[0] == "ok" and r[1].startswith("capture paused"), "unsigned command with the opt-in: %s" % (r,))
     eq(post("P2"), 503, "POST while paused")
@@ -70,6 +88,7 @@ def test(t):
     a.reload()
     a.wait_log("verified with 1 platform key", 10, since=mark, what="reload did not take the key")
     eq(a.field("control"), "signed (1 platform key)", "status with a key")
+    status_says(p, False)
     eq(p.command("s2", "status", key=k1), ("ok", "", True), "signed with the key")
     eq(p.command("u4", "status", unsigned=True)[0], "refused", "unsigned after the key")
 
