@@ -54,6 +54,7 @@ struct control {
 	struct envelope_keys *keys;   /* the platform's keys */
 	struct envelope_keys *staged; /* a reload's, between control_prepare and reconfigure */
 	uint64_t counter[3];	      /* the last accepted per enum envelope_type (journal meta) */
+	int64_t since_ms;	      /* the journal takes control messages issued since */
 	struct control_stats stats;
 	struct ratelog refusal_log, ack_log;
 	uint64_t platform_acked;	 /* ack_mode = platform: the platform's watermark */
@@ -254,6 +255,7 @@ open_control(struct control *ctl, const struct mqtt_msg *in, enum envelope_type 
 		.now_ms = platform_now_ms(),
 		.max_skew_ms = ctl->conf->mqtt.control_max_skew_s * 1000,
 		.last_counter = ctl->counter[type],
+		.not_before_ms = ctl->since_ms,
 		.allow_unsigned = ctl->conf->mqtt.allow_unsigned_control != 0,
 	};
 	char value[24];
@@ -557,6 +559,32 @@ parse_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
+/* When the journal began to take control messages (its counters start then): a new or
+ * salvaged journal has no counters, so what was issued before it is refused. */
+static wh_err
+control_since(struct control *ctl, struct journal *j, char *why, size_t whylen)
+{
+	char value[24];
+	uint64_t v;
+	wh_err err = journal_meta_get(j, "control_since_ms", value, sizeof(value));
+
+	if (err == WH_OK && parse_u64(value, &v) == 0 && v <= INT64_MAX) {
+		ctl->since_ms = (int64_t)v;
+		return WH_OK;
+	}
+	if (err != WH_OK && err != WH_ERR_NOTFOUND) {
+		snprintf(why, whylen, "reading control_since_ms from the journal: %s",
+			 journal_errmsg(j));
+		return err;
+	}
+	ctl->since_ms = platform_now_ms();
+	snprintf(value, sizeof(value), "%" PRId64, ctl->since_ms);
+	if ((err = journal_meta_set(j, "control_since_ms", value)) != WH_OK) /* next start */
+		log_warnx("uplink: saving control_since_ms in the journal: %s: %s",
+			  wh_strerror(err), journal_errmsg(j));
+	return WH_OK;
+}
+
 /* The platform keys c names. */
 static wh_err
 load_keys(const struct conf *c, struct envelope_keys **ret_k, char *why, size_t whylen)
@@ -627,6 +655,8 @@ control_new(const struct conf *c, struct journal *j, struct loop *l, struct mqtt
 		}
 		ctl->counter[t] = v;
 	}
+	if ((err = control_since(ctl, j, why, whylen)) != WH_OK)
+		goto fail;
 	if ((err = load_keys(c, &ctl->keys, why, whylen)) != WH_OK)
 		goto fail;
 	say_keys(ctl, c);

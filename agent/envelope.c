@@ -163,6 +163,12 @@ cheap_checks(const Whagent__V1__SignedControl *sc, const struct envelope_expect 
 			 (x->now_ms - sc->expires_at_ms) / 1000, x->max_skew_ms / 1000);
 		return -1;
 	}
+	if (sc->issued_at_ms < x->not_before_ms) { /* no skew: a platform asks again */
+		snprintf(why, whylen,
+			 "issued before this journal took control messages (a new or salvaged "
+			 "journal): replayed");
+		return -1;
+	}
 	if (sc->counter <= x->last_counter) {
 		snprintf(why, whylen,
 			 "counter %" PRIu64 " is not above %" PRIu64

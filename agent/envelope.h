@@ -38,6 +38,8 @@ struct envelope_expect {
 	int64_t now_ms;
 	int64_t max_skew_ms;   /* clock skew tolerance */
 	uint64_t last_counter; /* the last counter accepted of this type */
+	int64_t not_before_ms; /* refused when issued before: the journal's first start with
+				* control messages (its counters begin then); 0: none */
 	int allow_unsigned; /* take a message without signature ([mqtt] allow_unsigned_control) */
 };
 

@@ -1,11 +1,13 @@
 """Commands from the platform, in SignedControls (platform_pubkey set): an unsigned, a wrongly
-signed, an expired, a replayed (also after a restart), another site's and an unknown command
+signed, an expired, a replayed (also after a restart, and to a new journal), another site's and
+an unknown command
 are refused with a reason, on {prefix}/{site}/cmd/result only (the foreign MQTT 5 response
 topic every command names gets nothing; the correlation data is echoed); `replay` fills a
 range the consumer missed (it was away), marked historical; `pause_capture` holds the spool
 back (and HTTP answers 503) until `resume_capture`.
 usage: command_test.py WHAGENT [ARGS...]"""
 import os
+import shutil
 
 import harness as h
 from harness import eq, has, ok
@@ -80,11 +82,20 @@ def test(t):
     # the same signed command after a restart: the counter is in the journal
     a.stop()
     a.start()
+    p.wait_online(a)
     r = p.send(raw, counter, timeout=20)
     ok(r[0] == "refused" and "replayed" in r[1], "replayed after a restart: %s" % (r,))
     eq(p.foreign_results(), [], "answers on the commands' foreign response topic")
     m = h.http("http://127.0.0.1:%d/metrics" % port[0])[1]
     has(m, r"whagent_control_refused_total 1\n", "refusals counted (this run)")
+    # and after a new journal (a salvage makes one; here the state is removed): no counters,
+    # but what was issued before the journal took control messages is refused
+    a.stop()
+    shutil.rmtree(a.state)
+    a.start()
+    p.wait_online(a)
+    r = p.send(raw, counter, timeout=20)
+    ok(r[0] == "refused" and "issued before this journal" in r[1], "replayed to a new journal: %s" % (r,))
     a.stop()
     return "commands verified (unsigned, wrong key, expired, another site's, replayed also after a restart " \
         "refused), answered on cmd/result only, status, replay of a missed range, pause and resume"

@@ -897,6 +897,7 @@ class Platform:
         self.counter = time.time_ns() // 1000
         self.m = Mqtt(broker)
         self.m.subscribe("%s/%s/cmd/result" % (PREFIX, site))
+        self.m.subscribe("%s/%s/status" % (PREFIX, site))
         self.m.subscribe("central/results")
 
     def close(self):
@@ -959,6 +960,20 @@ class Platform:
         """Sends a command (kw: see signed()); its answer, see send()."""
         raw, counter = self.command_bytes(cid, action, frm, to, journal, **kw)
         return self.send(raw, counter, timeout)
+
+    def wait_online(self, agent, timeout=20):
+        """Waits for the ONLINE Status of the agent's current session: it subscribed to its
+        ack and cmd topics before publishing it, so what is sent from now on reaches it."""
+        st_pb2 = self.wc.pb2("status")
+        session, jid = agent.field("session"), agent.field("journal_id")
+
+        def online(m):
+            if not m.topic.endswith("/status"):
+                return False
+            st = st_pb2.Status()
+            st.ParseFromString(m.payload)
+            return (st.session, st.journal_id, st.state) == (session, jid, st_pb2.AGENT_STATE_ONLINE)
+        self.m.wait_message(online, timeout, "the agent's ONLINE status of session %d" % session)
 
     def foreign_results(self):
         """What arrived on the response topic the commands named (the agent must never use it)."""

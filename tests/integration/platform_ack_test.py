@@ -33,6 +33,7 @@ def test(t):
     a.start()
     p = h.Platform(broker, key)
     t.stack.callback(p.close)
+    p.wait_online(a)
     mark = a.mark()
     p.ack(jid, 2000, unsigned=True)
     a.wait_log("refused a platform ack on whagent/v1/IT-SITE/ack: unsigned, refused", 10, since=mark,
@@ -54,8 +55,9 @@ def test(t):
     # the same ack again, after a restart: refused by its counter (it would do no harm here, but
     # the counter is what keeps a replayed command from running twice)
     a.stop()
-    a.start()
     mark = a.mark()
+    a.start()
+    p.wait_online(a)
     p.publish_ack(raw)
     a.wait_log("refused a platform ack .*: counter \\d+ is not above \\d+", 10, since=mark,
                what="replayed ack not refused after a restart")
@@ -85,6 +87,7 @@ def test(t):
     a.wait_status("last_seq", 3100, 20, "capture")
     p = h.Platform(broker, key)
     t.stack.callback(p.close)
+    p.wait_online(a)
     p.ack(jid, 3100)
     a.wait_log("refused a platform ack .*: through seq 3100, beyond the broker's watermark 3000", 10, since=mark,
                what="a signed ack beyond the broker's watermark not refused")

@@ -286,6 +286,13 @@ test_time_window_and_counter(void **state)
 				 .expires = NOW_MS + ENVELOPE_MAX_LIFE_MS + 1},
 		  body, n, buf);
 	assert_int_equal(open_msg(k, &x, buf, len, &cmd, "more than a day"), WH_ERR_INVAL);
+	/* issued before the journal took control messages (a salvaged journal has no counters) */
+	x.not_before_ms = NOW_MS + 1;
+	len = msg(&(struct spec){.signer = K.platform, .counter = 101}, body, n, buf);
+	assert_int_equal(open_msg(k, &x, buf, len, &cmd, "issued before this journal"),
+			 WH_ERR_INVAL);
+	x.not_before_ms = NOW_MS;
+	assert_int_equal(open_msg(k, &x, buf, len, &cmd, NULL), WH_OK);
 	envelope_keys_free(k);
 }
 
