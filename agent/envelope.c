@@ -145,16 +145,18 @@ cheap_checks(const Whagent__V1__SignedControl *sc, const struct envelope_expect 
 			 x->journal_id);
 		return -1;
 	}
+	if (sc->issued_at_ms <= 0 || sc->expires_at_ms < sc->issued_at_ms ||
+	    (uint64_t)sc->expires_at_ms - (uint64_t)sc->issued_at_ms > ENVELOPE_MAX_LIFE_MS) {
+		/* also keeps the time arithmetic below from overflowing */
+		snprintf(why, whylen,
+			 "issued_at_ms is not positive, or expires_at_ms is before it or more than "
+			 "a day after it");
+		return -1;
+	}
 	if (sc->issued_at_ms > x->now_ms + x->max_skew_ms) {
 		snprintf(why, whylen,
 			 "issued %" PRId64 " s in the future (clock skew tolerance %" PRId64 " s)",
 			 (sc->issued_at_ms - x->now_ms) / 1000, x->max_skew_ms / 1000);
-		return -1;
-	}
-	if (sc->expires_at_ms < sc->issued_at_ms ||
-	    sc->expires_at_ms - sc->issued_at_ms > ENVELOPE_MAX_LIFE_MS) {
-		snprintf(why, whylen,
-			 "expires_at_ms is before issued_at_ms or more than a day after it");
 		return -1;
 	}
 	if (sc->expires_at_ms + x->max_skew_ms < x->now_ms) {

@@ -286,6 +286,12 @@ test_time_window_and_counter(void **state)
 				 .expires = NOW_MS + ENVELOPE_MAX_LIFE_MS + 1},
 		  body, n, buf);
 	assert_int_equal(open_msg(k, &x, buf, len, &cmd, "more than a day"), WH_ERR_INVAL);
+	len = msg(&(struct spec){.signer = K.platform,
+				 .counter = 101,
+				 .issued = INT64_MIN,
+				 .expires = INT64_MAX},
+		  body, n, buf);
+	assert_int_equal(open_msg(k, &x, buf, len, &cmd, "not positive"), WH_ERR_INVAL);
 	/* issued before the journal took control messages (a salvaged journal has no counters) */
 	x.not_before_ms = NOW_MS + 1;
 	len = msg(&(struct spec){.signer = K.platform, .counter = 101}, body, n, buf);
