@@ -20,6 +20,7 @@
 
 #include "cert.h"
 #include "conf.h"
+#include "envelope.h"
 #include "journal.h"
 #include "journal_meta.h"
 
@@ -313,6 +314,15 @@ check_run(const struct conf *c, const char *as_user)
 			       "user %s)\n",
 			       who, as_user);
 		check_all_paths(&ck);
+	}
+	if (c->mqtt.host[0] != '\0') {
+		const char *files[] = {c->mqtt.platform_pubkey, c->mqtt.platform_pubkey_next};
+		struct envelope_keys *k = NULL;
+		char why[300];
+
+		if (envelope_keys_new(files, 2, &k, why, sizeof(why)) != WH_OK)
+			problem(&ck, 1, "[mqtt] platform_pubkey: %s", why);
+		envelope_keys_free(k);
 	}
 	if (c->mqtt.host[0] != '\0' && c->mqtt.allow_unsigned_control)
 		problem(&ck, 0,

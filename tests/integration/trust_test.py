@@ -104,8 +104,12 @@ def test(t):
     a.reload()
     eq((p.command("s5", "status", key=k1)[0], p.command("s6", "status", key=k2)[0]), ("ok", "ok"), "two keys")
 
-    # a key that cannot be read: the reload is refused, the keys in use stay
+    # a key that is not one: `check` says so; the reload is refused, the keys in use stay
     a.edit_conf(r"platform_pubkey_next = .*", "platform_pubkey_next = " + t.path("missing.pub"))
+    open(t.path("missing.pub"), "w").write("not a key\n")
+    r = a.cli("check")
+    has(r.stderr, r"error: \[mqtt\] platform_pubkey: \S*missing.pub: not an EC P-256 public key", "check of a bad key")
+    eq(r.returncode, 1, "check's exit status with a bad key")
     mark = a.mark()
     a.reload(expect="reload refused")
     text = a.text(mark)
