@@ -76,6 +76,11 @@ on_reload(void *arg)
 		conf_free(c);
 		return;
 	}
+	if (ag->uplink != NULL && uplink_prepare(ag->uplink, c, err, sizeof(err)) != WH_OK) {
+		log_warnx("reload refused, keeping the running configuration and keys: %s", err);
+		conf_free(c);
+		return;
+	}
 	log_set_level((enum log_level)c->agent.log_level);
 	journal_set_limits(ag->journal, c->journal.max_bytes, c->journal.reserve_bytes);
 	for (int i = 0; i < ag->nspools; i++)

@@ -281,6 +281,7 @@ codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *re
 	m.last_error = STR(st->last_error);
 	m.last_error_ms = st->last_error_ms;
 	m.last_error_current = st->last_error_current != 0;
+	m.unsigned_control = st->unsigned_control != 0;
 	len = whagent__v1__status__get_packed_size(&m);
 	buf = wh_malloc(len);
 	if (buf == NULL)

@@ -87,6 +87,7 @@ struct codec_status {
 	char last_error[320];
 	int64_t last_error_ms;
 	int last_error_current;
+	int unsigned_control; /* allow_unsigned_control */
 };
 
 /* Encodes st as a whagent.v1.Status into a new buffer; caller frees with wh_free. */

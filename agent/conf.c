@@ -241,11 +241,21 @@ static const struct conf_key keys[] = {
 	 "sign every EventBatch with the device key (keyfile): ECDSA P-256", K_RESTART},
 	{"mqtt", "cert_warn_days", CT_INT, OFF(mqtt.cert_warn_days), "30", 0, 3650, NULL,
 	 "warn when the client certificate expires within this many days", 0},
-	{"mqtt", "command_pubkey", CT_STR, OFF(mqtt.command_pubkey), "", 0, 4096, NULL,
-	 "PEM public key of the central platform: commands must be signed with it",
-	 K_RESTART | K_FILE},
-	{"mqtt", "command_max_skew_s", CT_INT, OFF(mqtt.command_max_skew_s), "300", 1, 86400, NULL,
-	 "signed commands issued further from this clock are refused", K_RESTART},
+	{"mqtt", "platform_pubkey", CT_STR, OFF(mqtt.platform_pubkey), "", 0, 4096, NULL,
+	 "PEM EC P-256 public key of the central platform: acks and commands must be signed "
+	 "with it (or with platform_pubkey_next); re-read on reload",
+	 K_FILE},
+	{"mqtt", "platform_pubkey_next", CT_STR, OFF(mqtt.platform_pubkey_next), "", 0, 4096, NULL,
+	 "a second platform key, also taken (for rotation: add the new key here, then make it "
+	 "platform_pubkey and empty this)",
+	 K_FILE},
+	{"mqtt", "control_max_skew_s", CT_INT, OFF(mqtt.control_max_skew_s), "300", 1, 86400, NULL,
+	 "clock skew tolerated for the issued and expiry times of the platform's messages", 0},
+	{"mqtt", "allow_unsigned_control", CT_ENUM, OFF(mqtt.allow_unsigned_control), "false", 0, 0,
+	 bool_choices,
+	 "INSECURE: take acks and commands without a signature (anyone who may publish on the "
+	 "broker can then prune the journal and steer the agent); trials only",
+	 0},
 	{"mqtt", "backfill_after_s", CT_INT, OFF(mqtt.backfill_after_s), "60", 0, 31536000, NULL,
 	 "a backlog older than this drains on PREFIX/SITE/backfill (marked historical) beside "
 	 "new events on /events, so live events are not held behind it; 0: one lane",
@@ -796,6 +806,11 @@ check_mqtt(struct conf *c, struct parse_state *ps)
 		why = "sign_batches needs the device key (keyfile)";
 	else if (c->mqtt.reconnect_max_ms < c->mqtt.reconnect_min_ms)
 		why = "reconnect_max_ms is below reconnect_min_ms";
+	else if (c->mqtt.ack_mode == CONF_ACK_PLATFORM && c->mqtt.platform_pubkey[0] == '\0' &&
+		 c->mqtt.platform_pubkey_next[0] == '\0')
+		why = "ack_mode = platform needs the platform's key (platform_pubkey): unsigned "
+		      "acks "
+		      "would let anyone on the broker prune the journal";
 	if (why != NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [mqtt] %s", ps->path, why);
 		return WH_ERR_CONF;

@@ -124,8 +124,10 @@ struct conf_mqtt { /* the uplink runs when host is set */
 	long retention_s;
 	long sign_batches;
 	long cert_warn_days;
-	char *command_pubkey;
-	long command_max_skew_s;
+	char *platform_pubkey;	    /* control messages' keys (envelope.h) */
+	char *platform_pubkey_next; /* a second one, for rotation */
+	long control_max_skew_s;
+	long allow_unsigned_control;
 	long backfill_after_s;
 	long live_share_pct;
 	int64_t max_bytes_per_s;

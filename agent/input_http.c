@@ -34,7 +34,7 @@
 #define HTTP_FDS_OTHERS 64
 /* GnuTLS priorities: TLS 1.2 and 1.3 only, the library's normal cipher suites. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define REFUSED_LOG_MS 10000 /* refused signed POSTs: one log line per this long at most */
+#define REFUSED_LOG_S  10 /* refused signed POSTs: one log line per this long at most */
 
 struct req {
 	struct http *h;
@@ -70,8 +70,7 @@ struct http {
 	uint8_t *secret, *token;
 	size_t secret_len, token_len;
 	struct httpauth_replay replay;
-	int64_t refused_logged_ms; /* the last refused POST logged, and those not since */
-	unsigned refused_quiet;
+	struct log_limit refused_log; /* refused signed POSTs */
 	char *tls_cert, *tls_key;
 	struct req *pending, **tail;
 	struct http_counts counts;
@@ -354,7 +353,7 @@ on_flush(void *arg)
 
 /* --- request handling --------------------------------------------------------------------- */
 
-/* A refused signed POST: one line per REFUSED_LOG_MS at most, with the count kept quiet. */
+/* A refused signed POST: one line per REFUSED_LOG_S at most, those held back counted. */
 static void
 log_refused(struct http *h, const struct req *rq, enum httpauth_verdict v)
 {
@@ -367,16 +366,9 @@ log_refused(struct http *h, const struct req *rq, enum httpauth_verdict v)
 					   "timestamp below the replay floor",
 					   "replayed signature",
 					   "wrong signature"};
-	int64_t now = platform_mono_ms();
 
-	if (h->refused_logged_ms != 0 && now - h->refused_logged_ms < REFUSED_LOG_MS) {
-		h->refused_quiet++;
-		return;
-	}
-	log_warnx("http: POST /v1/events from %s refused (401): %s%s", rq->peer, what[v],
-		  h->refused_quiet ? " (and earlier ones not logged)" : "");
-	h->refused_logged_ms = now;
-	h->refused_quiet = 0;
+	log_limited(&h->refused_log, LOG_LVL_WARN,
+		    "http: POST /v1/events from %s refused (401): %s", rq->peer, what[v]);
 }
 
 static enum MHD_Result
@@ -887,6 +879,7 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->page = page;
 	h->page_arg = arg;
 	h->tail = &h->pending;
+	h->refused_log = (struct log_limit){.burst = 1, .period_s = REFUSED_LOG_S};
 	h->intake.journal = j;
 	h->intake.input = "http";
 	h->intake.source = c->http.source;

@@ -198,6 +198,19 @@ mqtt(struct text *t, const struct uplink_stats *u)
 	header(t, "mqtt_acked_above_watermark_events", "gauge",
 	       "Events acknowledged above the contiguous watermark (live lane ahead of backfill).");
 	add(t, "whagent_mqtt_acked_above_watermark_events %" PRIu64 "\n", u->acked_above);
+	header(t, "control_accepted_total", "counter",
+	       "Platform acks and commands taken (signature, site, journal, time, counter).");
+	add(t, "whagent_control_accepted_total %" PRIu64 "\n", u->control.accepted);
+	header(t, "control_refused_total", "counter",
+	       "Platform acks and commands refused: unsigned, forged, replayed, misaddressed, "
+	       "beyond the broker's watermark.");
+	add(t, "whagent_control_refused_total %" PRIu64 "\n", u->control.refused);
+	header(t, "platform_acks_moved_total", "counter",
+	       "Accepted platform acks that moved the platform's watermark.");
+	add(t, "whagent_platform_acks_moved_total %" PRIu64 "\n", u->control.acks_moved);
+	header(t, "control_unsigned_allowed", "gauge",
+	       "1 when allow_unsigned_control takes unsigned acks and commands (insecure).");
+	add(t, "whagent_control_unsigned_allowed %d\n", u->control.unsigned_allowed);
 	header(t, "snapshots_published_total", "counter", "On-hand snapshots published.");
 	add(t, "whagent_snapshots_published_total %" PRIu64 "\n", u->snapshots);
 	if (u->has_client_cert) {
