@@ -49,6 +49,7 @@ struct control {
 	int64_t since_ms;	      /* the journal takes control messages issued since */
 	struct control_stats stats;
 	struct log_limit refusal_log, ack_log; /* LOG_PER_WINDOW lines a minute each */
+	int retained_logged[2];		       /* a retained message on ack, on cmd, was said */
 	uint64_t platform_acked;	       /* ack_mode = platform: the platform's watermark */
 	uint64_t replay_next, replay_to;       /* a replay being carried out; none: next > to */
 	struct replayed replay_win[REPLAY_WINDOW];
@@ -424,7 +425,21 @@ out:
 void
 control_message(struct control *ctl, const struct mqtt_msg *msg)
 {
-	if (strcmp(msg->topic, ctl->topic_cmd) == 0)
+	int cmd = strcmp(msg->topic, ctl->topic_cmd) == 0;
+
+	/* a control message is for its moment: one kept by the broker would come again on every
+	 * reconnect (MQTT 3.1.1 cannot refuse it at the subscription as MQTT 5 does) */
+	if (msg->retained && (cmd || strcmp(msg->topic, ctl->topic_ack) == 0)) {
+		ctl->stats.refused++;
+		if (!ctl->retained_logged[cmd])
+			log_warnx("uplink: ignoring a retained message on %s (%zu bytes): control "
+				  "messages are never retained; clear it with an empty retained "
+				  "publish (mosquitto_pub -r -n -t TOPIC)",
+				  cmd ? ctl->topic_cmd : ctl->topic_ack, msg->len);
+		ctl->retained_logged[cmd] = 1;
+		return;
+	}
+	if (cmd)
 		on_command(ctl, msg);
 	else if (strcmp(msg->topic, ctl->topic_ack) == 0)
 		on_platform_ack(ctl, msg);

@@ -389,7 +389,7 @@ on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *ms
 	   const mosquitto_property *p)
 {
 	struct mqtt *m = obj;
-	struct mqtt_msg in = {msg->topic, msg->payload, (size_t)msg->payloadlen, p};
+	struct mqtt_msg in = {msg->topic, msg->payload, (size_t)msg->payloadlen, p, msg->retain};
 
 	(void)mosq;
 	m->cb.message(m->cb.arg, &in);
@@ -671,7 +671,11 @@ mqtt_connected(const struct mqtt *m)
 void
 mqtt_subscribe(struct mqtt *m, const char *topic)
 {
-	int rc = mosquitto_subscribe(m->mosq, NULL, topic, 1);
+	/* MQTT 5: a retained message there is never sent at all (control is never retained) */
+	int rc = m->conf->mqtt.protocol == CONF_MQTT5
+			 ? mosquitto_subscribe_v5(m->mosq, NULL, topic, 1,
+						  MQTT_SUB_OPT_SEND_RETAIN_NEVER, NULL)
+			 : mosquitto_subscribe(m->mosq, NULL, topic, 1);
 
 	if (rc != MOSQ_ERR_SUCCESS)
 		mqtt_record_error(m, "subscribing to %s: %s", topic, mosquitto_strerror(rc));

@@ -26,6 +26,7 @@ struct mqtt_msg {
 	const void *payload;
 	size_t len;
 	const void *props; /* its MQTT 5 properties, for mqtt_reply */
+	int retained;	   /* sent from the broker's store, not live */
 };
 
 /* What the session tells its owner; every callback runs on the loop thread, the
