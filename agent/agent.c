@@ -15,6 +15,7 @@
 #include "journal.h"
 #include "journal_ledger.h"
 #include "journal_meta.h"
+#include "journal_quarantine.h"
 #include "livestate.h"
 #include "log.h"
 #include "loop.h"
@@ -25,11 +26,12 @@
 #include "status.h"
 #include "uplink.h"
 
-#define IDLE_CHECK_MS 200
-#define FOLD_CHECK_MS 1000
-#define FOLD_ROWS     100000 /* ledger changes folded as soon as this many wait */
-#define FOLD_MAX_MS   30000  /* and the others after this long */
-#define OUTSIDE_MS    500    /* how often a commit by another process is looked for */
+#define IDLE_CHECK_MS	200
+#define FOLD_CHECK_MS	1000
+#define FOLD_ROWS	100000	      /* ledger changes folded as soon as this many wait */
+#define FOLD_MAX_MS	30000	      /* and the others after this long */
+#define EXPIRE_EVERY_MS (3600 * 1000) /* quarantine_keep_days: a pass an hour */
+#define OUTSIDE_MS	500	      /* how often a commit by another process is looked for */
 
 struct agent {
 	const struct agent_opts *opts;
@@ -44,7 +46,8 @@ struct agent {
 	struct loop_timer idle_timer, drain_timer, notify_timer, textfile_timer, fold_timer;
 	struct loop_timer outside_timer; /* commits by other processes (requeue) */
 	int64_t data_version;
-	int64_t folded_ms; /* when the ledger's changes were last folded */
+	int64_t folded_ms;  /* when the ledger's changes were last folded */
+	int64_t expired_ms; /* when quarantine_keep_days was last applied (wall clock) */
 	int64_t watchdog_ms;
 	char status_line[200];
 	char live_path[4096];  /* the live-state file; "": none */
@@ -82,7 +85,11 @@ on_reload(void *arg)
 		return;
 	}
 	log_set_level((enum log_level)c->agent.log_level);
-	journal_set_limits(ag->journal, c->journal.max_bytes, c->journal.reserve_bytes);
+	{
+		struct journal_opts jo = conf_journal_opts(c, 0);
+
+		journal_set_limits(ag->journal, &jo);
+	}
 	for (int i = 0; i < ag->nspools; i++)
 		spool_reconfigure(ag->spools[i], c);
 	if (ag->uplink != NULL)
@@ -343,12 +350,40 @@ fold_ledger(struct agent *ag, uint64_t min_rows)
 		ag->folded_ms = platform_mono_ms();
 }
 
+/* Says what the quarantine's bounds evicted, and deletes what is past quarantine_keep_days
+ * (once an hour). */
+static void
+quarantine_bounds(struct agent *ag)
+{
+	const struct conf_journal *cj = &ag->conf->journal;
+	uint64_t n = journal_quarantine_take_evicted(ag->journal);
+	int64_t now = platform_now_ms();
+
+	if (n > 0)
+		LOG_LIMITED(LOG_LVL_WARN,
+			    "journal: the quarantine is at its bound (quarantine_max_rows %ld, "
+			    "quarantine_max_bytes %" PRId64 "): evicted its %" PRIu64
+			    " oldest records",
+			    cj->quarantine_max_rows,
+			    conf_journal_opts(ag->conf, 0).quarantine_max_bytes, n);
+	if (cj->quarantine_keep_days == 0 || now - ag->expired_ms < EXPIRE_EVERY_MS)
+		return;
+	ag->expired_ms = now;
+	if (journal_quarantine_expire(ag->journal, now - cj->quarantine_keep_days * 86400000, &n) !=
+	    WH_OK)
+		log_warnx("journal: expiring quarantined records: %s", journal_errmsg(ag->journal));
+	else if (n > 0)
+		log_info("journal: deleted %" PRIu64 " quarantined records older than %ld days", n,
+			 cj->quarantine_keep_days);
+}
+
 static void
 on_fold_timer(void *arg)
 {
 	struct agent *ag = arg;
 
 	fold_ledger(ag, platform_mono_ms() - ag->folded_ms >= FOLD_MAX_MS ? 1 : FOLD_ROWS);
+	quarantine_bounds(ag);
 	loop_timer_arm(&ag->fold_timer, FOLD_CHECK_MS);
 }
 
@@ -437,11 +472,7 @@ check_site(struct agent *ag)
 static int
 open_journal(struct agent *ag)
 {
-	struct journal_opts jo = {
-		.max_bytes = ag->conf->journal.max_bytes,
-		.reserve_bytes = ag->conf->journal.reserve_bytes,
-		.sync_normal = ag->conf->journal.synchronous == CONF_SYNC_NORMAL,
-	};
+	struct journal_opts jo = conf_journal_opts(ag->conf, 0);
 	char pid[24], report[2048];
 	wh_err err;
 

@@ -164,9 +164,7 @@ load_conf(const struct args *a)
 static struct journal *
 open_journal(const struct conf *c, int readonly)
 {
-	struct journal_opts jo = {.readonly = readonly,
-				  .max_bytes = c->journal.max_bytes,
-				  .reserve_bytes = c->journal.reserve_bytes};
+	struct journal_opts jo = conf_journal_opts(c, readonly);
 	struct journal *j = NULL;
 	wh_err err = journal_open(c->journal.path, &jo, &j);
 
@@ -413,7 +411,11 @@ cmd_status(const struct args *a)
 			       lv.backfill_through);
 		if (lv.acked_ranges[0] != '\0')
 			printf("acked above    %s\n", lv.acked_ranges);
-		printf("quarantined    %" PRIu64 " records\n", st.quarantined);
+		printf("quarantined    %" PRIu64 " records", st.quarantined);
+		if (st.quarantine_evicted > 0)
+			printf(" (%" PRIu64 " oldest evicted by its bounds, ever)",
+			       st.quarantine_evicted);
+		printf("\n");
 		printf("duplicates     %" PRIu64 " records\n", st.duplicates);
 		printf("journal        %.1f MiB of %.1f MiB\n", (double)st.bytes / 1048576.0,
 		       (double)c->journal.max_bytes / 1048576.0);
@@ -467,7 +469,14 @@ print_entry(const struct journal_quarantined *q, void *arg)
 	print_field("reason", q->reason);
 	if (q->context != NULL)
 		print_field("header", q->context);
-	printf("raw       %zu bytes (escaped; --raw FILE writes them as they were):\n", q->raw_len);
+	if (q->raw_full_len > q->raw_len)
+		printf("raw       the first %zu of %zu bytes (quarantine_raw_max_bytes; sha256 of "
+		       "all "
+		       "%s); escaped, --raw FILE writes them as they were:\n",
+		       q->raw_len, q->raw_full_len, q->raw_sha256 ? q->raw_sha256 : "?");
+	else
+		printf("raw       %zu bytes (escaped; --raw FILE writes them as they were):\n",
+		       q->raw_len);
 	log_escape_write(stdout, q->raw, q->raw_len);
 	printf("\n");
 }
@@ -514,7 +523,7 @@ write_raw(const struct journal_quarantined *q, void *arg)
 struct held {
 	char *input, *source, *position, *format, *context;
 	char *raw;
-	size_t raw_len;
+	size_t raw_len, raw_full_len;
 };
 
 static void
@@ -529,6 +538,7 @@ hold_entry(const struct journal_quarantined *q, void *arg)
 	h->context = wh_strdup(q->context);
 	h->raw = wh_strndup(q->raw, q->raw_len);
 	h->raw_len = q->raw_len;
+	h->raw_full_len = q->raw_full_len;
 }
 
 static void
@@ -605,6 +615,14 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	}
 	if (h.raw == NULL || h.format == NULL) {
 		fprintf(stderr, "whagent: out of memory\n");
+		goto out;
+	}
+	if (h.raw_full_len > h.raw_len) {
+		fprintf(stderr,
+			"whagent: quarantine %" PRId64 ": only the first %zu of its %zu bytes were "
+			"kept (quarantine_raw_max_bytes): it cannot be taken again; have the WMS "
+			"send it again\n",
+			id, h.raw_len, h.raw_full_len);
 		goto out;
 	}
 	/* the mapping of the input the record came through */

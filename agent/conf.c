@@ -80,6 +80,23 @@ static const struct conf_key keys[] = {
 	 "full: every commit survives power loss; normal: faster, a power cut may lose the "
 	 "last commits (not the journal), and sources are then already acknowledged",
 	 K_RESTART},
+	{"journal", "quarantine_max_rows", CT_INT, OFF(journal.quarantine_max_rows), "100000", 0,
+	 100000000, NULL,
+	 "quarantined records kept at most; past it the oldest are evicted (counted, logged; 0: "
+	 "no bound)",
+	 0},
+	{"journal", "quarantine_max_bytes", CT_SIZE, OFF(journal.quarantine_max_bytes), "0", 0,
+	 I64MAX, NULL,
+	 "bytes the quarantine keeps at most (0: an eighth of max_bytes); past it the oldest are "
+	 "evicted",
+	 K_DERIVED},
+	{"journal", "quarantine_raw_max_bytes", CT_SIZE, OFF(journal.quarantine_raw_max_bytes),
+	 "64KiB", 256, 16 << 20, NULL,
+	 "raw bytes kept of a quarantined record (its full length and SHA-256 are kept too; a "
+	 "cut record cannot be requeued)",
+	 0},
+	{"journal", "quarantine_keep_days", CT_INT, OFF(journal.quarantine_keep_days), "30", 0,
+	 36500, NULL, "quarantined records older than this are deleted (0: kept)", 0},
 	{"journal", "damaged_keep", CT_INT, OFF(journal.damaged_keep), "2", 1, 100, NULL,
 	 "damaged journals moved aside by a salvage that are kept, newest first (older ones "
 	 "are deleted at the next salvage)",
@@ -761,6 +778,22 @@ conf_ledger_rules(const struct conf *c)
 {
 	return (struct ledger_rules){c->ledger.staging,
 				     c->ledger.shipment_from == CONF_SHIP_FROM_STAGING};
+}
+
+struct journal_opts
+conf_journal_opts(const struct conf *c, int readonly)
+{
+	return (struct journal_opts){
+		.max_bytes = c->journal.max_bytes,
+		.reserve_bytes = c->journal.reserve_bytes,
+		.sync_normal = c->journal.synchronous == CONF_SYNC_NORMAL,
+		.readonly = readonly,
+		.quarantine_max_rows = c->journal.quarantine_max_rows,
+		.quarantine_max_bytes = c->journal.quarantine_max_bytes > 0
+						? c->journal.quarantine_max_bytes
+						: c->journal.max_bytes / 8,
+		.quarantine_raw_max = (size_t)c->journal.quarantine_raw_max_bytes,
+	};
 }
 
 int

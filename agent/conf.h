@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "journal.h"
 #include "ledger.h"
 
 #define CONF_MAPS_MAX 8
@@ -49,6 +50,10 @@ struct conf_journal { /* journal (opened by agent.c); commit_* by the inputs */
 	long commit_records;
 	long commit_ms;
 	long damaged_keep; /* damaged journals a salvage keeps (salvage.c) */
+	long quarantine_max_rows;
+	int64_t quarantine_max_bytes; /* 0: max_bytes / 8 (conf_quarantine_max_bytes) */
+	int64_t quarantine_raw_max_bytes;
+	long quarantine_keep_days; /* 0: kept */
 };
 
 struct conf_spool {			/* input_spool.c */
@@ -203,6 +208,8 @@ const struct conf_spool *conf_spool_find(const struct conf *c, const char *input
  * present, then the [input.spool.NAME] ones in file order. */
 int conf_spool_count(const struct conf *c);
 const struct conf_spool *conf_spool_at(const struct conf *c, int i);
+/* The journal's options from [journal] (quarantine_max_bytes 0: an eighth of max_bytes). */
+struct journal_opts conf_journal_opts(const struct conf *c, int readonly);
 /* 1 when the uplink uses TLS (a CA file or directory is configured). */
 int conf_mqtt_tls(const struct conf *c);
 /* 1 when host names this machine: "localhost", or an address literal in 127.0.0.0/8, ::1

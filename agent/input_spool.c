@@ -747,6 +747,10 @@ slice(struct spool *sp, wh_err *ret_err)
 		}
 		if (k != NEXT_SKIP) {
 			err = take(sp, used, k == NEXT_BAD ? why : NULL);
+			if (err == WH_ERR_FULL && n > 0) {
+				err = WH_OK; /* the budget took what came before: commit that */
+				break;
+			}
 			if (err != WH_OK)
 				break;
 			n++;

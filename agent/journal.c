@@ -101,13 +101,19 @@ journal_id(const struct journal *j)
 }
 
 void
-journal_set_limits(struct journal *j, int64_t max_bytes, int64_t reserve_bytes)
+journal_set_limits(struct journal *j, const struct journal_opts *o)
 {
-	j->opts.max_bytes = max_bytes;
-	j->opts.reserve_bytes = reserve_bytes;
+	j->opts.max_bytes = o->max_bytes;
+	j->opts.reserve_bytes = o->reserve_bytes;
+	j->opts.quarantine_max_rows = o->quarantine_max_rows;
+	j->opts.quarantine_max_bytes = o->quarantine_max_bytes;
+	j->opts.quarantine_raw_max = o->quarantine_raw_max;
 }
 
 /* --- transactions ---------------------------------------------------------------------- */
+
+/* Below this much room in the budget an APPEND transaction is refused at its start. */
+#define ROOM_MIN 1024
 
 wh_err
 journal_room(struct journal *j)
@@ -122,7 +128,8 @@ journal_room(struct journal *j)
 		used = sqlite3_column_int64(j->st[ST_SIZE], 0) -
 		       sqlite3_column_int64(j->st[ST_SIZE], 1);
 		sqlite3_reset(j->st[ST_SIZE]);
-		if (used >= j->opts.max_bytes)
+		j->txn.room = j->opts.max_bytes - used;	 /* spent record by record */
+		if (used + ROOM_MIN > j->opts.max_bytes) /* not even a small record fits */
 			return journal_fail(j, WH_ERR_FULL,
 					    "journal holds %" PRId64 " bytes, budget %" PRId64,
 					    used, j->opts.max_bytes);
@@ -255,6 +262,8 @@ save_counters(struct journal *j)
 
 	if (j->txn.next_seq != j->begin_seq)
 		err = journal_meta_set_int(j, "next_seq", j->txn.next_seq);
+	if (err == WH_OK && j->txn.quarantined > 0)
+		err = journal_quarantine_bound(j);
 	if (err == WH_OK)
 		err = journal_save_totals(j);
 	if (err == WH_OK && j->txn.dups > 0 &&
@@ -351,7 +360,8 @@ journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_
 	sqlite3_stmt *s = j->st[ST_INSERT];
 	wh_err err;
 
-	if ((err = journal_need_write(j)) != WH_OK)
+	if ((err = journal_need_write(j)) != WH_OK ||
+	    (err = journal_spend(j, ev->len + strlen(ev->source_key) + 64)) != WH_OK)
 		return err;
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)j->txn.next_seq);
 	sqlite3_bind_text(s, 2, ev->source, -1, SQLITE_STATIC);
@@ -372,6 +382,7 @@ journal_append(struct journal *j, const struct journal_event *ev, uint64_t *ret_
 		return err == WH_ERR_NOTFOUND ? WH_ERR_DB : err;
 	*ret_seq = (uint64_t)sqlite3_column_int64(j->st[ST_FIND], 0);
 	sqlite3_reset(j->st[ST_FIND]);
+	j->txn.room += (int64_t)(ev->len + strlen(ev->source_key) + 64); /* nothing written */
 	*ret_dup = 1;
 	j->txn.dups++;
 	return WH_OK;
@@ -533,115 +544,6 @@ journal_cursor_each(struct journal *j, void (*cb)(const char *name, void *arg), 
 	return rc == SQLITE_DONE ? WH_OK : journal_db_fail(j, rc, "listing the cursors");
 }
 
-/* --- quarantine ------------------------------------------------------------------------ */
-
-static void
-bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v != NULL)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, i);
-}
-
-wh_err
-journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64_t *ret_id)
-{
-	sqlite3_stmt *s = j->st[ST_QUAR_INSERT];
-	wh_err err;
-
-	if ((err = journal_need_write(j)) != WH_OK)
-		return err;
-	sqlite3_bind_text(s, 1, q->input, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, q->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, q->position, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, q->received_at_ms);
-	sqlite3_bind_text(s, 5, q->reason, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 6, q->format, -1, SQLITE_STATIC);
-	bind_text_or_null(s, 7, q->context);
-	sqlite3_bind_blob(s, 8, q->raw_len ? q->raw : "", (int)q->raw_len, SQLITE_STATIC);
-	if ((err = journal_run(j, ST_QUAR_INSERT)) != WH_OK)
-		return err;
-	if (ret_id != NULL)
-		*ret_id = sqlite3_last_insert_rowid(j->db);
-	return WH_OK;
-}
-
-void
-journal_read_quarantined(sqlite3_stmt *s, struct journal_quarantined *q)
-{
-	memset(q, 0, sizeof(*q));
-	q->id = sqlite3_column_int64(s, 0);
-	q->input = (const char *)sqlite3_column_text(s, 1);
-	q->source = (const char *)sqlite3_column_text(s, 2);
-	q->position = (const char *)sqlite3_column_text(s, 3);
-	q->received_at_ms = sqlite3_column_int64(s, 4);
-	q->reason = (const char *)sqlite3_column_text(s, 5);
-	q->format = (const char *)sqlite3_column_text(s, 6);
-	q->context = (const char *)sqlite3_column_text(s, 7);
-	q->raw = sqlite3_column_blob(s, 8);
-	q->raw_len = (size_t)sqlite3_column_bytes(s, 8);
-}
-
-wh_err
-journal_quarantine_list(struct journal *j, journal_quarantine_cb cb, void *arg)
-{
-	sqlite3_stmt *s = j->st[ST_QUAR_LIST];
-	struct journal_quarantined q;
-	int rc;
-
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		journal_read_quarantined(s, &q);
-		cb(&q, arg);
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? WH_OK : journal_db_fail(j, rc, "listing the quarantine");
-}
-
-wh_err
-journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_cb cb, void *arg)
-{
-	struct journal_quarantined q;
-	wh_err err;
-
-	sqlite3_bind_int64(j->st[ST_QUAR_GET], 1, id);
-	if ((err = journal_row(j, ST_QUAR_GET)) != WH_OK)
-		return err;
-	journal_read_quarantined(j->st[ST_QUAR_GET], &q);
-	cb(&q, arg);
-	sqlite3_reset(j->st[ST_QUAR_GET]);
-	return WH_OK;
-}
-
-wh_err
-journal_quarantine_delete(struct journal *j, int64_t id)
-{
-	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
-
-	if (err != WH_OK)
-		return err;
-	sqlite3_bind_int64(j->st[ST_QUAR_DEL], 1, id);
-	err = journal_run(j, ST_QUAR_DEL);
-	if (err == WH_OK && sqlite3_changes(j->db) != 1)
-		err = WH_ERR_NOTFOUND;
-	return journal_txn_end(j, err);
-}
-
-wh_err
-journal_quarantine_set_reason(struct journal *j, int64_t id, const char *reason)
-{
-	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
-
-	if (err != WH_OK)
-		return err;
-	sqlite3_bind_int64(j->st[ST_QUAR_REASON], 1, id);
-	sqlite3_bind_text(j->st[ST_QUAR_REASON], 2, reason, -1, SQLITE_STATIC);
-	err = journal_run(j, ST_QUAR_REASON);
-	if (err == WH_OK && sqlite3_changes(j->db) != 1)
-		err = WH_ERR_NOTFOUND;
-	return journal_txn_end(j, err);
-}
-
 /* --- meta and statistics --------------------------------------------------------------- */
 
 wh_err
@@ -710,6 +612,8 @@ read_stats(struct journal *j, struct journal_stats *st)
 	    (err = journal_meta_need_int(j, "duplicates", &st->duplicates)) != WH_OK ||
 	    (err = journal_meta_opt_int(j, "platform_acked_through",
 					&st->platform_acked_through)) != WH_OK ||
+	    (err = journal_meta_opt_int(j, "quarantine_evicted", &st->quarantine_evicted)) !=
+		    WH_OK ||
 	    (err = journal_count(j, ST_QUAR_COUNT, &st->quarantined)) != WH_OK)
 		return err;
 	st->last_seq = next - 1;

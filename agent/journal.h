@@ -21,6 +21,10 @@ struct journal_opts {
 	int64_t reserve_bytes; /* free space kept on its file system */
 	int sync_normal;       /* synchronous=NORMAL instead of FULL */
 	int readonly;	       /* for `whagent status`: no migrations, no writes */
+	/* the quarantine's bounds (0: none): rows, bytes kept, raw bytes kept per record */
+	int64_t quarantine_max_rows;
+	int64_t quarantine_max_bytes;
+	size_t quarantine_raw_max;
 };
 
 /* Opens (creating and migrating unless readonly) the journal at path.
@@ -34,8 +38,9 @@ void journal_close(struct journal *j);
 const char *journal_errmsg(const struct journal *j);
 const char *journal_id(const struct journal *j);
 
-/* Changes the byte budget and free-space reserve (configuration reload). */
-void journal_set_limits(struct journal *j, int64_t max_bytes, int64_t reserve_bytes);
+/* Changes the byte budget, the free-space reserve and the quarantine's bounds of o
+ * (configuration reload). */
+void journal_set_limits(struct journal *j, const struct journal_opts *o);
 
 /* What a transaction is for. */
 enum journal_txn {

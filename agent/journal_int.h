@@ -31,6 +31,10 @@ enum stmt {
 	ST_QUAR_REASON,
 	ST_DATA_VERSION,
 	ST_QUAR_COUNT,
+	ST_QUAR_TOTALS,
+	ST_QUAR_OLDEST,
+	ST_QUAR_DEL_THROUGH,
+	ST_QUAR_DEL_BEFORE,
 	ST_CUR_GET,
 	ST_CUR_SET,
 	ST_CUR_DEL,
@@ -71,6 +75,8 @@ struct journal_txn_state {
 	struct journal_total totals[JOURNAL_KINDS]; /* read by the first count, written at end */
 	int totals_loaded;
 	unsigned totals_dirty; /* bit per kind */
+	int64_t room;	       /* APPEND: bytes the budget still takes in this transaction */
+	int quarantined;       /* records quarantined: the quarantine's bounds apply at commit */
 };
 
 struct journal {
@@ -89,6 +95,7 @@ struct journal {
 	void (*commit_cb)(void *arg);
 	void *commit_arg;
 	sqlite3_stmt *snap_page; /* an open snapshot */
+	uint64_t evicted_unsaid; /* quarantined records evicted, not yet taken by the caller */
 	char errmsg[256];
 };
 
@@ -136,7 +143,14 @@ wh_err journal_save_totals(struct journal *j);
 wh_err journal_count_event(struct journal *j, const struct journal_event *ev, uint64_t seq);
 
 /* Fills q from a row of id, input, source, position, received_at, reason, format, context,
- * raw; q borrows the row's values until the statement steps again. */
+ * raw, raw_len, raw_sha256; q borrows the row's values until the statement steps again. */
 void journal_read_quarantined(sqlite3_stmt *s, struct journal_quarantined *q);
+
+/* journal_quarantine.c: at a write transaction's commit, when it quarantined records, evicts
+ * the oldest ones past quarantine_max_rows or quarantine_max_bytes (counted in meta). */
+wh_err journal_quarantine_bound(struct journal *j);
+/* Takes n bytes of an APPEND transaction's budget: WH_ERR_FULL when they do not fit (the
+ * record is refused; what the transaction took so far may still be committed). */
+wh_err journal_spend(struct journal *j, size_t n);
 
 #endif

@@ -32,6 +32,7 @@ struct journal_stats {
 	int64_t oldest_unsent_ms;	 /* captured_at of acked_through + 1, 0 if none */
 	int64_t oldest_unconfirmed_ms;	 /* captured_at of platform_acked_through + 1, 0 if none */
 	uint64_t quarantined;
+	uint64_t quarantine_evicted; /* the oldest records its bounds evicted, ever */
 	uint64_t duplicates;
 	int64_t bytes; /* size of the database file */
 };

@@ -1,5 +1,6 @@
 /* The journal's quarantine: records that could not be parsed or validated, kept with their
- * raw bytes, position and reason until requeued or purged. */
+ * raw bytes (a bounded prefix, with the full length and SHA-256), position and reason until
+ * requeued, purged, evicted by the quarantine's bounds or expired. */
 #ifndef WHAGENT_JOURNAL_QUARANTINE_H
 #define WHAGENT_JOURNAL_QUARANTINE_H
 
@@ -21,10 +22,15 @@ struct journal_quarantined {
 	const char *format;  /* "csv", "jsonl" */
 	const char *context; /* CSV header line, or NULL */
 	const void *raw;
-	size_t raw_len;
+	size_t raw_len;		/* writing: all of it; reading: what was kept */
+	size_t raw_full_len;	/* reading: the record's length (more than raw_len: cut) */
+	const char *raw_sha256; /* reading: hex SHA-256 of the whole record, or NULL */
 };
 
-/* Inside a write transaction: keeps q; *ret_id (may be NULL) is its id. */
+/* Inside a write transaction: keeps q, raw cut to quarantine_raw_max; *ret_id (may be NULL)
+ * is its id. In an APPEND transaction WH_ERR_FULL when the budget does not take it. At the
+ * transaction's commit the oldest records past quarantine_max_rows or quarantine_max_bytes
+ * are evicted (counted in meta quarantine_evicted). */
 wh_err journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64_t *ret_id);
 
 /* cb gets borrowed fields; list omits raw. */
@@ -35,6 +41,11 @@ wh_err journal_quarantine_get(struct journal *j, int64_t id, journal_quarantine_
 /* Deletes entry id (in the caller's transaction or one of its own); WH_ERR_NOTFOUND when
  * there is none. */
 wh_err journal_quarantine_delete(struct journal *j, int64_t id);
+
+/* Quarantined records evicted by the bounds since the last call (for the caller's log). */
+uint64_t journal_quarantine_take_evicted(struct journal *j);
+/* Deletes records received before before_ms (a transaction of its own); *ret_n how many. */
+wh_err journal_quarantine_expire(struct journal *j, int64_t before_ms, uint64_t *ret_n);
 
 /* Replaces entry id's reason (a requeue found it invalid for another reason), in the caller's
  * transaction or one of its own; WH_ERR_NOTFOUND when there is none. */

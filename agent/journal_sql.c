@@ -9,7 +9,11 @@
 #include "journal_int.h"
 #include "platform.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
+
+/* The bytes a quarantined row keeps, roughly: what its bounds count. */
+#define QUAR_ROW_BYTES                                                                             \
+	"length(raw) + length(reason) + length(position) + ifnull(length(context), 0)"
 
 static const char schema_v1[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;"
@@ -44,6 +48,12 @@ static const char schema_v2[] =
 	"INSERT INTO meta SELECT 'ledger_from_seq', value FROM meta WHERE key = 'next_seq';"
 	"PRAGMA user_version = 2;";
 
+/* 3: a quarantined record keeps a bounded prefix of its raw bytes (raw), their full length
+ * and SHA-256 (hex); rows of earlier versions hold all of theirs (raw_len NULL). */
+static const char schema_v3[] = "ALTER TABLE quarantine ADD COLUMN raw_len INTEGER;"
+				"ALTER TABLE quarantine ADD COLUMN raw_sha256 TEXT;"
+				"PRAGMA user_version = 3;";
+
 static const char *const sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_BEGIN_READ] = "BEGIN",
@@ -62,11 +72,19 @@ static const char *const sql[ST_COUNT] = {
 		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(source, source_key) DO NOTHING",
 	[ST_FIND] = "SELECT seq FROM event WHERE source = ?1 AND source_key = ?2",
 	[ST_QUAR_INSERT] = "INSERT INTO quarantine(input, source, position, received_at, reason,"
-			   " format, context, raw) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[ST_QUAR_LIST] = "SELECT id, input, source, position, received_at, reason, format, context,"
-			 " NULL FROM quarantine ORDER BY id",
-	[ST_QUAR_GET] = "SELECT id, input, source, position, received_at, reason, format, context,"
-			" raw FROM quarantine WHERE id = ?1",
+			   " format, context, raw, raw_len, raw_sha256)"
+			   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_QUAR_LIST] =
+		"SELECT id, input, source, position, received_at, reason, format, context,"
+		" NULL, ifnull(raw_len, length(raw)), raw_sha256 FROM quarantine ORDER BY id",
+	[ST_QUAR_GET] =
+		"SELECT id, input, source, position, received_at, reason, format, context,"
+		" raw, ifnull(raw_len, length(raw)), raw_sha256 FROM quarantine WHERE id = ?1",
+	/* what the quarantine holds: rows, and bytes of what it keeps of each */
+	[ST_QUAR_TOTALS] = "SELECT count(*), ifnull(sum(" QUAR_ROW_BYTES "), 0) FROM quarantine",
+	[ST_QUAR_OLDEST] = "SELECT id, " QUAR_ROW_BYTES " FROM quarantine ORDER BY id",
+	[ST_QUAR_DEL_THROUGH] = "DELETE FROM quarantine WHERE id <= ?1",
+	[ST_QUAR_DEL_BEFORE] = "DELETE FROM quarantine WHERE received_at < ?1",
 	[ST_QUAR_DEL] = "DELETE FROM quarantine WHERE id = ?1",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_QUAR_REASON] = "UPDATE quarantine SET reason = ?2 WHERE id = ?1",
@@ -330,8 +348,9 @@ create(struct journal *j)
 	snprintf(text, sizeof(text), schema_id, id);
 	if ((err = journal_txn_begin(j, JOURNAL_TXN_SCHEMA)) != WH_OK)
 		return err;
-	if ((err = journal_exec(j, schema_v1)) == WH_OK && (err = journal_exec(j, text)) == WH_OK)
-		err = journal_exec(j, schema_v2);
+	if ((err = journal_exec(j, schema_v1)) == WH_OK && (err = journal_exec(j, text)) == WH_OK &&
+	    (err = journal_exec(j, schema_v2)) == WH_OK)
+		err = journal_exec(j, schema_v3);
 	return journal_txn_end(j, err);
 }
 
@@ -355,7 +374,18 @@ journal_sql_migrate(struct journal *j)
 					    "starts");
 		if ((err = journal_txn_begin(j, JOURNAL_TXN_SCHEMA)) != WH_OK)
 			return err;
-		return journal_txn_end(j, journal_exec(j, schema_v2));
+		if ((err = journal_exec(j, schema_v2)) == WH_OK)
+			err = journal_exec(j, schema_v3);
+		return journal_txn_end(j, err);
+	}
+	if (version == 2) {
+		if (j->opts.readonly)
+			return journal_fail(j, WH_ERR_CORRUPT,
+					    "journal schema 2 is migrated when the agent next "
+					    "starts");
+		if ((err = journal_txn_begin(j, JOURNAL_TXN_SCHEMA)) != WH_OK)
+			return err;
+		return journal_txn_end(j, journal_exec(j, schema_v3));
 	}
 	if ((err = query_int(j, "SELECT count(*) FROM sqlite_master", &tables)) != WH_OK)
 		return err;

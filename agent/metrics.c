@@ -167,6 +167,10 @@ journal(struct text *t, const struct metrics_src *m, const struct journal_stats 
 	add(t, "whagent_platform_acked_through_seq %" PRIu64 "\n", st->platform_acked_through);
 	header(t, "quarantine_records", "gauge", "Records in quarantine now.");
 	add(t, "whagent_quarantine_records %" PRIu64 "\n", st->quarantined);
+	header(t, "quarantine_evicted_total", "counter",
+	       "Quarantined records evicted, oldest first, by quarantine_max_rows or "
+	       "quarantine_max_bytes.");
+	add(t, "whagent_quarantine_evicted_total %" PRIu64 "\n", st->quarantine_evicted);
 	header(t, "journal_commit_seconds", "histogram", "Journal commit latency.");
 	for (int i = 0; i < JOURNAL_LATENCY_BUCKETS; i++)
 		add(t, "whagent_journal_commit_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",

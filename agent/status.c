@@ -121,6 +121,7 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 	cJSON_AddNumberToObject(o, "broker_backlog", (double)sy.broker_backlog);
 	cJSON_AddNumberToObject(o, "oldest_unsent_age_s", (double)status_age_s(sy.oldest_ms));
 	cJSON_AddNumberToObject(o, "quarantined", (double)st->quarantined);
+	cJSON_AddNumberToObject(o, "quarantine_evicted", (double)st->quarantine_evicted);
 	cJSON_AddNumberToObject(o, "duplicates", (double)st->duplicates);
 	cJSON_AddNumberToObject(o, "journal_bytes", (double)st->bytes);
 	cJSON_AddNumberToObject(o, "journal_max_bytes", (double)c->journal.max_bytes);
