@@ -6,6 +6,8 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +99,15 @@ respond(struct req *rq, unsigned status, char *body, const char *ctype, const ch
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (strncmp(ctype, "text/html", 9) == 0) {
+		/* the page loads nothing from elsewhere and is never framed */
+		MHD_add_response_header(r, "Content-Security-Policy",
+					"default-src 'none'; style-src 'unsafe-inline'; script-src "
+					"'unsafe-inline'; connect-src 'self'; img-src 'self'; "
+					"frame-ancestors 'none'");
+		MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	}
 	if (retry_after != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
@@ -377,6 +388,29 @@ peer_name(struct MHD_Connection *conn, char *buf, size_t len)
 		snprintf(buf, len, "%s", host);
 }
 
+/* 1 when the peer is on this machine (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104). */
+static int
+peer_local(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >>
+			24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+			&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
 static enum MHD_Result
 serve_page(struct req *rq, const char *method, enum http_page page)
 {
@@ -387,6 +421,10 @@ serve_page(struct req *rq, const char *method, enum http_page page)
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
 	}
+	if ((page == HTTP_PAGE_UI || page == HTTP_PAGE_STATUS_DETAIL) && !peer_local(rq->conn))
+		return respond_error(rq, MHD_HTTP_FORBIDDEN,
+				     "the status page answers this machine only (ssh -L, or a "
+				     "reverse proxy on the gateway)");
 	body = rq->h->page(page, &status, &ctype, rq->h->page_arg);
 	return respond(rq, status, body, ctype, NULL);
 }
@@ -401,14 +439,24 @@ begin(struct req *rq, const char *url, const char *method)
 	rq->page = strcmp(url, "/v1/events") != 0;
 	if (strcmp(url, "/healthz") == 0)
 		return serve_page(rq, method, HTTP_PAGE_HEALTHZ);
-	if (strcmp(url, "/v1/status") == 0)
-		return serve_page(rq, method, HTTP_PAGE_STATUS);
+	if (strcmp(url, "/v1/status") == 0) {
+		const char *detail =
+			MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "detail");
+
+		return serve_page(rq, method,
+				  detail != NULL && strcmp(detail, "1") == 0
+					  ? HTTP_PAGE_STATUS_DETAIL
+					  : HTTP_PAGE_STATUS);
+	}
+	if (strcmp(url, "/") == 0 || strcmp(url, "/ui") == 0)
+		return serve_page(rq, method, HTTP_PAGE_UI);
 	if (strcmp(url, "/metrics") == 0)
 		return serve_page(rq, method, HTTP_PAGE_METRICS);
 	if (strcmp(url, "/v1/events") != 0)
-		return respond_error(rq, MHD_HTTP_NOT_FOUND,
-				     "no such resource (POST /v1/events, GET /healthz, /v1/status, "
-				     "/metrics)");
+		return respond_error(
+			rq, MHD_HTTP_NOT_FOUND,
+			"no such resource (POST /v1/events, GET /, /healthz, /v1/status, "
+			"/metrics)");
 	if (strcmp(method, "POST") != 0)
 		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
 	switch (content_kind(
@@ -682,6 +730,8 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->intake.input = "http";
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
+	h->intake.ahead_ms = c->health.event_time_ahead_s * 1000;
+	h->intake.behind_ms = c->health.event_time_behind_s * 1000;
 	conf_input_map(c, "http", &h->intake.map);
 	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
 	loop_timer_add(l, &h->flush_timer, on_flush, h);
@@ -730,6 +780,8 @@ http_reconfigure(struct http *h, const struct conf *c)
 	h->conf = c;
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
+	h->intake.ahead_ms = c->health.event_time_ahead_s * 1000;
+	h->intake.behind_ms = c->health.event_time_behind_s * 1000;
 	conf_input_map(c, "http", &h->intake.map);
 }
 

@@ -27,7 +27,15 @@ struct http_counts {
 	uint64_t count[HTTP_MAX_CODES];
 };
 
-enum http_page { HTTP_PAGE_HEALTHZ, HTTP_PAGE_STATUS, HTTP_PAGE_METRICS };
+/* HTTP_PAGE_STATUS_DETAIL: GET /v1/status?detail=1 (the page's data); HTTP_PAGE_UI: GET /
+ * (the status page). Those two answer only peers on this machine (http_peer_local). */
+enum http_page {
+	HTTP_PAGE_HEALTHZ,
+	HTTP_PAGE_STATUS,
+	HTTP_PAGE_METRICS,
+	HTTP_PAGE_STATUS_DETAIL,
+	HTTP_PAGE_UI
+};
 
 /* Renders a GET page: returns the body (allocated with wh_malloc or cJSON; the listener frees
  * it with free()) and sets its status code and content type. NULL: 500. */

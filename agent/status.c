@@ -85,9 +85,21 @@ status_unhealthy(const struct conf *c, const struct status_sync *s, char *buf, s
 char *
 status_json(const struct conf *c, const struct journal_stats *st, const struct status_live *lv)
 {
+	cJSON *o = status_doc(c, st, lv);
+	char *text;
+
+	if (o == NULL)
+		return NULL;
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+cJSON *
+status_doc(const struct conf *c, const struct journal_stats *st, const struct status_live *lv)
+{
 	cJSON *o = cJSON_CreateObject();
 	struct status_sync sy;
-	char *text;
 
 	if (o == NULL)
 		return NULL;
@@ -123,9 +135,7 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 		cJSON_AddStringToObject(o, "journal_note", lv->journal_note);
 	cJSON_AddNumberToObject(o, "backfill_through", (double)lv->backfill_through);
 	cJSON_AddStringToObject(o, "acked_ranges", lv->acked_ranges);
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return text;
+	return o;
 }
 
 void

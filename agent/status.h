@@ -68,6 +68,11 @@ void status_read_live(const struct conf *c, struct journal *j, struct status_liv
 /* The JSON document; caller frees with cJSON_free. NULL when memory runs out. */
 char *status_json(const struct conf *c, const struct journal_stats *st,
 		  const struct status_live *lv);
+/* The same document as a cJSON object to add to (the agent adds its health); caller frees
+ * with cJSON_Delete. */
+struct cJSON;
+struct cJSON *status_doc(const struct conf *c, const struct journal_stats *st,
+			 const struct status_live *lv);
 /* Seconds since since_ms (0 when since_ms is 0). */
 int64_t status_age_s(int64_t since_ms);
 
