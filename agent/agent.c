@@ -60,6 +60,7 @@ struct agent {
 	struct livestate prev; /* the previous run's: its last connection and error */
 	int live_inflight;     /* batches in flight as last written */
 	int live_failing;      /* writing the file failed (logged once) */
+	char live_alarms[LIVESTATE_ALARMS_LEN]; /* alarms as last written */
 };
 
 static void
@@ -99,6 +100,23 @@ on_reload(void *arg)
 	log_info("configuration reloaded");
 }
 
+/* The active alarms' names, comma-separated. */
+static void
+alarm_names(const struct agent *ag, char *buf, size_t len)
+{
+	const struct health_alarm *a;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; ag->health != NULL && (a = health_alarm_at(ag->health, i)) != NULL; i++) {
+		int w = snprintf(buf + n, len - n, "%s%s", i ? "," : "", a->name);
+
+		if (w < 0 || (size_t)w >= len - n)
+			break;
+		n += (size_t)w;
+	}
+}
+
 /* The uplink's live state, what the live-state file says (the previous run's last connection
  * and error until this run has its own). */
 static void
@@ -124,6 +142,7 @@ fill_live(struct agent *ag, struct livestate *ls)
 	ls->inflight = us.inflight;
 	ls->backfill_through = us.backfill_through;
 	ls->written_ms = platform_now_ms();
+	alarm_names(ag, ls->alarms, sizeof(ls->alarms));
 }
 
 /* Publishes the uplink's live state for `whagent status`: a file rewritten atomically, no
@@ -363,6 +382,7 @@ on_health_timer(void *arg)
 	struct status_sync sy = {0};
 	struct health_facts f = {0};
 	wh_err room = journal_room(ag->journal);
+	char names[LIVESTATE_ALARMS_LEN];
 
 	if (ag->uplink != NULL)
 		uplink_stats(ag->uplink, &us);
@@ -389,6 +409,11 @@ on_health_timer(void *arg)
 					: "the journal is failing";
 	if (health_tick(ag->health, &f) && ag->uplink != NULL)
 		uplink_reconnect(ag->uplink, health_stall_text(ag->health));
+	alarm_names(ag, names, sizeof(names));
+	if (strcmp(names, ag->live_alarms) != 0) { /* for `whagent status` */
+		snprintf(ag->live_alarms, sizeof(ag->live_alarms), "%s", names);
+		write_live(ag);
+	}
 	loop_timer_arm(&ag->health_timer, HEALTH_MS);
 }
 

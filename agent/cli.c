@@ -322,6 +322,10 @@ print_link(const struct status_live *lv)
 	}
 	if (lv->inflight > 0)
 		printf("in flight      %d batches\n", lv->inflight);
+	if (lv->alarms[0] != '\0')
+		printf("alarms         %s (GET /v1/status or the status page: what and since "
+		       "when)\n",
+		       lv->alarms);
 	if (lv->last_error[0] == '\0')
 		return;
 	if (lv->last_error_ms > 0)

@@ -135,6 +135,7 @@ status_doc(const struct conf *c, const struct journal_stats *st, const struct st
 		cJSON_AddStringToObject(o, "journal_note", lv->journal_note);
 	cJSON_AddNumberToObject(o, "backfill_through", (double)lv->backfill_through);
 	cJSON_AddStringToObject(o, "acked_ranges", lv->acked_ranges);
+	cJSON_AddStringToObject(o, "alarm_names", lv->alarms);
 	return o;
 }
 
@@ -194,6 +195,7 @@ status_set_link(const struct conf *c, const struct livestate *ls, struct status_
 	set_history(ls, 1, lv);
 	lv->inflight = ls->inflight;
 	lv->backfill_through = ls->backfill_through;
+	snprintf(lv->alarms, sizeof(lv->alarms), "%s", ls->alarms);
 }
 
 void

@@ -28,6 +28,7 @@ struct status_live {
 	char journal_note[2048];   /* salvage report of the last start, if any */
 	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
 	char acked_ranges[2048];   /* acknowledged above the watermark ("first-last,...") */
+	char alarms[512];	   /* the running agent's active alarms, comma-separated */
 };
 
 /* The one "in sync" answer. The backlog counts against the watermark that deletes: the
