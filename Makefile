@@ -116,6 +116,7 @@ bench: build
 	sh tests/bench/bench_http.sh $(BUILD)
 	sh tests/bench/bench_lanes.sh $(BUILD)
 	/usr/bin/python3 tests/bench/bench_timing.py $(BUILD)/whagent
+	/usr/bin/python3 tests/bench/bench_page.py $(BUILD)/whagent
 
 format:
 	clang-format -i agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c
