@@ -19,12 +19,14 @@
 #include "journal.h"
 #include "journal_ledger.h"
 #include "journal_meta.h"
+#include "journal_quarantine.h"
 #include "livestate.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
 #include "metrics.h"
 #include "page.h"
+#include "requeue.h"
 #include "platform.h"
 #include "salvage.h"
 #include "status.h"
@@ -341,6 +343,8 @@ status_page(struct agent *ag, int detail, int ui)
 	live_state(ag, &lv);
 	if ((o = status_doc(ag->conf, &st, &lv)) == NULL)
 		return NULL;
+	if (detail)
+		cJSON_AddBoolToObject(o, "actions", ag->conf->http.ui_token_file[0] != '\0');
 	if (health_json(ag->health, o, detail) == WH_OK &&
 	    (!detail || page_add_journal(ag->journal, o) == WH_OK))
 		text = ui ? page_render(o) : cJSON_PrintUnformatted(o);
@@ -438,6 +442,49 @@ status_health(void *arg, struct codec_status *cs)
 	cs->boot_id = ag->health_boot_id;
 	cs->clock_jumps = c.jumps;
 	cs->event_time_flagged = c.time_flagged;
+}
+
+/* The status page's requeue and purge (the listener checked the peer and the token). */
+static char *
+on_action(enum http_action act, int64_t id, const char *peer, unsigned *ret_status, void *arg)
+{
+	struct agent *ag = arg;
+	struct requeue_outcome o = {0};
+	cJSON *res = cJSON_CreateObject();
+	const char *what = "purged";
+	char *text;
+	wh_err err;
+
+	if (res == NULL)
+		return NULL;
+	if (act == HTTP_ACTION_REQUEUE) {
+		err = requeue_entry(ag->conf, ag->journal, id, &o);
+		what = o.result == REQUEUE_INVALID     ? "still invalid"
+		       : o.result == REQUEUE_DUPLICATE ? "duplicate"
+						       : "journaled";
+	} else {
+		err = journal_quarantine_delete(ag->journal, id);
+	}
+	cJSON_AddNumberToObject(res, "id", (double)id);
+	if (err == WH_OK || (act == HTTP_ACTION_REQUEUE && o.result == REQUEUE_INVALID)) {
+		cJSON_AddStringToObject(res, "result", what);
+		if (act == HTTP_ACTION_REQUEUE && o.result != REQUEUE_INVALID)
+			cJSON_AddNumberToObject(res, "seq", (double)o.seq);
+		if (o.result == REQUEUE_INVALID && act == HTTP_ACTION_REQUEUE)
+			cJSON_AddStringToObject(res, "reason", o.reason);
+		log_info("page: quarantine %" PRId64 " %s by %s (%s)", id,
+			 act == HTTP_ACTION_REQUEUE ? "requeued" : "purged", peer, what);
+	} else {
+		*ret_status = err == WH_ERR_NOTFOUND ? 404 : err == WH_ERR_FULL ? 503 : 500;
+		cJSON_AddStringToObject(res, "error",
+					err == WH_ERR_NOTFOUND ? "no such quarantine entry"
+							       : wh_strerror(err));
+		log_warnx("page: quarantine %" PRId64 " %s by %s: %s", id,
+			  act == HTTP_ACTION_REQUEUE ? "requeue" : "purge", peer, wh_strerror(err));
+	}
+	text = cJSON_PrintUnformatted(res);
+	cJSON_Delete(res);
+	return text;
 }
 
 static void
@@ -677,6 +724,8 @@ agent_run(const struct agent_opts *o)
 		log_errx("http input: %s", err);
 		goto out;
 	}
+	if (ag.http != NULL)
+		http_on_action(ag.http, on_action, &ag);
 	if (start_health(&ag) != 0)
 		goto out;
 	if (ag.conf->metrics.textfile[0] != '\0') {

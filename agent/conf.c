@@ -155,6 +155,11 @@ static const struct conf_key keys[] = {
 	 DECIMAL_HELP, 0},
 	{"input.http", "silence_alarm_s", CT_INT, OFF(http.silence_alarm_s), "0", 0, 604800, NULL,
 	 SILENCE_HELP, 0},
+	{"input.http", "ui_token_file", CT_STR, OFF(http.ui_token_file), "", 0, 4096, NULL,
+	 "file holding a token (first line): the status page's requeue and purge buttons, "
+	 "POST /v1/quarantine/ID/requeue|purge with Authorization: Bearer TOKEN from this "
+	 "machine; empty: the page is read only",
+	 K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "operating_hours", CT_STR, OFF(http.operating_hours), "", 0, 200, NULL,
 	 HOURS_HELP, 0},
 	{"health", "ack_stall_s", CT_INT, OFF(health.ack_stall_s), "60", 0, 86400, NULL,

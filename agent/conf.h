@@ -86,6 +86,7 @@ struct conf_http {    /* input_http.c */
 	long decimal;		   /* 0 point, 1 comma */
 	long silence_alarm_s;	   /* as conf_spool's */
 	char *operating_hours;
+	char *ui_token_file; /* the status page's requeue and purge need this token; "" none */
 };
 
 struct conf_metrics { /* metrics.c (the textfile timer in agent.c) */

@@ -61,6 +61,10 @@ struct http {
 	struct http_counts counts;
 	http_page_cb page;
 	void *page_arg;
+	http_action_cb action;
+	void *action_arg;
+	uint8_t *ui_token;
+	size_t ui_token_len;
 };
 
 static void
@@ -429,6 +433,46 @@ serve_page(struct req *rq, const char *method, enum http_page page)
 	return respond(rq, status, body, ctype, NULL);
 }
 
+/* POST /v1/quarantine/ID/requeue|purge: this machine, the token, then the agent. */
+static enum MHD_Result
+serve_action(struct req *rq, const char *url, const char *method)
+{
+	struct http *h = rq->h;
+	const char *auth, *p = url + strlen("/v1/quarantine/");
+	unsigned status = MHD_HTTP_OK;
+	enum http_action act;
+	long long id;
+	char *end, *body;
+
+	rq->page = 0; /* 405 says Allow: POST */
+	if (strcmp(method, "POST") != 0)
+		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+	if (!peer_local(rq->conn))
+		return respond_error(rq, MHD_HTTP_FORBIDDEN, "actions answer this machine only");
+	if (h->ui_token == NULL || h->action == NULL)
+		return respond_error(rq, MHD_HTTP_FORBIDDEN,
+				     "the page is read only: set [input.http] ui_token_file for "
+				     "requeue and purge");
+	auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
+	    strlen(auth + 7) != h->ui_token_len ||
+	    !crypto_equal((const uint8_t *)auth + 7, h->ui_token, h->ui_token_len))
+		return respond_error(
+			rq, MHD_HTTP_UNAUTHORIZED,
+			"missing or wrong Authorization: Bearer <ui_token_file's token>");
+	errno = 0;
+	id = strtoll(p, &end, 10);
+	if (errno != 0 || end == p || id <= 0 ||
+	    (strcmp(end, "/requeue") != 0 && strcmp(end, "/purge") != 0))
+		return respond_error(rq, MHD_HTTP_NOT_FOUND,
+				     "POST /v1/quarantine/ID/requeue or /v1/quarantine/ID/purge");
+	act = strcmp(end, "/requeue") == 0 ? HTTP_ACTION_REQUEUE : HTTP_ACTION_PURGE;
+	peer_name(rq->conn, rq->peer, sizeof(rq->peer));
+	body = h->action(act, (int64_t)id, rq->peer, &status, h->action_arg);
+	return respond(rq, status, body, "application/json", NULL);
+}
+
 /* First call for a request: route it, and check what can be checked before the body. */
 static enum MHD_Result
 begin(struct req *rq, const char *url, const char *method)
@@ -450,6 +494,8 @@ begin(struct req *rq, const char *url, const char *method)
 	}
 	if (strcmp(url, "/") == 0 || strcmp(url, "/ui") == 0)
 		return serve_page(rq, method, HTTP_PAGE_UI);
+	if (strncmp(url, "/v1/quarantine/", 15) == 0)
+		return serve_action(rq, url, method);
 	if (strcmp(url, "/metrics") == 0)
 		return serve_page(rq, method, HTTP_PAGE_METRICS);
 	if (strcmp(url, "/v1/events") != 0)
@@ -648,6 +694,23 @@ load_secrets(struct http *h, const struct conf *c, char *why, size_t whylen)
 			n--;
 		h->secret_len = n;
 	}
+	if (c->http.ui_token_file[0]) {
+		h->ui_token = (uint8_t *)read_file(c->http.ui_token_file, &n);
+		if (h->ui_token == NULL) {
+			snprintf(why, whylen, "cannot read ui_token_file %s: %s",
+				 c->http.ui_token_file, strerror(errno));
+			return WH_ERR_IO;
+		}
+		n = strcspn((char *)h->ui_token, "\r\n");
+		if (n < 16) {
+			snprintf(why, whylen,
+				 "ui_token_file %s: the token (first line) needs 16 characters or "
+				 "more",
+				 c->http.ui_token_file);
+			return WH_ERR_CONF;
+		}
+		h->ui_token_len = n;
+	}
 	if (c->http.tls_certfile[0]) {
 		h->tls_cert = read_file(c->http.tls_certfile, &n);
 		h->tls_key = read_file(c->http.tls_keyfile, &n);
@@ -768,6 +831,9 @@ http_free(struct http *h)
 	if (h->secret != NULL)
 		memset(h->secret, 0, h->secret_len);
 	wh_free(h->secret);
+	if (h->ui_token != NULL)
+		memset(h->ui_token, 0, h->ui_token_len);
+	wh_free(h->ui_token);
 	wh_free(h->tls_cert);
 	wh_free(h->tls_key);
 	wh_free(h);
@@ -795,4 +861,11 @@ const struct http_counts *
 http_counts(const struct http *h)
 {
 	return &h->counts;
+}
+
+void
+http_on_action(struct http *h, http_action_cb cb, void *arg)
+{
+	h->action = cb;
+	h->action_arg = arg;
 }

@@ -42,6 +42,13 @@ enum http_page {
 typedef char *(*http_page_cb)(enum http_page page, unsigned *ret_status, const char **ret_ctype,
 			      void *arg);
 
+enum http_action { HTTP_ACTION_REQUEUE, HTTP_ACTION_PURGE };
+
+/* Runs an action of the status page on quarantine entry id (the listener checked the peer
+ * and the token): returns the JSON answer (wh_malloc or cJSON) and sets its status. */
+typedef char *(*http_action_cb)(enum http_action action, int64_t id, const char *peer,
+				unsigned *ret_status, void *arg);
+
 /* Starts listening on c's [input.http] listen address. c (until http_reconfigure), j and l
  * are borrowed; page renders the GET pages. Caller frees with http_free. On failure, why
  * says what went wrong (for the caller to log). */
@@ -49,6 +56,9 @@ wh_err http_new(const struct conf *c, struct journal *j, struct loop *l, http_pa
 		void *arg, struct http **ret_h, char *why, size_t whylen);
 /* Answers POSTs still waiting (503, nothing taken) and stops listening. */
 void http_free(struct http *h);
+/* POST /v1/quarantine/ID/requeue and /purge go to cb (arg borrowed); they need
+ * [input.http] ui_token_file and a peer on this machine. */
+void http_on_action(struct http *h, http_action_cb cb, void *arg);
 void http_reconfigure(struct http *h, const struct conf *c);
 const struct intake *http_intake(const struct http *h);
 const struct http_counts *http_counts(const struct http *h);

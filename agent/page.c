@@ -391,9 +391,10 @@ quarantine(struct sb *b, const cJSON *d)
 	const cJSON *q;
 
 	sb_printf(b,
-		  "<section id=\"quarantine\"><h2>Quarantine (newest %d)</h2><table><thead>"
+		  "<section id=\"quarantine\" class=\"wide\"><h2>Quarantine (newest "
+		  "%d)</h2><table><thead>"
 		  "<tr><th>id</th><th>received</th><th>input</th><th>position</th>"
-		  "<th>reason</th><th>raw</th></tr></thead><tbody id=\"q-rows\">",
+		  "<th>reason</th><th>raw</th><th></th></tr></thead><tbody id=\"q-rows\">",
 		  PAGE_QUARANTINE_ROWS);
 	cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(d, "quarantine"))
 	{
@@ -409,8 +410,10 @@ quarantine(struct sb *b, const cJSON *d)
 		sb_esc(b, str(q, "raw"));
 		sb_printf(b, "</td></tr>");
 	}
-	sb_printf(b, "</tbody></table><p class=\"muted\">whagent quarantine list | show | requeue "
-		     "| purge</p></section>");
+	sb_printf(b, "</tbody></table><p id=\"q-actions\" hidden><label>token <input "
+		     "id=\"q-token\" type=\"password\" autocomplete=\"off\"></label> <span "
+		     "id=\"q-result\"></span></p><p class=\"muted\">whagent quarantine list | "
+		     "show | requeue | purge</p></section>");
 }
 
 static void
@@ -418,7 +421,8 @@ recent(struct sb *b, const cJSON *d)
 {
 	const cJSON *e;
 
-	sb_printf(b, "<section id=\"recent\"><h2>Last events</h2><table><thead><tr><th>seq</th>"
+	sb_printf(b, "<section id=\"recent\" class=\"wide\"><h2>Last "
+		     "events</h2><table><thead><tr><th>seq</th>"
 		     "<th>kind</th><th>sku</th><th>qty</th><th>location</th><th>event time</th>"
 		     "</tr></thead><tbody id=\"r-rows\">");
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(d, "recent"))

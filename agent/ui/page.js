@@ -72,6 +72,7 @@
     rows("q-rows", s.quarantine || [], function (q) {
       return [String(q.id), when(q.received_at_ms), q.input, q.position, q.reason, q.raw];
     });
+    actions(s);
     rows("r-rows", s.recent || [], function (e) {
       return [String(e.seq), e.kind, e.sku, e.qty + " " + e.uom, e.location, when(e.event_time_ms)];
     });
@@ -80,6 +81,38 @@
       " · boot " + c.boot_id + " · " + c.jumps + " jumps · " + c.event_time_flagged + " event times flagged");
     chart(s.history);
     set("updated", "updated " + when(Date.now()));
+  }
+  /* requeue and purge: only with [input.http] ui_token_file, the token typed here (kept in
+   * this tab's sessionStorage) and sent as a Bearer header, which no other site can send */
+  function act(id, what) {
+    var x = new XMLHttpRequest();
+    x.open("POST", "/v1/quarantine/" + encodeURIComponent(id) + "/" + what);
+    x.setRequestHeader("Authorization", "Bearer " + ($("q-token").value || ""));
+    x.onload = function () {
+      var r = {}; try { r = JSON.parse(x.responseText); } catch (e) { r.error = x.status; }
+      set("q-result", x.status === 200 ? id + ": " + r.result + (r.seq ? " as seq " + r.seq : "") +
+        (r.reason ? ": " + r.reason : "") : id + ": " + (r.error || x.status));
+      poll();
+    };
+    x.send();
+  }
+  function actions(s) {
+    var box = $("q-actions"); if (!box) return;
+    box.hidden = !s.actions;
+    if (!s.actions) return;
+    var tok = $("q-token");
+    if (!tok.value && window.sessionStorage) tok.value = sessionStorage.getItem("whagent-token") || "";
+    tok.onchange = function () { if (window.sessionStorage) sessionStorage.setItem("whagent-token", tok.value); };
+    Array.prototype.forEach.call($("q-rows").rows, function (tr) {
+      var id = tr.cells[0].textContent, td = document.createElement("td");
+      ["requeue", "purge"].forEach(function (what) {
+        var bt = document.createElement("button");
+        bt.textContent = what; bt.setAttribute("data-action", what); bt.setAttribute("data-id", id);
+        bt.onclick = function () { if (what !== "purge" || window.confirm("purge " + id + "?")) act(id, what); };
+        td.appendChild(bt);
+      });
+      tr.appendChild(td);
+    });
   }
   function poll() {
     var x = new XMLHttpRequest();

@@ -2,9 +2,10 @@
 record whose value carries <script> (quarantined; its reason and raw bytes shown escaped), an
 event_time far in the future (flagged: the event_time alarm), then a broker outage. The DOM
 shows the link state, the backlog, the quarantine reason and an alarm before and during the
-outage; screenshots go to docs/ when SCREENSHOTS=DIR is set. The page is refused to a peer
-that is not on this machine (checked through /v1/status?detail=1 over a non-loopback
-address when the host has one). Page weight and RSS are printed (not asserted).
+outage; screenshots go to SCREENSHOTS=DIR when set (docs/status-page*.png were made so).
+Requeue and purge: refused without the token or with a wrong one, a requeue that is still
+invalid keeps the entry, one after a reload that fixes the input's decimal journals it, a
+purge deletes; the buttons are in the DOM. Page weight and RSS are printed (not asserted).
 usage: page_test.py WHAGENT [ARGS...]"""
 import json
 import os
@@ -30,7 +31,7 @@ def get(url):
         return r.status, r.headers, r.read().decode()
 
 
-def browser(t, url, out_png=None, name="dom"):
+def browser(t, url, out_png=None, name="dom", size="1100,1500"):
     """Chromium's DOM after the page ran its script (and a screenshot when out_png)."""
     prof = t.path("chromium-" + name)
     base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -38,14 +39,14 @@ def browser(t, url, out_png=None, name="dom"):
     r = subprocess.run(base + ["--dump-dom", url], capture_output=True, text=True, timeout=120 * h.SLOW)
     ok(r.returncode == 0 and "<html" in r.stdout, "chromium --dump-dom failed: %s" % r.stderr[-800:])
     if out_png:
-        s = subprocess.run(base + ["--window-size=1100,1500", "--screenshot=" + out_png, url],
+        s = subprocess.run(base + ["--window-size=" + size, "--screenshot=" + out_png, url],
                            capture_output=True, text=True, timeout=120 * h.SLOW, cwd=t.work)
         ok(s.returncode == 0 and os.path.getsize(out_png) > 1000, "chromium --screenshot failed: %s" % s.stderr[-800:])
     return r.stdout
 
 
 def section(dom, sid):
-    m = re.search(r'<section id="%s">(.*?)</section>' % sid, dom, re.S)
+    m = re.search(r'<section id="%s"[^>]*>(.*?)</section>' % sid, dom, re.S)
     ok(m, "no section %s in the DOM" % sid)
     return m.group(1)
 
@@ -58,11 +59,14 @@ def test(t):
     port = [0]
     shots = os.environ.get("SCREENSHOTS")
 
+    token = "page-test-token-0123456789"
+    tokfile = t.write("ui.token", token + "\n", 0o600)
+
     def conf(p):
         port[0] = p
         a.write_conf(sections=h.mqtt_section(b.port) +
-                     "[input.http]\nlisten = 127.0.0.1:%d\n[health]\nhistory_sample_s = 1\n"
-                     "event_time_ahead_s = 3600\n" % p)
+                     "[input.http]\nlisten = 127.0.0.1:%d\nui_token_file = %s\ndecimal = point\n"
+                     "[health]\nhistory_sample_s = 1\nevent_time_ahead_s = 3600\n" % (p, tokfile))
     h.listen_port(a, conf)
     base = "http://127.0.0.1:%d" % port[0]
 
@@ -75,10 +79,10 @@ def test(t):
     def status():
         return json.loads(get(base + "/v1/status?detail=1")[2])
 
-    res = post("[%s,%s,%s,%s]" % (rec("T1"), rec("T2"), rec("T3", '"<script>alert(1)</script>"'),
-                                   rec("T4", "2", "2099-01-01T00:00:00Z")))
+    res = post("[%s,%s,%s,%s,%s]" % (rec("T1"), rec("T2"), rec("T3", '"<script>alert(1)</script>"'),
+                                      rec("T4", "2", "2099-01-01T00:00:00Z"), rec("T9", '"1,5"')))
     eq(res["taken"], 3, "taken")
-    eq(res["quarantined"], 1, "quarantined")
+    eq(res["quarantined"], 2, "quarantined")
     a.wait_status("backlog", lambda v: v == 0, what="the backlog drains")
     h.wait_for(lambda: any(x["name"] == "event_time" for x in status()["alarms"]), 10,
                "the event_time alarm for the record of 2099")
@@ -93,6 +97,8 @@ def test(t):
 
     dom = browser(t, base + "/", shots and os.path.join(shots, "status-page.png"), "before")
     ok("<script>alert" not in dom, "no <script> from the record in the DOM")
+    if shots:  # the same on a phone's screen
+        browser(t, base + "/", os.path.join(shots, "status-page-phone.png"), "phone", "412,1600")
     has(re.search(r'id="state"[^>]*>([^<]*)<', dom).group(1), r"^in sync$", "link state in the DOM")
     has(section(dom, "core"), r'id="backlog"[^>]*>0 events<', "backlog in the DOM")
     has(section(dom, "core"), r'id="link"[^>]*>connected', "link in the DOM")
@@ -100,6 +106,7 @@ def test(t):
     has(section(dom, "alarms"), r'data-name="event_time"', "an alarm in the DOM")
     has(section(dom, "recent"), r"SKU-T4", "the last events decoded")
     has(section(dom, "inputs"), r"POST /v1/events from 127\.0\.0\.1", "the input's last POST")
+    has(section(dom, "quarantine"), r'<button data-action="requeue" data-id="1">', "requeue buttons")
     print("agent RSS with the page open: %d KiB" % a.rss_kib())
 
     # the outage: capture goes on, the page says so
@@ -116,8 +123,33 @@ def test(t):
     a.wait_status("backlog", lambda v: v == 0, timeout=60, what="the backlog drains after the outage")
     h.wait_for(lambda: not any(x["name"] == "link_down" for x in status()["alarms"]), 10,
                "link_down cleared")
+
+    # requeue and purge: the token, from this machine
+    def action(path, tok=None, method="POST"):
+        req = urllib.request.Request(base + path, method=method, data=b"" if method == "POST" else None,
+                                     headers={"Authorization": "Bearer " + tok} if tok else {})
+        try:
+            with urllib.request.urlopen(req, timeout=30 * h.SLOW) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+    eq(action("/v1/quarantine/2/requeue")[0], 401, "requeue without the token")
+    eq(action("/v1/quarantine/2/requeue", token + "x")[0], 401, "requeue with a wrong token")
+    eq(action("/v1/quarantine/2/requeue", token, "GET")[0], 405, "GET of an action")
+    eq(action("/v1/quarantine/99/requeue", token)[0], 404, "requeue of no entry")
+    code, r = action("/v1/quarantine/2/requeue", token)
+    eq((code, r["result"]), (200, "still invalid"), "requeue, still invalid: %s" % r)
+    has(r["reason"], "1,5", "the reason")
+    a.edit_conf("decimal = point", "decimal = comma")
+    a.reload()
+    code, r = action("/v1/quarantine/2/requeue", token)
+    eq((code, r["result"], r["seq"]), (200, "journaled", 6), "requeue after the fix: %s" % r)
+    eq(action("/v1/quarantine/1/purge", token), (200, {"id": 1, "result": "purged"}), "purge")
+    eq(action("/v1/quarantine/1/purge", token)[0], 404, "purge again")
+    eq(status()["quarantine"], [], "the quarantine is empty")
+    a.wait_status("backlog", lambda v: v == 0, timeout=60, what="the requeued event is sent")
     a.stop()
-    return "page: DOM before and during the outage, escaping"
+    return "page: DOM before and during the outage, escaping, requeue and purge with the token"
 
 
 if __name__ == "__main__":
