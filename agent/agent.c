@@ -390,7 +390,8 @@ on_health_timer(void *arg)
 
 	if (ag->uplink != NULL)
 		uplink_stats(ag->uplink, &us);
-	if (journal_stats(ag->journal, &js) == WH_OK) {
+	/* the journal's figures only for a history sample (a read transaction each) */
+	if (health_sample_due(ag->health) && journal_stats(ag->journal, &js) == WH_OK) {
 		if (us.acked_through > js.acked_through)
 			js.acked_through = us.acked_through;
 		snprintf(lv.mqtt, sizeof(lv.mqtt), "%s", ag->uplink == NULL ? "disabled" : us.link);

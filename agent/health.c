@@ -273,7 +273,7 @@ sample(struct health *h, const struct health_facts *f, int64_t now)
 	uint64_t events = 0;
 	struct sample *s;
 
-	if (mono - h->sample_mono_ms < every && h->count > 0)
+	if (!health_sample_due(h))
 		return;
 	for (int i = 0; i < h->nin; i++) {
 		struct watched *w = &h->in[i];
@@ -330,6 +330,13 @@ health_tick(struct health *h, const struct health_facts *f)
 	check_inputs(h, now);
 	sample(h, f, now);
 	return found;
+}
+
+int
+health_sample_due(const struct health *h)
+{
+	return h->count == 0 ||
+	       platform_mono_ms() - h->sample_mono_ms >= h->conf->health.history_sample_s * 1000;
 }
 
 const char *

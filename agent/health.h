@@ -64,6 +64,9 @@ void health_set_inputs(struct health *h, const struct intake *const *in, int n);
  * (uplink_reconnect with health_stall_text). */
 int health_tick(struct health *h, const struct health_facts *f);
 const char *health_stall_text(const struct health *h);
+/* 1 when the next health_tick takes a history sample: only then does it read backlog and
+ * oldest_ms (the caller may skip reading the journal's figures otherwise). */
+int health_sample_due(const struct health *h);
 
 /* The clock check alone, for tests: wall and mono are two readings taken together. Returns 1
  * when the wall clock moved by more than clock_jump_ms against the monotonic one since the
