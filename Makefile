@@ -4,7 +4,7 @@ PRESET ?= dev
 DEPS := cmake gcc make pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev protobuf-c-compiler \
 	mosquitto openssl python3-paho-mqtt python3-protobuf protobuf-compiler \
 	libmosquitto-dev libssl-dev libmbedtls-dev libinih-dev libcjson-dev libcmocka-dev libmicrohttpd-dev \
-	python3 curl python3-prometheus-client python3-cryptography prometheus chromium
+	python3 curl python3-prometheus-client python3-cryptography prometheus chromium libfaketime
 WERROR ?= OFF
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 

@@ -6,7 +6,9 @@
 - source silence: an input with silence_alarm_s = 1 inside its operating hours raises
   silence:http, a record clears it, and hours that exclude now (a reload) keep it off;
 - clock: the NTP flag the agent reports is the kernel's (adjtimex, read here through libc),
-  the boot id is /proc's; the retained MQTT Status carries the alarms and the clock.
+  the boot id is /proc's; the retained MQTT Status carries the alarms and the clock;
+- journal: a free-space reserve larger than the disk (a reload) raises journal, /healthz 503.
+(clock_jump: clock_test.py; link_down and event_time: page_test.py.)
 usage: alarms_test.py WHAGENT [ARGS...]"""
 import ctypes
 import json
@@ -125,6 +127,16 @@ def test(t):
     h.wait_for(lambda: "ack_stall" not in alarms(), 20, "ack_stall cleared by an acknowledgement")
     has(get("/metrics")[1], r'whagent_alarm\{name="ack_stall"\} 0', "metrics after")
     ok("ack_stall" not in a.field("alarm_names"), "status after")
+
+    # the journal refusing writes: a free-space reserve larger than the disk
+    a.edit_conf(r"reserve_bytes = .*", "reserve_bytes = 1000000GiB")
+    a.reload()
+    h.wait_for(lambda: "journal" in alarms(), 10, "journal alarm")
+    has(alarms()["journal"]["text"], "refused", "journal alarm text")
+    eq(get("/healthz")[0], 503, "/healthz while the journal refuses")
+    a.edit_conf(r"reserve_bytes = .*", "reserve_bytes = 0")
+    a.reload()
+    h.wait_for(lambda: "journal" not in alarms(), 10, "journal alarm cleared")
 
     want_sync = {None: 0, 1: 1, 0: 2}[want]
     status_msg(lambda s: s.clock_sync == want_sync and all(x.name != "ack_stall" for x in s.alarms),
