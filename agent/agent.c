@@ -443,6 +443,7 @@ status_health(void *arg, struct codec_status *cs)
 	cs->boot_id = ag->health_boot_id;
 	cs->clock_jumps = c.jumps;
 	cs->event_time_flagged = c.time_flagged;
+	cs->mono_offset_ms = cs->time_ms - platform_mono_ms();
 }
 
 /* The status page's requeue and purge (the listener checked the peer and the token). */

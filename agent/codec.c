@@ -297,6 +297,7 @@ codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *re
 	m.boot_id = STR(st->boot_id);
 	m.clock_jumps = st->clock_jumps;
 	m.event_time_flagged = st->event_time_flagged;
+	m.mono_offset_ms = st->mono_offset_ms;
 	len = whagent__v1__status__get_packed_size(&m);
 	buf = wh_malloc(len);
 	if (buf == NULL)

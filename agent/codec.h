@@ -109,6 +109,7 @@ struct codec_status {
 	int clock_synced; /* 1, 0, -1 unknown */
 	const char *boot_id;
 	uint64_t clock_jumps, event_time_flagged;
+	int64_t mono_offset_ms;
 };
 
 /* Encodes st as a whagent.v1.Status into a new buffer; caller frees with wh_free. */

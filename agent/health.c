@@ -451,6 +451,8 @@ health_json(const struct health *h, cJSON *o, int detail)
 	cJSON_AddNumberToObject(ck, "last_jump_delta_ms", (double)h->clock.last_jump_delta_ms);
 	cJSON_AddNumberToObject(ck, "event_time_flagged", (double)h->clock.time_flagged);
 	cJSON_AddNumberToObject(ck, "now_ms", (double)platform_now_ms());
+	cJSON_AddNumberToObject(ck, "mono_offset_ms",
+				(double)(platform_now_ms() - platform_mono_ms()));
 	for (int i = 0; i < h->nin; i++)
 		cJSON_AddItemToArray(in, input_json(&h->in[i]));
 	if (detail)

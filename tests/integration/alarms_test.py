@@ -139,8 +139,10 @@ def test(t):
     h.wait_for(lambda: "journal" not in alarms(), 10, "journal alarm cleared")
 
     want_sync = {None: 0, 1: 1, 0: 2}[want]
-    status_msg(lambda s: s.clock_sync == want_sync and all(x.name != "ack_stall" for x in s.alarms),
-               "a Status with the clock as the kernel says, ack_stall gone")
+    sm = status_msg(lambda s: s.clock_sync == want_sync and all(x.name != "ack_stall" for x in s.alarms),
+                    "a Status with the clock as the kernel says, ack_stall gone")
+    # its wall clock minus the monotonic one: the monotonic reading then, not after now
+    ok(0 < sm.time_ms - sm.mono_offset_ms <= time.monotonic() * 1000 + 1000, "Status mono_offset_ms: %s" % sm)
     a.stop()
     return "alarms: ack stall (SIGSTOPped broker), silence in hours, clock as the kernel says"
 
