@@ -15,6 +15,16 @@
 static wh_err quarantine(struct intake *in, const struct intake_raw *raw, const char *reason,
 			 struct intake_outcome *ret);
 
+/* The position of the transaction's latest record, for the status page (cheap: per record). */
+static void
+keep_position(struct intake *in, const char *position)
+{
+	size_t n = position ? strnlen(position, sizeof(in->pending_position) - 1) : 0;
+
+	memcpy(in->pending_position, position ? position : "", n);
+	in->pending_position[n] = '\0';
+}
+
 wh_err
 intake_reject(struct intake *in, const struct intake_raw *raw, const char *reason,
 	      struct intake_outcome *ret)
@@ -70,7 +80,7 @@ quarantine(struct intake *in, const struct intake_raw *raw, const char *reason,
 	};
 	wh_err err;
 
-	snprintf(in->pending_position, sizeof(in->pending_position), "%s", raw->position);
+	keep_position(in, raw->position);
 	if (reason != ret->reason)
 		snprintf(ret->reason, sizeof(ret->reason), "%s", reason);
 	err = journal_quarantine(in->journal, &q, &ret->quarantine_id);
@@ -116,7 +126,7 @@ intake_record(struct intake *in, const struct record *r, const int *fields,
 	if (err != WH_OK)
 		return err;
 	ret->result = dup ? INTAKE_DUPLICATE : INTAKE_TAKEN;
-	snprintf(in->pending_position, sizeof(in->pending_position), "%s", raw->position);
+	keep_position(in, raw->position);
 	if (dup) {
 		in->pending.duplicates++;
 	} else {
