@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "health.h"
 #include "hours.h"
+#include "intake.h"
 #include "mem.h"
 #include "page.h"
 
@@ -131,14 +132,115 @@ test_clock_jump(void **state)
 	health_free(h);
 }
 
+static int
+has_alarm(const struct health *h, const char *name)
+{
+	const struct health_alarm *a;
+
+	for (int i = 0; (a = health_alarm_at(h, i)) != NULL; i++)
+		if (strcmp(a->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The ack stall is raised once batches wait ack_stall_s with the link up, asks for one
+ * reconnect, stays through the reconnect and clears at the next acknowledgement; /healthz
+ * says why. */
+static void
+test_ack_stall(void **state)
+{
+	struct conf c;
+	struct health *h;
+	struct health_facts f = {.uplink = 1, .connected = 1, .inflight = 2, .acks = 5};
+	char why[400];
+	cJSON *o;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.health.ack_stall_s = 2;
+	c.health.clock_jump_ms = 2000;
+	c.health.history_sample_s = 60;
+	assert_int_equal(health_new(&c, &h), WH_OK);
+	f.stalled_ms = 1999;
+	assert_int_equal(health_tick(h, &f), 0);
+	assert_false(has_alarm(h, "ack_stall"));
+	assert_int_equal(health_unhealthy(h, why, sizeof(why)), 0);
+	f.stalled_ms = 2000;
+	assert_int_equal(health_tick(h, &f), 1);
+	assert_true(has_alarm(h, "ack_stall"));
+	assert_non_null(strstr(health_stall_text(h), "2 batches in flight"));
+	assert_int_equal(health_unhealthy(h, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "ack_stall: "));
+	f.connected = 0, f.inflight = 0, f.stalled_ms = 0; /* reconnecting */
+	assert_int_equal(health_tick(h, &f), 0);
+	assert_true(has_alarm(h, "ack_stall"));
+	f.connected = 1, f.acks = 6; /* acknowledged again */
+	assert_int_equal(health_tick(h, &f), 0);
+	assert_false(has_alarm(h, "ack_stall"));
+	c.health.ack_stall_s = 0; /* off */
+	f.inflight = 1, f.stalled_ms = 1000000;
+	assert_int_equal(health_tick(h, &f), 0);
+	assert_false(has_alarm(h, "ack_stall"));
+	/* the journal refusing, and the document */
+	f.journal_refuses = "full";
+	health_tick(h, &f);
+	assert_true(has_alarm(h, "journal"));
+	o = cJSON_CreateObject();
+	assert_int_equal(health_json(h, o, 1), WH_OK);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "alarms")),
+			 health_alarm_count(h));
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "history"), "backlog"));
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "clock"), "boot_id"));
+	cJSON_Delete(o);
+	health_free(h);
+}
+
+/* An input with silence_alarm_s inside hours that exclude now is never silent; its counts and
+ * flagged event times reach the document and the event_time alarm. */
+static void
+test_inputs(void **state)
+{
+	static char http[] = "http", never[] = "Mon 00:00-00:01", tz[] = "UTC";
+	struct conf c;
+	struct health *h;
+	struct intake in;
+	const struct intake *list[1] = {&in};
+	struct health_facts f = {0};
+	cJSON *o, *x;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memset(&in, 0, sizeof(in));
+	c.health.clock_jump_ms = 2000;
+	c.health.history_sample_s = 60;
+	c.http.silence_alarm_s = 1;
+	c.http.operating_hours = never;
+	c.http.timezone = tz;
+	in.input = http;
+	assert_int_equal(health_new(&c, &h), WH_OK);
+	health_set_inputs(h, list, 1);
+	in.total.taken[EVENT_PICK] = 3;
+	in.total.time_ahead = 1;
+	health_tick(h, &f);
+	assert_true(has_alarm(h, "event_time"));
+	o = cJSON_CreateObject();
+	assert_int_equal(health_json(h, o, 0), WH_OK);
+	x = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "inputs"), 0);
+	assert_string_equal(cJSON_GetObjectItem(x, "name")->valuestring, "http");
+	assert_int_equal(cJSON_GetObjectItem(x, "taken")->valueint, 3);
+	assert_int_equal(cJSON_GetObjectItem(x, "event_time_flagged")->valueint, 1);
+	cJSON_Delete(o);
+	health_set_inputs(h, NULL, 0);
+	health_free(h);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escape),
-		cmocka_unit_test(test_page_escapes),
-		cmocka_unit_test(test_hours),
-		cmocka_unit_test(test_clock_jump),
+		cmocka_unit_test(test_escape),	  cmocka_unit_test(test_page_escapes),
+		cmocka_unit_test(test_hours),	  cmocka_unit_test(test_clock_jump),
+		cmocka_unit_test(test_ack_stall), cmocka_unit_test(test_inputs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
