@@ -65,6 +65,20 @@ test_page_escapes(void **state)
 	assert_non_null(strstr(html, "<script>/* whagent status page"));
 	assert_null(strstr(strstr(html, "<script>/* whagent status page") + 1, "<script"));
 	wh_free(html);
+	/* out of memory at every allocation of the page: NULL, nothing leaked (valgrind, ASan) */
+	for (long n = 1;; n++) {
+		wh_mem_fail_at(n);
+		html = page_render(d);
+		wh_mem_fail_at(0);
+		if (html != NULL) {
+			assert_true(n > 1);
+			wh_free(html);
+			break;
+		}
+	}
+	wh_mem_fail_at(1);
+	assert_null(page_escape("<"));
+	wh_mem_fail_at(0);
 	cJSON_Delete(d);
 }
 
@@ -113,6 +127,9 @@ test_clock_jump(void **state)
 	memset(&c, 0, sizeof(c));
 	c.health.clock_jump_ms = 2000;
 	c.health.history_sample_s = 60;
+	wh_mem_fail_at(1);
+	assert_int_equal(health_new(&c, &h), WH_ERR_NOMEM);
+	wh_mem_fail_at(0);
 	assert_int_equal(health_new(&c, &h), WH_OK);
 	assert_int_equal(health_clock_step(h, 1000000, 500, &d), 0);
 	assert_int_equal(health_clock_step(h, 1001000, 1500, &d), 0); /* in step */
