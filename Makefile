@@ -94,7 +94,7 @@ asan: deps
 
 # libFuzzer targets (clang), each run FUZZ_SECONDS from the seed corpus in tests/fuzz/corpus.
 FUZZ_SECONDS ?= 30
-FUZZERS = http_body csv conf protobuf
+FUZZERS = http_body http_sig csv conf protobuf
 fuzz: deps
 	@DEPS="clang libclang-rt-14-dev" sh tests/install-deps.sh
 	cmake --preset fuzz >/dev/null

@@ -344,7 +344,7 @@ status_page(struct agent *ag, int detail, int ui)
 	if ((o = status_doc(ag->conf, &st, &lv)) == NULL)
 		return NULL;
 	if (detail)
-		cJSON_AddBoolToObject(o, "actions", ag->conf->http.ui_token_file[0] != '\0');
+		cJSON_AddBoolToObject(o, "actions", ag->conf->http.token_file[0] != '\0');
 	if (health_json(ag->health, o, detail) == WH_OK &&
 	    (!detail || page_add_journal(ag->journal, o) == WH_OK))
 		text = ui ? page_render(o) : cJSON_PrintUnformatted(o);
@@ -625,7 +625,8 @@ open_journal(struct agent *ag)
 		log_warn("cannot create state_dir %s", ag->conf->agent.state_dir);
 		return -1;
 	}
-	err = salvage_if_damaged(ag->conf->journal.path, &jo, report, sizeof(report));
+	err = salvage_if_damaged(ag->conf->journal.path, &jo, (int)ag->conf->journal.damaged_keep,
+				 report, sizeof(report));
 	if (report[0] != '\0')
 		log_errx("%s", report);
 	if (err == WH_OK)

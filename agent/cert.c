@@ -11,6 +11,7 @@
 #include <mbedtls/x509_crt.h>
 #include <mbedtls/x509_csr.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,17 +25,26 @@
 
 /* Writes text to path: new file with O_EXCL (or replaced with force), the given mode. */
 static int
-write_new(const char *path, const char *text, mode_t mode, int force, char *why, size_t whylen)
+write_new(const char *path, const char *text, mode_t mode, int force,
+	  const struct cert_owner *owner, char *why, size_t whylen)
 {
 	size_t len = strlen(text);
 	int fd;
 
 	if (force)
 		unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
 		snprintf(why, whylen, "%s: %s%s", path, strerror(errno),
 			 errno == EEXIST ? " (use --force to replace it)" : "");
+		return -1;
+	}
+	/* the descriptor, not the path: nothing swapped in between gets the owner or the mode */
+	if (owner != NULL && (fchown(fd, owner->uid, owner->gid) != 0 || fchmod(fd, mode) != 0)) {
+		snprintf(why, whylen, "%s: giving it to uid %ld: %s", path, (long)owner->uid,
+			 strerror(errno));
+		close(fd);
+		unlink(path);
 		return -1;
 	}
 	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
@@ -81,7 +91,8 @@ san_extension(const char *const *dns, int ndns, unsigned char *buf, size_t size,
 
 int
 cert_enroll(const char *key_path, const char *csr_path, const char *subject, const char *const *dns,
-	    int ndns, int force, char *fingerprint, char *why, size_t whylen)
+	    int ndns, int force, const struct cert_owner *owner, char *fingerprint, char *why,
+	    size_t whylen)
 {
 	mbedtls_pk_context key;
 	mbedtls_x509write_csr csr;
@@ -136,8 +147,8 @@ cert_enroll(const char *key_path, const char *csr_path, const char *subject, con
 		goto fail;
 	}
 	/* the key file last but one: a refused subject or SAN leaves the key in use alone */
-	if (write_new(key_path, (const char *)key_pem, 0600, force, why, whylen) != 0 ||
-	    write_new(csr_path, (const char *)pem, 0644, 1, why, whylen) != 0)
+	if (write_new(key_path, (const char *)key_pem, 0600, force, owner, why, whylen) != 0 ||
+	    write_new(csr_path, (const char *)pem, 0644, 1, NULL, why, whylen) != 0)
 		goto fail;
 	{
 		struct crypto_sha256 h;

@@ -5,13 +5,21 @@
 #define WHAGENT_CERT_H
 
 #include <stddef.h>
+#include <sys/types.h>
+
+/* Who owns the key file enroll writes: the service's user when root enrolls for it. */
+struct cert_owner {
+	uid_t uid;
+	gid_t gid;
+};
 
 /* Generates an EC P-256 key into key_path (created with O_EXCL and mode 0600; replaced only
- * with force) and a PEM CSR for subject ("CN=...,O=...") with DNS SANs into csr_path.
+ * with force; given to owner, when not NULL, through its descriptor before the key is
+ * written) and a PEM CSR for subject ("CN=...,O=...") with DNS SANs into csr_path.
  * fingerprint gets the hex SHA-256 of the CSR's DER (65 bytes). 0, or -1 with why. */
 int cert_enroll(const char *key_path, const char *csr_path, const char *subject,
-		const char *const *dns, int ndns, int force, char *fingerprint, char *why,
-		size_t whylen);
+		const char *const *dns, int ndns, int force, const struct cert_owner *owner,
+		char *fingerprint, char *why, size_t whylen);
 
 /* What `whagent check` says about a client certificate. */
 struct cert_info {

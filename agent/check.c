@@ -20,6 +20,7 @@
 
 #include "cert.h"
 #include "conf.h"
+#include "httpauth.h"
 #include "journal.h"
 #include "journal_meta.h"
 
@@ -106,6 +107,19 @@ check_dir(struct check *ck, const char *section, const char *key, const char *pa
 			ck->who, strerror(errno));
 }
 
+/* The webhook secret and the bearer token are keys: an empty one would let anyone in. */
+static void
+check_http_secret(struct check *ck, const char *section, const char *key, const char *path)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char why[512];
+
+	if (httpauth_secret_load(path, key, &buf, &len, why, sizeof(why)) != WH_OK)
+		problem(ck, 1, "[%s] %s", section, why);
+	httpauth_secret_free(buf, len);
+}
+
 static void
 check_path(const char *section, const char *key, const char *path, enum conf_path_kind kind,
 	   int secret, void *arg)
@@ -115,7 +129,6 @@ check_path(const char *section, const char *key, const char *path, enum conf_pat
 	DIR *d;
 	int fd;
 
-	(void)secret;
 	switch (kind) {
 	case CONF_PATH_READ:
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -129,6 +142,8 @@ check_path(const char *section, const char *key, const char *path, enum conf_pat
 
 			if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
 				problem(ck, 1, "[%s] %s %s is not a file", section, key, path);
+			else if (secret && strcmp(section, "input.http") == 0)
+				check_http_secret(ck, section, key, path);
 		}
 		close(fd);
 		return;

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -42,6 +43,7 @@ struct args {
 	const char *out;     /* enroll */
 	const char *input;   /* quarantine requeue --input */
 	const char *as_user; /* check --as-user */
+	const char *raw;     /* quarantine show --raw FILE */
 	int force;	     /* enroll */
 	int all;	     /* quarantine requeue --all */
 	int json;
@@ -65,7 +67,10 @@ usage(FILE *f)
 		"  status [--json]              journal id, last seq, watermark, backlog, "
 		"quarantine\n"
 		"  quarantine list              records that could not be taken, with reasons\n"
-		"  quarantine show ID           one record: reason, position and raw bytes\n"
+		"  quarantine show ID [--raw FILE]\n"
+		"                               one record: reason, position and raw bytes\n"
+		"                               (escaped: \\xNN); --raw writes the bytes as they\n"
+		"                               were to a new FILE (- for standard output)\n"
 		"  quarantine requeue --all | --input NAME | ID...\n"
 		"                               validate the raw records again (e.g. after fixing\n"
 		"                               a [map.NAME] section) and journal the valid ones;\n"
@@ -88,9 +93,10 @@ usage(FILE *f)
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
-	static const char *const with_value[] = {"-c",	    "--config",	 "--cn", "--out",
-						 "--input", "--as-user", NULL};
-	const char **slot[] = {&a->conf, &a->conf, &a->cn, &a->out, &a->input, &a->as_user};
+	static const char *const with_value[] = {"-c",	    "--config",	 "--cn",  "--out",
+						 "--input", "--as-user", "--raw", NULL};
+	const char **slot[] = {&a->conf,  &a->conf,    &a->cn, &a->out,
+			       &a->input, &a->as_user, &a->raw};
 
 	memset(a, 0, sizeof(*a));
 	if (argc < 2) {
@@ -221,6 +227,8 @@ cmd_enroll(const struct args *a)
 	char dir[4096], key[4400], csr[4400], subject[512], fp[65], why[512], *dns[16];
 	char *names = NULL;
 	const char *base;
+	struct passwd *pw = NULL;
+	struct cert_owner owner;
 	int ndns, rc = 1;
 
 	if (c == NULL)
@@ -246,28 +254,22 @@ cmd_enroll(const struct args *a)
 		 c->identity.unit[0] ? ",OU=" : "", c->identity.unit);
 	names = wh_strdup(c->identity.dns_names);
 	ndns = names ? split_list(names, dns, 16) : 0;
-	if (cert_enroll(key, csr, subject, (const char *const *)dns, ndns, a->force, fp, why,
-			sizeof(why)) != 0) {
+	/* the service reads the key, nobody else: a root-owned one it could not */
+	if (geteuid() == 0 && (pw = getpwnam(CHECK_SERVICE_USER)) != NULL)
+		owner = (struct cert_owner){pw->pw_uid, pw->pw_gid};
+	if (cert_enroll(key, csr, subject, (const char *const *)dns, ndns, a->force,
+			pw != NULL ? &owner : NULL, fp, why, sizeof(why)) != 0) {
 		fprintf(stderr, "whagent enroll: %s\n", why);
 		goto out;
 	}
-	if (geteuid() == 0) {
-		/* the service reads the key, nobody else: a root-owned one it could not */
-		struct passwd *pw = getpwnam(CHECK_SERVICE_USER);
+	if (pw != NULL) {
+		struct group *gr = getgrgid(pw->pw_gid);
 
-		if (pw == NULL) {
-			printf("note    user %s does not exist: the key stays root's\n",
-			       CHECK_SERVICE_USER);
-		} else if (chown(key, pw->pw_uid, pw->pw_gid) != 0 || chmod(key, 0600) != 0) {
-			fprintf(stderr, "whagent enroll: %s: giving it to user %s: %s\n", key,
-				CHECK_SERVICE_USER, strerror(errno));
-			goto out;
-		} else {
-			struct group *gr = getgrgid(pw->pw_gid);
-
-			printf("owner   %s:%s (the service's user), mode 0600\n", pw->pw_name,
-			       gr ? gr->gr_name : "?");
-		}
+		printf("owner   %s:%s (the service's user), mode 0600\n", pw->pw_name,
+		       gr ? gr->gr_name : "?");
+	} else if (geteuid() == 0) {
+		printf("note    user %s does not exist: the key stays root's\n",
+		       CHECK_SERVICE_USER);
 	}
 	printf("key     %s (mode 0600; it never leaves this machine)\n", key);
 	printf("csr     %s\n", csr);
@@ -425,32 +427,89 @@ out:
 	return rc;
 }
 
+/* Text from a quarantined record (its input may be hostile) on the operator's terminal. */
+static const char *
+shown(const char *text, char *buf, size_t len)
+{
+	log_escape(buf, len, text, text != NULL ? strlen(text) : 0);
+	return buf;
+}
+
 static void
 print_entry_line(const struct journal_quarantined *q, void *arg)
 {
-	char when[32];
+	char when[32], source[128], position[256], reason[512];
 
 	(void)arg;
 	time_text(q->received_at_ms, when, sizeof(when));
-	printf("%-6" PRId64 " %s  %s/%s  %s: %s\n", q->id, when, q->input, q->source, q->position,
-	       q->reason);
+	printf("%-6" PRId64 " %s  %s/%s  %s: %s\n", q->id, when, q->input,
+	       shown(q->source, source, sizeof(source)),
+	       shown(q->position, position, sizeof(position)),
+	       shown(q->reason, reason, sizeof(reason)));
+}
+
+static void
+print_field(const char *name, const char *text)
+{
+	printf("%-10s", name);
+	log_escape_write(stdout, text != NULL ? text : "", text != NULL ? strlen(text) : 0);
+	printf("\n");
 }
 
 static void
 print_entry(const struct journal_quarantined *q, void *arg)
 {
-	char when[32];
+	char when[32], source[128];
 
 	(void)arg;
 	time_text(q->received_at_ms, when, sizeof(when));
-	printf("id        %" PRId64 "\nreceived  %s\ninput     %s (source %s, %s)\n"
-	       "position  %s\nreason    %s\n",
-	       q->id, when, q->input, q->source, q->format, q->position, q->reason);
+	printf("id        %" PRId64 "\nreceived  %s\ninput     %s (source %s, %s)\n", q->id, when,
+	       q->input, shown(q->source, source, sizeof(source)), q->format);
+	print_field("position", q->position);
+	print_field("reason", q->reason);
 	if (q->context != NULL)
-		printf("header    %s\n", q->context);
-	printf("raw       %zu bytes:\n", q->raw_len);
-	fwrite(q->raw, 1, q->raw_len, stdout);
+		print_field("header", q->context);
+	printf("raw       %zu bytes (escaped; --raw FILE writes them as they were):\n", q->raw_len);
+	log_escape_write(stdout, q->raw, q->raw_len);
 	printf("\n");
+}
+
+struct raw_out {
+	const char *path;
+	int rc;
+};
+
+/* Writes the raw bytes as they were to a new file (never over an existing one or through a
+ * link), or to standard output for "-". */
+static void
+write_raw(const struct journal_quarantined *q, void *arg)
+{
+	struct raw_out *o = arg;
+	int fd =
+		strcmp(o->path, "-") == 0
+			? 1
+			: open(o->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	size_t off = 0;
+
+	if (fd < 0) {
+		fprintf(stderr, "whagent quarantine show: %s: %s\n", o->path, strerror(errno));
+		return;
+	}
+	while (off < q->raw_len) {
+		ssize_t n = write(fd, (const char *)q->raw + off, q->raw_len - off);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off < q->raw_len)
+		fprintf(stderr, "whagent quarantine show: writing %s: %s\n", o->path,
+			strerror(errno));
+	if (fd != 1 && close(fd) != 0 && off == q->raw_len) {
+		fprintf(stderr, "whagent quarantine show: %s: %s\n", o->path, strerror(errno));
+		off = 0;
+	}
+	o->rc = off == q->raw_len ? 0 : -1;
 }
 
 /* Requeues entry id and says what became of it. 0 when it was journaled (or a duplicate). */
@@ -601,6 +660,9 @@ cmd_quarantine(const struct args *a)
 	} else if (a->all || a->input != NULL) {
 		fprintf(stderr, "whagent quarantine %s: --all and --input are for requeue\n", sub);
 		return 2;
+	} else if (a->raw != NULL && strcmp(sub, "show") != 0) {
+		fprintf(stderr, "whagent quarantine %s: --raw is for show\n", sub);
+		return 2;
 	} else if (strcmp(sub, "list") == 0 ? a->nids != 0
 					    : a->nids != 1 || parse_id(a->ids[0], &id) != 0) {
 		fprintf(stderr, "whagent quarantine %s: %s\n", sub,
@@ -612,6 +674,12 @@ cmd_quarantine(const struct args *a)
 		goto out;
 	if (strcmp(sub, "list") == 0) {
 		err = journal_quarantine_list(j, print_entry_line, NULL);
+	} else if (strcmp(sub, "show") == 0 && a->raw != NULL) {
+		struct raw_out o = {a->raw, -1};
+
+		err = journal_quarantine_get(j, id, write_raw, &o);
+		if (err == WH_OK && o.rc != 0)
+			goto out;
 	} else if (strcmp(sub, "show") == 0) {
 		err = journal_quarantine_get(j, id, print_entry, NULL);
 	} else if (strcmp(sub, "purge") == 0) {

@@ -1,6 +1,7 @@
 /* Configuration: the key table, inih callbacks, value parsers and the effective-settings dump. */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
 #include <inttypes.h>
@@ -87,6 +88,10 @@ static const struct conf_key keys[] = {
 	 "full: every commit survives power loss; normal: faster, a power cut may lose the "
 	 "last commits (not the journal), and sources are then already acknowledged",
 	 K_RESTART},
+	{"journal", "damaged_keep", CT_INT, OFF(journal.damaged_keep), "2", 1, 100, NULL,
+	 "damaged journals moved aside by a salvage that are kept, newest first (older ones "
+	 "are deleted at the next salvage)",
+	 0},
 	{"journal", "commit_records", CT_INT, OFF(journal.commit_records), "1000", 1, 100000, NULL,
 	 "group commit: records per transaction at most", 0},
 	{"journal", "commit_ms", CT_INT, OFF(journal.commit_ms), "100", 1, 10000, NULL,
@@ -98,6 +103,11 @@ static const struct conf_key keys[] = {
 	 K_RESTART | K_DIR | K_DERIVED},
 	{"input.spool", "on_done", CT_ENUM, OFF(spool.on_done), "move", 0, 0, done_choices,
 	 "move finished files to done_dir, or delete them", K_RESTART},
+	{"input.spool", "done_retention_days", CT_INT, OFF(spool.done_retention_days), "30", 0,
+	 36500, NULL,
+	 "files in done_dir are deleted this many days after they were moved there (0: kept "
+	 "forever)",
+	 0},
 	{"input.spool", "settle_ms", CT_INT, OFF(spool.settle_ms), "2000", 0, 3600000, NULL,
 	 "a file not renamed in is taken once unchanged for this long", 0},
 	{"input.spool", "rescan_ms", CT_INT, OFF(spool.rescan_ms), "5000", 100, 3600000, NULL,
@@ -128,11 +138,21 @@ static const struct conf_key keys[] = {
 	{"input.http", "max_records_per_request", CT_INT, OFF(http.max_records), "1000", 1, 100000,
 	 NULL, "more records in one request get 413", 0},
 	{"input.http", "hmac_secret_file", CT_STR, OFF(http.hmac_secret_file), "", 0, 4096, NULL,
-	 "file holding the shared secret: every POST must carry X-Whagent-Signature: "
-	 "sha256=<hex HMAC-SHA256 of the body>",
+	 "file holding the shared secret (not empty): every POST must carry X-Whagent-Signature: "
+	 "t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">, used once",
+	 K_RESTART | K_SECRET | K_FILE},
+	{"input.http", "signature_window_s", CT_INT, OFF(http.signature_window_s), "300", 1, 3600,
+	 NULL,
+	 "a signed POST whose t is further than this from the agent's clock is refused; "
+	 "[mqtt] retention_s must be more than twice this",
+	 0},
+	{"input.http", "token_file", CT_STR, OFF(http.token_file), "", 0, 4096, NULL,
+	 "file holding a bearer token: GETs from off this machine (but /healthz) need "
+	 "Authorization: Bearer <token>, and so do the status page's requeue and purge (from "
+	 "this machine too); empty: they are refused",
 	 K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "tls_certfile", CT_STR, OFF(http.tls_certfile), "", 0, 4096, NULL,
-	 "certificate (PEM) for HTTPS", K_RESTART | K_FILE},
+	 "certificate (PEM) for HTTPS (TLS 1.2 or newer)", K_RESTART | K_FILE},
 	{"input.http", "tls_keyfile", CT_STR, OFF(http.tls_keyfile), "", 0, 4096, NULL,
 	 "private key (PEM) for HTTPS", K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "source", CT_STR, OFF(http.source), "wms", 1, 64, NULL,
@@ -155,11 +175,6 @@ static const struct conf_key keys[] = {
 	 DECIMAL_HELP, 0},
 	{"input.http", "silence_alarm_s", CT_INT, OFF(http.silence_alarm_s), "0", 0, 604800, NULL,
 	 SILENCE_HELP, 0},
-	{"input.http", "ui_token_file", CT_STR, OFF(http.ui_token_file), "", 0, 4096, NULL,
-	 "file holding a token (first line): the status page's requeue and purge buttons, "
-	 "POST /v1/quarantine/ID/requeue|purge with Authorization: Bearer TOKEN from this "
-	 "machine; empty: the page is read only",
-	 K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "operating_hours", CT_STR, OFF(http.operating_hours), "", 0, 200, NULL,
 	 HOURS_HELP, 0},
 	{"health", "ack_stall_s", CT_INT, OFF(health.ack_stall_s), "60", 0, 86400, NULL,
@@ -770,8 +785,17 @@ conf_mqtt_tls(const struct conf *c)
 int
 conf_host_is_loopback(const char *host)
 {
-	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-	       strcmp(host, "::1") == 0;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return 0;
 }
 
 static wh_err
@@ -834,6 +858,11 @@ check_http(struct conf *c, struct parse_state *ps)
 			why = "listening off this machine needs TLS (tls_certfile, tls_keyfile): "
 			      "webhooks carry inventory data";
 	}
+	if (why == NULL && c->http.hmac_secret_file[0] != '\0' && c->mqtt.host[0] != '\0' &&
+	    c->mqtt.retention_s <= 2 * c->http.signature_window_s)
+		why = "signature_window_s needs [mqtt] retention_s above twice its value: a "
+		      "signed POST replayed inside the window (after a restart) must find its "
+		      "records still journaled, to be answered as duplicates";
 	if (why == NULL && c->http.map[0] != '\0' && conf_map_find(c, c->http.map) == NULL)
 		why = "map names no [map.NAME] section";
 	if (why == NULL && record_pointer_check(c->http.records, pwhy, sizeof(pwhy)) != 0) {

@@ -48,6 +48,7 @@ struct conf_journal { /* journal (opened by agent.c); commit_* by the inputs */
 	long synchronous; /* enum conf_sync */
 	long commit_records;
 	long commit_ms;
+	long damaged_keep; /* damaged journals a salvage keeps (salvage.c) */
 };
 
 struct conf_spool {			/* input_spool.c */
@@ -55,7 +56,8 @@ struct conf_spool {			/* input_spool.c */
 	char name[CONF_SPOOL_NAME_MAX]; /* input name: "spool", or "spool.NAME" */
 	char *dir;
 	char *done_dir;
-	long on_done; /* enum conf_on_done */
+	long on_done;		  /* enum conf_on_done */
+	long done_retention_days; /* 0: done_dir kept forever */
 	long settle_ms;
 	long rescan_ms;
 	char *map;
@@ -75,6 +77,8 @@ struct conf_http {    /* input_http.c */
 	int64_t max_body_bytes;
 	long max_records;
 	char *hmac_secret_file;
+	long signature_window_s; /* httpauth: |now - t| of a signed POST at most */
+	char *token_file;	 /* bearer token for GETs from off this machine */
 	char *tls_certfile;
 	char *tls_keyfile;
 	char *source;
@@ -86,7 +90,6 @@ struct conf_http {    /* input_http.c */
 	long decimal;		   /* 0 point, 1 comma */
 	long silence_alarm_s;	   /* as conf_spool's */
 	char *operating_hours;
-	char *ui_token_file; /* the status page's requeue and purge need this token; "" none */
 };
 
 struct conf_metrics { /* metrics.c (the textfile timer in agent.c) */
@@ -209,7 +212,9 @@ int conf_spool_count(const struct conf *c);
 const struct conf_spool *conf_spool_at(const struct conf *c, int i);
 /* 1 when the uplink uses TLS (a CA file or directory is configured). */
 int conf_mqtt_tls(const struct conf *c);
-/* 1 when host names this machine (localhost, 127.0.0.0/8, ::1). */
+/* 1 when host names this machine: "localhost", or an address literal in 127.0.0.0/8, ::1
+ * or ::ffff:127.0.0.0/104. A name is not resolved here (the uplink checks the address it
+ * resolves to before connecting). */
 int conf_host_is_loopback(const char *host);
 
 /* The ledger's rules as [ledger] sets them (borrowing c's strings). */

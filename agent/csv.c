@@ -55,6 +55,10 @@ csv_parse(struct csv_row *row, const char *data, size_t len, int eof, char delim
 			*ret_why = "record too long";
 			return skip_line(data, len, i, eof, ret_used);
 		}
+		if (c == '\0') { /* it would cut the field short */
+			*ret_why = "a NUL byte (a binary file, or an export in UTF-16?)";
+			return skip_line(data, len, i, eof, ret_used);
+		}
 		switch (st) {
 		case S_START:
 			if (c == '"') {

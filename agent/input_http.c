@@ -1,4 +1,5 @@
-/* libmicrohttpd in external-epoll mode, routing, body intake with group commit, HMAC. */
+/* libmicrohttpd in external-epoll mode, routing, body intake with group commit, signed
+ * webhooks (httpauth), TLS 1.2 or newer, GET pages loopback-only unless a bearer token. */
 #include "input_http.h"
 
 #include <cjson/cJSON.h>
@@ -6,8 +7,6 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,17 +15,20 @@
 #include <sys/socket.h>
 
 #include "conf.h"
-#include "crypto.h"
+#include "httpauth.h"
 #include "intake.h"
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
 #include "mem.h"
+#include "platform.h"
 #include "record.h"
 
 #define RETRY_FULL_S  "30"
 #define RETRY_ERROR_S "5"
-#define SIG_HEADER    "X-Whagent-Signature"
+/* GnuTLS priorities: TLS 1.2 and 1.3 only, the library's normal cipher suites. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define REFUSED_LOG_MS 10000 /* refused signed POSTs: one log line per this long at most */
 
 struct req {
 	struct http *h;
@@ -42,6 +44,7 @@ struct req {
 	char *reply;
 	const char *retry_after;
 	char peer[64];
+	struct httpauth_sig sig;		 /* parsed before the body, verified after it */
 	unsigned taken, duplicates, quarantined; /* for the summary logged once committed */
 	struct req *next;
 };
@@ -54,8 +57,11 @@ struct http {
 	int fd;
 	struct loop_timer mhd_timer, flush_timer;
 	struct intake intake;
-	uint8_t *secret;
-	size_t secret_len;
+	uint8_t *secret, *token;
+	size_t secret_len, token_len;
+	struct httpauth_replay replay;
+	int64_t refused_logged_ms; /* the last refused POST logged, and those not since */
+	unsigned refused_quiet;
 	char *tls_cert, *tls_key;
 	struct req *pending, **tail;
 	struct http_counts counts;
@@ -63,8 +69,6 @@ struct http {
 	void *page_arg;
 	http_action_cb action;
 	void *action_arg;
-	uint8_t *ui_token;
-	size_t ui_token_len;
 };
 
 static void
@@ -116,6 +120,9 @@ respond(struct req *rq, unsigned status, char *body, const char *ctype, const ch
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rq->page ? "GET, HEAD" : "POST");
+	if (status == MHD_HTTP_UNAUTHORIZED && rq->page)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"whagent\"");
 	count(rq->h, status);
 	ret = MHD_queue_response(rq->conn, status, r);
 	MHD_destroy_response(r);
@@ -266,10 +273,11 @@ log_request(const struct req *rq)
 	if (rq->quarantined > 0) {
 		snprintf(quar, sizeof(quar), ", %u quarantined: whagent quarantine list",
 			 rq->quarantined);
-		log_warnx("http: POST /v1/events from %s: %u taken%s%s", rq->peer, rq->taken, dup,
-			  quar);
+		LOG_LIMITED(LOG_LVL_WARN, "http: POST /v1/events from %s: %u taken%s%s", rq->peer,
+			    rq->taken, dup, quar);
 	} else {
-		log_info("http: POST /v1/events from %s: %u taken%s", rq->peer, rq->taken, dup);
+		LOG_LIMITED(LOG_LVL_INFO, "http: POST /v1/events from %s: %u taken%s", rq->peer,
+			    rq->taken, dup);
 	}
 }
 
@@ -279,6 +287,8 @@ answer_all(struct http *h, unsigned status, const char *why, const char *retry_a
 	for (struct req *rq = h->pending; rq != NULL; rq = rq->next) {
 		wh_free(rq->reply);
 		answer(rq, status, error_body(why), retry_after);
+		if (h->secret != NULL) /* nothing taken: the same request may come again */
+			httpauth_forget(&h->replay, &rq->sig);
 	}
 }
 
@@ -316,8 +326,8 @@ flush(struct http *h)
 			answer_all(h, MHD_HTTP_SERVICE_UNAVAILABLE,
 				   "journal unavailable: nothing was taken, retry later",
 				   RETRY_ERROR_S);
-		log_warnx("http: %s; answered 503: %s", wh_strerror(err),
-			  journal_errmsg(h->journal));
+		LOG_LIMITED(LOG_LVL_WARN, "http: %s; answered 503: %s", wh_strerror(err),
+			    journal_errmsg(h->journal));
 	}
 	for (rq = h->pending; rq != NULL; rq = next) {
 		next = rq->next;
@@ -338,18 +348,63 @@ on_flush(void *arg)
 
 /* --- request handling --------------------------------------------------------------------- */
 
-static int
-signature_ok(struct http *h, struct req *rq)
+/* A refused signed POST: one line per REFUSED_LOG_MS at most, with the count kept quiet. */
+static void
+log_refused(struct http *h, const struct req *rq, enum httpauth_verdict v)
 {
-	const char *v = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, SIG_HEADER);
-	uint8_t want[32], got[32];
+	static const char *const what[] = {"accepted",
+					   "no signature",
+					   "old sha256= signature",
+					   "malformed signature",
+					   "timestamp too old",
+					   "timestamp in the future",
+					   "timestamp below the replay floor",
+					   "replayed signature",
+					   "wrong signature"};
+	int64_t now = platform_mono_ms();
 
-	if (v == NULL || strncasecmp(v, "sha256=", 7) != 0 || crypto_unhex(v + 7, got, 32) != 0)
+	if (h->refused_logged_ms != 0 && now - h->refused_logged_ms < REFUSED_LOG_MS) {
+		h->refused_quiet++;
+		return;
+	}
+	log_warnx("http: POST /v1/events from %s refused (401): %s%s", rq->peer, what[v],
+		  h->refused_quiet ? " (and earlier ones not logged)" : "");
+	h->refused_logged_ms = now;
+	h->refused_quiet = 0;
+}
+
+static enum MHD_Result
+refuse_signature(struct req *rq, enum httpauth_verdict v)
+{
+	log_refused(rq->h, rq, v);
+	return respond_error(rq, MHD_HTTP_UNAUTHORIZED, httpauth_why(v));
+}
+
+int
+http_bearer_ok(const struct http *h, struct MHD_Connection *conn)
+{
+	return h->token != NULL &&
+	       httpauth_bearer_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							      MHD_HTTP_HEADER_AUTHORIZATION),
+				  h->token, h->token_len);
+}
+
+unsigned
+http_page_allowed(const struct http *h, struct MHD_Connection *conn, const char **ret_why)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	if (ci != NULL && httpauth_peer_is_loopback(ci->client_addr))
 		return 0;
-	if (crypto_hmac_sha256(h->secret, h->secret_len, rq->body ? rq->body : "", rq->len, want) !=
-	    0)
+	if (http_bearer_ok(h, conn))
 		return 0;
-	return crypto_equal(want, got, sizeof(want));
+	*ret_why = h->token != NULL
+			   ? "from off this machine this page needs Authorization: Bearer <the "
+			     "token of [input.http] token_file>"
+			   : "this page is answered to this machine only ([input.http] token_file "
+			     "unset)";
+	return h->token != NULL ? MHD_HTTP_UNAUTHORIZED : MHD_HTTP_FORBIDDEN;
 }
 
 /* 1: application/json, 2: JSON Lines, 0: anything else (parameters such as charset ignored). */
@@ -392,43 +447,20 @@ peer_name(struct MHD_Connection *conn, char *buf, size_t len)
 		snprintf(buf, len, "%s", host);
 }
 
-/* 1 when the peer is on this machine (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104). */
-static int
-peer_local(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
-	if (sa == NULL)
-		return 0;
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >>
-			24) == 127;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a =
-			&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-	}
-	return 0;
-}
-
 static enum MHD_Result
 serve_page(struct req *rq, const char *method, enum http_page page)
 {
 	unsigned status = MHD_HTTP_OK;
-	const char *ctype = "application/json";
+	const char *ctype = "application/json", *why = NULL;
 	char *body;
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");
 	}
-	if ((page == HTTP_PAGE_UI || page == HTTP_PAGE_STATUS_DETAIL) && !peer_local(rq->conn))
-		return respond_error(rq, MHD_HTTP_FORBIDDEN,
-				     "the status page answers this machine only (ssh -L, or a "
-				     "reverse proxy on the gateway)");
+	/* /healthz stays open: a load balancer's probe; it tells state and backlog only */
+	if (page != HTTP_PAGE_HEALTHZ && (status = http_page_allowed(rq->h, rq->conn, &why)) != 0)
+		return respond_error(rq, status, why);
+	status = MHD_HTTP_OK;
 	body = rq->h->page(page, &status, &ctype, rq->h->page_arg);
 	return respond(rq, status, body, ctype, NULL);
 }
@@ -438,7 +470,7 @@ static enum MHD_Result
 serve_action(struct req *rq, const char *url, const char *method)
 {
 	struct http *h = rq->h;
-	const char *auth, *p = url + strlen("/v1/quarantine/");
+	const char *p = url + strlen("/v1/quarantine/");
 	unsigned status = MHD_HTTP_OK;
 	enum http_action act;
 	long long id;
@@ -447,20 +479,15 @@ serve_action(struct req *rq, const char *url, const char *method)
 	rq->page = 0; /* 405 says Allow: POST */
 	if (strcmp(method, "POST") != 0)
 		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-	if (!peer_local(rq->conn))
-		return respond_error(rq, MHD_HTTP_FORBIDDEN, "actions answer this machine only");
-	if (h->ui_token == NULL || h->action == NULL)
+	if (h->token == NULL || h->action == NULL)
 		return respond_error(rq, MHD_HTTP_FORBIDDEN,
-				     "the page is read only: set [input.http] ui_token_file for "
+				     "the page is read only: set [input.http] token_file for "
 				     "requeue and purge");
-	auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-					   MHD_HTTP_HEADER_AUTHORIZATION);
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
-	    strlen(auth + 7) != h->ui_token_len ||
-	    !crypto_equal((const uint8_t *)auth + 7, h->ui_token, h->ui_token_len))
-		return respond_error(
-			rq, MHD_HTTP_UNAUTHORIZED,
-			"missing or wrong Authorization: Bearer <ui_token_file's token>");
+	/* the token also from this machine: a page another local user opened must not change */
+	if (!http_bearer_ok(h, rq->conn))
+		return respond_error(rq, MHD_HTTP_UNAUTHORIZED,
+				     "missing or wrong Authorization: Bearer <the token of "
+				     "[input.http] token_file>");
 	errno = 0;
 	id = strtoll(p, &end, 10);
 	if (errno != 0 || end == p || id <= 0 ||
@@ -505,6 +532,19 @@ begin(struct req *rq, const char *url, const char *method)
 			"/metrics)");
 	if (strcmp(method, "POST") != 0)
 		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+	peer_name(conn, rq->peer, sizeof(rq->peer));
+	/* the signature's header is checked first: a refused POST's body is never read */
+	if (rq->h->secret != NULL) { /* refused before a byte of the body is read */
+		enum httpauth_verdict v = httpauth_parse(
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, HTTPAUTH_HEADER),
+			&rq->sig);
+
+		if (v == HTTPAUTH_OK)
+			v = httpauth_precheck(&rq->h->replay, &rq->sig, platform_now_ms() / 1000,
+					      rq->h->conf->http.signature_window_s);
+		if (v != HTTPAUTH_OK)
+			return refuse_signature(rq, v);
+	}
 	switch (content_kind(
 		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
 	case 1:
@@ -522,7 +562,6 @@ begin(struct req *rq, const char *url, const char *method)
 	if (clen != NULL && strtoll(clen, NULL, 10) > rq->h->conf->http.max_body_bytes)
 		return respond_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
 				     "body larger than max_body_bytes; nothing was taken");
-	peer_name(conn, rq->peer, sizeof(rq->peer));
 	return MHD_YES;
 }
 
@@ -585,10 +624,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	if (rq->too_big)
 		return respond_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
 				     "body larger than max_body_bytes; nothing was taken");
-	if (h->secret != NULL && !signature_ok(h, rq))
-		return respond_error(rq, MHD_HTTP_UNAUTHORIZED,
-				     "missing or wrong " SIG_HEADER " (sha256=<hex HMAC-SHA256 of "
-				     "the body>); nothing was taken");
+	if (h->secret != NULL) { /* before anything parses the body */
+		enum httpauth_verdict v = httpauth_verify(
+			&h->replay, h->secret, h->secret_len, &rq->sig, rq->body ? rq->body : "",
+			rq->len, platform_now_ms() / 1000, h->conf->http.signature_window_s);
+
+		if (v != HTTPAUTH_OK)
+			return refuse_signature(rq, v);
+	}
 	*h->tail = rq;
 	h->tail = &rq->next;
 	rq->suspended = 1;
@@ -652,7 +695,7 @@ mhd_log(void *arg, const char *fmt, va_list ap)
 	(void)arg;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	log_warnx("http: %s", line);
+	LOG_LIMITED(LOG_LVL_WARN, "http: %s", line);
 }
 
 static char *
@@ -682,35 +725,21 @@ static wh_err
 load_secrets(struct http *h, const struct conf *c, char *why, size_t whylen)
 {
 	size_t n = 0;
+	wh_err err;
 
 	if (c->http.hmac_secret_file[0]) {
-		h->secret = (uint8_t *)read_file(c->http.hmac_secret_file, &n);
-		if (h->secret == NULL) {
-			snprintf(why, whylen, "cannot read hmac_secret_file %s: %s",
-				 c->http.hmac_secret_file, strerror(errno));
-			return WH_ERR_IO;
+		if ((err = httpauth_secret_load(c->http.hmac_secret_file, "hmac_secret_file",
+						&h->secret, &h->secret_len, why, whylen)) != WH_OK)
+			return err;
+		if (httpauth_replay_init(&h->replay, HTTPAUTH_REPLAY_MAX) != WH_OK) {
+			snprintf(why, whylen, "%s", wh_strerror(WH_ERR_NOMEM));
+			return WH_ERR_NOMEM;
 		}
-		while (n > 0 && (h->secret[n - 1] == '\n' || h->secret[n - 1] == '\r'))
-			n--;
-		h->secret_len = n;
 	}
-	if (c->http.ui_token_file[0]) {
-		h->ui_token = (uint8_t *)read_file(c->http.ui_token_file, &n);
-		if (h->ui_token == NULL) {
-			snprintf(why, whylen, "cannot read ui_token_file %s: %s",
-				 c->http.ui_token_file, strerror(errno));
-			return WH_ERR_IO;
-		}
-		n = strcspn((char *)h->ui_token, "\r\n");
-		if (n < 16) {
-			snprintf(why, whylen,
-				 "ui_token_file %s: the token (first line) needs 16 characters or "
-				 "more",
-				 c->http.ui_token_file);
-			return WH_ERR_CONF;
-		}
-		h->ui_token_len = n;
-	}
+	if (c->http.token_file[0] &&
+	    (err = httpauth_secret_load(c->http.token_file, "token_file", &h->token, &h->token_len,
+					why, whylen)) != WH_OK)
+		return err;
 	if (c->http.tls_certfile[0]) {
 		h->tls_cert = read_file(c->http.tls_certfile, &n);
 		h->tls_key = read_file(c->http.tls_keyfile, &n);
@@ -754,7 +783,8 @@ start(struct http *h, const struct conf *c, char *why, size_t whylen)
 				ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http.timeout_s,
 				h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-				h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
+				h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
+				MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (h->d == NULL) {
 		snprintf(why, whylen, "cannot listen on %s: %s", c->http.listen,
@@ -803,8 +833,10 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 		http_free(h);
 		return err;
 	}
-	log_info("http: listening on %s%s%s", c->http.listen, h->tls_cert ? " (TLS)" : "",
-		 h->secret ? ", HMAC-signed POSTs only" : "");
+	log_info("http: listening on %s%s%s%s", c->http.listen,
+		 h->tls_cert ? " (TLS 1.2 or newer)" : "",
+		 h->secret ? ", signed POSTs only (HMAC over timestamp and body)" : "",
+		 h->token ? ", off-host GETs with the bearer token" : "");
 	*ret_h = h;
 	return WH_OK;
 }
@@ -828,12 +860,9 @@ http_free(struct http *h)
 	loop_timer_del(h->loop, &h->flush_timer);
 	if (h->d != NULL)
 		MHD_stop_daemon(h->d);
-	if (h->secret != NULL)
-		memset(h->secret, 0, h->secret_len);
-	wh_free(h->secret);
-	if (h->ui_token != NULL)
-		memset(h->ui_token, 0, h->ui_token_len);
-	wh_free(h->ui_token);
+	httpauth_secret_free(h->secret, h->secret_len);
+	httpauth_secret_free(h->token, h->token_len);
+	httpauth_replay_done(&h->replay);
 	wh_free(h->tls_cert);
 	wh_free(h->tls_key);
 	wh_free(h);

@@ -3,7 +3,9 @@
  * agent's poll loop and its handlers run on the loop thread, so the journal is still touched
  * from that thread only. A finished POST is suspended, every POST that arrived in the same
  * loop turn is committed in one transaction (group commit), and only then are they resumed
- * with their answers: a 2xx always means the records are durable. */
+ * with their answers: a 2xx always means the records are durable. Signed webhooks are
+ * checked (httpauth) before the body is read and before it is parsed; HTTPS is TLS 1.2 or
+ * newer; GET pages answer other machines only with the bearer token (http_page_allowed). */
 #ifndef WHAGENT_INPUT_HTTP_H
 #define WHAGENT_INPUT_HTTP_H
 
@@ -17,6 +19,7 @@ struct intake;
 struct journal;
 struct loop;
 struct http;
+struct MHD_Connection;
 
 #define HTTP_MAX_CODES 16
 
@@ -57,10 +60,24 @@ wh_err http_new(const struct conf *c, struct journal *j, struct loop *l, http_pa
 /* Answers POSTs still waiting (503, nothing taken) and stops listening. */
 void http_free(struct http *h);
 /* POST /v1/quarantine/ID/requeue and /purge go to cb (arg borrowed); they need
- * [input.http] ui_token_file and a peer on this machine. */
+ * [input.http] token_file and its bearer token, also from this machine (http_bearer_ok). */
 void http_on_action(struct http *h, http_action_cb cb, void *arg);
 void http_reconfigure(struct http *h, const struct conf *c);
 const struct intake *http_intake(const struct http *h);
+/* The access rule for GET pages, for every page but /healthz (which stays open: a load
+ * balancer's probe, telling state and backlog only). conn is a connection of h's listener.
+ * Returns 0 when the page may be answered: the peer is on this machine (127.0.0.0/8, ::1,
+ * ::ffff:127.0.0.0/104), or [input.http] token_file is set and the request carries
+ * "Authorization: Bearer <token>". Otherwise the status to answer, with *ret_why (static
+ * text) saying why: 401 (a token is configured, this one is missing or wrong; answer it with
+ * WWW-Authenticate: Bearer) or 403 (no token configured: loopback only). Every page routed
+ * through the listener's page callback is checked with it already; a handler of its own
+ * (the status page, its actions) calls it before answering. Loop thread. */
+unsigned http_page_allowed(const struct http *h, struct MHD_Connection *conn, const char **ret_why);
+/* 1 when [input.http] token_file is set and the request on conn carries "Authorization: Bearer
+ * <token>" (compared in constant time), whatever the peer: for what needs the token also from
+ * this machine (the status page's changes). Loop thread. */
+int http_bearer_ok(const struct http *h, struct MHD_Connection *conn);
 const struct http_counts *http_counts(const struct http *h);
 
 #endif

@@ -24,25 +24,20 @@
 #include "mem.h"
 #include "platform.h"
 #include "record.h"
+#include "spool_cands.h"
 
 /* Records one JSON Lines line may wrap (under [input.spool] records) at most. */
 #define SPOOL_WRAPPED_MAX 10000
 
-#define NAME_MAX_LEN   255
+#define NAME_MAX_LEN   SPOOL_NAME_MAX
 #define READ_CHUNK     65536
 #define FULL_RETRY_MS  1000
 #define ERROR_RETRY_MS 5000
+/* The retention of done_dir: a pass every hour, in slices of entries that yield between. */
+#define PRUNE_EVERY_MS (3600 * 1000)
+#define PRUNE_SLICE    1000
 
 enum fmt { FMT_CSV, FMT_JSONL };
-
-struct cand {
-	char name[NAME_MAX_LEN + 1];
-	off_t size;
-	int64_t mtime_ns;
-	int64_t stable_since; /* monotonic ms */
-	int moved_in;
-	int seen; /* in the last scan */
-};
 
 /* The file being taken. Every field but the buffer derives from the committed cursor. */
 struct cur {
@@ -72,10 +67,11 @@ struct spool {
 	struct journal *journal;
 	struct loop *loop;
 	struct platform_watch *watch;
-	struct loop_timer scan_timer, work_timer;
+	struct loop_timer scan_timer, work_timer, prune_timer;
+	DIR *prune_dir;	 /* done_dir, while a pass of the retention goes through it */
+	uint64_t pruned; /* files that pass deleted */
 	struct intake intake;
-	struct cand *cands;
-	int ncands, cap;
+	struct cands cands;
 	struct cur cur;
 	int have_cur;
 	struct csv_row row;
@@ -107,35 +103,40 @@ cursor_name(const struct spool *sp, const char *file, char *buf, size_t len)
 }
 
 /* Cursor text: identity of the file (dev, inode, and size and mtime when it was last read),
- * then where the committed part ends. */
+ * then where the committed part ends; " skip=1" when that is inside an over-long line whose
+ * rest is being discarded (absent in cursors of earlier versions). */
 struct cursor_pos {
 	uintmax_t dev, ino;
 	intmax_t size, mtime_s;
 	long mtime_ns;
 	uint64_t off, line;
-	int done;
+	int done, skip;
 };
 
 static void
-cursor_format(const struct stat *st, uint64_t off, uint64_t line, int done, char *buf, size_t len)
+cursor_format(const struct stat *st, uint64_t off, uint64_t line, int done, int skip, char *buf,
+	      size_t len)
 {
 	snprintf(buf, len,
 		 "dev=%ju ino=%ju size=%jd mtime=%jd.%09ld off=%" PRIu64 " line=%" PRIu64
-		 " done=%d",
+		 " done=%d%s",
 		 (uintmax_t)st->st_dev, (uintmax_t)st->st_ino, (intmax_t)st->st_size,
-		 (intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, off, line, done);
+		 (intmax_t)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, off, line, done,
+		 skip ? " skip=1" : "");
 }
 
 static int
 cursor_parse(const char *text, struct cursor_pos *p)
 {
-	return sscanf(text,
-		      "dev=%ju ino=%ju size=%jd mtime=%jd.%ld off=%" SCNu64 " line=%" SCNu64
-		      " done=%d",
-		      &p->dev, &p->ino, &p->size, &p->mtime_s, &p->mtime_ns, &p->off, &p->line,
-		      &p->done) == 8
-		       ? 0
-		       : -1;
+	int n = sscanf(text,
+		       "dev=%ju ino=%ju size=%jd mtime=%jd.%ld off=%" SCNu64 " line=%" SCNu64
+		       " done=%d skip=%d",
+		       &p->dev, &p->ino, &p->size, &p->mtime_s, &p->mtime_ns, &p->off, &p->line,
+		       &p->done, &p->skip);
+
+	if (n == 8)
+		p->skip = 0;
+	return n == 8 || n == 9 ? 0 : -1;
 }
 
 /* 1: name has a committed cursor for this very file (same device and inode); 0: none, or one
@@ -169,71 +170,62 @@ unchanged_since(const struct cursor_pos *p, const struct stat *st)
 
 /* --- candidates ------------------------------------------------------------------------ */
 
-static struct cand *
-cand_find(struct spool *sp, const char *name)
+static enum cand_refusal
+refusal_of(const struct stat *st)
 {
-	for (int i = 0; i < sp->ncands; i++)
-		if (strcmp(sp->cands[i].name, name) == 0)
-			return &sp->cands[i];
-	return NULL;
+	if (S_ISLNK(st->st_mode))
+		return CAND_SYMLINK;
+	if (!S_ISREG(st->st_mode))
+		return CAND_NOT_REGULAR;
+	return st->st_nlink > 1 ? CAND_LINKED : CAND_OK;
 }
 
-static struct cand *
-cand_add(struct spool *sp, const char *name)
-{
-	struct cand *c;
-
-	if (sp->ncands == sp->cap) {
-		int cap = sp->cap ? sp->cap * 2 : 64;
-		struct cand *n = wh_realloc(sp->cands, (size_t)cap * sizeof(*n));
-
-		if (n == NULL)
-			return NULL;
-		sp->cands = n;
-		sp->cap = cap;
-	}
-	c = &sp->cands[sp->ncands++];
-	memset(c, 0, sizeof(*c));
-	snprintf(c->name, sizeof(c->name), "%s", name);
-	return c;
-}
-
+/* Says once per file and reason why a file named like input is not read. */
 static void
-cand_remove(struct spool *sp, const char *name)
+refuse(struct spool *sp, struct cand *c, enum cand_refusal why)
 {
-	struct cand *c = cand_find(sp, name);
+	static const char *const text[] = {
+		[CAND_SYMLINK] = "a symbolic link: links are never followed; move the file itself "
+				 "in",
+		[CAND_NOT_REGULAR] = "not a regular file (a FIFO, device, socket or folder)",
+		[CAND_LINKED] = "it has other hard links: read once the upload has removed them "
+				"(a file linked in from elsewhere is never read)",
+	};
 
-	if (c != NULL)
-		*c = sp->cands[--sp->ncands];
+	if (c->refused != why && why != CAND_OK)
+		LOG_LIMITED(LOG_LVL_WARN, "%s: not reading %s: %s", sp->name, c->name, text[why]);
+	c->refused = why;
 }
 
 static void
 cand_update(struct spool *sp, const char *name, const struct stat *st, int64_t now)
 {
-	struct cand *c = cand_find(sp, name);
+	struct cand *c = cands_find(&sp->cands, name);
 	int64_t mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 
 	if (c == NULL) {
 		struct cursor_pos pos;
 
-		c = cand_add(sp, name);
+		c = cands_add(&sp->cands, name);
 		if (c == NULL)
 			return; /* retried on the next scan */
 		c->stable_since = now;
 		/* A file with a committed cursor was complete when it was started: resume now. */
-		c->moved_in = cursor_lookup(sp, name, st, &pos) == 1;
+		c->moved_in = S_ISREG(st->st_mode) && cursor_lookup(sp, name, st, &pos) == 1;
 	} else if (c->size != st->st_size || c->mtime_ns != mtime_ns) {
 		c->stable_since = now;
 	}
 	c->size = st->st_size;
 	c->mtime_ns = mtime_ns;
 	c->seen = 1;
+	refuse(sp, c, refusal_of(st));
 }
 
 static int
 cand_ready(const struct spool *sp, const struct cand *c, int64_t now)
 {
-	return c->moved_in || now - c->stable_since >= sp->cs->settle_ms;
+	return !c->gone && c->refused == CAND_OK &&
+	       (c->moved_in || now - c->stable_since >= sp->cs->settle_ms);
 }
 
 static void
@@ -249,30 +241,24 @@ scan(struct spool *sp)
 		loop_timer_arm(&sp->scan_timer, sp->cs->rescan_ms);
 		return;
 	}
-	for (int i = 0; i < sp->ncands; i++)
-		sp->cands[i].seen = 0;
+	cands_scan_begin(&sp->cands);
 	while ((de = readdir(d)) != NULL) {
 		struct stat st;
 
 		if (format_of(de->d_name, &f) != 0 ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode))
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
 		cand_update(sp, de->d_name, &st, now);
 	}
 	closedir(d);
-	for (int i = 0; i < sp->ncands;) {
-		struct cand *c = &sp->cands[i];
+	cands_scan_end(&sp->cands, sp->have_cur ? sp->cur.name : NULL);
+	for (int i = 0; i < sp->cands.n; i++) {
+		struct cand *c = &sp->cands.v[i];
 
-		if (!c->seen && !(sp->have_cur && strcmp(c->name, sp->cur.name) == 0)) {
-			*c = sp->cands[--sp->ncands];
-			continue;
-		}
 		if (cand_ready(sp, c, now))
 			loop_timer_arm_soon(&sp->work_timer, 0);
-		else if (c->stable_since + sp->cs->settle_ms - now < next)
+		else if (c->refused == CAND_OK && c->stable_since + sp->cs->settle_ms - now < next)
 			next = c->stable_since + sp->cs->settle_ms - now;
-		i++;
 	}
 	loop_timer_arm(&sp->scan_timer, next);
 }
@@ -287,13 +273,10 @@ static void
 on_watch_event(const char *name, int moved_in, void *arg)
 {
 	struct spool *sp = arg;
-	struct cand *c;
 	enum fmt f;
 
-	if (format_of(name, &f) != 0)
-		return;
-	if (moved_in && ((c = cand_find(sp, name)) != NULL || (c = cand_add(sp, name)) != NULL))
-		c->moved_in = 1;
+	if (format_of(name, &f) == 0 && moved_in)
+		cands_moved_in(&sp->cands, name);
 }
 
 static void
@@ -313,13 +296,11 @@ static struct cand *
 next_ready(struct spool *sp)
 {
 	int64_t now = platform_mono_ms();
-	struct cand *best = NULL;
 
-	for (int i = 0; i < sp->ncands; i++)
-		if (cand_ready(sp, &sp->cands[i], now) &&
-		    (best == NULL || strcmp(sp->cands[i].name, best->name) < 0))
-			best = &sp->cands[i];
-	return best;
+	for (int i = 0; i < sp->cands.n; i++)
+		if (cand_ready(sp, &sp->cands.v[i], now))
+			return &sp->cands.v[i];
+	return NULL;
 }
 
 /* --- the current file ------------------------------------------------------------------ */
@@ -379,28 +360,6 @@ consume(struct cur *c, size_t n)
 	c->pos += n;
 }
 
-/* Copies outside text for a log line: printable ASCII kept, the rest as \\xNN, cut with
- * "..." past about 120 bytes. */
-static void
-escape_text(const char *s, char *buf, size_t len)
-{
-	size_t o = 0;
-
-	for (; *s != '\0' && o + 8 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (o > 120) {
-			snprintf(buf + o, len - o, "...");
-			return;
-		}
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
-			buf[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
-	}
-	buf[o] = '\0';
-}
-
 /* A header that parsed but cannot yield events: no column maps to kind. Says why once, with
  * the likely fix, and makes every record of the file quarantined with that reason. */
 static void
@@ -422,10 +381,10 @@ header_check(struct spool *sp)
 		if (c->header_fields[i] == EF_KIND)
 			return;
 	for (int i = 0; i < c->header.nfields && left > 8; i++) {
-		char one[160];
+		char one[128]; /* a long one is cut and marked "..." */
 		int n;
 
-		escape_text(c->header.field[i], one, sizeof(one));
+		log_escape(one, sizeof(one), c->header.field[i], strlen(c->header.field[i]));
 		n = snprintf(w, left, "%s'%s'", i ? ", " : "", one);
 		if (n < 0 || (size_t)n >= left)
 			break;
@@ -513,7 +472,20 @@ cur_seek(struct cur *c, uint64_t off, uint64_t line)
 
 static int cur_finish(struct spool *sp);
 
-/* Opens name and positions it at its committed cursor. 1 if the file is already done. */
+/* The file changed into one not to read between the scan and the open: said once, left to
+ * the next scan. -2. */
+static int
+refuse_open(struct spool *sp, const char *name, enum cand_refusal why)
+{
+	struct cand *c = cands_find(&sp->cands, name);
+
+	if (c != NULL)
+		refuse(sp, c, why);
+	return -2;
+}
+
+/* Opens name and positions it at its committed cursor. 1 if the file is already done; -2 if
+ * it is refused (said); -1 on an error (errno). */
 static int
 cur_open(struct spool *sp, const char *name)
 {
@@ -528,14 +500,21 @@ cur_open(struct spool *sp, const char *name)
 	{
 		int dfd = c->fd;
 
-		c->fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		/* no link followed, and a FIFO swapped in since the scan cannot block the open */
+		c->fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		close(dfd);
 	}
+	if (c->fd < 0 && errno == ELOOP)
+		return refuse_open(sp, name, CAND_SYMLINK);
 	if (c->fd < 0)
 		return -1;
 	if (fstat(c->fd, &c->st) != 0) {
 		close(c->fd);
 		return -1;
+	}
+	if (refusal_of(&c->st) != CAND_OK) {
+		close(c->fd);
+		return refuse_open(sp, name, refusal_of(&c->st));
 	}
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	format_of(name, &c->fmt);
@@ -559,6 +538,7 @@ cur_open(struct spool *sp, const char *name)
 			return -1;
 		log_info("spool: resuming %s at line %" PRIu64, name, pos.line);
 		c->resumed_at = pos.line;
+		c->skipping = pos.skip;
 	}
 	return 0;
 }
@@ -600,7 +580,8 @@ next_record(struct spool *sp, size_t *ret_used, const char **ret_why)
 	/* No record end within the limit: quarantine a prefix, discard the rest of the line. */
 	*ret_used = max;
 	c->skipping = 1;
-	*ret_why = "line longer than max_record_bytes";
+	*ret_why = "longer than max_record_bytes: its first max_record_bytes are kept here, the "
+		   "rest of the line was skipped";
 	return NEXT_BAD;
 }
 
@@ -717,7 +698,7 @@ commit_slice(struct spool *sp, int done)
 	wh_err err;
 
 	cursor_name(sp, c->name, cname, sizeof(cname));
-	cursor_format(&c->st, c->base + c->pos, c->line, done, text, sizeof(text));
+	cursor_format(&c->st, c->base + c->pos, c->line, done, c->skipping, text, sizeof(text));
 	err = journal_txn_end(sp->journal, journal_cursor_set(sp->journal, cname, text));
 	if (err == WH_OK) {
 		const struct intake_counts *p = &sp->intake.pending;
@@ -743,9 +724,9 @@ slice(struct spool *sp, wh_err *ret_err)
 
 	if ((err = journal_txn_begin(sp->journal, JOURNAL_TXN_APPEND)) != WH_OK)
 		goto out;
-	/* A slice never ends inside an over-long line being discarded: the cursor cannot say so. */
-	while ((n < sp->conf->journal.commit_records && platform_mono_ms() < until) ||
-	       sp->cur.skipping) {
+	/* Bounded in records and time, also inside an over-long line being discarded (the cursor
+	 * says so): a huge line is skipped in slices that let the loop run in between. */
+	while (n < sp->conf->journal.commit_records && platform_mono_ms() < until) {
 		const char *why = NULL;
 		size_t used = 0;
 		enum next k = next_record(sp, &used, &why);
@@ -822,8 +803,11 @@ cur_finish(struct spool *sp)
 			snprintf(dst, sizeof(dst), "%s/%s.%" PRId64, sp->cs->done_dir, c->name,
 				 platform_now_ms());
 		rc = renameat(dfd, c->name, AT_FDCWD, dst);
-		if (rc == 0)
+		if (rc == 0) {
+			/* its time in done_dir counts from now (done_retention_days) */
+			utimensat(AT_FDCWD, dst, NULL, AT_SYMLINK_NOFOLLOW);
 			sync_dir(sp->cs->done_dir);
+		}
 	}
 	if (rc == 0)
 		fsync(dfd); /* the move is durable before the cursor that guards it goes */
@@ -856,17 +840,17 @@ log_done(const struct spool *sp, const struct cur *c)
 			 " (counted from line %" PRIu64 ", where a restart resumed)",
 			 c->resumed_at);
 	if (c->quarantined > 0)
-		log_warnx("%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name, c->taken, dup,
-			  quar);
+		LOG_LIMITED(LOG_LVL_WARN, "%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name,
+			    c->taken, dup, quar);
 	else
-		log_info("%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name, c->taken, dup,
-			 quar);
+		LOG_LIMITED(LOG_LVL_INFO, "%s: %s done: %" PRIu64 " taken%s%s", sp->name, c->name,
+			    c->taken, dup, quar);
 }
 
 static void
 file_done(struct spool *sp)
 {
-	struct cand *c = cand_find(sp, sp->cur.name);
+	struct cand *c = cands_find(&sp->cands, sp->cur.name);
 
 	if (cur_finish(sp) != 0) {
 		log_warn("spool: %s is taken but cannot be moved to %s (will retry)", sp->cur.name,
@@ -877,7 +861,7 @@ file_done(struct spool *sp)
 		return;
 	}
 	log_done(sp, &sp->cur);
-	cand_remove(sp, sp->cur.name);
+	cands_remove(&sp->cands, sp->cur.name);
 	cur_close(sp);
 }
 
@@ -904,9 +888,14 @@ on_work(void *arg)
 		if (c == NULL)
 			return;
 		r = cur_open(sp, c->name);
+		if (r == -2) {
+			loop_timer_arm(&sp->work_timer, 0);
+			return;
+		}
 		if (r < 0) {
-			log_warn("spool: cannot open %s", c->name);
-			cand_remove(sp, c->name); /* seen again on the next scan */
+			LOG_LIMITED(LOG_LVL_WARN, "spool: cannot open %s: %s", c->name,
+				    strerror(errno));
+			cands_remove(&sp->cands, c->name); /* seen again on the next scan */
 			cur_close(sp);
 			loop_timer_arm(&sp->work_timer, 0);
 			return;
@@ -936,6 +925,49 @@ on_work(void *arg)
 	if (r == 1)
 		file_done(sp);
 	loop_timer_arm(&sp->work_timer, 0);
+}
+
+/* --- retention of done_dir ------------------------------------------------------------- */
+
+/* Deletes files moved to done_dir more than done_retention_days ago (moving stamps the
+ * time), PRUNE_SLICE entries at a time. */
+static void
+on_prune(void *arg)
+{
+	struct spool *sp = arg;
+	int64_t cutoff = platform_now_ms() / 1000 - (int64_t)sp->cs->done_retention_days * 86400;
+	struct dirent *de;
+	int n = 0;
+
+	if (sp->cs->done_retention_days == 0 || sp->cs->on_done != CONF_DONE_MOVE)
+		return;
+	if (sp->prune_dir == NULL && (sp->prune_dir = opendir(sp->cs->done_dir)) == NULL) {
+		LOG_LIMITED(LOG_LVL_WARN, "spool: cannot read %s for its retention: %s",
+			    sp->cs->done_dir, strerror(errno));
+		loop_timer_arm(&sp->prune_timer, PRUNE_EVERY_MS);
+		return;
+	}
+	while (n++ < PRUNE_SLICE && (de = readdir(sp->prune_dir)) != NULL) {
+		struct stat st;
+		int dfd = dirfd(sp->prune_dir);
+
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && (int64_t)st.st_mtim.tv_sec < cutoff &&
+		    unlinkat(dfd, de->d_name, 0) == 0)
+			sp->pruned++;
+	}
+	if (n <= PRUNE_SLICE) { /* the pass is through */
+		if (sp->pruned > 0)
+			log_info("%s: deleted %" PRIu64 " files older than %ld days from %s",
+				 sp->name, sp->pruned, sp->cs->done_retention_days,
+				 sp->cs->done_dir);
+		closedir(sp->prune_dir);
+		sp->prune_dir = NULL;
+		sp->pruned = 0;
+		loop_timer_arm(&sp->prune_timer, PRUNE_EVERY_MS);
+		return;
+	}
+	loop_timer_arm(&sp->prune_timer, 0);
 }
 
 /* --- set-up ---------------------------------------------------------------------------- */
@@ -1035,6 +1067,7 @@ spool_new(const struct conf *c, const struct conf_spool *cs, struct journal *j, 
 	}
 	loop_timer_add(l, &sp->scan_timer, on_scan_timer, sp);
 	loop_timer_add(l, &sp->work_timer, on_work, sp);
+	loop_timer_add(l, &sp->prune_timer, on_prune, sp);
 	if (platform_watch_fd(sp->watch) >= 0 &&
 	    (err = loop_fd_add(l, platform_watch_fd(sp->watch), POLLIN, on_watch_fd, sp)) !=
 		    WH_OK) {
@@ -1043,6 +1076,7 @@ spool_new(const struct conf *c, const struct conf_spool *cs, struct journal *j, 
 	}
 	forget_stale(sp);
 	loop_timer_arm(&sp->scan_timer, 0);
+	loop_timer_arm(&sp->prune_timer, 0);
 	*ret_sp = sp;
 	return WH_OK;
 fail:
@@ -1060,12 +1094,15 @@ spool_free(struct spool *sp)
 		loop_fd_del(sp->loop, platform_watch_fd(sp->watch));
 	loop_timer_del(sp->loop, &sp->scan_timer);
 	loop_timer_del(sp->loop, &sp->work_timer);
+	loop_timer_del(sp->loop, &sp->prune_timer);
+	if (sp->prune_dir != NULL)
+		closedir(sp->prune_dir);
 	platform_watch_close(sp->watch);
 	record_done(&sp->rec);
 	csv_row_done(&sp->row);
 	csv_row_done(&sp->cur.header);
 	wh_free(sp->cur.buf);
-	wh_free(sp->cands);
+	cands_done(&sp->cands);
 	wh_free(sp);
 }
 
@@ -1086,5 +1123,5 @@ spool_intake(const struct spool *sp)
 int
 spool_idle(const struct spool *sp)
 {
-	return !sp->have_cur && sp->ncands == 0;
+	return !sp->have_cur && cands_active(&sp->cands) == 0;
 }

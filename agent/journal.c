@@ -4,10 +4,12 @@
  * journal_ledger.c. Marking events sent never rewrites event rows: the watermark is in meta. */
 #include "journal.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "journal_cursor.h"
 #include "journal_event.h"
@@ -40,7 +42,7 @@ wh_err
 journal_open(const char *path, const struct journal_opts *o, struct journal **ret_j)
 {
 	struct journal *j;
-	int flags, rc;
+	int flags, rc, fd;
 	wh_err err;
 
 	j = wh_calloc(1, sizeof(*j));
@@ -54,6 +56,10 @@ journal_open(const char *path, const struct journal_opts *o, struct journal **re
 	}
 	flags = (o->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 		SQLITE_OPEN_NOMUTEX;
+	/* a new journal is the service's alone whatever the umask: SQLite gives its -wal and
+	 * -shm files the database file's mode */
+	if (!o->readonly && (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0)
+		close(fd);
 	rc = sqlite3_open_v2(path, &j->db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		err = journal_db_fail(j, rc, path);

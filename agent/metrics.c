@@ -277,6 +277,9 @@ metrics_render(const struct metrics_src *m)
 	sync_state(&t, m, &st, &u);
 	mqtt(&t, &u);
 	http_requests(&t, m);
+	header(&t, "log_lines_held_total", "counter",
+	       "Log lines about outside input held back by the rate limit.");
+	add(&t, "whagent_log_lines_held_total %" PRIu64 "\n", log_held_total());
 	if (m->health != NULL)
 		health_metrics(&t, m->health);
 	if (t.failed) {

@@ -4,9 +4,11 @@
 #include "mqtt.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 
 #include "codec.h"
 #include "conf.h"
+#include "log.h"
 #include "identity.h"
 #include "journal.h"
 #include "loop.h"
@@ -129,7 +132,7 @@ connection_error(struct mqtt *m, const char *what, int rc)
 				  m->conf->mqtt.port, why);
 		return;
 	}
-	tlsdiag_escape(lib, sizeof(lib), m->lib_error);
+	log_escape(lib, sizeof(lib), m->lib_error, strlen(m->lib_error));
 	mqtt_record_error(m, "%s to %s:%ld: %s%s%s%s", what, m->conf->mqtt.host, m->conf->mqtt.port,
 			  rc == MOSQ_ERR_ERRNO ? strerror(errno)
 			  : rc == MOSQ_ERR_EAI ? "cannot resolve the host name"
@@ -158,7 +161,7 @@ connect_failed(struct mqtt *m)
 
 	if (e == 0)
 		e = m->sock_errno;
-	tlsdiag_escape(lib, sizeof(lib), m->lib_error);
+	log_escape(lib, sizeof(lib), m->lib_error, strlen(m->lib_error));
 	if (e != 0)
 		mqtt_record_error(m, "connecting to %s:%ld: %s", m->conf->mqtt.host,
 				  m->conf->mqtt.port, strerror(e));
@@ -497,6 +500,42 @@ configure(struct mqtt *m)
 	return rc;
 }
 
+/* Plain TCP without allow_insecure goes to this machine only: the host must resolve to
+ * loopback addresses only, checked here on the addresses themselves (a name such as
+ * 127.example.com or an /etc/hosts that maps localhost elsewhere is refused). libmosquitto
+ * then resolves the same name again and tries each address. 0, or -1 with the error
+ * recorded. */
+static int
+check_plain_target(struct mqtt *m)
+{
+	const char *host = m->conf->mqtt.host;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
+	char addr[NI_MAXHOST], bad[INET6_ADDRSTRLEN] = "";
+	int rc;
+
+	if (conf_mqtt_tls(m->conf) || m->conf->mqtt.allow_insecure)
+		return 0;
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		mqtt_record_error(m, "connecting: cannot resolve %s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL && bad[0] == '\0'; ai = ai->ai_next) {
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0,
+				NI_NUMERICHOST) != 0)
+			snprintf(addr, sizeof(addr), "an address of family %d", ai->ai_family);
+		if (!conf_host_is_loopback(addr))
+			snprintf(bad, sizeof(bad), "%.*s", (int)sizeof(bad) - 1, addr);
+	}
+	freeaddrinfo(res);
+	if (bad[0] == '\0')
+		return 0;
+	mqtt_record_error(m,
+			  "connecting: %s resolves to %s, not to this machine: plain TCP is "
+			  "refused (set cafile for TLS, or allow_insecure = true)",
+			  host, bad);
+	return -1;
+}
+
 static void
 on_connect_timer(void *arg)
 {
@@ -517,6 +556,10 @@ on_connect_timer(void *arg)
 	}
 	if (conf_mqtt_tls(m->conf) && tlsdiag_check_files(m->conf, why, sizeof(why)) != WH_OK) {
 		mqtt_record_error(m, "connecting: %s", why);
+		connection_lost(m);
+		return;
+	}
+	if (check_plain_target(m) != 0) {
 		connection_lost(m);
 		return;
 	}

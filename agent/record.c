@@ -110,14 +110,42 @@ scalar_text(struct record *r, const cJSON *item, char *why, size_t whylen)
 	return dst;
 }
 
+/* 1 if text holds a NUL, as a byte or as the escape \u0000: C strings end there, so a field
+ * would be cut short and two different records could look alike. Backslashes are rare in
+ * records, so this costs a memchr. */
+static int
+has_nul(const char *text, size_t len)
+{
+	const char *p = text, *end = text + len;
+
+	if (memchr(text, '\0', len) != NULL)
+		return 1;
+	while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+		const char *q = p;
+
+		while (q < end && *q == '\\')
+			q++;
+		if ((q - p) % 2 == 1 && end - q >= 5 && memcmp(q, "u0000", 5) == 0)
+			return 1;
+		p = q;
+	}
+	return 0;
+}
+
 /* Parses text; NULL with why (or json_oom set) on failure. Caller frees with cJSON_Delete. */
 static cJSON *
 parse(const char *text, size_t len, char *why, size_t whylen)
 {
 	cJSON *tree;
 
-	record_json_alloc(); /* before the tree is made: it is freed with wh_free */
 	json_oom = 0;
+	if (has_nul(text, len)) {
+		snprintf(why, whylen,
+			 "a NUL character (\\u0000 or a zero byte): it would cut a "
+			 "field short, so the record is refused");
+		return NULL;
+	}
+	record_json_alloc(); /* before the tree is made: it is freed with wh_free */
 	tree = cJSON_ParseWithLength(text, len);
 	if (tree == NULL && !json_oom) {
 		const char *at = cJSON_GetErrorPtr();

@@ -4,8 +4,11 @@
  * salvaged: files still in the spool are read again and recognised as duplicates. */
 #include "salvage.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -100,8 +103,62 @@ move_aside(const char *path, char *aside, size_t len)
 	return 0;
 }
 
+static int
+newest_first(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Deletes the damaged journals moved aside next to path (PATH.damaged-MS, with their -wal
+ * and -shm) but the newest keep. */
+static void
+prune_damaged(const char *path, int keep)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096], prefix[300], victim[4200];
+	int64_t ms[256];
+	size_t plen;
+	int n = 0;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	snprintf(prefix, sizeof(prefix), "%s.damaged-", slash ? slash + 1 : path);
+	plen = strlen(prefix);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && n < (int)(sizeof(ms) / sizeof(ms[0]))) {
+		char *end;
+		long long v;
+
+		if (strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		errno = 0;
+		v = strtoll(de->d_name + plen, &end, 10);
+		if (errno == 0 && end != de->d_name + plen && *end == '\0')
+			ms[n++] = v;
+	}
+	closedir(d);
+	qsort(ms, (size_t)n, sizeof(ms[0]), newest_first);
+	for (int i = keep; i < n; i++) {
+		static const char *const suffixes[] = {"-wal", "-shm", ""};
+
+		for (int k = 0; k < 3; k++) {
+			snprintf(victim, sizeof(victim), "%s.damaged-%" PRId64 "%s", path, ms[i],
+				 suffixes[k]);
+			unlink(victim);
+		}
+		log_info("salvage: deleted the damaged journal %s.damaged-%" PRId64
+			 " ([journal] damaged_keep = %d)",
+			 path, ms[i], keep);
+	}
+}
+
 wh_err
-salvage_if_damaged(const char *path, const struct journal_opts *o, char *report, size_t len)
+salvage_if_damaged(const char *path, const struct journal_opts *o, int keep, char *report,
+		   size_t len)
 {
 	struct journal_opts fresh = *o;
 	struct journal_salvage_counts counts = {0};
@@ -153,6 +210,8 @@ salvage_if_damaged(const char *path, const struct journal_opts *o, char *report,
 		err = journal_meta_set(c.j, "salvage_report", report);
 	}
 	err = journal_txn_end(c.j, err);
+	if (err == WH_OK)
+		prune_damaged(path, keep);
 out:
 	if (err != WH_OK && c.j != NULL)
 		log_errx("salvage: %s: %s", wh_strerror(err), journal_errmsg(c.j));

@@ -12,24 +12,7 @@
 #include <unistd.h>
 
 #include "conf.h"
-
-void
-tlsdiag_escape(char *dst, size_t dstlen, const char *src)
-{
-	size_t o = 0;
-
-	if (dstlen == 0)
-		return;
-	for (; src != NULL && *src != '\0' && o + 5 < dstlen; src++) {
-		unsigned char ch = (unsigned char)*src;
-
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
-			dst[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", ch);
-	}
-	dst[o] = '\0';
-}
+#include "log.h"
 
 static wh_err
 check_file(const char *key, const char *path, char *why, size_t whylen)
@@ -103,7 +86,9 @@ cert_names(X509 *cert, char *out, size_t outlen)
 	if (raw[0] == '\0')
 		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, raw,
 					  (int)sizeof(raw));
-	tlsdiag_escape(out, outlen, raw[0] ? raw : "(none)");
+	if (raw[0] == '\0')
+		snprintf(raw, sizeof(raw), "(none)");
+	log_escape(out, outlen, raw, strlen(raw));
 }
 
 static int watch_index = -1;
@@ -154,7 +139,7 @@ tlsdiag_explain(void *ssl_, const char *host, const char *lib_error, int name_fa
 	int mismatch;
 
 	out[0] = '\0';
-	tlsdiag_escape(text, sizeof(text), lib_error);
+	log_escape(text, sizeof(text), lib_error, lib_error ? strlen(lib_error) : 0);
 	peer = ssl != NULL ? SSL_get1_peer_certificate(ssl) : NULL;
 	/* libmosquitto checks the host name in its own verify callback, which fails the chain
 	 * with X509_V_ERR_UNSPECIFIED */

@@ -37,8 +37,4 @@ int tlsdiag_socket_error(int fd);
 void tlsdiag_explain(void *ssl, const char *host, const char *lib_error, int name_failed,
 		     const char *names, char *out, size_t outlen);
 
-/* Copies src into dst (bounded, always terminated), printable ASCII kept, anything else as
- * \xNN. */
-void tlsdiag_escape(char *dst, size_t dstlen, const char *src);
-
 #endif

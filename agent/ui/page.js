@@ -82,7 +82,7 @@
     chart(s.history);
     set("updated", "updated " + when(Date.now()));
   }
-  /* requeue and purge: only with [input.http] ui_token_file, the token typed here (kept in
+  /* requeue and purge: only with [input.http] token_file, the token typed here (kept in
    * this tab's sessionStorage) and sent as a Bearer header, which no other site can send */
   function act(id, what) {
     var x = new XMLHttpRequest();

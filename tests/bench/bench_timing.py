@@ -10,7 +10,10 @@ machines are shared and noisy):
              asserted 2 <= n < 30)
   watchdog   intervals between WATCHDOG=1 pings with WATCHDOG_USEC=600000 (was asserted:
              >= 3 pings in 1.5 s)
-usage: bench_timing.py WHAGENT [ARGS...]   (OUTAGE_S, default 3)"""
+  spool-stalls the longest /healthz answer (the loop's longest stall) while the spool holds
+             SCAN_FILES (30,000) files that are settling and is rescanned every 500 ms, and
+             while a line of LONG_LINE_GB (20) GiB (a sparse file) is skipped
+usage: bench_timing.py WHAGENT [ARGS...]   (OUTAGE_S, default 3; ONLY=mtls|spool)"""
 import os
 import sys
 import time
@@ -111,9 +114,65 @@ def watchdog(t):
         len(stamps), min(gaps) if gaps else "-", max(gaps) if gaps else "-")
 
 
+def probe_healthz(port, until, seconds):
+    """The longest /healthz answer in ms while until() is false (at most seconds)."""
+    import urllib.request
+    worst, n, deadline = 0.0, 0, time.monotonic() + seconds
+    while not until() and time.monotonic() < deadline:
+        t0 = time.monotonic()
+        urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=120).read()
+        worst = max(worst, time.monotonic() - t0)
+        n += 1
+        time.sleep(0.005)
+    return worst * 1000, n
+
+
+def spool_stalls(t):
+    a = t.new_agent("stall-agent")
+    port = [0]
+
+    def conf(p):
+        port[0] = p
+        a.write_conf(sections="[input.http]\nlisten = 127.0.0.1:%d\n" % p)
+        a.edit_conf("settle_ms = 300", "settle_ms = 600000")
+        a.edit_conf("rescan_ms = 200", "rescan_ms = 500")
+    h.listen_port(a, conf)
+    nfiles = int(os.environ.get("SCAN_FILES", "30000"))
+    for i in range(nfiles):  # written in place, not renamed in: each waits to settle
+        with open(os.path.join(a.spool, "wms-%06d.csv" % i), "w") as f:
+            f.write("kind,txn_id\n")
+    t0 = time.monotonic()
+    first, _ = probe_healthz(port[0], lambda: time.monotonic() - t0 > 2, 2)
+    steady, probes = probe_healthz(port[0], lambda: False, 5)
+    a.stop()
+    for name in os.listdir(a.spool):
+        if name.endswith(".csv"):
+            os.unlink(os.path.join(a.spool, name))
+    gb = int(os.environ.get("LONG_LINE_GB", "20"))
+    a.edit_conf("settle_ms = 600000", "settle_ms = 0")
+    a.start()
+    huge = t.path("huge.csv.tmp")
+    with open(huge, "wb") as f:
+        f.write(b"kind,txn_id,event_time,sku,qty,uom,bin\npick,H1,")
+        f.truncate(gb << 30)
+        f.seek(gb << 30)
+        f.write(b"\npick,H2,2026-03-01T10:00:00Z,S1,1,EA,A-1\n")
+    os.rename(huge, os.path.join(a.spool, "huge.csv"))
+    t0 = time.monotonic()
+    skip, skip_probes = probe_healthz(port[0], lambda: os.path.exists(os.path.join(a.spool, "done/huge.csv")),
+                                      900)
+    secs = time.monotonic() - t0
+    a.stop()
+    return ("spool stalls: %d settling files, rescans every 500 ms: longest /healthz %.0f ms in the first 2 s, "
+            "%.0f ms over %d probes after; a %d GiB line skipped in %.1f s, longest /healthz meanwhile %.0f ms "
+            "(%d probes)" % (nfiles, first, steady, probes, gb, secs, skip, skip_probes))
+
+
 def bench(t):
     lines = []
-    for f in [mtls_outage] if os.environ.get("ONLY") == "mtls" else (outage, mtls_outage, tls, watchdog):
+    parts = {"mtls": [mtls_outage], "spool": [spool_stalls]}.get(os.environ.get("ONLY"),
+                                                                 (outage, mtls_outage, tls, watchdog, spool_stalls))
+    for f in parts:
         lines.append(f(t))
         # each part in a fresh state directory
         os.rename(t.path("state"), t.path("state-%s" % f.__name__))

@@ -4,7 +4,6 @@ clock 120 s ahead, and the agent reports the jump (clock.jumps, the clock_jump a
 /metrics) against its monotonic clock. Skipped without libfaketime, or under valgrind or qemu
 (the preload would go to them).
 usage: clock_test.py WHAGENT [ARGS...]"""
-import functools
 import glob
 import json
 import os
@@ -26,13 +25,12 @@ def test(t):
            # an ASan build wants its runtime first; libfaketime before it does no harm here
            "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))}
     a = t.new_agent()
-    a.start = functools.partial(h.Agent.start, a, env=env)
     port = [0]
 
     def conf(p):
         port[0] = p
         a.write_conf(sections="[input.http]\nlisten = 127.0.0.1:%d\n[health]\nclock_jump_ms = 2000\n" % p)
-    h.listen_port(a, conf)
+    h.listen_port(a, conf, env=env)
     base = "http://127.0.0.1:%d" % port[0]
 
     def status():

@@ -1,5 +1,5 @@
 """A journal that fails PRAGMA quick_check at start: the agent does not delete it; it moves it
-aside (with its WAL), salvages what SQLite can still read into a fresh journal with a new
+aside (with its WAL; the newest damaged_keep of them are kept), salvages what SQLite can still read into a fresh journal with a new
 journal_id, reports what it salvaged (log and status), and runs. The salvaged events get
 new gapless seqs and reach the consumer decoded, once each.
 usage: corrupt_test.py WHAGENT [ARGS...]"""
@@ -51,6 +51,22 @@ def test(t):
     eq(list(s["journals"]), [st["journal_id"]], "journals the events came under")
     eq((s.j["unique"], s.j["gaps"], s["bad_batches"]), (n, [], []), "salvaged events as received")
     a.stop()
+
+    # two more salvages: [journal] damaged_keep (default 2) keeps the newest damaged journals
+    def damaged():
+        return sorted(p for p in glob.glob(a.db + ".damaged-*") if p[-4:] not in ("-wal", "-shm"))
+    first = damaged()
+    for _ in range(2):
+        with open(a.db, "r+b") as f:
+            f.write(os.urandom(4096))
+        mark = a.mark()
+        a.start()
+        h.has(a.text(mark), "failed its integrity check", "no salvage logged")
+        a.stop()
+    kept = damaged()
+    eq(len(kept), 2, "damaged journals kept: %s" % kept)
+    ok(first[0] not in kept, "the oldest damaged journal was kept")
+    h.has(a.text(), r"deleted the damaged journal .*\(\[journal\] damaged_keep = 2\)", "the deletion's log")
     return "damaged journal kept aside, %d events salvaged into journal %s and delivered" % (n, st["journal_id"])
 
 

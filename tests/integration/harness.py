@@ -13,6 +13,7 @@ Debian's /usr/bin/python3 with python3-paho-mqtt, python3-protobuf and python3-c
 """
 import contextlib
 import difflib
+import hmac
 import json
 import os
 import pprint
@@ -688,14 +689,25 @@ def http(url, body=None, content_type="application/json", headers=None, cafile=N
         return e.code, e.read().decode(), e.headers
 
 
-def listen_port(agent, port_setter, attempts=10):
-    """Starts agent with an HTTP listener on a candidate port, retrying another port when the
-    agent's log says the bind failed. port_setter(port) rewrites the configuration."""
+def webhook_signature(secret, body, t=None):
+    """The X-Whagent-Signature value of a POST: t=UNIX,v1=hex HMAC-SHA256(secret, "t.body")."""
+    t = int(time.time()) if t is None else int(t)
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return "t=%d,v1=%s" % (t, hmac.new(secret, b"%d." % t + body, "sha256").hexdigest())
+
+
+def listen_port(agent, port_setter, attempts=10, env=None):
+    """Starts agent (with env added to its environment) with an HTTP listener on a candidate
+    port, retrying another port when the agent's log says the bind failed. port_setter(port)
+    rewrites the configuration."""
     for _ in range(attempts):
         port = candidate_port()
         port_setter(port)
         try:
-            agent.start()
+            agent.start(env=env)
             return port
         except Fail as e:
             if "in use" not in str(e) and "Address already" not in str(e):

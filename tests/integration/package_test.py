@@ -1,6 +1,7 @@
 """The .deb on this machine (root only; it removes everything it installed, also on failure):
-control fields, conffiles and file list; lintian without errors; the unit's security
-exposure <= 2.5 and `systemd-analyze verify` clean; dpkg -i creates the user, the
+control fields, conffiles and file list; the binary built with Debian's hardening flags
+(PIE, full RELRO, stack protector, FORTIFY); lintian without errors; the unit's limits
+(memory, tasks, files) and its security exposure <= 2.5 (printed) and `systemd-analyze verify` clean; dpkg -i creates the user, the
 configuration and the state and spool directories, and the shipped configuration passes
 `whagent check` as the service user, who can also run the agent on a sample file; remove
 keeps the configuration, purge leaves nothing behind.
@@ -59,6 +60,20 @@ def test(t):
                     "./usr/share/doc/whagent/examples/whagent_consumer.py", "./usr/share/doc/whagent/whagent-alerts.yml",
                     "./usr/share/whagent/proto/whagent/v1/snapshot.proto") if f not in files], [],
        "files the package lacks")
+    # Debian's hardening flags (hardening=+all): PIE, full RELRO (BIND_NOW), stack protector,
+    # FORTIFY (the _chk variants of libc calls)
+    bin_ = t.path("unpacked")
+    run("dpkg-deb", "-x", deb, bin_)
+    bin_ = os.path.join(bin_, "usr/bin/whagent")
+    dyn, seg, hdr = (run("readelf", flag, "-W", bin_).stdout for flag in ("-d", "-l", "-h"))
+    syms = run("nm", "-D", bin_).stdout
+    eq([what for what, found in (("PIE", "Position-Independent Executable" in hdr), ("RELRO", "GNU_RELRO" in seg),
+                                 ("BIND_NOW", re.search(r"FLAGS.*BIND_NOW|FLAGS_1.*NOW", dyn) is not None),
+                                 ("stack protector", "__stack_chk_fail" in syms),
+                                 ("FORTIFY", re.search(r"__\w+_chk@", syms) is not None)) if not found], [],
+       "hardening the binary lacks")
+    unit = open(os.path.join(h.TOP, "packaging/whagent.service")).read()
+    eq([k for k in ("MemoryMax=", "TasksMax=", "LimitNOFILE=") if "\n" + k not in unit], [], "unit limits missing")
     if shutil.which("lintian"):
         out = run("lintian", deb)
         eq([l for l in (out.stdout + out.stderr).splitlines() if l.startswith("E:")], [], "lintian errors")
@@ -73,8 +88,11 @@ def test(t):
     installed[0] = True
     eq(r.returncode, 0, "dpkg -i: %s" % (r.stdout + r.stderr)[-1000:])
     eq(run("getent", "passwd", "whagent").returncode, 0, "no whagent user")
-    eq(mode("/var/lib/whagent"), "whagent:whagent:750", "state dir")
-    eq(mode("/var/spool/whagent"), "whagent:whagent:2770", "spool dir")
+    eq(mode("/var/lib/whagent"), "whagent:whagent:700", "state dir")
+    eq(mode("/var/spool/whagent"), "whagent:whagent-spool:2770", "spool dir")
+    # the upload user's group is the spool's alone; the service's user is in it to read files
+    eq(run("id", "-nG", "whagent").stdout.split(), ["whagent", "whagent-spool"], "the service user's groups")
+    eq(run("getent", "group", "whagent").stdout.strip().split(":")[3], "", "members of group whagent")
     eq(mode("/etc/whagent/whagent.conf"), "root:whagent:640", "conf mode")
     if shutil.which("systemd-analyze"):
         r = run("systemd-analyze", "verify", "/lib/systemd/system/whagent.service")
@@ -101,7 +119,9 @@ def test(t):
     # The installed layout works for the service user: a sample file is taken and journaled.
     sample = "/var/spool/whagent/20260301-0915-webshop.jsonl"
     shutil.copyfile(os.path.join(h.TOP, "tests/data/sample/20260301-0915-webshop.jsonl"), sample)
-    shutil.chown(sample, "whagent")
+    # as an upload user would leave it: another owner, readable by the spool's group only
+    shutil.chown(sample, "root", "whagent-spool")
+    os.chmod(sample, 0o640)
     conf = open("/etc/whagent/whagent.conf").read()
     run_conf = t.write("run.conf", re.sub(r"(?m)^settle_ms = 2000$", "settle_ms = 0", conf), mode=0o644)
     os.chmod(t.work, 0o755)
@@ -110,6 +130,10 @@ def test(t):
     r = run("runuser", "-u", "whagent", "--", "whagent", "status", "-c", run_conf, "--json")
     eq(json.loads(r.stdout)["last_seq"] if r.returncode == 0 else r.stderr, 4,
        "the installed agent did not journal the sample")
+    journal = glob.glob("/var/lib/whagent/*.db*")
+    ok(journal, "no journal in /var/lib/whagent")
+    eq([(p, mode(p)) for p in journal if mode(p) != "whagent:whagent:600"], [],
+       "journal files readable by others (run with umask %03o)" % os.umask(os.umask(0)))
 
     eq(run("dpkg", "-r", "whagent").returncode, 0, "dpkg -r")
     ok(not os.path.exists("/usr/bin/whagent"), "binary left after remove")
@@ -120,6 +144,7 @@ def test(t):
         if os.path.exists(p)], [], "left after purge")
     ok(run("getent", "passwd", "whagent").returncode != 0, "user left after purge")
     ok(run("getent", "group", "whagent").returncode != 0, "group left after purge")
+    ok(run("getent", "group", "whagent-spool").returncode != 0, "spool group left after purge")
     return "%s (%d bytes) installs, works, removes and purges cleanly" % (os.path.basename(deb), os.path.getsize(deb))
 
 

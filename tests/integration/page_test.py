@@ -65,7 +65,7 @@ def test(t):
     def conf(p):
         port[0] = p
         a.write_conf(sections=h.mqtt_section(b.port) +
-                     "[input.http]\nlisten = 127.0.0.1:%d\nui_token_file = %s\ndecimal = point\n"
+                     "[input.http]\nlisten = 127.0.0.1:%d\ntoken_file = %s\ndecimal = point\n"
                      "[health]\nhistory_sample_s = 1\nevent_time_ahead_s = 3600\n" % (p, tokfile))
     h.listen_port(a, conf)
     base = "http://127.0.0.1:%d" % port[0]

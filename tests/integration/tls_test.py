@@ -12,6 +12,26 @@ import harness as h
 from harness import eq, has, ok
 
 
+def plain_localhost_elsewhere(t):
+    """Plain TCP to "localhost" when /etc/hosts maps it to another machine: the agent checks
+    the address it resolves, says so and does not connect. Run in a mount namespace (its own
+    /etc/hosts) and a network namespace with no route out, so nothing leaves this machine
+    even if the check breaks."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        print("SKIP: the localhost remap case needs root and unshare")
+        return
+    a = t.new_agent("remapped")
+    a.write_conf(sections="[mqtt]\nhost = localhost\nport = 1883\n")
+    hosts = t.write("hosts", "192.0.2.10 localhost\n")
+    p = t.spawn(["unshare", "--mount", "--net", "sh", "-c",
+                 'mount --bind "$1" /etc/hosts && ip link set lo up && shift && exec "$@"', "sh", hosts]
+                + t.wh + ["run", "-c", a.conf], a.log)
+    a.wait_log("localhost resolves to 192.0.2.10, not to this machine: plain TCP is refused", 30)
+    ok("Network is unreachable" not in a.text(), "the agent tried to connect to 192.0.2.10")
+    p.terminate()
+    eq(p.wait(timeout=30), 0, "agent's exit status on SIGTERM")
+
+
 def test(t):
     pki = h.Pki(t)
     for ca in ("ca", "rogue-ca"):
@@ -32,6 +52,9 @@ def test(t):
     has(r.stderr, "plain TCP to a broker on another machine is refused", "check")
     a.append_conf("allow_insecure = true")
     eq(a.cli("check").returncode, 0, "allow_insecure not honoured")
+    a.write_conf(sections="[mqtt]\nhost = 127.mqtt.example.com\nport = 1883\n")
+    has(a.cli("check").stderr, "plain TCP to a broker on another machine is refused", "a 127. name")
+    plain_localhost_elsewhere(t)
 
     def run_with(cert, key, cafile):
         lines = ["cafile = %s" % cafile] + (["certfile = %s" % cert, "keyfile = %s" % key] if cert else [])

@@ -192,7 +192,8 @@ test_enroll(void **state)
 	snprintf(k, sizeof(k), "%s/enrolled.key", dir);
 	snprintf(csr_path, sizeof(csr_path), "%s/enrolled.csr", dir);
 	assert_int_equal(
-		cert_enroll(k, csr_path, "CN=DC-1,O=Acme", dns, 2, 0, fp, why, sizeof(why)), 0);
+		cert_enroll(k, csr_path, "CN=DC-1,O=Acme", dns, 2, 0, NULL, fp, why, sizeof(why)),
+		0);
 	assert_int_equal(stat(k, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600); /* the private key is the owner's only */
 	mbedtls_x509_csr_init(&csr);
@@ -224,17 +225,20 @@ test_enroll(void **state)
 
 	/* an existing key is never replaced without force */
 	assert_int_equal(read_file(k, first, sizeof(first)), 0);
-	assert_int_equal(cert_enroll(k, csr_path, "CN=DC-1", NULL, 0, 0, fp, why, sizeof(why)), -1);
+	assert_int_equal(
+		cert_enroll(k, csr_path, "CN=DC-1", NULL, 0, 0, NULL, fp, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "use --force"));
 	assert_int_equal(read_file(k, now_key, sizeof(now_key)), 0);
 	assert_string_equal(now_key, first);
-	assert_int_equal(cert_enroll(k, csr_path, "CN=DC-1", NULL, 0, 1, fp, why, sizeof(why)), 0);
+	assert_int_equal(
+		cert_enroll(k, csr_path, "CN=DC-1", NULL, 0, 1, NULL, fp, why, sizeof(why)), 0);
 	assert_int_equal(read_file(k, now_key, sizeof(now_key)), 0);
 	assert_string_not_equal(now_key, first);
 	/* a subject mbedtls cannot read is refused, said so, and even with force the key in use
 	 * stays */
 	assert_int_equal(read_file(k, first, sizeof(first)), 0);
-	assert_int_equal(cert_enroll(k, csr_path, "XX=1", NULL, 0, 1, fp, why, sizeof(why)), -1);
+	assert_int_equal(cert_enroll(k, csr_path, "XX=1", NULL, 0, 1, NULL, fp, why, sizeof(why)),
+			 -1);
 	assert_non_null(strstr(why, "subject name"));
 	assert_int_equal(read_file(k, now_key, sizeof(now_key)), 0);
 	assert_string_equal(now_key, first);

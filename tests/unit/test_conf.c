@@ -123,6 +123,31 @@ test_errors_name_file_line_and_key(void **state)
 	expect_error("[agent]\nsite_id = X\nthis line is not ini\n", "w.conf:3");
 }
 
+/* A string prefix is not an address: 127.mqtt.example.com is not this machine. */
+static void
+test_loopback_hosts(void **state)
+{
+	const char *yes[] = {"localhost", "LocalHost",	      "127.0.0.1",	"127.1.2.3",
+			     "::1",	  "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1"};
+	const char *no[] = {"127.mqtt.example.com",
+			    "localhost.example.com",
+			    "128.0.0.1",
+			    "10.127.0.1",
+			    "::2",
+			    "::ffff:10.0.0.1",
+			    "",
+			    "127.0.0.1 ",
+			    "127"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(conf_host_is_loopback(yes[i]));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(conf_host_is_loopback(no[i]));
+	expect_error("[agent]\nsite_id = X\n[mqtt]\nhost = 127.mqtt.example.com\nport = 1883\n",
+		     "plain TCP to a broker on another machine is refused");
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -437,6 +462,7 @@ main(void)
 		cmocka_unit_test(test_defaults_and_derived),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors_name_file_line_and_key),
+		cmocka_unit_test(test_loopback_hosts),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_allocation_failures),
 		cmocka_unit_test(test_restart_keys),

@@ -171,6 +171,43 @@ test_json_numbers_are_exact(void **state)
 	record_done(&r);
 }
 
+/* A NUL would cut "A\u0000B" to "A": two different records alike. Refused, as a byte or an
+ * escape; an escaped backslash before u0000 is text, not a NUL. */
+static void
+test_json_nul_is_refused(void **state)
+{
+	static const char nul_byte[] = "{\"sku\": \"A\0B\"}";
+	struct record r;
+	char why[256];
+	const char *text = "{\"sku\": \"A\\u0000B\"}";
+
+	(void)state;
+	record_init(&r);
+	assert_int_equal(record_from_json(&r, text, strlen(text), why, sizeof(why)), WH_ERR_INVAL);
+	assert_non_null(strstr(why, "NUL"));
+	text = "{\"sku\": \"A\\\\\\u0000\"}"; /* \\ then \u0000 */
+	assert_int_equal(record_from_json(&r, text, strlen(text), why, sizeof(why)), WH_ERR_INVAL);
+	assert_int_equal(record_from_json(&r, nul_byte, sizeof(nul_byte) - 1, why, sizeof(why)),
+			 WH_ERR_INVAL);
+	text = "{\"sku\": \"A\\\\u0000B\"}"; /* the text A\u0000B */
+	assert_int_equal(record_from_json(&r, text, strlen(text), why, sizeof(why)), WH_OK);
+	assert_string_equal(r.val[0], "A\\u0000B");
+	record_done(&r);
+}
+
+static void
+test_csv_nul_is_refused(void **state)
+{
+	static const char text[] = "a,B\0C,d\nnext\n";
+	const char *why = NULL;
+	size_t used = 0;
+
+	(void)state;
+	assert_int_equal(csv_parse(&row, text, sizeof(text) - 1, 0, ',', &used, &why), CSV_ERR);
+	assert_non_null(strstr(why, "NUL"));
+	assert_int_equal(used, 8); /* the whole line, not the next */
+}
+
 static void
 test_json_out_of_memory_is_not_invalid(void **state)
 {
@@ -347,6 +384,8 @@ main(void)
 		cmocka_unit_test(test_too_long_is_an_error),
 		cmocka_unit_test(test_record_from_csv),
 		cmocka_unit_test(test_json_numbers_are_exact),
+		cmocka_unit_test(test_json_nul_is_refused),
+		cmocka_unit_test(test_csv_nul_is_refused),
 		cmocka_unit_test(test_json_out_of_memory_is_not_invalid),
 		cmocka_unit_test(test_json_pointer),
 	};

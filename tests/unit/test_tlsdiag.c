@@ -1,4 +1,4 @@
-/* tlsdiag tests: escaping of outside text, TLS files checked before use, explanations. */
+/* tlsdiag tests: TLS files checked before use, explanations. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,20 +14,6 @@
 #include "conf.h"
 #include "testutil.h"
 #include "tlsdiag.h"
-
-static void
-test_escape(void **state)
-{
-	char out[16];
-
-	(void)state;
-	tlsdiag_escape(out, sizeof(out), "a\nb\x1b[");
-	assert_string_equal(out, "a\\x0ab\\x1b[");
-	tlsdiag_escape(out, sizeof(out), "0123456789abcdefghij");
-	assert_true(strlen(out) < sizeof(out));
-	tlsdiag_escape(out, sizeof(out), "\\");
-	assert_string_equal(out, "\\x5c");
-}
 
 static void
 test_check_files(void **state)
@@ -120,7 +106,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_check_files),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_watch_twice),

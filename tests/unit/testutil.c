@@ -60,7 +60,7 @@ tu_keypair(const char *dir, const char *name, char *key, char *pub)
 	snprintf(key, 512, "%s/%s.key", dir, name);
 	snprintf(csr, sizeof(csr), "%s/%s.csr", dir, name);
 	snprintf(pub, 512, "%s/%s.pub", dir, name);
-	if (cert_enroll(key, csr, "CN=test", NULL, 0, 1, fp, why, sizeof(why)) != 0) {
+	if (cert_enroll(key, csr, "CN=test", NULL, 0, 1, NULL, fp, why, sizeof(why)) != 0) {
 		fprintf(stderr, "tu_keypair: %s\n", why);
 		abort();
 	}
