@@ -8,7 +8,7 @@ DEPS := cmake gcc make pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev proto
 WERROR ?= OFF
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build test asan valgrind fuzz faults soak demo bench clean format format-check arm64 armhf test-cross \
+.PHONY: all deps build test asan valgrind fuzz faults soak powercut demo bench clean format format-check arm64 armhf test-cross \
 	package package-arm64 package-armhf
 
 all: build
@@ -40,6 +40,13 @@ soak: build
 	/usr/bin/python3 tests/fault/harness.py --agent $(BUILD)/whagent --faults $(N) \
 		$(if $(SEED),--seed $(SEED)) --ack-modes broker,platform \
 		--kinds agent_kill9,agent_term,broker_term,broker_kill9,link_down,disk_full
+
+# The power-cut campaign: `make test` runs integration_powercut (30 cuts with synchronous = full,
+# 4 with normal); `make powercut SEED=... CUTS=300` runs a longer one.
+CUTS ?= 300
+powercut: build
+	POWERCUT_LIB=$(BUILD)/tests/libwhpowercut.so CUTS=$(CUTS) NORMAL_CUTS=8 $(if $(SEED),SEED=$(SEED)) \
+		/usr/bin/python3 tests/integration/powercut_test.py $(BUILD)/whagent
 
 # ARM builds: cross-compiled with toolchains/, tests run under qemu-user.
 CROSS_DEPS = crossbuild-essential-$(1) qemu-user libsqlite3-dev:$(1) libprotobuf-c-dev:$(1) \
@@ -119,10 +126,10 @@ bench: build
 	/usr/bin/python3 tests/bench/bench_page.py $(BUILD)/whagent
 
 format:
-	clang-format -i agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c
+	clang-format -i agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c tests/powercut/*.c
 
 format-check:
-	clang-format --dry-run --Werror agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c
+	clang-format --dry-run --Werror agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c tests/powercut/*.c
 
 clean:
 	rm -rf $(BUILD)

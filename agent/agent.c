@@ -88,6 +88,11 @@ on_reload(void *arg)
 		conf_free(c);
 		return;
 	}
+	if (ag->uplink != NULL && uplink_prepare(ag->uplink, c, err, sizeof(err)) != WH_OK) {
+		log_warnx("reload refused, keeping the running configuration and keys: %s", err);
+		conf_free(c);
+		return;
+	}
 	log_set_level((enum log_level)c->agent.log_level);
 	journal_set_limits(ag->journal, c->journal.max_bytes, c->journal.reserve_bytes);
 	for (int i = 0; i < ag->nspools; i++)
@@ -621,7 +626,13 @@ open_journal(struct agent *ag)
 	char pid[24], report[2048];
 	wh_err err;
 
-	if (mkdir(ag->conf->agent.state_dir, 0750) != 0 && errno != EEXIST) {
+	if (mkdir(ag->conf->agent.state_dir, 0750) == 0) {
+		/* durable before the journal in it acknowledges anything (a power cut test showed
+		 * it) */
+		if (platform_fs_sync_parent(ag->conf->agent.state_dir) != 0)
+			log_warn("cannot sync the folder holding state_dir %s",
+				 ag->conf->agent.state_dir);
+	} else if (errno != EEXIST) {
 		log_warn("cannot create state_dir %s", ag->conf->agent.state_dir);
 		return -1;
 	}

@@ -20,6 +20,7 @@
 
 #include "cert.h"
 #include "conf.h"
+#include "envelope.h"
 #include "httpauth.h"
 #include "journal.h"
 #include "journal_meta.h"
@@ -329,6 +330,25 @@ check_run(const struct conf *c, const char *as_user)
 			       who, as_user);
 		check_all_paths(&ck);
 	}
+	if (c->mqtt.host[0] != '\0') {
+		const char *files[] = {c->mqtt.platform_pubkey, c->mqtt.platform_pubkey_next};
+		struct envelope_keys *k = NULL;
+		char why[300];
+
+		if (envelope_keys_new(files, 2, &k, why, sizeof(why)) != WH_OK)
+			problem(&ck, 1, "[mqtt] platform_pubkey: %s", why);
+		envelope_keys_free(k);
+	}
+	if (c->mqtt.host[0] != '\0' && c->mqtt.allow_unsigned_control)
+		problem(&ck, 0,
+			"[mqtt] allow_unsigned_control = true: INSECURE, unsigned acks and "
+			"commands "
+			"are taken from anyone who may publish on the broker (trials only; set "
+			"platform_pubkey)");
+	else if (c->mqtt.host[0] != '\0' && c->mqtt.platform_pubkey[0] == '\0' &&
+		 c->mqtt.platform_pubkey_next[0] == '\0')
+		problem(&ck, 0,
+			"[mqtt] no platform_pubkey: every command from the platform is refused");
 	check_broker(&ck);
 	check_cert(&ck);
 	check_journal_site(&ck);

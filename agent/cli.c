@@ -405,6 +405,7 @@ cmd_status(const struct args *a)
 		if (lv.journal_note[0] != '\0')
 			printf("note           %s\n", lv.journal_note);
 		printf("site_id        %s\n", c->agent.site_id);
+		printf("control        %s\n", status_control(c));
 		printf("journal_id     %s (session %" PRIu64 ")\n", st.journal_id, st.session);
 		printf("last_seq       %" PRIu64 "\n", st.last_seq);
 		printf("acked_through  %" PRIu64 " (broker), %" PRIu64 " (platform)\n",

@@ -282,6 +282,7 @@ codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *re
 	m.last_error = STR(st->last_error);
 	m.last_error_ms = st->last_error_ms;
 	m.last_error_current = st->last_error_current != 0;
+	m.unsigned_control = st->unsigned_control != 0;
 	for (int i = 0; i < st->nalarms && i < CODEC_STATUS_ALARMS; i++) {
 		whagent__v1__alarm__init(&alarm[i]);
 		alarm[i].name = STR(st->alarm_name[i]);

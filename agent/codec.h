@@ -102,6 +102,7 @@ struct codec_status {
 	char last_error[320];
 	int64_t last_error_ms;
 	int last_error_current;
+	int unsigned_control; /* allow_unsigned_control */
 	/* health: alarms borrowed for the call */
 	int nalarms;
 	const char *alarm_name[CODEC_STATUS_ALARMS], *alarm_text[CODEC_STATUS_ALARMS];

@@ -159,6 +159,22 @@ static const struct conf_key keys[] = {
 	 "source name: (source, txn_id) is unique; the same as the spool's to dedupe across", 0},
 	{"input.http", "map", CT_STR, OFF(http.map), "", 0, 64, NULL,
 	 "name of a [map.NAME] section for the JSON keys (empty: canonical names)", 0},
+	{"input.http", "max_connections", CT_INT, OFF(http.max_connections), "256", 1, 65536, NULL,
+	 "connections at once; more are answered 503 at once (but /healthz)", K_RESTART},
+	{"input.http", "max_connections_per_peer", CT_INT, OFF(http.max_connections_per_peer), "32",
+	 1, 65536, NULL,
+	 "connections at once from one address; more are answered 429 at once (but /healthz)",
+	 K_RESTART},
+	{"input.http", "request_timeout_s", CT_INT, OFF(http.request_timeout_s), "60", 1, 3600,
+	 NULL,
+	 "a request not whole (headers and body) this long after it began is closed: a deadline, "
+	 "not an idle timeout",
+	 0},
+	{"input.http", "max_buffered_bytes", CT_SIZE, OFF(http.max_buffered_bytes), "32MiB",
+	 64 << 10, (int64_t)1 << 40, NULL,
+	 "request bodies held at once, all requests together; past it a request is answered 503 "
+	 "at once",
+	 0},
 	{"input.http", "timeout_s", CT_INT, OFF(http.timeout_s), "30", 1, 3600, NULL,
 	 "idle connections are closed after this long", K_RESTART},
 	{"input.http", "healthz_max_unsent_s", CT_INT, OFF(http.healthz_max_unsent_s), "900", 0,
@@ -264,11 +280,21 @@ static const struct conf_key keys[] = {
 	 "sign every EventBatch with the device key (keyfile): ECDSA P-256", K_RESTART},
 	{"mqtt", "cert_warn_days", CT_INT, OFF(mqtt.cert_warn_days), "30", 0, 3650, NULL,
 	 "warn when the client certificate expires within this many days", 0},
-	{"mqtt", "command_pubkey", CT_STR, OFF(mqtt.command_pubkey), "", 0, 4096, NULL,
-	 "PEM public key of the central platform: commands must be signed with it",
-	 K_RESTART | K_FILE},
-	{"mqtt", "command_max_skew_s", CT_INT, OFF(mqtt.command_max_skew_s), "300", 1, 86400, NULL,
-	 "signed commands issued further from this clock are refused", K_RESTART},
+	{"mqtt", "platform_pubkey", CT_STR, OFF(mqtt.platform_pubkey), "", 0, 4096, NULL,
+	 "PEM EC P-256 public key of the central platform: acks and commands must be signed "
+	 "with it (or with platform_pubkey_next); re-read on reload",
+	 K_FILE},
+	{"mqtt", "platform_pubkey_next", CT_STR, OFF(mqtt.platform_pubkey_next), "", 0, 4096, NULL,
+	 "a second platform key, also taken (for rotation: add the new key here, then make it "
+	 "platform_pubkey and empty this)",
+	 K_FILE},
+	{"mqtt", "control_max_skew_s", CT_INT, OFF(mqtt.control_max_skew_s), "300", 1, 86400, NULL,
+	 "clock skew tolerated for the issued and expiry times of the platform's messages", 0},
+	{"mqtt", "allow_unsigned_control", CT_ENUM, OFF(mqtt.allow_unsigned_control), "false", 0, 0,
+	 bool_choices,
+	 "INSECURE: take acks and commands without a signature (anyone who may publish on the "
+	 "broker can then prune the journal and steer the agent); trials only",
+	 0},
 	{"mqtt", "backfill_after_s", CT_INT, OFF(mqtt.backfill_after_s), "60", 0, 31536000, NULL,
 	 "a backlog older than this drains on PREFIX/SITE/backfill (marked historical) beside "
 	 "new events on /events, so live events are not held behind it; 0: one lane",
@@ -819,6 +845,11 @@ check_mqtt(struct conf *c, struct parse_state *ps)
 		why = "sign_batches needs the device key (keyfile)";
 	else if (c->mqtt.reconnect_max_ms < c->mqtt.reconnect_min_ms)
 		why = "reconnect_max_ms is below reconnect_min_ms";
+	else if (c->mqtt.ack_mode == CONF_ACK_PLATFORM && c->mqtt.platform_pubkey[0] == '\0' &&
+		 c->mqtt.platform_pubkey_next[0] == '\0')
+		why = "ack_mode = platform needs the platform's key (platform_pubkey): unsigned "
+		      "acks "
+		      "would let anyone on the broker prune the journal";
 	if (why != NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [mqtt] %s", ps->path, why);
 		return WH_ERR_CONF;

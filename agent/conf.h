@@ -78,7 +78,11 @@ struct conf_http {    /* input_http.c */
 	long max_records;
 	char *hmac_secret_file;
 	long signature_window_s; /* httpauth: |now - t| of a signed POST at most */
-	char *token_file;	 /* bearer token for GETs from off this machine */
+	long max_connections;	 /* httplimit: open at once, and from one address */
+	long max_connections_per_peer;
+	long request_timeout_s;	    /* a whole request, from its first byte */
+	int64_t max_buffered_bytes; /* request bodies held at once */
+	char *token_file;	    /* bearer token for GETs from off this machine */
 	char *tls_certfile;
 	char *tls_keyfile;
 	char *source;
@@ -132,8 +136,10 @@ struct conf_mqtt { /* the uplink runs when host is set */
 	long retention_s;
 	long sign_batches;
 	long cert_warn_days;
-	char *command_pubkey;
-	long command_max_skew_s;
+	char *platform_pubkey;	    /* control messages' keys (envelope.h) */
+	char *platform_pubkey_next; /* a second one, for rotation */
+	long control_max_skew_s;
+	long allow_unsigned_control;
 	long backfill_after_s;
 	long live_share_pct;
 	int64_t max_bytes_per_s;

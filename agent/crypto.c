@@ -219,11 +219,19 @@ struct crypto_verifier {
 	mbedtls_pk_context key;
 };
 
+#if MBEDTLS_VERSION_MAJOR < 3
+#define EC_GROUP_ID(ec) ((ec)->grp.id)
+#else
+#define EC_GROUP_ID(ec) ((ec)->MBEDTLS_PRIVATE(grp).id)
+#endif
+
 int
-crypto_verifier_new(const char *pubkey_file, struct crypto_verifier **ret_v, char *why,
-		    size_t whylen)
+crypto_verifier_new(const char *pubkey_file, struct crypto_verifier **ret_v, uint8_t ret_id[32],
+		    char *why, size_t whylen)
 {
 	struct crypto_verifier *v = wh_calloc(1, sizeof(*v));
+	unsigned char der[256];
+	int n = 0;
 
 	if (v == NULL) {
 		snprintf(why, whylen, "out of memory");
@@ -231,10 +239,19 @@ crypto_verifier_new(const char *pubkey_file, struct crypto_verifier **ret_v, cha
 	}
 	mbedtls_pk_init(&v->key);
 	if (mbedtls_pk_parse_public_keyfile(&v->key, pubkey_file) != 0 ||
-	    !mbedtls_pk_can_do(&v->key, MBEDTLS_PK_ECDSA)) {
-		snprintf(why, whylen, "%s: not an EC public key (PEM)", pubkey_file);
+	    mbedtls_pk_get_type(&v->key) != MBEDTLS_PK_ECKEY ||
+	    EC_GROUP_ID(mbedtls_pk_ec(v->key)) != MBEDTLS_ECP_DP_SECP256R1 ||
+	    (n = mbedtls_pk_write_pubkey_der(&v->key, der, sizeof(der))) <= 0) {
+		snprintf(why, whylen, "%s: not an EC P-256 public key (PEM)", pubkey_file);
 		crypto_verifier_free(v);
 		return -1;
+	}
+	{
+		struct crypto_sha256 h;
+
+		crypto_sha256_start(&h);
+		crypto_sha256_update(&h, der + sizeof(der) - (size_t)n, (size_t)n);
+		crypto_sha256_finish(&h, ret_id);
 	}
 	*ret_v = v;
 	return 0;

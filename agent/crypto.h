@@ -63,13 +63,14 @@ int crypto_sign(struct crypto_signer *s, const void *data, size_t len, uint8_t *
 /* SHA-256 of the public key (DER SubjectPublicKeyInfo), 32 bytes, borrowed from s. */
 const uint8_t *crypto_signer_fingerprint(const struct crypto_signer *s);
 
-/* ECDSA P-256 verification with a public key (the central platform's, for commands). */
+/* ECDSA P-256 verification with a public key (the central platform's, for control messages). */
 struct crypto_verifier;
 
-/* Reads the PEM EC public key in pubkey_file. 0 and *ret_v (caller frees with
- * crypto_verifier_free), or -1 with why. */
-int crypto_verifier_new(const char *pubkey_file, struct crypto_verifier **ret_v, char *why,
-			size_t whylen);
+/* Reads the PEM EC public key in pubkey_file, which must be on P-256 (no other curve or key
+ * type is taken). 0, *ret_v (caller frees with crypto_verifier_free) and ret_id (SHA-256 of the
+ * key's SubjectPublicKeyInfo DER), or -1 with why. */
+int crypto_verifier_new(const char *pubkey_file, struct crypto_verifier **ret_v, uint8_t ret_id[32],
+			char *why, size_t whylen);
 void crypto_verifier_free(struct crypto_verifier *v);
 /* 0 when sig is a valid signature of SHA-256(data) by the key, else -1. */
 int crypto_verify(struct crypto_verifier *v, const void *data, size_t len, const uint8_t *sig,

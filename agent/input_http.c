@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <sys/socket.h>
 
 #include "conf.h"
 #include "httpauth.h"
+#include "httplimit.h"
 #include "intake.h"
 #include "journal.h"
 #include "log.h"
@@ -26,16 +28,23 @@
 
 #define RETRY_FULL_S  "30"
 #define RETRY_ERROR_S "5"
+/* Connections accepted past max_connections (each answered 503 at once, or /healthz). */
+#define HTTP_HEADROOM 32
+/* Descriptors kept for everything but the HTTP listener's connections. */
+#define HTTP_FDS_OTHERS 64
 /* GnuTLS priorities: TLS 1.2 and 1.3 only, the library's normal cipher suites. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-#define REFUSED_LOG_MS 10000 /* refused signed POSTs: one log line per this long at most */
+#define REFUSED_LOG_S  10 /* refused signed POSTs: one log line per this long at most */
 
 struct req {
 	struct http *h;
 	struct MHD_Connection *conn;
 	char *body;
-	size_t len, cap;
+	size_t len, cap; /* cap bytes are held in the limits' body budget */
 	int too_big;
+	int overloaded; /* the body budget was spent: answered 503 at once */
+	int close;	/* answer with Connection: close */
+	struct httplimit_conn *lc;
 	int ndjson;
 	int suspended;
 	int page; /* a GET page, not POST /v1/events */
@@ -55,13 +64,13 @@ struct http {
 	struct loop *loop;
 	struct MHD_Daemon *d;
 	int fd;
-	struct loop_timer mhd_timer, flush_timer;
+	struct loop_timer mhd_timer, flush_timer, limit_timer;
+	struct httplimit limits;
 	struct intake intake;
 	uint8_t *secret, *token;
 	size_t secret_len, token_len;
 	struct httpauth_replay replay;
-	int64_t refused_logged_ms; /* the last refused POST logged, and those not since */
-	unsigned refused_quiet;
+	struct log_limit refused_log; /* refused signed POSTs */
 	char *tls_cert, *tls_key;
 	struct req *pending, **tail;
 	struct http_counts counts;
@@ -123,6 +132,8 @@ respond(struct req *rq, unsigned status, char *body, const char *ctype, const ch
 	if (status == MHD_HTTP_UNAUTHORIZED && rq->page)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"whagent\"");
+	if (rq->close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	count(rq->h, status);
 	ret = MHD_queue_response(rq->conn, status, r);
 	MHD_destroy_response(r);
@@ -142,10 +153,15 @@ error_body(const char *why)
 	return text;
 }
 
+/* An error answer; one that says "retry later" (503, 429) says when. */
 static enum MHD_Result
 respond_error(struct req *rq, unsigned status, const char *why)
 {
-	return respond(rq, status, error_body(why), "application/json", NULL);
+	return respond(rq, status, error_body(why), "application/json",
+		       status == MHD_HTTP_SERVICE_UNAVAILABLE ||
+				       status == MHD_HTTP_TOO_MANY_REQUESTS
+			       ? RETRY_ERROR_S
+			       : NULL);
 }
 
 /* --- POST /v1/events: records → journal ------------------------------------------------ */
@@ -348,7 +364,7 @@ on_flush(void *arg)
 
 /* --- request handling --------------------------------------------------------------------- */
 
-/* A refused signed POST: one line per REFUSED_LOG_MS at most, with the count kept quiet. */
+/* A refused signed POST: one line per REFUSED_LOG_S at most, those held back counted. */
 static void
 log_refused(struct http *h, const struct req *rq, enum httpauth_verdict v)
 {
@@ -361,16 +377,9 @@ log_refused(struct http *h, const struct req *rq, enum httpauth_verdict v)
 					   "timestamp below the replay floor",
 					   "replayed signature",
 					   "wrong signature"};
-	int64_t now = platform_mono_ms();
 
-	if (h->refused_logged_ms != 0 && now - h->refused_logged_ms < REFUSED_LOG_MS) {
-		h->refused_quiet++;
-		return;
-	}
-	log_warnx("http: POST /v1/events from %s refused (401): %s%s", rq->peer, what[v],
-		  h->refused_quiet ? " (and earlier ones not logged)" : "");
-	h->refused_logged_ms = now;
-	h->refused_quiet = 0;
+	log_limited(&h->refused_log, LOG_LVL_WARN,
+		    "http: POST /v1/events from %s refused (401): %s", rq->peer, what[v]);
 }
 
 static enum MHD_Result
@@ -505,11 +514,26 @@ static enum MHD_Result
 begin(struct req *rq, const char *url, const char *method)
 {
 	struct MHD_Connection *conn = rq->conn;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	enum httplimit_verdict lv;
 	const char *clen;
 
+	rq->lc = ci != NULL ? ci->socket_context : NULL;
+
 	rq->page = strcmp(url, "/v1/events") != 0;
-	if (strcmp(url, "/healthz") == 0)
+	if (strcmp(url, "/healthz") == 0) /* answered also past the limits: the probe */
 		return serve_page(rq, method, HTTP_PAGE_HEALTHZ);
+	if ((lv = httplimit_verdict(&rq->h->limits, rq->lc)) != HTTPLIMIT_OK) {
+		rq->close = 1;
+		return respond_error(rq,
+				     lv == HTTPLIMIT_TOTAL ? MHD_HTTP_SERVICE_UNAVAILABLE
+							   : MHD_HTTP_TOO_MANY_REQUESTS,
+				     lv == HTTPLIMIT_TOTAL
+					     ? "too many connections (max_connections); retry later"
+					     : "too many connections from your address "
+					       "(max_connections_per_peer); retry later");
+	}
 	if (strcmp(url, "/v1/status") == 0) {
 		const char *detail =
 			MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "detail");
@@ -570,6 +594,8 @@ append(struct req *rq, const char *data, size_t n)
 {
 	size_t max = (size_t)rq->h->conf->http.max_body_bytes;
 
+	if (rq->overloaded)
+		return;
 	if (rq->too_big || rq->len + n > max) {
 		rq->too_big = 1;
 		return;
@@ -580,13 +606,24 @@ append(struct req *rq, const char *data, size_t n)
 
 		while (cap < rq->len + n)
 			cap *= 2;
-		p = wh_realloc(rq->body, cap > max ? max : cap);
+		cap = cap > max ? max : cap;
+		/* the bodies held at once are bounded too, not only each one */
+		if (httplimit_hold(&rq->h->limits, cap - rq->cap) != 0) {
+			rq->overloaded = 1; /* what it holds goes back now, the rest is discarded */
+			httplimit_release(&rq->h->limits, rq->cap);
+			wh_free(rq->body);
+			rq->body = NULL;
+			rq->len = rq->cap = 0;
+			return;
+		}
+		p = wh_realloc(rq->body, cap);
 		if (p == NULL) {
+			httplimit_release(&rq->h->limits, cap - rq->cap);
 			rq->too_big = 1; /* answered 413; the sender may retry smaller */
 			return;
 		}
 		rq->body = p;
-		rq->cap = cap > max ? max : cap;
+		rq->cap = cap;
 	}
 	memcpy(rq->body + rq->len, data, n);
 	rq->len += n;
@@ -621,6 +658,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		*size = 0;
 		return MHD_YES;
 	}
+	if (rq->overloaded) { /* libmicrohttpd answers only once the body is read: discarded */
+		rq->close = 1;
+		return respond_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE,
+				     "the agent holds too many request bodies at once "
+				     "(max_buffered_bytes); nothing was taken, retry later");
+	}
 	if (rq->too_big)
 		return respond_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
 				     "body larger than max_body_bytes; nothing was taken");
@@ -635,6 +678,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	*h->tail = rq;
 	h->tail = &rq->next;
 	rq->suspended = 1;
+	httplimit_arrived(rq->lc); /* the wait for the journal is ours */
 	MHD_suspend_connection(conn);
 	loop_timer_arm_soon(&h->flush_timer, 0);
 	return MHD_YES;
@@ -651,10 +695,49 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (rq == NULL)
 		return;
+	httplimit_release(&rq->h->limits, rq->cap);
+	httplimit_answered(&rq->h->limits, rq->lc, platform_mono_ms());
 	wh_free(rq->reply);
 	wh_free(rq->body);
 	wh_free(rq);
 	*con_cls = NULL;
+}
+
+static void run(struct http *h);
+
+/* Every connection is in the limits' table from its accept to its close. */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+	      enum MHD_ConnectionNotificationCode toe)
+{
+	struct http *h = cls;
+	const union MHD_ConnectionInfo *fd, *peer;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		httplimit_closed(&h->limits, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	peer = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	*socket_context =
+		fd == NULL ? NULL
+			   : httplimit_opened(&h->limits, fd->connect_fd,
+					      peer ? peer->client_addr : NULL, platform_mono_ms());
+	loop_timer_arm_soon(&h->limit_timer, HTTPLIMIT_REFUSED_MS);
+}
+
+/* Closes the connections past their deadline (slow clients hold nothing for long). */
+static void
+on_limit_timer(void *arg)
+{
+	struct http *h = arg;
+	int64_t next;
+
+	if (httplimit_expire(&h->limits, platform_mono_ms(), &next) > 0)
+		run(h);
+	if (next >= 0)
+		loop_timer_arm(&h->limit_timer, next);
 }
 
 /* --- the daemon in our loop ------------------------------------------------------------ */
@@ -752,6 +835,36 @@ load_secrets(struct http *h, const struct conf *c, char *why, size_t whylen)
 	return WH_OK;
 }
 
+/* Connections libmicrohttpd accepts at all: the limits plus room to answer those over them
+ * (503, 429) and /healthz; within the descriptors the process may open, less those the
+ * spool, the journal and the uplink need. */
+static void
+fd_budget(const struct conf *c, long *ret_total, long *ret_peer)
+{
+	struct rlimit rl;
+	long total = c->http.max_connections + HTTP_HEADROOM;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)(total + HTTP_FDS_OTHERS) > rl.rlim_cur) {
+		/* raise the soft limit as far as the hard one allows */
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+					      (rlim_t)(total + HTTP_FDS_OTHERS) < rl.rlim_max
+				      ? (rlim_t)(total + HTTP_FDS_OTHERS)
+				      : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    (rlim_t)(total + HTTP_FDS_OTHERS) > rl.rlim_cur) {
+			total = (long)rl.rlim_cur - HTTP_FDS_OTHERS;
+			total = total < 8 ? 8 : total;
+			log_warnx("http: %ld open files allowed: at most %ld connections (raise "
+				  "LimitNOFILE or lower max_connections)",
+				  (long)rl.rlim_cur, total);
+		}
+	}
+	*ret_total = total;
+	*ret_peer = c->http.max_connections_per_peer + HTTP_HEADROOM / 4;
+}
+
 static wh_err
 start(struct http *h, const struct conf *c, char *why, size_t whylen)
 {
@@ -763,6 +876,7 @@ start(struct http *h, const struct conf *c, char *why, size_t whylen)
 	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
 	int port = (int)strtol(colon + 1, NULL, 10);
+	long hard_total, hard_peer;
 
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - c->http.listen), c->http.listen);
 	if (host[0] == '[') {
@@ -777,10 +891,14 @@ start(struct http *h, const struct conf *c, char *why, size_t whylen)
 		flags |= MHD_USE_IPv6;
 	if (h->tls_cert != NULL)
 		flags |= MHD_USE_TLS;
+	fd_budget(c, &hard_total, &hard_peer);
 	errno = 0;
 	h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_SOCK_ADDR,
 				ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)hard_total,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)hard_peer,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http.timeout_s,
 				h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
 				h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
@@ -819,6 +937,7 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->page = page;
 	h->page_arg = arg;
 	h->tail = &h->pending;
+	h->refused_log = (struct log_limit){.burst = 1, .period_s = REFUSED_LOG_S};
 	h->intake.journal = j;
 	h->intake.input = "http";
 	h->intake.source = c->http.source;
@@ -828,6 +947,10 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	conf_input_map(c, "http", &h->intake.map);
 	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
 	loop_timer_add(l, &h->flush_timer, on_flush, h);
+	loop_timer_add(l, &h->limit_timer, on_limit_timer, h);
+	httplimit_init(&h->limits, c->http.max_connections, c->http.max_connections_per_peer,
+		       (int64_t)c->http.request_timeout_s * 1000,
+		       (size_t)c->http.max_buffered_bytes);
 	if ((err = load_secrets(h, c, why, whylen)) != WH_OK ||
 	    (err = start(h, c, why, whylen)) != WH_OK) {
 		http_free(h);
@@ -858,8 +981,10 @@ http_free(struct http *h)
 		loop_fd_del(h->loop, h->fd);
 	loop_timer_del(h->loop, &h->mhd_timer);
 	loop_timer_del(h->loop, &h->flush_timer);
+	loop_timer_del(h->loop, &h->limit_timer);
 	if (h->d != NULL)
 		MHD_stop_daemon(h->d);
+	httplimit_done(&h->limits);
 	httpauth_secret_free(h->secret, h->secret_len);
 	httpauth_secret_free(h->token, h->token_len);
 	httpauth_replay_done(&h->replay);
@@ -878,6 +1003,8 @@ http_reconfigure(struct http *h, const struct conf *c)
 	h->intake.ahead_ms = c->health.event_time_ahead_s * 1000;
 	h->intake.behind_ms = c->health.event_time_behind_s * 1000;
 	conf_input_map(c, "http", &h->intake.map);
+	h->limits.request_ms = (int64_t)c->http.request_timeout_s * 1000;
+	h->limits.max_held = (size_t)c->http.max_buffered_bytes;
 }
 
 const struct intake *
@@ -897,4 +1024,14 @@ http_on_action(struct http *h, http_action_cb cb, void *arg)
 {
 	h->action = cb;
 	h->action_arg = arg;
+}
+
+void
+http_refusals(const struct http *h, struct http_refusals *ret)
+{
+	const uint64_t *r = h->limits.refused;
+
+	*ret = (struct http_refusals){r[HTTPLIMIT_R_TOTAL], r[HTTPLIMIT_R_PEER],
+				      r[HTTPLIMIT_R_DEADLINE], r[HTTPLIMIT_R_MEMORY],
+				      h->limits.held};
 }

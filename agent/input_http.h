@@ -79,5 +79,12 @@ unsigned http_page_allowed(const struct http *h, struct MHD_Connection *conn, co
  * this machine (the status page's changes). Loop thread. */
 int http_bearer_ok(const struct http *h, struct MHD_Connection *conn);
 const struct http_counts *http_counts(const struct http *h);
+/* Clients refused by a bound: connections over max_connections, over
+ * max_connections_per_peer, requests past request_timeout_s, bodies past max_buffered_bytes. */
+struct http_refusals {
+	uint64_t connections, per_peer, deadline, memory;
+	uint64_t buffered; /* body bytes held now (max_buffered_bytes bounds it) */
+};
+void http_refusals(const struct http *h, struct http_refusals *ret);
 
 #endif

@@ -1055,7 +1055,9 @@ spool_new(const struct conf *c, const struct conf_spool *cs, struct journal *j, 
 	if (sp->cur.buf == NULL || csv_row_init(&sp->row, max) != 0 ||
 	    csv_row_init(&sp->cur.header, max) != 0)
 		goto fail;
-	if (cs->on_done == CONF_DONE_MOVE && mkdir(cs->done_dir, 0750) != 0 && errno != EEXIST) {
+	if (cs->on_done == CONF_DONE_MOVE && mkdir(cs->done_dir, 0750) == 0) {
+		(void)platform_fs_sync_parent(cs->done_dir); /* durable before a file moves in */
+	} else if (cs->on_done == CONF_DONE_MOVE && errno != EEXIST) {
 		snprintf(why, whylen, "cannot create %s: %s", cs->done_dir, strerror(errno));
 		err = WH_ERR_IO;
 		goto fail;

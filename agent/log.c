@@ -185,7 +185,7 @@ limit_take(struct log_limit *l, uint64_t *ret_held)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (int64_t)ts.tv_sec;
-	if (l->n == 0 || now - l->start >= LOG_LIMIT_PERIOD_S) {
+	if (l->n == 0 || now - l->start >= (l->period_s ? l->period_s : LOG_LIMIT_PERIOD_S)) {
 		*ret_held = l->held;
 		l->start = now;
 		l->n = 1;
@@ -193,7 +193,7 @@ limit_take(struct log_limit *l, uint64_t *ret_held)
 		return 1;
 	}
 	*ret_held = 0;
-	if (l->n < LOG_LIMIT_BURST) {
+	if (l->n < (l->burst ? l->burst : LOG_LIMIT_BURST)) {
 		l->n++;
 		return 1;
 	}
@@ -212,8 +212,9 @@ log_limited(struct log_limit *l, enum log_level level, const char *fmt, ...)
 		return;
 	if (held > 0)
 		log_at(level,
-		       "%" PRIu64 " lines like the next were held back (at most %d per %d s)", held,
-		       LOG_LIMIT_BURST, LOG_LIMIT_PERIOD_S);
+		       "%" PRIu64 " lines like the next were held back (at most %u per %d s)", held,
+		       l->burst ? l->burst : LOG_LIMIT_BURST,
+		       l->period_s ? l->period_s : LOG_LIMIT_PERIOD_S);
 	va_start(ap, fmt);
 	vlog(level, NULL, fmt, ap);
 	va_end(ap);

@@ -31,11 +31,13 @@ size_t log_escape(char *dst, size_t dstlen, const char *src, size_t n);
 /* The same, written to f whatever n is. */
 void log_escape_write(FILE *f, const char *src, size_t n);
 
-/* Lines about outside input (a record, a POST, a file, a message) through a limit per call
- * site: at most LOG_LIMIT_BURST lines per LOG_LIMIT_PERIOD_S; the next line let through says
- * how many were held back. Zero-initialised. */
+/* Lines about outside input (a record, a POST, a file, a message) through a limit of their
+ * own: at most burst lines per period_s (0: LOG_LIMIT_BURST, LOG_LIMIT_PERIOD_S); the next
+ * line let through says how many were held back. Zero-initialised but for those two. */
 enum { LOG_LIMIT_BURST = 20, LOG_LIMIT_PERIOD_S = 10 };
 struct log_limit {
+	unsigned burst;
+	int period_s;
 	int64_t start;
 	unsigned n;
 	uint64_t held;

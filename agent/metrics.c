@@ -199,6 +199,19 @@ mqtt(struct text *t, const struct uplink_stats *u)
 	header(t, "mqtt_acked_above_watermark_events", "gauge",
 	       "Events acknowledged above the contiguous watermark (live lane ahead of backfill).");
 	add(t, "whagent_mqtt_acked_above_watermark_events %" PRIu64 "\n", u->acked_above);
+	header(t, "control_accepted_total", "counter",
+	       "Platform acks and commands taken (signature, site, journal, time, counter).");
+	add(t, "whagent_control_accepted_total %" PRIu64 "\n", u->control.accepted);
+	header(t, "control_refused_total", "counter",
+	       "Platform acks and commands refused: unsigned, forged, replayed, misaddressed, "
+	       "beyond the broker's watermark.");
+	add(t, "whagent_control_refused_total %" PRIu64 "\n", u->control.refused);
+	header(t, "platform_acks_moved_total", "counter",
+	       "Accepted platform acks that moved the platform's watermark.");
+	add(t, "whagent_platform_acks_moved_total %" PRIu64 "\n", u->control.acks_moved);
+	header(t, "control_unsigned_allowed", "gauge",
+	       "1 when allow_unsigned_control takes unsigned acks and commands (insecure).");
+	add(t, "whagent_control_unsigned_allowed %d\n", u->control.unsigned_allowed);
 	header(t, "snapshots_published_total", "counter", "On-hand snapshots published.");
 	add(t, "whagent_snapshots_published_total %" PRIu64 "\n", u->snapshots);
 	if (u->has_client_cert) {
@@ -212,6 +225,7 @@ static void
 http_requests(struct text *t, const struct metrics_src *m)
 {
 	const struct http_counts *hc;
+	struct http_refusals r;
 
 	if (m->http == NULL)
 		return;
@@ -220,6 +234,18 @@ http_requests(struct text *t, const struct metrics_src *m)
 	for (int i = 0; i < hc->n; i++)
 		add(t, "whagent_http_requests_total{code=\"%u\"} %" PRIu64 "\n", hc->code[i],
 		    hc->count[i]);
+	http_refusals(m->http, &r);
+	header(t, "http_refused_total", "counter",
+	       "Clients refused by a bound of the HTTP listener, by the bound.");
+	add(t, "whagent_http_refused_total{bound=\"max_connections\"} %" PRIu64 "\n",
+	    r.connections);
+	add(t, "whagent_http_refused_total{bound=\"max_connections_per_peer\"} %" PRIu64 "\n",
+	    r.per_peer);
+	add(t, "whagent_http_refused_total{bound=\"request_timeout_s\"} %" PRIu64 "\n", r.deadline);
+	add(t, "whagent_http_refused_total{bound=\"max_buffered_bytes\"} %" PRIu64 "\n", r.memory);
+	header(t, "http_buffered_bytes", "gauge",
+	       "Request body bytes held now, all requests together (max_buffered_bytes).");
+	add(t, "whagent_http_buffered_bytes %" PRIu64 "\n", r.buffered);
 }
 
 /* The alarms (every kind, 1 while active) and the clock's quality. */

@@ -222,19 +222,16 @@ mqtt_reply(struct mqtt *m, const struct mqtt_msg *in, const char *topic, const v
 	   size_t len)
 {
 	mosquitto_property *props = NULL;
-	char *response = NULL;
 	void *corr = NULL;
 	uint16_t corr_len = 0;
 
-	mosquitto_property_read_string(in->props, MQTT_PROP_RESPONSE_TOPIC, &response, false);
+	/* A response topic is never taken: the answer would go wherever the sender says. */
 	if (mosquitto_property_read_binary(in->props, MQTT_PROP_CORRELATION_DATA, &corr, &corr_len,
 					   false) != NULL)
 		mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, corr, corr_len);
-	mosquitto_publish_v5(m->mosq, NULL, response ? response : topic, (int)len, buf, 1, false,
-			     props);
+	mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, buf, 1, false, props);
 	mosquitto_property_free_all(&props);
-	free(response); /* libmosquitto's allocations */
-	free(corr);
+	free(corr); /* libmosquitto's allocation */
 }
 
 /* --- status messages ------------------------------------------------------------------ */

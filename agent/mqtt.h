@@ -87,8 +87,8 @@ void mqtt_publish_status(struct mqtt *m, int online);
  * it: with p->what set, that is recorded as the last error and the connection is torn down
  * before the next poll. */
 wh_err mqtt_publish(struct mqtt *m, const struct mqtt_pub *p, int *ret_mid);
-/* Answers a command: on in's MQTT 5 response topic with its correlation data, else on
- * topic. Failures are not reported: the platform asks again. */
+/* Answers a command on topic (never on a response topic the message names), echoing its MQTT 5
+ * correlation data. Failures are not reported: the platform asks again. */
 void mqtt_reply(struct mqtt *m, const struct mqtt_msg *in, const char *topic, const void *buf,
 		size_t len);
 

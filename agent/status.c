@@ -82,6 +82,21 @@ status_unhealthy(const struct conf *c, const struct status_sync *s, char *buf, s
 	return 0;
 }
 
+const char *
+status_control(const struct conf *c)
+{
+	const char *k1 = c->mqtt.platform_pubkey, *k2 = c->mqtt.platform_pubkey_next;
+	int keys = (k1 != NULL && k1[0] != '\0') + (k2 != NULL && k2[0] != '\0');
+
+	if (c->mqtt.host[0] == '\0')
+		return "none (no uplink)";
+	if (c->mqtt.allow_unsigned_control)
+		return "UNSIGNED TAKEN (allow_unsigned_control = true)";
+	if (keys == 0)
+		return "refused (no platform key)";
+	return keys == 1 ? "signed (1 platform key)" : "signed (2 platform keys)";
+}
+
 char *
 status_json(const struct conf *c, const struct journal_stats *st, const struct status_live *lv)
 {
@@ -113,6 +128,7 @@ status_doc(const struct conf *c, const struct journal_stats *st, const struct st
 	cJSON_AddStringToObject(o, "state", sy.state);
 	cJSON_AddNumberToObject(o, "state_since_ms", (double)sy.since_ms);
 	cJSON_AddStringToObject(o, "sync_watermark", sy.watermark);
+	cJSON_AddStringToObject(o, "control", status_control(c));
 	cJSON_AddNumberToObject(o, "backlog", (double)sy.backlog);
 	cJSON_AddNumberToObject(o, "broker_backlog", (double)sy.broker_backlog);
 	cJSON_AddNumberToObject(o, "oldest_unsent_age_s", (double)status_age_s(sy.oldest_ms));

@@ -66,6 +66,11 @@ void status_set_link(const struct conf *c, const struct livestate *ls, struct st
  * journal's meta (live_state_path) at its start. */
 void status_read_live(const struct conf *c, struct journal *j, struct status_live *lv);
 
+/* How the platform's control messages are taken, from c: "signed (1 platform key)",
+ * "UNSIGNED TAKEN (allow_unsigned_control = true)", "refused (no platform key)", or
+ * "none (no uplink)". Static text. */
+const char *status_control(const struct conf *c);
+
 /* The JSON document; caller frees with cJSON_free. NULL when memory runs out. */
 char *status_json(const struct conf *c, const struct journal_stats *st,
 		  const struct status_live *lv);

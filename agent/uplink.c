@@ -114,6 +114,7 @@ fill_status(void *arg, struct codec_status *cs)
 	uint64_t acked = sender_acked_through(up->sender);
 
 	cs->platform_acked_through = control_platform_acked(up->control);
+	cs->unsigned_control = up->conf->mqtt.allow_unsigned_control != 0;
 	if (journal_stats(up->journal, &st) != WH_OK)
 		return;
 	cs->last_seq = st.last_seq;
@@ -186,6 +187,12 @@ uplink_free(struct uplink *up)
 	sender_free(up->sender);
 	identity_done(&up->identity);
 	wh_free(up);
+}
+
+wh_err
+uplink_prepare(struct uplink *up, const struct conf *c, char *why, size_t whylen)
+{
+	return control_prepare(up->control, c, why, whylen);
 }
 
 void

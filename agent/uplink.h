@@ -20,6 +20,14 @@ struct journal;
 struct loop;
 struct uplink;
 
+struct control_stats {	     /* the platform's control messages (control.c) */
+	uint64_t accepted;   /* acks and commands taken */
+	uint64_t refused;    /* refused: unsigned, forged, replayed, another site, ... */
+	uint64_t acks_moved; /* accepted acks that moved the platform's watermark */
+	int keys;	     /* platform keys in use */
+	int unsigned_allowed;
+};
+
 struct uplink_stats {
 	int connected;
 	uint64_t batches, events, publish_errors, reconnects;
@@ -27,6 +35,7 @@ struct uplink_stats {
 	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
 	uint64_t acked_above;	   /* events acknowledged above the watermark */
 	uint64_t snapshots;	   /* snapshots published */
+	struct control_stats control;
 	int inflight;
 	uint64_t acks;	    /* batches acknowledged by the broker */
 	int64_t stalled_ms; /* batches in flight and none acknowledged for this long; 0: none */
@@ -52,6 +61,9 @@ void uplink_free(struct uplink *up);
  * client certificate or key is taken by reconnecting; batches in flight are resent from the
  * watermark, so nothing is lost. */
 void uplink_reconfigure(struct uplink *up, const struct conf *c);
+/* Before uplink_reconfigure: reads what a reload must be able to read (the platform keys).
+ * WH_ERR_CONF with why: refuse the reload (nothing changed). */
+wh_err uplink_prepare(struct uplink *up, const struct conf *c, char *why, size_t whylen);
 /* New events were committed: publish them after linger_ms. */
 void uplink_notify(struct uplink *up);
 

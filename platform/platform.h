@@ -27,6 +27,10 @@ int platform_random(void *buf, size_t len);
 /* Bytes available to an unprivileged writer on the file system holding path. */
 int platform_fs_free(const char *path, uint64_t *ret_bytes);
 
+/* Makes the entry of path durable: fsyncs the directory holding it (a file or folder just
+ * created is not on the disk until then). 0, or -1 with errno set. */
+int platform_fs_sync_parent(const char *path);
+
 /* Service manager notification (the sd_notify protocol: a datagram to $NOTIFY_SOCKET), with no
  * libsystemd dependency. Sends state ("READY=1", "STATUS=...", "WATCHDOG=1"); does nothing
  * (and returns 0) when not run by a service manager or on systems without one. */

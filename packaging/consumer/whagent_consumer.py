@@ -7,7 +7,8 @@ An agent (one per site) publishes under PREFIX/SITE/:
   snapshot    Snapshot pages: its ledger (on-hand balances, control totals) as of a seq
   status      Status, retained
   cmd/result  CommandResult
-and takes PlatformAck on PREFIX/SITE/ack and SignedCommand on PREFIX/SITE/cmd.
+and takes a PlatformAck on PREFIX/SITE/ack and a Command on PREFIX/SITE/cmd, each inside a
+SignedControl (signed with --platform-key: see ControlSigner).
 
 What this platform does (messages decoded with the .proto files of proto/whagent/v1, compiled
 by protoc at start):
@@ -18,7 +19,10 @@ by protoc at start):
             from applied_through + 1 are applied in one transaction, the rest wait in the store.
             A journal's ledger starts at --ack-from (default --expect-first, default 1): the
             seqs below it are taken as held elsewhere.
-  ack       (--ack) PlatformAck(journal, applied_through): the agent may prune up to it.
+  ack       (--ack) PlatformAck(journal, applied_through): the agent may prune up to it; at
+            most every ACK_INTERVAL_S per journal (the latest waits, then goes).
+            Acks and commands go in a SignedControl signed with --platform-key; its counter
+            is drawn from the store with what it says (see Store._counter).
   replay    (--replay-after S) when applied_through + 1 stays missing for S seconds while
             seqs above it are held, or the agent's Status says the broker took them (a lost
             tail has nothing after it), a signed `replay` command asks for the hole; again
@@ -46,7 +50,7 @@ staging_location and shipment_from.
   whagent_consumer.py --host mqtt.example.com --port 8883 --cafile ca.crt --cert platform.crt \\
       --key platform.key --site DC1 --follow --ack
   whagent_consumer.py --site DC1 --store /srv/platform.db --share central --ack \\
-      --replay-after 10 --command-key central.key
+      --replay-after 10 --platform-key platform-control.key
 
 It runs until --expect-last N (every seq FIRST..N of one journal held; in the store when --store
 names a file) and --expect-snapshots K (K snapshots checked) are met, or --timeout, or SIGTERM,
@@ -70,6 +74,7 @@ import select
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -81,6 +86,7 @@ from google.protobuf import json_format
 
 PROTO_FILES = ("event.proto", "batch.proto", "status.proto", "control.proto", "snapshot.proto")
 TICK_S = 0.25  # how often the main loop looks at the store (replays, snapshots, completion)
+ACK_INTERVAL_S = 0.2  # acks of one journal at most this often (each costs the agent a verification)
 
 
 def default_proto_dir():
@@ -104,7 +110,7 @@ def pb2(name):
 
 
 def control_pb2():
-    """control.proto's module (PlatformAck, Command, SignedCommand, CommandResult)."""
+    """control.proto's module (SignedControl, PlatformAck, Command, CommandResult)."""
     return pb2("control")
 
 
@@ -369,6 +375,10 @@ CREATE TABLE IF NOT EXISTS snapshot(site TEXT, journal TEXT, snapshot_id INTEGER
     as_of_seq INTEGER, pages INTEGER, balance_rows INTEGER, received_at_ms INTEGER,
     checked_at_ms INTEGER, checked_by TEXT, verifiable INTEGER, totals_match INTEGER,
     balances_match INTEGER, mismatches TEXT, PRIMARY KEY(site, journal, snapshot_id));
+-- the last SignedControl counter per site and type (1 ack, 2 command), drawn in the
+-- transaction that decides what is sent, so that instances' counters follow their acks
+CREATE TABLE IF NOT EXISTS control_counter(site TEXT, type INTEGER, value INTEGER,
+    PRIMARY KEY(site, type));
 """
 
 EVENT_COLUMNS = "kind, event_id, sku, lot, uom, qty, location, destination"  # Ledger.apply's
@@ -397,11 +407,24 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
+    def _counter(self, site, ctype):
+        """The next SignedControl counter of site and type (in the caller's transaction): above
+        every one drawn before, by any instance; microseconds since the epoch when that is more."""
+        row = self.db.execute("SELECT value FROM control_counter WHERE site = ? AND type = ?", (site, ctype)).fetchone()
+        value = max((row[0] if row else 0) + 1, time.time_ns() // 1000)
+        self.db.execute("INSERT OR REPLACE INTO control_counter VALUES(?, ?, ?)", (site, ctype, value))
+        return value
+
+    def next_counter(self, site, ctype):
+        with self.transaction():
+            return self._counter(site, ctype)
+
     def add_events(self, site, journal, rows, received_ms):
         """Stores a batch's events (copies already held are ignored) and applies the ones now
         contiguous after applied_through. rows: (seq, kind, event_id, sku, lot, uom, qty,
         location, destination, captured_at_ms, payload). Returns (applied_through, whether it
-        moved, whether any event was new)."""
+        moved, whether any event was new, the counter for an ack of it: drawn in the same
+        transaction, so a later counter never acks less)."""
         values = [(site, journal) + r[:10] + (received_ms, r[10]) for r in rows]
         with self.transaction():
             new = self.db.executemany("INSERT OR IGNORE INTO event VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -418,7 +441,8 @@ class Store:
                 wait_from = received_ms  # a new seq is awaited from now on
             self.db.execute("UPDATE progress SET applied_through = ?, wait_from_ms = ? WHERE site = ? AND journal = ?",
                             (through, wait_from, site, journal))
-        return through, through > applied, new
+            counter = self._counter(site, ACK)
+        return through, through > applied, new, counter
 
     def _progress(self, site, journal):
         """(applied_through, wait_from_ms) of a journal; a new journal starts before start_seq."""
@@ -470,7 +494,8 @@ class Store:
                             [(site, journal, kind) + t for kind, t in ledger.totals.items()])
 
     def claim_replays(self, now, wait_ms, new_id):
-        """The holes awaited for wait_ms or longer, as (site, journal, from, to, command id),
+        """The holes awaited for wait_ms or longer, as (site, journal, from, to, command id,
+        counter),
         recorded as asked for now (so no instance asks again before another wait_ms).
         new_id(action) makes a command id."""
         due = "SELECT site, journal, applied_through FROM progress WHERE wait_from_ms <= ?"
@@ -491,7 +516,7 @@ class Store:
                                 (now, site, journal))
                 self.db.execute("INSERT INTO replay VALUES(?, ?, ?, ?, ?, ?, ?)",
                                 hole[:4] + (now, hole[4], self.instance))
-                claimed.append(hole)
+                claimed.append(hole + (self._counter(site, COMMAND),))
         return claimed
 
     def add_snapshot_page(self, snap, payload, received_ms):
@@ -608,36 +633,87 @@ class Store:
 
 # --- The MQTT side --------------------------------------------------------------------------
 
-class Commander:
-    """Publishes SignedCommands on PREFIX/SITE/cmd, signed with ECDSA P-256 / SHA-256 over the
-    command bytes by the platform's key; without a key the signature is empty (only an agent
-    without command_pubkey takes that)."""
+ACK, COMMAND = 1, 2  # ControlType (control.proto)
+LIFETIME_MS = 5 * 60 * 1000  # how long a control message stays valid
 
-    def __init__(self, client, prefix, key_path):
-        self.client, self.prefix = client, prefix
-        self.key = None
-        self.ids = itertools.count(1)
+
+def canonical(site, journal, ctype, issued_ms, expires_ms, counter, body):
+    """The bytes a SignedControl's signature covers (control.proto): a domain string, then
+    every field length-prefixed or fixed-width, big-endian."""
+    def lp(b):
+        return struct.pack(">I", len(b)) + b
+    return (b"whagent.v1.SignedControl\0" + lp(site.encode()) + lp(journal.encode()) +
+            struct.pack(">IQQQ", ctype, issued_ms & (2**64 - 1), expires_ms & (2**64 - 1), counter) + lp(body))
+
+
+class ControlSigner:
+    """Wraps what the platform sends (PlatformAck, Command) in a SignedControl for one site:
+    ECDSA P-256 / SHA-256 by the platform's key over canonical(); the counter grows per site
+    and type (microseconds since the epoch, so a restarted platform still goes up). Without a
+    key the signature is empty: only an agent with allow_unsigned_control = true takes that."""
+
+    def __init__(self, key_path):
+        self.key = self.key_id = None
+        self.last = {}
         if key_path:
             from cryptography.hazmat.primitives import hashes, serialization
             from cryptography.hazmat.primitives.asymmetric import ec
             self.key = serialization.load_pem_private_key(open(key_path, "rb").read(), None)
+            if not isinstance(self.key, ec.EllipticCurvePrivateKey) or self.key.curve.name != "secp256r1":
+                raise SystemExit("%s: not an EC P-256 private key" % key_path)
             self.algorithm = ec.ECDSA(hashes.SHA256())
+            der = self.key.public_key().public_bytes(serialization.Encoding.DER,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+            self.key_id = hashlib.sha256(der).digest()
+
+    def counter(self, site, ctype):
+        c = max(self.last.get((site, ctype), 0) + 1, time.time_ns() // 1000)
+        self.last[site, ctype] = c
+        return c
+
+    def wrap(self, site, journal, ctype, body, counter=None):
+        """The SignedControl's bytes (and its counter: the one given, else the next of
+        counter())."""
+        issued = now_ms()
+        sc = control_pb2().SignedControl(site_id=site, journal_id=journal, type=ctype, issued_at_ms=issued,
+                                         expires_at_ms=issued + LIFETIME_MS,
+                                         counter=counter or self.counter(site, ctype), body=body)
+        if self.key:
+            sc.signature = self.key.sign(canonical(site, journal, ctype, issued, sc.expires_at_ms, sc.counter, body),
+                                         self.algorithm)
+            sc.key_id = self.key_id
+        return sc.SerializeToString(), sc.counter
+
+
+class Commander:
+    """Publishes Commands in SignedControls on PREFIX/SITE/cmd, and PlatformAcks on
+    PREFIX/SITE/ack (see ControlSigner)."""
+
+    def __init__(self, client, prefix, key_path):
+        self.client, self.prefix = client, prefix
+        self.signer = ControlSigner(key_path)
+        self.ids = itertools.count(1)
 
     def new_id(self, action):
-        """A command id no agent saw before (it refuses repeats)."""
+        """A command id (echoed in its result)."""
         return "%s-%d-%d-%d" % (action, os.getpid(), next(self.ids), now_ms())
 
-    def send(self, site, command_id, action, from_seq=0, to_seq=0):
-        """action: replay (from_seq..to_seq), snapshot, status, pause_capture, resume_capture."""
+    def send(self, site, command_id, action, from_seq=0, to_seq=0, journal="", counter=None):
+        """action: replay (from_seq..to_seq of journal), snapshot, status, pause_capture,
+        resume_capture."""
         pb = control_pb2()
         cmd = pb.Command(id=command_id, issued_at_ms=now_ms())
         if action == "replay":
             cmd.replay.from_seq, cmd.replay.to_seq = from_seq, to_seq
         else:
             getattr(cmd, action).SetInParent()
-        raw = cmd.SerializeToString()
-        signed = pb.SignedCommand(command=raw, signature=self.key.sign(raw, self.algorithm) if self.key else b"")
-        self.client.publish("%s/%s/cmd" % (self.prefix, site), signed.SerializeToString(), qos=1)
+        raw, _ = self.signer.wrap(site, journal, COMMAND, cmd.SerializeToString(), counter)
+        self.client.publish("%s/%s/cmd" % (self.prefix, site), raw, qos=1)
+
+    def ack(self, site, journal, through, counter=None):
+        body = control_pb2().PlatformAck(journal_id=journal, acked_through=through).SerializeToString()
+        raw, _ = self.signer.wrap(site, journal, ACK, body, counter)
+        self.client.publish("%s/%s/ack" % (self.prefix, site), raw, qos=1)
 
 
 class Platform:
@@ -656,6 +732,8 @@ class Platform:
         self.events_out = open(a.events, "w") if a.events else None
         self.commander = Commander(client, a.prefix, a.command_key)
         self.acks_sent = 0
+        self.pending_acks = {}  # (site, journal) -> (through, counter) not sent yet
+        self.last_ack = {}  # (site, journal) -> when (monotonic) its last ack was sent
         self.command_results = []
         self.snapshot_asked = False
         self.subscribed = set()
@@ -730,17 +808,15 @@ class Platform:
             t.props_seen["content_type"] = getattr(props, "ContentType", "")
         rows = self.decode(b, field_values(msg.payload, 5))
         self.topics[topic].add(b, received, [r[9] for r in rows])
-        through, moved, new = self.store.add_events(b.site_id, b.journal_id, rows, received)
+        through, moved, new, counter = self.store.add_events(b.site_id, b.journal_id, rows, received)
         # Also when the batch held only copies: the agent sends again what it has no ack for.
         if self.a.ack and (moved or not new) and through >= self.store.start_seq:
-            ack = control_pb2().PlatformAck(journal_id=b.journal_id, acked_through=through)
-            self.client.publish("%s/%s/ack" % (self.a.prefix, b.site_id), ack.SerializeToString(), qos=1)
-            self.acks_sent += 1
+            self.queue_ack(b.site_id, b.journal_id, through, counter)
         if [r[0] for r in rows] != list(range(b.first_seq, b.last_seq + 1)):
             t.bad_batches.append({"first_seq": b.first_seq, "last_seq": b.last_seq, "n": len(rows)})
         if self.a.snapshot_cmd and not self.snapshot_asked:
             self.snapshot_asked = True
-            self.send(b.site_id, "snapshot")
+            self.send(b.site_id, "snapshot", journal=b.journal_id)
 
     def decode(self, b, payloads):
         """The store's rows of a batch's events (see Store.add_events); tracks each event."""
@@ -766,19 +842,40 @@ class Platform:
             t.kinds[name] = t.kinds.get(name, 0) + n
         return rows
 
-    def send(self, site, action, from_seq=0, to_seq=0, command_id=None):
+    def send(self, site, action, from_seq=0, to_seq=0, command_id=None, journal="", counter=None):
         """Sends a command to a site (logged; its result arrives on cmd/result)."""
         command_id = command_id or self.commander.new_id(action)
         log("asking %s for %s%s (command %s)" % (site, action, " %d-%d" % (from_seq, to_seq) if from_seq else "",
                                                  command_id))
-        self.commander.send(site, command_id, action, from_seq, to_seq)
+        self.commander.send(site, command_id, action, from_seq, to_seq, journal,
+                            counter or self.store.next_counter(site, COMMAND))
+
+    def queue_ack(self, site, journal, through, counter):
+        """Acks through (with its counter) now, or once ACK_INTERVAL_S has passed since the
+        journal's last ack: a later ack (a later counter never acks less) replaces a waiting one."""
+        key = (site, journal)
+        waiting = self.pending_acks.get(key)
+        if waiting is None or counter > waiting[1]:
+            self.pending_acks[key] = (through, counter)
+        self.flush_acks()
+
+    def flush_acks(self, force=False):
+        now = time.monotonic()
+        for key, (through, counter) in list(self.pending_acks.items()):
+            if force or now - self.last_ack.get(key, 0) >= ACK_INTERVAL_S:
+                self.commander.ack(key[0], key[1], through, counter)
+                self.acks_sent += 1
+                self.last_ack[key] = now
+                del self.pending_acks[key]
 
     def tick(self):
-        """Periodic work on the store: replays of holes waited on too long, snapshots ready."""
+        """Periodic work on the store: acks that waited, replays of holes waited on too long,
+        snapshots ready."""
+        self.flush_acks()
         if self.a.replay_after:
-            for site, journal, first, last, command_id in self.store.claim_replays(
+            for site, journal, first, last, command_id, counter in self.store.claim_replays(
                     now_ms(), int(self.a.replay_after * 1000), self.commander.new_id):
-                self.send(site, "replay", first, last, command_id)
+                self.send(site, "replay", first, last, command_id, journal, counter)
         for (site, journal, snapshot_id), v in self.store.check_snapshots(now_ms()):
             log("snapshot %d of %s/%s: %s" % (
                 snapshot_id, site, journal,
@@ -861,7 +958,9 @@ def main():
                     help="the agent's [ledger] shipment_from")
     ap.add_argument("--replay-after", type=float, default=0, metavar="SECONDS",
                     help="ask for a replay of a hole open this long (0: never)")
-    ap.add_argument("--command-key", metavar="PEM", help="the platform's private key: signs commands")
+    ap.add_argument("--platform-key", "--command-key", metavar="PEM", dest="command_key",
+                    help="the platform's EC P-256 private key: signs acks and commands (without it "
+                         "they go unsigned, which only an agent with allow_unsigned_control takes)")
     ap.add_argument("--snapshot-cmd", action="store_true",
                     help="after the first batch, ask its site for a snapshot")
     a = ap.parse_args()
@@ -889,6 +988,7 @@ def main():
                 break
         if deadline and time.monotonic() > deadline:
             break
+    platform.flush_acks(force=True)
     for _ in range(5):  # statuses published together with the last batch; our last acks
         serve(clients, 0.1)
     for client in clients:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Signed batches (reported, not asserted): the cost of one signature over a batch-sized buffer,
-# and the drain of the same EVENTS-event backlog to a local broker with sign_batches off and on,
-# in the same run.
+# the cost of taking a signed platform ack (SignedControl: decode, checks, verification), and
+# the drain of the same EVENTS-event backlog to a local broker with sign_batches off and on, in
+# the same run.
 # usage: bench_sign.sh BUILD_DIR [EVENTS]
 set -eu
 BUILD=$(cd "$1" && pwd)
@@ -41,12 +42,17 @@ $WH enroll -c "$WORK/whagent.conf" --out "$WORK/id" > /dev/null
 bytes=$(awk 'BEGIN {print 500 * 160}')
 set -- $("$BUILD/tests/bench_sign" "$WORK/id/client.key" "$bytes" 2000)
 per_sig=$3
+openssl ec -in "$WORK/id/client.key" -pubout -out "$WORK/id/client.pub" 2>/dev/null
+set -- $("$BUILD/tests/bench_sign" --ack "$WORK/id/client.key" "$WORK/id/client.pub" 5000)
+per_ack=$2 acks_per_s=$3
 drain off # not in $(...): the broker's PID must stay in this shell
 drain on
 off=$(cat "$WORK/ms.off")
 on=$(cat "$WORK/ms.on")
-awk -v n="$EVENTS" -v off="$off" -v on="$on" -v sig="$per_sig" -v bytes="$bytes" 'BEGIN {
+awk -v n="$EVENTS" -v off="$off" -v on="$on" -v sig="$per_sig" -v bytes="$bytes" \
+    -v ack="$per_ack" -v acks="$acks_per_s" 'BEGIN {
     printf "one signature over %d bytes (SHA-256 + ECDSA P-256): %.0f us\n", bytes, sig
+    printf "one signed platform ack taken (decode, checks, ECDSA P-256 verify): %.0f us, %d acks/s\n", ack, acks
     printf "drain of %d events, unsigned: %.0f events/s (%d ms)\n", n, n / (off / 1000), off
     printf "drain of %d events, signed:   %.0f events/s (%d ms), %.2f of unsigned\n", n, n / (on / 1000), on, off / on
 }'

@@ -158,7 +158,8 @@ class Env:
                     % (self.state, self.a.budget_mib, self.spool, http_host, self.http_port, tls,
                        self.host_ip if self.ns else "127.0.0.1", self.port))
             if self.mode == "platform":
-                f.write("ack_mode = platform\nbackfill_after_s = 1\nlive_share_pct = 30\n")
+                f.write("ack_mode = platform\nbackfill_after_s = 1\nlive_share_pct = 30\nplatform_pubkey = %s\n"
+                        % platform_key(self.work)[1])
 
     def start_broker(self):
         self.broker = subprocess.Popen(["mosquitto", "-c", os.path.join(self.work, "mosquitto.conf")],
@@ -224,6 +225,16 @@ class Env:
             subprocess.run(["ip", "netns", "del", self.ns])
 
 
+def platform_key(work):
+    """(private, public) PEM paths of the platform's P-256 key for the scenario in work."""
+    key, pub = os.path.join(work, "platform.key"), os.path.join(work, "platform.pub")
+    if not os.path.exists(pub):
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True,
+                       capture_output=True)
+        subprocess.run(["openssl", "ec", "-in", key, "-pubout", "-out", pub], check=True, capture_output=True)
+    return key, pub
+
+
 class Consumer:
     """Persistent MQTT session (QoS 1, fixed client id) that survives broker restarts. As the
     platform (ack_mode = platform) it acks what it holds contiguously and asks for replays of
@@ -231,9 +242,10 @@ class Consumer:
 
     REPLAY_AFTER_S = 2.0
 
-    def __init__(self, port, platform):
+    def __init__(self, port, platform, key=None):
         self.batch_pb2, self.status_pb2 = whagent_consumer.load_protos(os.path.join(TOP, "proto"))
         self.control = whagent_consumer.control_pb2()
+        self.signer = whagent_consumer.ControlSigner(key) if platform else None
         self.platform = platform
         self.seen = {}     # (journal, seq) -> source_key
         self.copies = 0
@@ -282,8 +294,9 @@ class Consumer:
                 self.awaited.pop(j, None)
             if self.top[j] > through:  # a hole below what is held
                 self.awaited.setdefault(j, time.monotonic())
-        ack = self.control.PlatformAck(journal_id=j, acked_through=through)
-        c.publish("whagent/v1/%s/ack" % b.site_id, ack.SerializeToString(), qos=1)
+            ack = self.control.PlatformAck(journal_id=j, acked_through=through)
+            raw, _ = self.signer.wrap(b.site_id, j, whagent_consumer.ACK, ack.SerializeToString())
+        c.publish("whagent/v1/%s/ack" % b.site_id, raw, qos=1)
 
     def tick(self):
         """Replays of holes: from the first seq not held to the next held (or published) one."""
@@ -301,15 +314,16 @@ class Consumer:
                     held = [s for (jj, s) in self.seen if jj == j and s > through]
                     last = min(held) - 1 if held else self.published.get(j, 0)
                     if last > through:
-                        asks.append((through + 1, last))
+                        asks.append((j, through + 1, last))
                     self.awaited[j] = time.monotonic()
-            for first, last in asks:
+            for j, first, last in asks:
                 n += 1
                 cmd = self.control.Command(id="fault-replay-%d-%d" % (os.getpid(), n),
                                            issued_at_ms=int(time.time() * 1000))
                 cmd.replay.from_seq, cmd.replay.to_seq = first, last
-                signed = self.control.SignedCommand(command=cmd.SerializeToString())
-                self.c.publish("whagent/v1/FAULT/cmd", signed.SerializeToString(), qos=1)
+                with self.lock:  # the counters: one signer, two threads
+                    raw, _ = self.signer.wrap("FAULT", j, whagent_consumer.COMMAND, cmd.SerializeToString())
+                self.c.publish("whagent/v1/FAULT/cmd", raw, qos=1)
                 self.replays += 1
                 log("platform: asking for a replay of %d-%d" % (first, last))
 
@@ -466,7 +480,7 @@ def scenario(a, n_faults, rng, seed, txn0, number):
     consumer = wl = None
     try:
         env.start_broker()
-        consumer = Consumer(env.port, mode == "platform")
+        consumer = Consumer(env.port, mode == "platform", platform_key(work)[0])
         env.start_agent()
         # the idle agent: connected, nothing to do yet; its RSS is the baseline of the bound
         deadline = time.monotonic() + 30

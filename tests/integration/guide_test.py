@@ -12,7 +12,8 @@ of that section, in order, in one bash session, with
 Every replacement must find its text, so a guide that changes its commands fails here until
 the test follows. Then: the platform (the guide's consumer) printed each event of the guide's
 file and webhook, in seq order, once; the agent says "in sync", backlog 0 against the
-platform's watermark, connected; nothing in quarantine.
+platform's watermark, connected; nothing in quarantine; the guide's broker ACL keeps the
+gateway's credentials from publishing the platform's ack and cmd.
 usage: guide_test.py WHAGENT [ARGS...]"""
 import json
 import os
@@ -73,6 +74,40 @@ systemctl() {
     esac
 }
 '''
+
+
+class TlsClient(h.Mqtt):
+    """The harness's MQTT client, to the guide's broker on localhost (its certificate's name)."""
+
+    def __init__(self, port, tls):
+        import paho.mqtt.client as mqtt
+        self.mqtt = mqtt
+        self.c = mqtt.Client(client_id="guide-%d-%s" % (os.getpid(), os.path.basename(tls[1])),
+                             protocol=mqtt.MQTTv5)
+        self.c.tls_set(ca_certs=tls[0], certfile=tls[1], keyfile=tls[2])
+        self.lock = h.threading.Lock()
+        self.msgs, self.subacks = [], set()
+        self.connected = h.threading.Event()
+        self.c.on_message = self.on_message
+        self.c.on_subscribe = lambda c, u, mid, *a: self.subacks.add(mid)
+        self.c.on_connect = lambda c, u, f, rc, *a: self.connected.set()
+        self.c.connect("localhost", port, keepalive=30)
+        self.c.loop_start()
+        h.wait_for(self.connected.is_set, 10, "guide test client did not connect")
+
+
+def tls_client(port, pki, name, root=None):
+    """A client with the platform's certificate (name) or, name None, the gateway's."""
+    ca = os.path.join(pki, "ca.crt")
+    if name:
+        return TlsClient(port, (ca, os.path.join(pki, name + ".crt"), os.path.join(pki, name + ".key")))
+    etc = os.path.join(root, "etc/whagent")
+    return TlsClient(port, (ca, os.path.join(etc, "client.crt"), os.path.join(etc, "client.key")))
+
+
+def topics(client, payload):
+    with client.lock:
+        return [m.topic for m in client.msgs if m.payload == payload]
 
 
 def test(t):
@@ -156,6 +191,24 @@ exec %s "$cmd" -c %s "$@"
         st = h.wait_for(in_sync, 60, "the agent never said 'in sync' with the platform's watermark at 4")
         eq((st["backlog"], st["sync_watermark"]), (0, "platform"), "backlog against the platform's watermark")
         eq((st["mqtt"], st["quarantined"]), ("connected", 0), "link and quarantine")
+
+        # the guide's ACL: the gateway's credentials cannot publish the platform's ack (or cmd);
+        # what it may publish on one connection after it arrives after it, in order
+        pki = os.path.join(root, "home/whagent-pki")
+        site = re.search(r"^SITE=(\S+)", open(README).read(), re.M).group(1)
+        watcher = tls_client(mqtt_port, pki, "platform")
+        gateway = tls_client(mqtt_port, pki, None, root)
+        try:
+            watcher.subscribe("whagent/v1/#")
+            for topic in ("ack", "cmd", "cmd/result"):
+                gateway.publish("whagent/v1/%s/%s" % (site, topic), b"from the gateway's credentials")
+            h.wait_for(lambda: topics(watcher, b"from the gateway's credentials"), 10,
+                       "the gateway's own cmd/result did not arrive")
+            eq(topics(watcher, b"from the gateway's credentials"), ["whagent/v1/%s/cmd/result" % site],
+               "what the gateway's credentials could publish")
+        finally:
+            watcher.close()
+            gateway.close()
     finally:
         if os.path.exists(os.path.join(root, "pids")):
             for pid in open(os.path.join(root, "pids")).read().split():

@@ -24,6 +24,7 @@ import signal
 import socket
 import sqlite3
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -141,6 +142,14 @@ class Run:
     def read(self, name):
         with open(self.path(name)) as f:
             return f.read()
+
+    def platform_key(self):
+        """(private, public) PEM paths of the test platform's P-256 key, made on first use;
+        once made, consumers sign their acks and commands with it."""
+        key = self.path("platform-control.key")
+        if not os.path.exists(key):
+            ec_pub(ec_key(key), self.path("platform-control.pub"))
+        return key, self.path("platform-control.pub")
 
     def cleanup(self):
         self.stack.close()
@@ -771,6 +780,8 @@ class Consumer:
                 "--timeout", str(timeout * SLOW)] + [str(a) for a in args]
         if tls:
             argv += ["--cafile", tls[0], "--cert", tls[1], "--key", tls[2]]
+        if os.path.exists(t.path("platform-control.key")) and "--platform-key" not in argv:
+            argv += ["--platform-key", t.path("platform-control.key")]
         with open(self.out, "wb") as out:
             self.proc = t.spawn(argv, self.err, stdout=out)
         t.logs.append((name, self.err))
@@ -887,55 +898,109 @@ def retained_status(broker, timeout=10):
 
 
 class Platform:
-    """The test as the central platform: signed commands and platform acks, one client."""
+    """The test as the central platform: Commands and PlatformAcks in SignedControls, signed
+    with key (a PEM file; unsigned=True or no key: no signature), one client. The envelope is
+    built here from control.proto, independently of the reference consumer's signer."""
 
-    def __init__(self, broker, key=None):
+    def __init__(self, broker, key=None, site=SITE):
         self.wc = protos()
         self.pb = self.wc.control_pb2()
-        self.broker, self.key = broker, key
+        self.broker, self.key, self.site = broker, key, site
+        self.counter = time.time_ns() // 1000
         self.m = Mqtt(broker)
+        self.m.subscribe("%s/%s/cmd/result" % (PREFIX, site))
+        self.m.subscribe("%s/%s/status" % (PREFIX, site))
         self.m.subscribe("central/results")
 
     def close(self):
         self.m.close()
 
-    def command(self, cid, action, unsigned=False, key=None, age_s=0, frm=0, to=0, timeout=10):
-        """Sends a SignedCommand with a response topic and correlation data; its CommandResult:
-        (ok or refused, message, whether the correlation data came back)."""
+    def signed(self, ctype, body, journal="", unsigned=False, key=None, age_s=0, site=None, counter=None,
+               life_s=300):
+        """A SignedControl's bytes and its counter (the next one unless given)."""
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import ec
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-        c = self.pb.Command(id=cid, issued_at_ms=int((time.time() - age_s) * 1000))
+        if counter is None:
+            self.counter += 1
+            counter = self.counter
+        issued = int((time.time() - age_s) * 1000)
+        sc = self.pb.SignedControl(site_id=site or self.site, journal_id=journal, type=ctype, issued_at_ms=issued,
+                                   expires_at_ms=issued + life_s * 1000, counter=counter, body=body)
+        if not unsigned and (key or self.key):
+            k = serialization.load_pem_private_key(open(key or self.key, "rb").read(), None)
+            lp = lambda b: struct.pack(">I", len(b)) + b
+            canon = (b"whagent.v1.SignedControl\0" + lp(sc.site_id.encode()) + lp(journal.encode()) +
+                     struct.pack(">IQQQ", ctype, issued, sc.expires_at_ms, counter) + lp(body))
+            sc.signature = k.sign(canon, ec.ECDSA(hashes.SHA256()))
+        return sc.SerializeToString(), counter
+
+    def command_bytes(self, cid, action, frm=0, to=0, journal="", **kw):
+        """(bytes, counter) of a signed command (kw: see signed())."""
+        c = self.pb.Command(id=cid, issued_at_ms=int(time.time() * 1000))
         if action == "replay":
             c.replay.from_seq, c.replay.to_seq = frm, to
         elif action != "none":  # none: no action at all, an unknown command
             getattr(c, action).SetInParent()
-        raw = c.SerializeToString()
-        sc = self.pb.SignedCommand(command=raw)
-        if not unsigned:
-            k = serialization.load_pem_private_key(open(key or self.key, "rb").read(), None)
-            sc.signature = k.sign(raw, ec.ECDSA(hashes.SHA256()))
+        return self.signed(2, c.SerializeToString(), journal, **kw)
+
+    def send(self, raw, counter, timeout=10, topic_site=None):
+        """Publishes a command's bytes (with a foreign response topic, which the agent must
+        ignore, and correlation data); its CommandResult on cmd/result: (ok or refused,
+        message, whether the correlation data came back)."""
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = "central/results"
-        props.CorrelationData = b"corr-" + cid.encode()
+        props.CorrelationData = b"corr-%d" % counter
         with self.m.lock:
             since = len(self.m.msgs)
-        self.m.publish("%s/%s/cmd" % (PREFIX, SITE), sc.SerializeToString(), properties=props)
+        self.m.publish("%s/%s/cmd" % (PREFIX, topic_site or self.site), raw, properties=props)
 
         def answer(m):
+            if m.topic != "%s/%s/cmd/result" % (PREFIX, self.site):
+                return False
             r = self.pb.CommandResult()
             r.ParseFromString(m.payload)
-            return r.id == cid
-        msg = self.m.wait_message(answer, timeout, "answer to command %s" % cid, since)
+            return r.counter == counter
+        msg = self.m.wait_message(answer, timeout, "answer to command %d" % counter, since)
         r = self.pb.CommandResult()
         r.ParseFromString(msg.payload)
         corr = getattr(msg.properties, "CorrelationData", b"")
-        return ("ok" if r.ok else "refused", r.message, corr == b"corr-" + cid.encode())
+        return ("ok" if r.ok else "refused", r.message, corr == b"corr-%d" % counter)
 
-    def ack(self, journal_id, through):
-        a = self.pb.PlatformAck(journal_id=journal_id, acked_through=through)
-        self.m.publish("%s/%s/ack" % (PREFIX, SITE), a.SerializeToString())
+    def command(self, cid, action, frm=0, to=0, journal="", timeout=10, **kw):
+        """Sends a command (kw: see signed()); its answer, see send()."""
+        raw, counter = self.command_bytes(cid, action, frm, to, journal, **kw)
+        return self.send(raw, counter, timeout)
+
+    def wait_online(self, agent, timeout=20):
+        """Waits for the ONLINE Status of the agent's current session: it subscribed to its
+        ack and cmd topics before publishing it, so what is sent from now on reaches it."""
+        st_pb2 = self.wc.pb2("status")
+        session, jid = agent.field("session"), agent.field("journal_id")
+
+        def online(m):
+            if not m.topic.endswith("/status"):
+                return False
+            st = st_pb2.Status()
+            st.ParseFromString(m.payload)
+            return (st.session, st.journal_id, st.state) == (session, jid, st_pb2.AGENT_STATE_ONLINE)
+        self.m.wait_message(online, timeout, "the agent's ONLINE status of session %d" % session)
+
+    def foreign_results(self):
+        """What arrived on the response topic the commands named (the agent must never use it)."""
+        with self.m.lock:
+            return [m for m in self.m.msgs if m.topic == "central/results"]
+
+    def ack(self, journal_id, through, **kw):
+        """Publishes a PlatformAck (kw: see signed()); returns its bytes."""
+        body = self.pb.PlatformAck(journal_id=journal_id, acked_through=through).SerializeToString()
+        raw, _ = self.signed(1, body, kw.pop("journal", journal_id), **kw)
+        self.publish_ack(raw)
+        return raw
+
+    def publish_ack(self, raw):
+        self.m.publish("%s/%s/ack" % (PREFIX, self.site), raw)
 
 
 # --- systemd's notify socket ------------------------------------------------------------------

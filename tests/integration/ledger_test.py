@@ -20,13 +20,14 @@ def test(t):
     def conf(p):
         port[0] = p
         a.write_conf(sections=h.mqtt_section(broker.port, """ack_mode = platform
+platform_pubkey = %s
 retention_s = 0
 [ledger]
 shipment_from = %s
 snapshot_interval_s = 3
 snapshot_page_rows = 400
 [input.http]
-listen = 127.0.0.1:%d""" % (ship_from, p)))
+listen = 127.0.0.1:%d""" % (t.platform_key()[1], ship_from, p)))
     wms = h.Wms(t)
     # no repeats: with retention_s = 0 a repeat read after its original was acked and pruned is
     # a new event (README: repeats are recognised while the original is in the journal)
@@ -37,6 +38,7 @@ listen = 127.0.0.1:%d""" % (ship_from, p)))
         return t.consumer(broker, name, "--share", "platform", "--store", t.path("platform.db"), "--ack",
                           "--replay-after", 3, "--expect-last", n, "--expect-snapshots", 3,
                           "--shipment-from", ship_from, *args, timeout=120)
+    t.platform_key()  # made now: the platform's instances sign with it
     p1 = platform("p1", "--snapshot-cmd")
     p2 = platform("p2")
     h.listen_port(a, conf)

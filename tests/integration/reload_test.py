@@ -39,7 +39,8 @@ def test(t):
 
     # keys that need a restart, with one that does not: refused as a whole, every key named
     good = open(a.conf).read()
-    a.edit_conf("linger_ms = 20", "linger_ms = 30\nack_mode = platform\nsign_batches = true\nkeyfile = " + key)
+    a.edit_conf("linger_ms = 20", "linger_ms = 30\nack_mode = platform\nplatform_pubkey = %s\nsign_batches = true\n"
+                "keyfile = %s" % (t.platform_key()[1], key))
     mark = a.mark()
     a.reload(expect="reload refused")
     text = a.text(mark)

@@ -15,11 +15,11 @@ def test(t):
     broker = t.broker("max_inflight_messages 5\nmax_queued_messages 5")
     a = t.new_agent()
     a.write_conf(sections=h.mqtt_section(broker.port, "ack_mode = platform\nretention_s = 0\n"
-                                         "batch_max_events = 100\ncommand_pubkey = %s" % pub))
+                                         "batch_max_events = 100\nplatform_pubkey = %s" % pub))
     wms = h.Wms(t)
     wms.generate(csv=1000, bad_every=0, dup_every=0, prefix="a")
     wms.generate(csv=5000, bad_every=0, dup_every=0, prefix="b", first_txn=100000)
-    c1 = t.consumer(broker, "c1", "--ack", "--replay-after", 1, "--command-key", key, "--expect-last", 6000,
+    c1 = t.consumer(broker, "c1", "--ack", "--replay-after", 1, "--platform-key", key, "--expect-last", 6000,
                     timeout=90)
     a.start()
     wms.drop("a-orders.csv", a.spool)

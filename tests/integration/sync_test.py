@@ -43,7 +43,7 @@ def test(t):
 
     def conf(p):
         port[0] = p
-        a.write_conf(sections=h.mqtt_section(broker.port, "ack_mode = platform\nretention_s = 0") +
+        a.write_conf(sections=h.mqtt_section(broker.port, "ack_mode = platform\nretention_s = 0\nplatform_pubkey = " + t.platform_key()[1]) +
                      "[metrics]\nlagging_after_s = 1\n[input.http]\nlisten = 127.0.0.1:%d\n"
                      "healthz_max_unsent_s = 2\n" % p)
 
@@ -108,7 +108,7 @@ def test(t):
         "/healthz reason")
 
     # The reference platform acks: 15 of 20 still lagging, all of them in sync
-    p = h.Platform(broker)
+    p = h.Platform(broker, t.platform_key()[0])
     t.stack.callback(p.close)
     jid = st["journal_id"]
     p.ack(jid, 15)

@@ -201,7 +201,11 @@ test_batch_signature(void **state)
 	(void)state;
 	tu_keypair(dir, "device", key, pub);
 	assert_int_equal(crypto_signer_new(key, &s, why, sizeof(why)), 0);
-	assert_int_equal(crypto_verifier_new(pub, &v, why, sizeof(why)), 0);
+	{
+		uint8_t id[32];
+
+		assert_int_equal(crypto_verifier_new(pub, &v, id, why, sizeof(why)), 0);
+	}
 	assert_int_equal(codec_batch_init(&b, 8192), WH_OK);
 	assert_int_equal(add_events(&b, 1, 5), 5);
 	assert_int_equal(codec_batch_finish(&b, "SITE-1", JOURNAL, CODEC_BATCH_LIVE), WH_OK);

@@ -121,6 +121,11 @@ test_errors_name_file_line_and_key(void **state)
 	expect_error("[agent]\nsite_id = X\n[map.m]\nitem = Item\n",
 		     "w.conf:4: [map.m] item: not a record field");
 	expect_error("[agent]\nsite_id = X\nthis line is not ini\n", "w.conf:3");
+	expect_error("[agent]\nsite_id = X\n[mqtt]\nhost = localhost\nack_mode = platform\n",
+		     "[mqtt] ack_mode = platform needs the platform's key (platform_pubkey)");
+	expect_error("[agent]\nsite_id = X\n[mqtt]\nhost = localhost\nack_mode = platform\n"
+		     "allow_unsigned_control = true\n",
+		     "ack_mode = platform needs the platform's key");
 }
 
 /* A string prefix is not an address: 127.mqtt.example.com is not this machine. */
@@ -227,10 +232,10 @@ test_restart_keys(void **state)
 		 "normal\n",
 		 "[journal] synchronous"},
 		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 60\n", "[input.http] timeout_s"},
-		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[mqtt]\ncommand_max_skew_s "
-		 "= "
-		 "9\n",
-		 "[mqtt] command_max_skew_s"},
+		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[mqtt]\ncontrol_max_skew_s "
+		 "= 9\nplatform_pubkey = /k1\nplatform_pubkey_next = /k2\n"
+		 "allow_unsigned_control = true\n",
+		 NULL}, /* the platform keys are re-read on reload */
 		{"[agent]\nsite_id = S1\n[input.http]\ntimeout_s = 30\n[mqtt]\nsign_batches = "
 		 "true\nkeyfile = /k\nack_mode = platform\nlinger_ms = 5\n",
 		 "[mqtt] ack_mode, [mqtt] sign_batches"},

@@ -1,8 +1,8 @@
-/* The uplink's control part on its own (no broker: the session never connects): a
- * PlatformAck moves the platform's watermark only for this journal, never beyond the last
- * journaled seq and never back; one that comes while the journal cannot be read is ignored
- * (it once logged an uninitialised last seq: run under valgrind, memcheck shows it); what
- * is not a PlatformAck, or comes on another topic, changes nothing. */
+/* The uplink's control part on its own (no broker: the session never connects): a signed
+ * PlatformAck moves the platform's watermark only for this journal, never beyond the broker's
+ * watermark and never back; an unsigned or forged one, a replayed counter (also after the
+ * control is made again from the journal), what is not a PlatformAck, or what comes on
+ * another topic, changes nothing, and is counted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,13 +16,18 @@
 #include "codec.h"
 #include "conf.h"
 #include "control.h"
+#include "crypto.h"
+#include "envelope.h"
+#include "mem.h"
 #include "identity.h"
 #include "journal.h"
 #include "journal_event.h"
 #include "journal_meta.h"
 #include "loop.h"
 #include "mqtt.h"
+#include "platform.h"
 #include "sender.h"
+#include "uplink.h"
 #include "testutil.h"
 #include "whagent/v1/control.pb-c.h"
 
@@ -36,6 +41,8 @@ struct fx {
 	struct mqtt *m;
 	struct sender *sn;
 	struct control *ctl;
+	struct crypto_signer *platform, *forger;
+	uint64_t counter;
 	char why[512];
 };
 
@@ -99,18 +106,23 @@ setup(void **state)
 	struct sender_cb scb = {nothing, nothing, NULL};
 	struct control_cb ccb = {nothing, NULL};
 	struct journal_opts jo = {0};
-	char text[1200], err[256];
+	char text[1200], err[256], key[512], pub[512], key2[512], pub2[512];
 
 	memset(&f, 0, sizeof(f));
 	f.dir = tu_tmpdir();
+	tu_keypair(f.dir, "platform", key, pub);
+	tu_keypair(f.dir, "forger", key2, pub2);
+	assert_int_equal(crypto_signer_new(key, &f.platform, err, sizeof(err)), 0);
+	assert_int_equal(crypto_signer_new(key2, &f.forger, err, sizeof(err)), 0);
 	snprintf(text, sizeof(text),
 		 "[agent]\nsite_id = UT\nstate_dir = %s\n[mqtt]\nhost = 127.0.0.1\nport = 1\n"
-		 "ack_mode = platform\n",
-		 f.dir);
+		 "ack_mode = platform\nplatform_pubkey = %s\n",
+		 f.dir, pub);
 	assert_int_equal(conf_load(tu_write(f.dir, "w.conf", text), &f.c, err, sizeof(err)), WH_OK);
 	snprintf(f.db, sizeof(f.db), "%s/journal.db", f.dir);
 	assert_int_equal(journal_open(f.db, &jo, &f.j), WH_OK);
 	append_n(f.j, 10);
+	assert_int_equal(journal_ack(f.j, 9), WH_OK); /* the broker's watermark */
 	assert_int_equal(loop_new(&f.l), WH_OK);
 	assert_int_equal(identity_load(&f.id, f.c, f.why, sizeof(f.why)), WH_OK);
 	assert_int_equal(mqtt_new(f.c, f.j, f.l, &f.id, 1, &mcb, &f.m, f.why, sizeof(f.why)),
@@ -134,25 +146,67 @@ teardown(void **state)
 	loop_free(f->l);
 	journal_close(f->j);
 	conf_free(f->c);
+	crypto_signer_free(f->platform);
+	crypto_signer_free(f->forger);
 	tu_rmtree(f->dir);
 	return 0;
 }
 
-/* The test plays the platform: a PlatformAck for journal id through seq `through`. */
+/* The test plays the platform: a PlatformAck for journal id through seq `through`, in a
+ * SignedControl for site on topic, signed by signer (NULL: unsigned) with counter (0: the next). */
 static void
-ack(struct fx *f, const char *id, uint64_t through)
+send_ack(struct fx *f, const char *topic, const char *site, const char *id, uint64_t through,
+	 struct crypto_signer *signer, uint64_t counter)
 {
 	Whagent__V1__PlatformAck a;
-	uint8_t buf[128];
-	char idbuf[64];
-	struct mqtt_msg msg = {.topic = "whagent/v1/UT/ack", .payload = buf};
+	Whagent__V1__SignedControl sc;
+	uint8_t body[128], buf[512], sig[CRYPTO_SIG_MAX], *canon;
+	size_t sig_len = 0, canon_len;
+	char idbuf[64], sitebuf[64];
+	struct mqtt_msg msg = {.topic = topic, .payload = buf};
 
 	whagent__v1__platform_ack__init(&a);
 	snprintf(idbuf, sizeof(idbuf), "%s", id);
+	snprintf(sitebuf, sizeof(sitebuf), "%s", site);
 	a.journal_id = idbuf;
 	a.acked_through = through;
-	msg.len = whagent__v1__platform_ack__pack(&a, buf);
+	whagent__v1__signed_control__init(&sc);
+	sc.site_id = sitebuf;
+	sc.journal_id = idbuf;
+	sc.type = WHAGENT__V1__CONTROL_TYPE__CONTROL_TYPE_PLATFORM_ACK;
+	sc.issued_at_ms = platform_now_ms();
+	sc.expires_at_ms = sc.issued_at_ms + 60000;
+	sc.counter = counter ? counter : ++f->counter;
+	sc.body.data = body;
+	sc.body.len = whagent__v1__platform_ack__pack(&a, body);
+	if (signer != NULL) {
+		assert_int_equal(envelope_canonical(sc.site_id, sc.journal_id, ENVELOPE_ACK,
+						    sc.issued_at_ms, sc.expires_at_ms, sc.counter,
+						    body, sc.body.len, &canon, &canon_len),
+				 WH_OK);
+		assert_int_equal(crypto_sign(signer, canon, canon_len, sig, &sig_len), 0);
+		wh_free(canon);
+	}
+	sc.signature.data = sig;
+	sc.signature.len = sig_len;
+	msg.len = whagent__v1__signed_control__pack(&sc, buf);
 	control_message(f->ctl, &msg);
+}
+
+static void
+ack(struct fx *f, const char *id, uint64_t through)
+{
+	send_ack(f, "whagent/v1/UT/ack", "UT", id, through, f->platform, 0);
+}
+
+static uint64_t
+refusals(struct fx *f)
+{
+	struct uplink_stats us;
+
+	memset(&us, 0, sizeof(us));
+	control_stats(f->ctl, &us);
+	return us.control.refused;
 }
 
 static uint64_t
@@ -164,47 +218,43 @@ persisted(struct fx *f)
 	return st.platform_acked_through;
 }
 
-/* Renames a meta row from another connection, as a damaged or locked journal would look. */
-static void
-rename_meta(struct fx *f, const char *from, const char *to)
-{
-	char sql[200];
-	sqlite3 *db;
-
-	snprintf(sql, sizeof(sql), "UPDATE meta SET key = '%s' WHERE key = '%s'", to, from);
-	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-}
-
 static void
 test_platform_acks(void **state)
 {
 	struct fx *f = *state;
 	char id[JOURNAL_ID_LEN + 1];
 	struct mqtt_msg junk = {.topic = "whagent/v1/UT/ack", .payload = "\xff\xff\xff", .len = 3};
+	struct control_cb ccb = {nothing, NULL};
 
 	snprintf(id, sizeof(id), "%s", journal_id(f->j));
 	assert_int_equal(control_platform_acked(f->ctl), 0);
 	ack(f, "00000000000000000000000000000000", 5); /* another journal's */
 	assert_int_equal(control_platform_acked(f->ctl), 0);
-	ack(f, id, 11); /* beyond the last journaled seq */
+	ack(f, id, 10); /* beyond the broker's watermark (9) */
 	assert_int_equal(control_platform_acked(f->ctl), 0);
 	control_message(f->ctl, &junk);
+	send_ack(f, "whagent/v1/UT/ack", "UT", id, 5, NULL, 0);		  /* unsigned */
+	send_ack(f, "whagent/v1/UT/ack", "UT", id, 5, f->forger, 0);	  /* forged */
+	send_ack(f, "whagent/v1/UT/ack", "OTHER", id, 5, f->platform, 0); /* another site's */
 	assert_int_equal(control_platform_acked(f->ctl), 0);
+	assert_int_equal(persisted(f), 0);
+	assert_int_equal(refusals(f), 6);
 	ack(f, id, 4);
 	assert_int_equal(control_platform_acked(f->ctl), 4);
 	assert_int_equal(persisted(f), 4);
 	ack(f, id, 3); /* never back */
 	assert_int_equal(control_platform_acked(f->ctl), 4);
 	assert_int_equal(persisted(f), 4);
-
-	rename_meta(f, "duplicates", "duplicates.hidden"); /* journal_stats fails now */
-	ack(f, id, 8);
+	/* a replayed counter, also once the control is made again (a restart) */
+	send_ack(f, "whagent/v1/UT/ack", "UT", id, 8, f->platform, f->counter);
 	assert_int_equal(control_platform_acked(f->ctl), 4);
-	rename_meta(f, "duplicates.hidden", "duplicates");
-	assert_int_equal(persisted(f), 4);
+	control_free(f->ctl);
+	assert_int_equal(
+		control_new(f->c, f->j, f->l, f->m, f->sn, &ccb, &f->ctl, f->why, sizeof(f->why)),
+		WH_OK);
+	send_ack(f, "whagent/v1/UT/ack", "UT", id, 8, f->platform, f->counter);
+	assert_int_equal(control_platform_acked(f->ctl), 4);
+	assert_int_equal(refusals(f), 1);
 	ack(f, id, 8);
 	assert_int_equal(control_platform_acked(f->ctl), 8);
 	assert_int_equal(persisted(f), 8);
@@ -215,16 +265,9 @@ test_other_topics_ignored(void **state)
 {
 	struct fx *f = *state;
 	char id[JOURNAL_ID_LEN + 1];
-	Whagent__V1__PlatformAck a;
-	uint8_t buf[128];
-	struct mqtt_msg msg = {.topic = "whagent/v1/OTHER/ack", .payload = buf};
 
-	whagent__v1__platform_ack__init(&a);
 	snprintf(id, sizeof(id), "%s", journal_id(f->j));
-	a.journal_id = id;
-	a.acked_through = 6;
-	msg.len = whagent__v1__platform_ack__pack(&a, buf);
-	control_message(f->ctl, &msg);
+	send_ack(f, "whagent/v1/OTHER/ack", "UT", id, 6, f->platform, 0);
 	assert_int_equal(control_platform_acked(f->ctl), 0);
 	assert_int_equal(persisted(f), 0);
 }

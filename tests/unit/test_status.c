@@ -135,6 +135,8 @@ test_json_keys(void **state)
 	assert_int_equal(cJSON_GetObjectItem(o, "backfill_through")->valuedouble, 77);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "agent_running")));
 	assert_non_null(cJSON_GetObjectItem(o, "acked_ranges"));
+	assert_string_equal(cJSON_GetObjectItem(o, "control")->valuestring,
+			    "refused (no platform key)");
 	cJSON_Delete(o);
 	cJSON_free(text);
 }
