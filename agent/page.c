@@ -358,7 +358,8 @@ inputs(struct sb *b, const cJSON *d)
 {
 	const cJSON *x, *k;
 
-	sb_printf(b, "<section id=\"inputs\"><h2>Inputs</h2><table><thead><tr><th>input</th>"
+	sb_printf(b, "<section id=\"inputs\" "
+		     "class=\"wide\"><h2>Inputs</h2><table><thead><tr><th>input</th>"
 		     "<th>last record</th><th>last file / POST</th><th>taken</th>"
 		     "<th>quarantined</th><th>per minute</th></tr></thead><tbody id=\"in-rows\">");
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(d, "inputs"))
