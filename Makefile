@@ -4,7 +4,7 @@ PRESET ?= dev
 DEPS := cmake gcc make pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev protobuf-c-compiler \
 	mosquitto openssl python3-paho-mqtt python3-protobuf protobuf-compiler \
 	libmosquitto-dev libssl-dev libmbedtls-dev libinih-dev libcjson-dev libcmocka-dev libmicrohttpd-dev \
-	python3 curl python3-prometheus-client python3-cryptography prometheus
+	python3 curl python3-prometheus-client python3-cryptography prometheus chromium libfaketime
 WERROR ?= OFF
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -123,6 +123,7 @@ bench: build
 	sh tests/bench/bench_http.sh $(BUILD)
 	sh tests/bench/bench_lanes.sh $(BUILD)
 	/usr/bin/python3 tests/bench/bench_timing.py $(BUILD)/whagent
+	/usr/bin/python3 tests/bench/bench_page.py $(BUILD)/whagent
 
 format:
 	clang-format -i agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c tests/powercut/*.c

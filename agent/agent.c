@@ -9,7 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "codec.h"
 #include "conf.h"
+#include "health.h"
 #include "input_http.h"
 #include "input_spool.h"
 #include "journal.h"
@@ -21,6 +25,8 @@
 #include "loop.h"
 #include "mem.h"
 #include "metrics.h"
+#include "page.h"
+#include "requeue.h"
 #include "platform.h"
 #include "salvage.h"
 #include "status.h"
@@ -32,6 +38,7 @@
 #define FOLD_MAX_MS	30000	      /* and the others after this long */
 #define EXPIRE_EVERY_MS (3600 * 1000) /* quarantine_keep_days: a pass an hour */
 #define OUTSIDE_MS	500	      /* how often a commit by another process is looked for */
+#define HEALTH_MS	1000	      /* alarms, clock and the page's history */
 
 struct agent {
 	const struct agent_opts *opts;
@@ -42,6 +49,9 @@ struct agent {
 	int nspools;
 	struct http *http;
 	struct uplink *uplink;
+	struct health *health;
+	struct loop_timer health_timer;
+	char health_boot_id[40]; /* for the Status being encoded */
 	uint64_t session;
 	struct loop_timer idle_timer, drain_timer, notify_timer, textfile_timer, fold_timer;
 	struct loop_timer outside_timer; /* commits by other processes (requeue) */
@@ -54,6 +64,7 @@ struct agent {
 	struct livestate prev; /* the previous run's: its last connection and error */
 	int live_inflight;     /* batches in flight as last written */
 	int live_failing;      /* writing the file failed (logged once) */
+	char live_alarms[LIVESTATE_ALARMS_LEN]; /* alarms as last written */
 };
 
 static void
@@ -96,9 +107,27 @@ on_reload(void *arg)
 		uplink_reconfigure(ag->uplink, c);
 	if (ag->http != NULL)
 		http_reconfigure(ag->http, c);
+	health_reconfigure(ag->health, c);
 	conf_free(ag->conf);
 	ag->conf = c;
 	log_info("configuration reloaded");
+}
+
+/* The active alarms' names, comma-separated. */
+static void
+alarm_names(const struct agent *ag, char *buf, size_t len)
+{
+	const struct health_alarm *a;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; ag->health != NULL && (a = health_alarm_at(ag->health, i)) != NULL; i++) {
+		int w = snprintf(buf + n, len - n, "%s%s", i ? "," : "", a->name);
+
+		if (w < 0 || (size_t)w >= len - n)
+			break;
+		n += (size_t)w;
+	}
 }
 
 /* The uplink's live state, what the live-state file says (the previous run's last connection
@@ -126,6 +155,7 @@ fill_live(struct agent *ag, struct livestate *ls)
 	ls->inflight = us.inflight;
 	ls->backfill_through = us.backfill_through;
 	ls->written_ms = platform_now_ms();
+	alarm_names(ag, ls->alarms, sizeof(ls->alarms));
 }
 
 /* Publishes the uplink's live state for `whagent status`: a file rewritten atomically, no
@@ -246,6 +276,7 @@ metrics_source(struct agent *ag, struct metrics_src *m)
 	m->journal = ag->journal;
 	m->uplink = ag->uplink;
 	m->http = ag->http;
+	m->health = ag->health;
 	for (int i = 0; i < ag->nspools; i++)
 		m->inputs[m->ninputs++] = spool_intake(ag->spools[i]);
 	if (ag->http != NULL)
@@ -276,48 +307,197 @@ healthz(struct agent *ag, unsigned *ret_status)
 	struct journal_stats st = {0};
 	struct status_live lv;
 	struct status_sync sy;
-	char *body = wh_malloc(768), why[200];
+	char *body = wh_malloc(1024), why[400];
 	wh_err err = journal_room(ag->journal); /* no write lock */
 	int behind;
 
 	live_state(ag, &lv);
 	journal_stats(ag->journal, &st);
 	status_sync(ag->conf, &st, &lv, &sy);
-	behind = status_unhealthy(ag->conf, &sy, why, sizeof(why));
+	behind = status_unhealthy(ag->conf, &sy, why, sizeof(why)) ||
+		 health_unhealthy(ag->health, why, sizeof(why));
 	*ret_status = err == WH_OK && !behind ? 200 : 503;
-	if (body != NULL)
-		snprintf(body, 768,
+	if (body != NULL) {
+		char names[400] = "";
+		const struct health_alarm *a;
+		size_t n = 0;
+
+		for (int i = 0; (a = health_alarm_at(ag->health, i)) != NULL && n < sizeof(names);
+		     i++)
+			n += (size_t)snprintf(names + n, sizeof(names) - n, "%s\"%s\"",
+					      i ? "," : "", a->name);
+		/* the reason carries no quote or backslash: it is ours, and names are ours */
+		snprintf(body, 1024,
 			 "{\"status\":\"%s\",\"state\":\"%s\",\"mqtt\":\"%s\",\"backlog\":%" PRIu64
-			 ",\"oldest_unsent_age_s\":%" PRId64 "}",
+			 ",\"oldest_unsent_age_s\":%" PRId64 ",\"alarms\":[%s]}",
 			 err != WH_OK ? health_text(err)
 			 : behind     ? why
 				      : "ok",
-			 sy.state, lv.mqtt, sy.backlog, status_age_s(sy.oldest_ms));
+			 sy.state, lv.mqtt, sy.backlog, status_age_s(sy.oldest_ms),
+			 n < sizeof(names) ? names : "");
+	}
 	return body;
+}
+
+/* The status document with the agent's health; detail 1: with the page's parts (history,
+ * newest quarantine entries, last events); ui: as the HTML page. */
+static char *
+status_page(struct agent *ag, int detail, int ui)
+{
+	struct journal_stats st;
+	struct status_live lv;
+	cJSON *o;
+	char *text = NULL;
+
+	if (journal_stats(ag->journal, &st) != WH_OK)
+		return NULL;
+	live_state(ag, &lv);
+	if ((o = status_doc(ag->conf, &st, &lv)) == NULL)
+		return NULL;
+	if (detail)
+		cJSON_AddBoolToObject(o, "actions", ag->conf->http.token_file[0] != '\0');
+	if (health_json(ag->health, o, detail) == WH_OK &&
+	    (!detail || page_add_journal(ag->journal, o) == WH_OK))
+		text = ui ? page_render(o) : cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
 }
 
 static char *
 on_page(enum http_page page, unsigned *ret_status, const char **ret_ctype, void *arg)
 {
 	struct agent *ag = arg;
-	struct journal_stats st;
-	struct status_live lv;
 	struct metrics_src m;
 
 	switch (page) {
 	case HTTP_PAGE_HEALTHZ:
 		return healthz(ag, ret_status);
 	case HTTP_PAGE_STATUS:
-		if (journal_stats(ag->journal, &st) != WH_OK)
-			return NULL;
-		live_state(ag, &lv);
-		return status_json(ag->conf, &st, &lv);
+	case HTTP_PAGE_STATUS_DETAIL:
+		return status_page(ag, page == HTTP_PAGE_STATUS_DETAIL, 0);
+	case HTTP_PAGE_UI:
+		*ret_ctype = "text/html; charset=utf-8";
+		return status_page(ag, 1, 1);
 	case HTTP_PAGE_METRICS:
 		metrics_source(ag, &m);
 		*ret_ctype = "text/plain; version=0.0.4; charset=utf-8";
 		return metrics_render(&m);
 	}
 	return NULL;
+}
+
+/* Every second: the facts health judges (the link, the window, the backlog, the journal). */
+static void
+on_health_timer(void *arg)
+{
+	struct agent *ag = arg;
+	struct uplink_stats us = {0};
+	struct journal_stats js = {0};
+	struct status_live lv = {0};
+	struct status_sync sy = {0};
+	struct health_facts f = {0};
+	wh_err room = journal_room(ag->journal);
+	char names[LIVESTATE_ALARMS_LEN];
+
+	if (ag->uplink != NULL)
+		uplink_stats(ag->uplink, &us);
+	/* the journal's figures only for a history sample (a read transaction each) */
+	if (health_sample_due(ag->health) && journal_stats(ag->journal, &js) == WH_OK) {
+		if (us.acked_through > js.acked_through)
+			js.acked_through = us.acked_through;
+		snprintf(lv.mqtt, sizeof(lv.mqtt), "%s", ag->uplink == NULL ? "disabled" : us.link);
+		status_sync(ag->conf, &js, &lv, &sy);
+	}
+	f.uplink = ag->uplink != NULL;
+	f.connected = us.connected;
+	f.inflight = us.inflight;
+	f.stalled_ms = us.stalled_ms;
+	f.acks = us.acks;
+	f.link_down_since_ms = us.down_since_ms;
+	f.backlog = sy.backlog;
+	f.oldest_ms = sy.oldest_ms;
+	f.journal_refuses =
+		room == WH_OK ? NULL
+		: room == WH_ERR_FULL
+			? "the journal is at its byte budget or free-space reserve: inputs "
+			  "are refused (back-pressure)"
+		: room == WH_ERR_PAUSED ? "capture paused by the central platform"
+					: "the journal is failing";
+	if (health_tick(ag->health, &f) && ag->uplink != NULL)
+		uplink_reconnect(ag->uplink, health_stall_text(ag->health));
+	alarm_names(ag, names, sizeof(names));
+	if (strcmp(names, ag->live_alarms) != 0) { /* for `whagent status` */
+		snprintf(ag->live_alarms, sizeof(ag->live_alarms), "%s", names);
+		write_live(ag);
+	}
+	loop_timer_arm(&ag->health_timer, HEALTH_MS);
+}
+
+/* The health part of every Status message. */
+static void
+status_health(void *arg, struct codec_status *cs)
+{
+	struct agent *ag = arg;
+	const struct health_alarm *a;
+	struct health_clock c;
+
+	for (int i = 0; (a = health_alarm_at(ag->health, i)) != NULL && i < CODEC_STATUS_ALARMS;
+	     i++) {
+		cs->alarm_name[i] = a->name;
+		cs->alarm_text[i] = a->text;
+		cs->alarm_since_ms[i] = a->since_ms;
+		cs->nalarms = i + 1;
+	}
+	health_clock(ag->health, &c);
+	cs->clock_synced = c.synced;
+	snprintf(ag->health_boot_id, sizeof(ag->health_boot_id), "%s", c.boot_id);
+	cs->boot_id = ag->health_boot_id;
+	cs->clock_jumps = c.jumps;
+	cs->event_time_flagged = c.time_flagged;
+	cs->mono_offset_ms = cs->time_ms - platform_mono_ms();
+}
+
+/* The status page's requeue and purge (the listener checked the peer and the token). */
+static char *
+on_action(enum http_action act, int64_t id, const char *peer, unsigned *ret_status, void *arg)
+{
+	struct agent *ag = arg;
+	struct requeue_outcome o = {0};
+	cJSON *res = cJSON_CreateObject();
+	const char *what = "purged";
+	char *text;
+	wh_err err;
+
+	if (res == NULL)
+		return NULL;
+	if (act == HTTP_ACTION_REQUEUE) {
+		err = requeue_entry(ag->conf, ag->journal, id, &o);
+		what = o.result == REQUEUE_INVALID     ? "still invalid"
+		       : o.result == REQUEUE_DUPLICATE ? "duplicate"
+						       : "journaled";
+	} else {
+		err = journal_quarantine_delete(ag->journal, id);
+	}
+	cJSON_AddNumberToObject(res, "id", (double)id);
+	if (err == WH_OK || (act == HTTP_ACTION_REQUEUE && o.result == REQUEUE_INVALID)) {
+		cJSON_AddStringToObject(res, "result", what);
+		if (act == HTTP_ACTION_REQUEUE && o.result != REQUEUE_INVALID)
+			cJSON_AddNumberToObject(res, "seq", (double)o.seq);
+		if (o.result == REQUEUE_INVALID && act == HTTP_ACTION_REQUEUE)
+			cJSON_AddStringToObject(res, "reason", o.reason);
+		log_info("page: quarantine %" PRId64 " %s by %s (%s)", id,
+			 act == HTTP_ACTION_REQUEUE ? "requeued" : "purged", peer, what);
+	} else {
+		*ret_status = err == WH_ERR_NOTFOUND ? 404 : err == WH_ERR_FULL ? 503 : 500;
+		cJSON_AddStringToObject(res, "error",
+					err == WH_ERR_NOTFOUND ? "no such quarantine entry"
+							       : wh_strerror(err));
+		log_warnx("page: quarantine %" PRId64 " %s by %s: %s", id,
+			  act == HTTP_ACTION_REQUEUE ? "requeue" : "purge", peer, wh_strerror(err));
+	}
+	text = cJSON_PrintUnformatted(res);
+	cJSON_Delete(res);
+	return text;
 }
 
 static void
@@ -509,6 +689,29 @@ open_journal(struct agent *ag)
 	return 0;
 }
 
+static int
+start_health(struct agent *ag)
+{
+	const struct intake *in[HEALTH_MAX_INPUTS];
+	int n = 0;
+	wh_err e;
+
+	if ((e = health_new(ag->conf, &ag->health)) != WH_OK) {
+		log_errx("health: %s", wh_strerror(e));
+		return -1;
+	}
+	for (int i = 0; i < ag->nspools && n < HEALTH_MAX_INPUTS; i++)
+		in[n++] = spool_intake(ag->spools[i]);
+	if (ag->http != NULL && n < HEALTH_MAX_INPUTS)
+		in[n++] = http_intake(ag->http);
+	health_set_inputs(ag->health, in, n);
+	if (ag->uplink != NULL)
+		uplink_on_status(ag->uplink, status_health, ag);
+	loop_timer_add(ag->loop, &ag->health_timer, on_health_timer, ag);
+	loop_timer_arm(&ag->health_timer, 0);
+	return 0;
+}
+
 int
 agent_run(const struct agent_opts *o)
 {
@@ -565,6 +768,10 @@ agent_run(const struct agent_opts *o)
 		log_errx("http input: %s", err);
 		goto out;
 	}
+	if (ag.http != NULL)
+		http_on_action(ag.http, on_action, &ag);
+	if (start_health(&ag) != 0)
+		goto out;
 	if (ag.conf->metrics.textfile[0] != '\0') {
 		loop_timer_add(ag.loop, &ag.textfile_timer, on_textfile_timer, &ag);
 		loop_timer_arm(&ag.textfile_timer, 0);
@@ -587,7 +794,9 @@ agent_run(const struct agent_opts *o)
 	platform_notify("STOPPING=1");
 	if (ag.conf->metrics.textfile[0] != '\0')
 		on_textfile_timer(&ag); /* the last figures */
-	free_spools(&ag);		/* stop taking input */
+	loop_timer_disarm(&ag.health_timer);
+	health_set_inputs(ag.health, NULL, 0); /* they go now */
+	free_spools(&ag);		       /* stop taking input */
 	http_free(ag.http);
 	ag.http = NULL;
 	if (ag.uplink != NULL) {
@@ -599,9 +808,14 @@ agent_run(const struct agent_opts *o)
 out:
 	if (ag.journal != NULL)
 		journal_on_commit(ag.journal, NULL, NULL);
+	if (ag.uplink != NULL)
+		uplink_on_status(ag.uplink, NULL, NULL);
 	uplink_free(ag.uplink);
 	http_free(ag.http);
 	free_spools(&ag);
+	if (ag.health != NULL)
+		loop_timer_del(ag.loop, &ag.health_timer);
+	health_free(ag.health);
 	loop_free(ag.loop);
 	journal_close(ag.journal);
 	conf_free(ag.conf);

@@ -20,8 +20,6 @@
 #include "conf.h"
 #include "cert.h"
 #include "check.h"
-#include "csv.h"
-#include "intake.h"
 #include "journal.h"
 #include "journal_meta.h"
 #include "journal_quarantine.h"
@@ -29,6 +27,7 @@
 #include "mem.h"
 #include "platform.h"
 #include "record.h"
+#include "requeue.h"
 #include "status.h"
 
 #define DEFAULT_CONF "/etc/whagent/whagent.conf"
@@ -322,6 +321,10 @@ print_link(const struct status_live *lv)
 	}
 	if (lv->inflight > 0)
 		printf("in flight      %d batches\n", lv->inflight);
+	if (lv->alarms[0] != '\0')
+		printf("alarms         %s (GET /v1/status or the status page: what and since "
+		       "when)\n",
+		       lv->alarms);
 	if (lv->last_error[0] == '\0')
 		return;
 	if (lv->last_error_ms > 0)
@@ -519,154 +522,33 @@ write_raw(const struct journal_quarantined *q, void *arg)
 	o->rc = off == q->raw_len ? 0 : -1;
 }
 
-/* What requeue needs of a quarantined record, copied out of the statement. */
-struct held {
-	char *input, *source, *position, *format, *context;
-	char *raw;
-	size_t raw_len, raw_full_len;
-};
-
-static void
-hold_entry(const struct journal_quarantined *q, void *arg)
-{
-	struct held *h = arg;
-
-	h->input = wh_strdup(q->input);
-	h->source = wh_strdup(q->source);
-	h->position = wh_strdup(q->position);
-	h->format = wh_strdup(q->format);
-	h->context = wh_strdup(q->context);
-	h->raw = wh_strndup(q->raw, q->raw_len);
-	h->raw_len = q->raw_len;
-	h->raw_full_len = q->raw_full_len;
-}
-
-static void
-held_free(struct held *h)
-{
-	wh_free(h->input);
-	wh_free(h->source);
-	wh_free(h->position);
-	wh_free(h->format);
-	wh_free(h->context);
-	wh_free(h->raw);
-}
-
-/* Parses the held raw bytes into r again: a CSV line with its header, or a JSON object.
- * r borrows from hdr and row, which the caller frees with csv_row_done. */
-static wh_err
-reparse(const struct held *h, char delim, struct csv_row *hdr, struct csv_row *row,
-	struct record *r, char *why, size_t whylen)
-{
-	const char *pwhy = NULL;
-	size_t used;
-
-	if (strcmp(h->format, "csv") != 0)
-		return record_from_json(r, h->raw, h->raw_len, why, whylen);
-	if (h->context == NULL) {
-		snprintf(why, whylen, "no header row kept with the record");
-		return WH_ERR_INVAL;
-	}
-	if (csv_row_init(hdr, strlen(h->context)) != 0 || csv_row_init(row, h->raw_len) != 0)
-		return WH_ERR_NOMEM;
-	if (csv_parse(hdr, h->context, strlen(h->context), 1, delim, &used, &pwhy) != CSV_ROW) {
-		snprintf(why, whylen, "header row: %s", pwhy ? pwhy : "empty");
-		return WH_ERR_INVAL;
-	}
-	if (csv_parse(row, h->raw, h->raw_len, 1, delim, &used, &pwhy) != CSV_ROW) {
-		snprintf(why, whylen, "%s", pwhy ? pwhy : "empty record");
-		return WH_ERR_INVAL;
-	}
-	return record_from_csv(r, hdr, row, why, whylen);
-}
-
-/* A requeue found the record invalid again: say why, and keep that reason with it (list
- * must not show the reason of an earlier attempt). */
-static void
-still_invalid(struct journal *j, int64_t id, const char *reason)
-{
-	wh_err err;
-
-	printf("%" PRId64 ": still invalid: %s\n", id, reason);
-	if ((err = journal_quarantine_set_reason(j, id, reason)) != WH_OK)
-		fprintf(stderr, "whagent: quarantine %" PRId64 ": keeping the new reason: %s: %s\n",
-			id, wh_strerror(err), journal_errmsg(j));
-}
-
+/* Requeues entry id and says what became of it. 0 when it was journaled (or a duplicate). */
 static int
 requeue(const struct conf *c, struct journal *j, int64_t id)
 {
-	struct intake in = {.journal = j, .ledger = conf_ledger_rules(c)};
-	const struct conf_spool *sp;
-	struct intake_outcome out = {0};
-	struct intake_raw raw = {0};
-	struct held h = {0};
-	struct csv_row hdr = {0}, row = {0};
-	struct record *r = wh_malloc(sizeof(*r));
-	wh_err err;
-	int rc = 1;
+	struct requeue_outcome o;
+	wh_err err = requeue_entry(c, j, id, &o);
 
-	if (r == NULL)
+	if (o.result == REQUEUE_INVALID && o.reason[0] != '\0') {
+		printf("%" PRId64 ": still invalid: %s\n", id, o.reason);
+		if (err != WH_OK)
+			fprintf(stderr,
+				"whagent: quarantine %" PRId64 ": keeping the new reason: %s: %s\n",
+				id, wh_strerror(err), journal_errmsg(j));
 		return 1;
-	record_init(r);
-	if ((err = journal_quarantine_get(j, id, hold_entry, &h)) != WH_OK) {
+	}
+	if (err == WH_ERR_NOTFOUND || err == WH_ERR_NOMEM) {
 		fprintf(stderr, "whagent: quarantine %" PRId64 ": %s\n", id, wh_strerror(err));
-		goto out;
-	}
-	if (h.raw == NULL || h.format == NULL) {
-		fprintf(stderr, "whagent: out of memory\n");
-		goto out;
-	}
-	if (h.raw_full_len > h.raw_len) {
-		fprintf(stderr,
-			"whagent: quarantine %" PRId64 ": only the first %zu of its %zu bytes were "
-			"kept (quarantine_raw_max_bytes): it cannot be taken again; have the WMS "
-			"send it again\n",
-			id, h.raw_len, h.raw_full_len);
-		goto out;
-	}
-	/* the mapping of the input the record came through */
-	in.input = h.input;
-	conf_input_map(c, h.input, &in.map);
-	sp = conf_spool_find(c, h.input);
-	err = reparse(&h, sp != NULL ? conf_delimiter(sp) : ',', &hdr, &row, r, out.reason,
-		      sizeof(out.reason));
-	if (err == WH_ERR_INVAL) {
-		still_invalid(j, id, out.reason);
-		goto out;
-	}
-	if (err == WH_OK && (err = journal_txn_begin(j, JOURNAL_TXN_APPEND)) == WH_OK) {
-		raw = (struct intake_raw){.position = h.position,
-					  .format = h.format,
-					  .context = h.context,
-					  .bytes = h.raw,
-					  .len = h.raw_len};
-		in.source = h.source;
-		err = intake_record(&in, r, NULL, &raw, &out);
-		if (err == WH_OK && out.result == INTAKE_QUARANTINED) {
-			journal_txn_end(j, WH_ERR_INVAL); /* nothing changes */
-			still_invalid(j, id, out.reason);
-			goto out;
-		}
-		if (err == WH_OK)
-			err = journal_quarantine_delete(j, id);
-		err = journal_txn_end(j, err);
+		return 1;
 	}
 	if (err != WH_OK) {
 		fprintf(stderr, "whagent: requeue: %s: %s\n", wh_strerror(err), journal_errmsg(j));
-		goto out;
+		return 1;
 	}
 	printf("%" PRId64 ": %s as seq %" PRIu64 "\n", id,
-	       out.result == INTAKE_DUPLICATE ? "duplicate of an event journaled" : "journaled",
-	       out.seq);
-	rc = 0;
-out:
-	held_free(&h);
-	csv_row_done(&hdr);
-	csv_row_done(&row);
-	record_done(r);
-	wh_free(r);
-	return rc;
+	       o.result == REQUEUE_DUPLICATE ? "duplicate of an event journaled" : "journaled",
+	       o.seq);
+	return 0;
 }
 
 static int

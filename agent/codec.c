@@ -255,6 +255,7 @@ wh_err
 codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *ret_len)
 {
 	Whagent__V1__Status m;
+	Whagent__V1__Alarm alarm[CODEC_STATUS_ALARMS], *alarms[CODEC_STATUS_ALARMS];
 	uint8_t *buf;
 	size_t len;
 
@@ -282,6 +283,22 @@ codec_status_encode(const struct codec_status *st, uint8_t **ret_buf, size_t *re
 	m.last_error_ms = st->last_error_ms;
 	m.last_error_current = st->last_error_current != 0;
 	m.unsigned_control = st->unsigned_control != 0;
+	for (int i = 0; i < st->nalarms && i < CODEC_STATUS_ALARMS; i++) {
+		whagent__v1__alarm__init(&alarm[i]);
+		alarm[i].name = STR(st->alarm_name[i]);
+		alarm[i].text = STR(st->alarm_text[i]);
+		alarm[i].since_ms = st->alarm_since_ms[i];
+		alarms[i] = &alarm[i];
+		m.n_alarms = (size_t)i + 1;
+	}
+	m.alarms = m.n_alarms > 0 ? alarms : NULL;
+	m.clock_sync = st->clock_synced > 0    ? WHAGENT__V1__CLOCK_SYNC__CLOCK_SYNC_SYNCED
+		       : st->clock_synced == 0 ? WHAGENT__V1__CLOCK_SYNC__CLOCK_SYNC_UNSYNCED
+					       : WHAGENT__V1__CLOCK_SYNC__CLOCK_SYNC_UNKNOWN;
+	m.boot_id = STR(st->boot_id);
+	m.clock_jumps = st->clock_jumps;
+	m.event_time_flagged = st->event_time_flagged;
+	m.mono_offset_ms = st->mono_offset_ms;
 	len = whagent__v1__status__get_packed_size(&m);
 	buf = wh_malloc(len);
 	if (buf == NULL)
@@ -345,4 +362,49 @@ codec_platform_ack_decode(const void *buf, size_t len, char *journal_id, size_t 
 	}
 	whagent__v1__platform_ack__free_unpacked(m, &a.pb);
 	return err;
+}
+
+wh_err
+codec_event_summary(const uint8_t *event, size_t len, struct codec_event_summary *ret)
+{
+	Whagent__V1__Event *e;
+	struct codec_alloc a;
+	Whagent__V1__EventHeader *h = NULL;
+	Whagent__V1__Item *item = NULL;
+	Whagent__V1__Quantity *q = NULL;
+	Whagent__V1__Location *loc = NULL;
+
+	memset(ret, 0, sizeof(*ret));
+	codec_alloc_init(&a);
+	e = whagent__v1__event__unpack(&a.pb, len, event);
+	if (e == NULL)
+		return a.oom ? WH_ERR_NOMEM : WH_ERR_CORRUPT;
+	if (e->body_case == WHAGENT__V1__EVENT__BODY_INVENTORY && e->inventory) {
+		h = e->inventory->header;
+		item = e->inventory->item;
+		q = e->inventory->quantity;
+		loc = e->inventory->location;
+	} else if (e->body_case == WHAGENT__V1__EVENT__BODY_SHIPMENT && e->shipment) {
+		h = e->shipment->header;
+		item = e->shipment->item;
+		q = e->shipment->quantity;
+		loc = e->shipment->location;
+	}
+	if (h != NULL) {
+		ret->kind = (int)h->kind;
+		ret->event_time_ms = h->event_time_ms;
+		ret->captured_at_ms = h->captured_at_ms;
+		snprintf(ret->source_key, sizeof(ret->source_key), "%s", h->source_key);
+	}
+	if (item != NULL)
+		snprintf(ret->sku, sizeof(ret->sku), "%s", item->sku);
+	if (q != NULL) {
+		ret->qty_milli = q->milli;
+		snprintf(ret->uom, sizeof(ret->uom), "%s", q->uom);
+	}
+	if (loc != NULL)
+		snprintf(ret->location, sizeof(ret->location), "%s%s%s", loc->zone,
+			 loc->zone[0] && loc->bin[0] ? "/" : "", loc->bin);
+	whagent__v1__event__free_unpacked(e, &a.pb);
+	return WH_OK;
 }

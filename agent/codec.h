@@ -68,6 +68,21 @@ wh_err codec_batch_add_signature(struct codec_batch *b, const uint8_t *sig, size
 wh_err codec_platform_ack_decode(const void *buf, size_t len, char *journal_id, size_t id_len,
 				 uint64_t *ret_through);
 
+/* The fields of a stored whagent.v1.Event the status page shows (strings truncated). */
+struct codec_event_summary {
+	int kind; /* enum event_kind (the proto's EventKind), 0 unknown */
+	int64_t event_time_ms, captured_at_ms;
+	char source_key[96];
+	char sku[96];
+	int64_t qty_milli;
+	char uom[16];
+	char location[96];
+};
+/* Decodes event into *ret. WH_ERR_CORRUPT, WH_ERR_NOMEM. */
+wh_err codec_event_summary(const uint8_t *event, size_t len, struct codec_event_summary *ret);
+
+#define CODEC_STATUS_ALARMS 20
+
 /* What a Status message says (birth, heartbeat, death). */
 struct codec_status {
 	const char *site_id;
@@ -88,6 +103,14 @@ struct codec_status {
 	int64_t last_error_ms;
 	int last_error_current;
 	int unsigned_control; /* allow_unsigned_control */
+	/* health: alarms borrowed for the call */
+	int nalarms;
+	const char *alarm_name[CODEC_STATUS_ALARMS], *alarm_text[CODEC_STATUS_ALARMS];
+	int64_t alarm_since_ms[CODEC_STATUS_ALARMS];
+	int clock_synced; /* 1, 0, -1 unknown */
+	const char *boot_id;
+	uint64_t clock_jumps, event_time_flagged;
+	int64_t mono_offset_ms;
 };
 
 /* Encodes st as a whagent.v1.Status into a new buffer; caller frees with wh_free. */

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "hours.h"
 #include "log.h"
 #include "mem.h"
 #include "record.h"
@@ -61,6 +62,13 @@ static const char *const level_choices[] = {"", "", "", "error", "warn", "", "in
 	"offset is required)"
 #define DECIMAL_HELP "decimal separator of quantities: point (12.5) or comma (12,5)"
 #define I64MAX	     INT64_MAX
+#define SILENCE_HELP                                                                               \
+	"no record (taken, duplicate or quarantined) from this input for this long inside "        \
+	"operating_hours: the silence alarm; 0: off"
+#define HOURS_HELP                                                                                 \
+	"when the WMS works, in the input's timezone (else the system's): ranges like "            \
+	"'Mon-Fri 06:00-22:00; Sat 08:00-12:00' (an end before the start runs past midnight); "    \
+	"empty: always"
 
 static const struct conf_key keys[] = {
 	{"agent", "site_id", CT_STR, OFF(agent.site_id), NULL, 1, 64, NULL,
@@ -136,6 +144,10 @@ static const struct conf_key keys[] = {
 	{"input.spool", "timezone", CT_STR, OFF(spool.timezone), "", 0, 64, NULL, TZ_HELP, 0},
 	{"input.spool", "decimal", CT_ENUM, OFF(spool.decimal), "point", 0, 0, decimal_choices,
 	 DECIMAL_HELP, 0},
+	{"input.spool", "silence_alarm_s", CT_INT, OFF(spool.silence_alarm_s), "0", 0, 604800, NULL,
+	 SILENCE_HELP, 0},
+	{"input.spool", "operating_hours", CT_STR, OFF(spool.operating_hours), "", 0, 200, NULL,
+	 HOURS_HELP, 0},
 	{"input.http", "listen", CT_STR, OFF(http.listen), "127.0.0.1:8088", 3, 64, NULL,
 	 "address:port of the webhook listener; an address off this machine needs TLS", K_RESTART},
 	{"input.http", "max_body_bytes", CT_SIZE, OFF(http.max_body_bytes), "1MiB", 1024, 64 << 20,
@@ -153,7 +165,8 @@ static const struct conf_key keys[] = {
 	 0},
 	{"input.http", "token_file", CT_STR, OFF(http.token_file), "", 0, 4096, NULL,
 	 "file holding a bearer token: GETs from off this machine (but /healthz) need "
-	 "Authorization: Bearer <token>; empty: they are refused",
+	 "Authorization: Bearer <token>, and so do the status page's requeue and purge (from "
+	 "this machine too); empty: they are refused",
 	 K_RESTART | K_SECRET | K_FILE},
 	{"input.http", "tls_certfile", CT_STR, OFF(http.tls_certfile), "", 0, 4096, NULL,
 	 "certificate (PEM) for HTTPS (TLS 1.2 or newer)", K_RESTART | K_FILE},
@@ -193,6 +206,32 @@ static const struct conf_key keys[] = {
 	{"input.http", "timezone", CT_STR, OFF(http.timezone), "", 0, 64, NULL, TZ_HELP, 0},
 	{"input.http", "decimal", CT_ENUM, OFF(http.decimal), "point", 0, 0, decimal_choices,
 	 DECIMAL_HELP, 0},
+	{"input.http", "silence_alarm_s", CT_INT, OFF(http.silence_alarm_s), "0", 0, 604800, NULL,
+	 SILENCE_HELP, 0},
+	{"input.http", "operating_hours", CT_STR, OFF(http.operating_hours), "", 0, 200, NULL,
+	 HOURS_HELP, 0},
+	{"health", "ack_stall_s", CT_INT, OFF(health.ack_stall_s), "60", 0, 86400, NULL,
+	 "batches in flight and no PUBACK for this long while connected: the ack_stall alarm, "
+	 "and the connection is torn down and made again (what was in flight is resent); 0: off",
+	 0},
+	{"health", "clock_jump_ms", CT_INT, OFF(health.clock_jump_ms), "2000", 100, 86400000, NULL,
+	 "the wall clock stepping by more than this against the monotonic clock is a clock "
+	 "jump: counted, logged and the clock_jump alarm for an hour",
+	 0},
+	{"health", "event_time_ahead_s", CT_INT, OFF(health.event_time_ahead_s), "3600", 0,
+	 31536000, NULL,
+	 "an event_time later than the agent's clock by more than this is flagged (counted, "
+	 "the event_time alarm for an hour), not refused; 0: off",
+	 0},
+	{"health", "event_time_behind_s", CT_INT, OFF(health.event_time_behind_s), "0", 0,
+	 315360000, NULL,
+	 "an event_time earlier than the agent's clock by more than this is flagged likewise; "
+	 "0: off",
+	 0},
+	{"health", "history_sample_s", CT_INT, OFF(health.history_sample_s), "60", 1, 3600, NULL,
+	 "the status page's chart keeps 1440 samples (backlog, oldest unsent age, events), one "
+	 "this often: 60 gives 24 hours",
+	 K_RESTART},
 	{"metrics", "textfile", CT_STR, OFF(metrics.textfile), "", 0, 4096, NULL,
 	 "write the Prometheus metrics to this file too (node_exporter textfile collector)",
 	 K_RESTART | K_PARENT},
@@ -898,6 +937,11 @@ check_http(struct conf *c, struct parse_state *ps)
 	if (why == NULL && c->http.timezone[0] != '\0' && !event_zone_known(c->http.timezone))
 		why = "timezone names no zone of the system tz database (like Europe/Berlin; "
 		      "see /usr/share/zoneinfo)";
+	if (why == NULL && hours_parse(c->http.operating_hours, NULL, pwhy, sizeof(pwhy)) != 0) {
+		snprintf(ps->err, ps->errlen, "%s: [input.http] operating_hours = %s: %s", ps->path,
+			 c->http.operating_hours, pwhy);
+		return WH_ERR_CONF;
+	}
 	if (why != NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [input.http] %s", ps->path, why);
 		return WH_ERR_CONF;
@@ -944,6 +988,11 @@ check_spool(struct conf *c, struct conf_spool *sp, struct parse_state *ps)
 			 "%s: %s timezone = %s: no such zone in the system tz database (like "
 			 "Europe/Berlin; see /usr/share/zoneinfo)",
 			 ps->path, sec, sp->timezone);
+		return WH_ERR_CONF;
+	}
+	if (hours_parse(sp->operating_hours, NULL, pwhy, sizeof(pwhy)) != 0) {
+		snprintf(ps->err, ps->errlen, "%s: %s operating_hours = %s: %s", ps->path, sec,
+			 sp->operating_hours, pwhy);
 		return WH_ERR_CONF;
 	}
 	if (sp->decimal == 1 && sp->delimiter == 0) {

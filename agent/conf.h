@@ -69,9 +69,11 @@ struct conf_spool {			/* input_spool.c */
 	char *source;
 	long delimiter; /* enum conf_delim */
 	int64_t max_record_bytes;
-	char *records;	/* JSON pointer to the records inside each .jsonl line; "" the line */
-	char *timezone; /* IANA zone of WMS times without offset; "" none */
-	long decimal;	/* 0 point, 1 comma */
+	char *records;	      /* JSON pointer to the records inside each .jsonl line; "" the line */
+	char *timezone;	      /* IANA zone of WMS times without offset; "" none */
+	long decimal;	      /* 0 point, 1 comma */
+	long silence_alarm_s; /* health.c: no record this long inside operating_hours; 0 off */
+	char *operating_hours; /* hours.h syntax; "" always */
 };
 
 struct conf_http {    /* input_http.c */
@@ -95,12 +97,22 @@ struct conf_http {    /* input_http.c */
 	char *records;		   /* JSON pointer to the records inside the body; "" the body */
 	char *timezone;		   /* IANA zone of WMS times without offset; "" none */
 	long decimal;		   /* 0 point, 1 comma */
+	long silence_alarm_s;	   /* as conf_spool's */
+	char *operating_hours;
 };
 
 struct conf_metrics { /* metrics.c (the textfile timer in agent.c) */
 	char *textfile;
 	long textfile_interval_s;
 	long lagging_after_s; /* status.c: unacknowledged longer than this is "lagging" */
+};
+
+struct conf_health {		  /* health.c: alarms and the history of the status page */
+	long ack_stall_s;	  /* in flight, no PUBACK this long: alarm, reconnect; 0 off */
+	long clock_jump_ms;	  /* wall clock moved against the monotonic one by more */
+	long event_time_ahead_s;  /* event_time later than the agent's clock by more: flagged */
+	long event_time_behind_s; /* event_time earlier by more: flagged; 0 off */
+	long history_sample_s;	  /* the page's 24 h chart: one sample this often */
 };
 
 struct conf_mqtt { /* the uplink runs when host is set */
@@ -160,6 +172,7 @@ struct conf {
 	struct conf_spool spools[CONF_SPOOLS_MAX];
 	struct conf_http http;
 	struct conf_metrics metrics;
+	struct conf_health health;
 	struct conf_mqtt mqtt;
 	struct conf_ledger ledger;
 	struct conf_identity identity;

@@ -249,6 +249,16 @@ zone_offset(const char *tz, time_t t)
 	return off;
 }
 
+long
+event_zone_offset_s(const char *tz, time_t t)
+{
+	struct tm tm;
+
+	if (tz != NULL && tz[0] != '\0')
+		return zone_offset(tz, t);
+	return localtime_r(&t, &tm) != NULL ? tm.tm_gmtoff : 0;
+}
+
 /* The offset (minutes) of the local civil time at `local` (its seconds read as if UTC) in tz.
  * Ambiguous times (the repeated hour when clocks go back) take the earlier instant, the offset
  * in force before the change; times that do not exist (the skipped hour) are -2. The last

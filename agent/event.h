@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -133,5 +134,7 @@ int event_parse_time_in(const char *s, const char *tz, int64_t *ret_ms, int32_t 
 /* 1 if name is a zone of the system tz database (a TZif file under TZDIR or
  * /usr/share/zoneinfo), 0 if not. */
 int event_zone_known(const char *name);
+/* The UTC offset in seconds of zone tz (NULL or "": the process's zone) at the instant t. */
+long event_zone_offset_s(const char *tz, time_t t);
 
 #endif

@@ -76,6 +76,8 @@ struct http {
 	struct http_counts counts;
 	http_page_cb page;
 	void *page_arg;
+	http_action_cb action;
+	void *action_arg;
 };
 
 static void
@@ -114,6 +116,15 @@ respond(struct req *rq, unsigned status, char *body, const char *ctype, const ch
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (strncmp(ctype, "text/html", 9) == 0) {
+		/* the page loads nothing from elsewhere and is never framed */
+		MHD_add_response_header(r, "Content-Security-Policy",
+					"default-src 'none'; style-src 'unsafe-inline'; script-src "
+					"'unsafe-inline'; connect-src 'self'; img-src 'self'; "
+					"frame-ancestors 'none'");
+		MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	}
 	if (retry_after != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
@@ -463,6 +474,41 @@ serve_page(struct req *rq, const char *method, enum http_page page)
 	return respond(rq, status, body, ctype, NULL);
 }
 
+/* POST /v1/quarantine/ID/requeue|purge: this machine, the token, then the agent. */
+static enum MHD_Result
+serve_action(struct req *rq, const char *url, const char *method)
+{
+	struct http *h = rq->h;
+	const char *p = url + strlen("/v1/quarantine/");
+	unsigned status = MHD_HTTP_OK;
+	enum http_action act;
+	long long id;
+	char *end, *body;
+
+	rq->page = 0; /* 405 says Allow: POST */
+	if (strcmp(method, "POST") != 0)
+		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+	if (h->token == NULL || h->action == NULL)
+		return respond_error(rq, MHD_HTTP_FORBIDDEN,
+				     "the page is read only: set [input.http] token_file for "
+				     "requeue and purge");
+	/* the token also from this machine: a page another local user opened must not change */
+	if (!http_bearer_ok(h, rq->conn))
+		return respond_error(rq, MHD_HTTP_UNAUTHORIZED,
+				     "missing or wrong Authorization: Bearer <the token of "
+				     "[input.http] token_file>");
+	errno = 0;
+	id = strtoll(p, &end, 10);
+	if (errno != 0 || end == p || id <= 0 ||
+	    (strcmp(end, "/requeue") != 0 && strcmp(end, "/purge") != 0))
+		return respond_error(rq, MHD_HTTP_NOT_FOUND,
+				     "POST /v1/quarantine/ID/requeue or /v1/quarantine/ID/purge");
+	act = strcmp(end, "/requeue") == 0 ? HTTP_ACTION_REQUEUE : HTTP_ACTION_PURGE;
+	peer_name(rq->conn, rq->peer, sizeof(rq->peer));
+	body = h->action(act, (int64_t)id, rq->peer, &status, h->action_arg);
+	return respond(rq, status, body, "application/json", NULL);
+}
+
 /* First call for a request: route it, and check what can be checked before the body. */
 static enum MHD_Result
 begin(struct req *rq, const char *url, const char *method)
@@ -488,14 +534,26 @@ begin(struct req *rq, const char *url, const char *method)
 					     : "too many connections from your address "
 					       "(max_connections_per_peer); retry later");
 	}
-	if (strcmp(url, "/v1/status") == 0)
-		return serve_page(rq, method, HTTP_PAGE_STATUS);
+	if (strcmp(url, "/v1/status") == 0) {
+		const char *detail =
+			MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "detail");
+
+		return serve_page(rq, method,
+				  detail != NULL && strcmp(detail, "1") == 0
+					  ? HTTP_PAGE_STATUS_DETAIL
+					  : HTTP_PAGE_STATUS);
+	}
+	if (strcmp(url, "/") == 0 || strcmp(url, "/ui") == 0)
+		return serve_page(rq, method, HTTP_PAGE_UI);
+	if (strncmp(url, "/v1/quarantine/", 15) == 0)
+		return serve_action(rq, url, method);
 	if (strcmp(url, "/metrics") == 0)
 		return serve_page(rq, method, HTTP_PAGE_METRICS);
 	if (strcmp(url, "/v1/events") != 0)
-		return respond_error(rq, MHD_HTTP_NOT_FOUND,
-				     "no such resource (POST /v1/events, GET /healthz, /v1/status, "
-				     "/metrics)");
+		return respond_error(
+			rq, MHD_HTTP_NOT_FOUND,
+			"no such resource (POST /v1/events, GET /, /healthz, /v1/status, "
+			"/metrics)");
 	if (strcmp(method, "POST") != 0)
 		return respond_error(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
 	peer_name(conn, rq->peer, sizeof(rq->peer));
@@ -884,6 +942,8 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->intake.input = "http";
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
+	h->intake.ahead_ms = c->health.event_time_ahead_s * 1000;
+	h->intake.behind_ms = c->health.event_time_behind_s * 1000;
 	conf_input_map(c, "http", &h->intake.map);
 	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
 	loop_timer_add(l, &h->flush_timer, on_flush, h);
@@ -940,6 +1000,8 @@ http_reconfigure(struct http *h, const struct conf *c)
 	h->conf = c;
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
+	h->intake.ahead_ms = c->health.event_time_ahead_s * 1000;
+	h->intake.behind_ms = c->health.event_time_behind_s * 1000;
 	conf_input_map(c, "http", &h->intake.map);
 	h->limits.request_ms = (int64_t)c->http.request_timeout_s * 1000;
 	h->limits.max_held = (size_t)c->http.max_buffered_bytes;
@@ -955,6 +1017,13 @@ const struct http_counts *
 http_counts(const struct http *h)
 {
 	return &h->counts;
+}
+
+void
+http_on_action(struct http *h, http_action_cb cb, void *arg)
+{
+	h->action = cb;
+	h->action_arg = arg;
 }
 
 void

@@ -30,12 +30,27 @@ struct http_counts {
 	uint64_t count[HTTP_MAX_CODES];
 };
 
-enum http_page { HTTP_PAGE_HEALTHZ, HTTP_PAGE_STATUS, HTTP_PAGE_METRICS };
+/* HTTP_PAGE_STATUS_DETAIL: GET /v1/status?detail=1 (the page's data); HTTP_PAGE_UI: GET /
+ * (the status page). Those two answer only peers on this machine (http_peer_local). */
+enum http_page {
+	HTTP_PAGE_HEALTHZ,
+	HTTP_PAGE_STATUS,
+	HTTP_PAGE_METRICS,
+	HTTP_PAGE_STATUS_DETAIL,
+	HTTP_PAGE_UI
+};
 
 /* Renders a GET page: returns the body (allocated with wh_malloc or cJSON; the listener frees
  * it with free()) and sets its status code and content type. NULL: 500. */
 typedef char *(*http_page_cb)(enum http_page page, unsigned *ret_status, const char **ret_ctype,
 			      void *arg);
+
+enum http_action { HTTP_ACTION_REQUEUE, HTTP_ACTION_PURGE };
+
+/* Runs an action of the status page on quarantine entry id (the listener checked the peer
+ * and the token): returns the JSON answer (wh_malloc or cJSON) and sets its status. */
+typedef char *(*http_action_cb)(enum http_action action, int64_t id, const char *peer,
+				unsigned *ret_status, void *arg);
 
 /* Starts listening on c's [input.http] listen address. c (until http_reconfigure), j and l
  * are borrowed; page renders the GET pages. Caller frees with http_free. On failure, why
@@ -44,6 +59,9 @@ wh_err http_new(const struct conf *c, struct journal *j, struct loop *l, http_pa
 		void *arg, struct http **ret_h, char *why, size_t whylen);
 /* Answers POSTs still waiting (503, nothing taken) and stops listening. */
 void http_free(struct http *h);
+/* POST /v1/quarantine/ID/requeue and /purge go to cb (arg borrowed); they need
+ * [input.http] token_file and its bearer token, also from this machine (http_bearer_ok). */
+void http_on_action(struct http *h, http_action_cb cb, void *arg);
 void http_reconfigure(struct http *h, const struct conf *c);
 const struct intake *http_intake(const struct http *h);
 /* The access rule for GET pages, for every page but /healthz (which stays open: a load

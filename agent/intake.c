@@ -15,6 +15,16 @@
 static wh_err quarantine(struct intake *in, const struct intake_raw *raw, const char *reason,
 			 struct intake_outcome *ret);
 
+/* The position of the transaction's latest record, for the status page (cheap: per record). */
+static void
+keep_position(struct intake *in, const char *position)
+{
+	size_t n = position ? strnlen(position, sizeof(in->pending_position) - 1) : 0;
+
+	memcpy(in->pending_position, position ? position : "", n);
+	in->pending_position[n] = '\0';
+}
+
 wh_err
 intake_reject(struct intake *in, const struct intake_raw *raw, const char *reason,
 	      struct intake_outcome *ret)
@@ -36,6 +46,13 @@ intake_committed(struct intake *in)
 	t->duplicates += p->duplicates;
 	t->unparsable += p->unparsable;
 	t->invalid += p->invalid;
+	t->time_ahead += p->time_ahead;
+	t->time_behind += p->time_behind;
+	if (in->pending_position[0] != '\0') {
+		in->last_ms = platform_now_ms();
+		memcpy(in->last_position, in->pending_position, sizeof(in->last_position));
+		in->pending_position[0] = '\0';
+	}
 	memset(p, 0, sizeof(*p));
 }
 
@@ -43,6 +60,7 @@ void
 intake_rolled_back(struct intake *in)
 {
 	memset(&in->pending, 0, sizeof(in->pending));
+	in->pending_position[0] = '\0';
 }
 
 static wh_err
@@ -62,6 +80,7 @@ quarantine(struct intake *in, const struct intake_raw *raw, const char *reason,
 	};
 	wh_err err;
 
+	keep_position(in, raw->position);
 	if (reason != ret->reason)
 		snprintf(ret->reason, sizeof(ret->reason), "%s", reason);
 	err = journal_quarantine(in->journal, &q, &ret->quarantine_id);
@@ -107,9 +126,16 @@ intake_record(struct intake *in, const struct record *r, const int *fields,
 	if (err != WH_OK)
 		return err;
 	ret->result = dup ? INTAKE_DUPLICATE : INTAKE_TAKEN;
-	if (dup)
+	keep_position(in, raw->position);
+	if (dup) {
 		in->pending.duplicates++;
-	else
+	} else {
 		in->pending.taken[ev.kind]++;
+		/* flagged, not refused: the WMS's clock, or a backlog, may be behind this */
+		if (in->ahead_ms > 0 && ev.event_time_ms - je.captured_at_ms > in->ahead_ms)
+			in->pending.time_ahead++;
+		if (in->behind_ms > 0 && je.captured_at_ms - ev.event_time_ms > in->behind_ms)
+			in->pending.time_behind++;
+	}
 	return WH_OK;
 }

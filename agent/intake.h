@@ -16,8 +16,10 @@ struct record;
 struct intake_counts {
 	uint64_t taken[EVENT_SHIPMENT + 1]; /* by enum event_kind */
 	uint64_t duplicates;
-	uint64_t unparsable; /* quarantined: not even a record (CSV/JSON syntax, size) */
-	uint64_t invalid;    /* quarantined: a record that failed validation */
+	uint64_t unparsable;  /* quarantined: not even a record (CSV/JSON syntax, size) */
+	uint64_t invalid;     /* quarantined: a record that failed validation */
+	uint64_t time_ahead;  /* taken with an event_time later than ahead_ms past captured_at */
+	uint64_t time_behind; /* taken with an event_time earlier than behind_ms before it */
 };
 
 struct intake {
@@ -28,6 +30,10 @@ struct intake {
 	struct event_map map;
 	struct intake_counts total;   /* committed, since start */
 	struct intake_counts pending; /* in the open transaction */
+	int64_t ahead_ms, behind_ms;  /* [health] event_time_ahead_s, _behind_s; 0: off */
+	int64_t last_ms;	      /* when a record (any outcome) was last committed; 0 none */
+	char last_position[160];      /* its position ("orders.csv line 17") */
+	char pending_position[160];
 };
 
 /* Where a record came from and its raw bytes; borrowed for the call. */

@@ -10,7 +10,8 @@
 
 #include "err.h"
 
-#define LIVESTATE_ERROR_LEN 320
+#define LIVESTATE_ERROR_LEN  320
+#define LIVESTATE_ALARMS_LEN 512
 
 struct livestate {
 	long pid;		 /* the agent that wrote it */
@@ -22,8 +23,9 @@ struct livestate {
 	int64_t last_error_ms;
 	int error_current; /* no connection made and no batch acknowledged since the error */
 	int inflight;	   /* batches in flight */
-	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
-	int64_t written_ms;	   /* when the file was written */
+	uint64_t backfill_through;	   /* a backfill lane drains up to it; 0: none */
+	int64_t written_ms;		   /* when the file was written */
+	char alarms[LIVESTATE_ALARMS_LEN]; /* active alarms' names, comma-separated; "" none */
 };
 
 /* The live-state file of the journal journal_id: in the first directory of

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "health.h"
 #include "event.h"
 #include "input_http.h"
 #include "intake.h"
@@ -251,6 +252,39 @@ http_requests(struct text *t, const struct metrics_src *m)
 	add(t, "whagent_http_buffered_bytes %" PRIu64 "\n", r.buffered);
 }
 
+/* The alarms (every kind, 1 while active) and the clock's quality. */
+static void
+health_metrics(struct text *t, const struct health *h)
+{
+	static const char *const kinds[] = {"link_down",  "ack_stall",	"clock_unsynced",
+					    "clock_jump", "event_time", "journal"};
+	const struct health_alarm *a;
+	struct health_clock c;
+
+	header(t, "alarm", "gauge",
+	       "1 while the alarm is active (silence:INPUT per input with silence_alarm_s).");
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		int on = 0;
+
+		for (int i = 0; (a = health_alarm_at(h, i)) != NULL; i++)
+			on |= strcmp(a->name, kinds[k]) == 0;
+		add(t, "whagent_alarm{name=\"%s\"} %d\n", kinds[k], on);
+	}
+	for (int i = 0; (a = health_alarm_at(h, i)) != NULL; i++)
+		if (strncmp(a->name, "silence:", 8) == 0)
+			add(t, "whagent_alarm{name=\"%s\"} 1\n", a->name);
+	health_clock(h, &c);
+	header(t, "clock_synced", "gauge",
+	       "1 when the kernel says the clock is NTP-synchronised, 0 not, -1 unknown.");
+	add(t, "whagent_clock_synced %d\n", c.synced);
+	header(t, "clock_jumps_total", "counter",
+	       "Steps of the wall clock against the monotonic clock beyond clock_jump_ms.");
+	add(t, "whagent_clock_jumps_total %" PRIu64 "\n", c.jumps);
+	header(t, "event_time_flagged_total", "counter",
+	       "Events taken with an event_time out of event_time_ahead_s / _behind_s.");
+	add(t, "whagent_event_time_flagged_total %" PRIu64 "\n", c.time_flagged);
+}
+
 char *
 metrics_render(const struct metrics_src *m)
 {
@@ -276,6 +310,8 @@ metrics_render(const struct metrics_src *m)
 	header(&t, "log_lines_held_total", "counter",
 	       "Log lines about outside input held back by the rate limit.");
 	add(&t, "whagent_log_lines_held_total %" PRIu64 "\n", log_held_total());
+	if (m->health != NULL)
+		health_metrics(&t, m->health);
 	if (t.failed) {
 		wh_free(t.p);
 		return NULL;

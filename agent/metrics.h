@@ -8,6 +8,7 @@
 #include "err.h"
 
 struct conf;
+struct health;
 struct http;
 struct intake;
 struct journal;
@@ -23,6 +24,7 @@ struct metrics_src {
 	int ninputs;
 	const struct uplink *uplink;
 	const struct http *http;
+	const struct health *health; /* NULL: no alarm or clock figures */
 };
 
 /* The exposition text; caller frees with wh_free. NULL when memory or the journal fails. */

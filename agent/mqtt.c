@@ -243,7 +243,8 @@ status_payload(struct mqtt *m, int online, uint8_t **ret_buf, size_t *ret_len)
 				  .journal_id = journal_id(m->journal),
 				  .online = online,
 				  .session = m->session,
-				  .time_ms = platform_now_ms()};
+				  .time_ms = platform_now_ms(),
+				  .clock_synced = -1};
 
 	cs.has_client_cert = m->identity->has_client_cert;
 	cs.cert_days_left = m->identity->cert_days_left;
@@ -651,11 +652,11 @@ mqtt_reconfigure(struct mqtt *m, const struct conf *c)
 }
 
 void
-mqtt_reconnect(struct mqtt *m)
+mqtt_reconnect(struct mqtt *m, const char *why)
 {
 	if (m->state == DISCONNECTED)
 		return;
-	log_info("uplink: client certificate or key changed: reconnecting with it");
+	log_info("uplink: %s: reconnecting", why);
 	m->backoff_ms = 0;
 	if (m->mosq != NULL)
 		mosquitto_disconnect(m->mosq);

@@ -73,7 +73,7 @@ void mqtt_free(struct mqtt *m);
 void mqtt_reconfigure(struct mqtt *m, const struct conf *c);
 /* Reconnects now (a new client certificate): the connection is torn down before the next
  * poll. */
-void mqtt_reconnect(struct mqtt *m);
+void mqtt_reconnect(struct mqtt *m, const char *why);
 
 /* 1 while connected and not being torn down. */
 int mqtt_connected(const struct mqtt *m);

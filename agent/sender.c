@@ -54,6 +54,9 @@ struct sender {
 	int64_t tokens;		 /* max_bytes_per_s: bytes that may go out now (may be < 0) */
 	int64_t tokens_ms;	 /* when they were counted */
 	uint64_t batches, events, publish_errors;
+	uint64_t acks;	     /* batches acknowledged */
+	int64_t progress_ms; /* the window last moved: a batch went out into an empty one, or one
+				was acknowledged */
 	struct loop_timer linger_timer, save_timer, retry_timer, prune_timer, rate_timer;
 };
 
@@ -189,6 +192,8 @@ acked(struct sender *sn, struct inflight w)
 		hold(sn, 0);
 	}
 	sn->ranges_dirty = 1;
+	sn->acks++;
+	sn->progress_ms = platform_mono_ms();
 	if (!sn->held)
 		mqtt_link_ok(sn->mqtt); /* sending works again */
 	note_backfill(sn);
@@ -352,6 +357,8 @@ publish_batch(struct sender *sn)
 		lanes_empty(&sn->lanes, lane);
 		return 1;
 	}
+	if (sn->nwin == 0)
+		sn->progress_ms = platform_mono_ms();
 	sn->win[sn->nwin++] = (struct inflight){mid, first, last, lane};
 	lanes_sent(&sn->lanes, lane, first, last, sn->batch.len);
 	return 1;
@@ -460,6 +467,8 @@ sender_stats(const struct sender *sn, struct uplink_stats *ret)
 	ret->publish_errors = sn->publish_errors;
 	ret->acked_through = sn->lanes.acked;
 	ret->inflight = sn->nwin;
+	ret->acks = sn->acks;
+	ret->stalled_ms = sn->nwin > 0 ? platform_mono_ms() - sn->progress_ms : 0;
 	ret->backfill_through = lanes_backfilling(&sn->lanes) ? sn->lanes.backfill_end : 0;
 	ret->acked_above = lanes_acked_above(&sn->lanes);
 }

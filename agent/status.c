@@ -100,9 +100,21 @@ status_control(const struct conf *c)
 char *
 status_json(const struct conf *c, const struct journal_stats *st, const struct status_live *lv)
 {
+	cJSON *o = status_doc(c, st, lv);
+	char *text;
+
+	if (o == NULL)
+		return NULL;
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+cJSON *
+status_doc(const struct conf *c, const struct journal_stats *st, const struct status_live *lv)
+{
 	cJSON *o = cJSON_CreateObject();
 	struct status_sync sy;
-	char *text;
 
 	if (o == NULL)
 		return NULL;
@@ -140,9 +152,8 @@ status_json(const struct conf *c, const struct journal_stats *st, const struct s
 		cJSON_AddStringToObject(o, "journal_note", lv->journal_note);
 	cJSON_AddNumberToObject(o, "backfill_through", (double)lv->backfill_through);
 	cJSON_AddStringToObject(o, "acked_ranges", lv->acked_ranges);
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return text;
+	cJSON_AddStringToObject(o, "alarm_names", lv->alarms);
+	return o;
 }
 
 void
@@ -201,6 +212,7 @@ status_set_link(const struct conf *c, const struct livestate *ls, struct status_
 	set_history(ls, 1, lv);
 	lv->inflight = ls->inflight;
 	lv->backfill_through = ls->backfill_through;
+	snprintf(lv->alarms, sizeof(lv->alarms), "%s", ls->alarms);
 }
 
 void

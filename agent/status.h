@@ -28,6 +28,7 @@ struct status_live {
 	char journal_note[2048];   /* salvage report of the last start, if any */
 	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
 	char acked_ranges[2048];   /* acknowledged above the watermark ("first-last,...") */
+	char alarms[512];	   /* the running agent's active alarms, comma-separated */
 };
 
 /* The one "in sync" answer. The backlog counts against the watermark that deletes: the
@@ -73,6 +74,11 @@ const char *status_control(const struct conf *c);
 /* The JSON document; caller frees with cJSON_free. NULL when memory runs out. */
 char *status_json(const struct conf *c, const struct journal_stats *st,
 		  const struct status_live *lv);
+/* The same document as a cJSON object to add to (the agent adds its health); caller frees
+ * with cJSON_Delete. */
+struct cJSON;
+struct cJSON *status_doc(const struct conf *c, const struct journal_stats *st,
+			 const struct status_live *lv);
 /* Seconds since since_ms (0 when since_ms is 0). */
 int64_t status_age_s(int64_t since_ms);
 

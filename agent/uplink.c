@@ -28,6 +28,8 @@ struct uplink {
 	struct control *control;
 	void (*on_change)(void *arg); /* uplink_on_change */
 	void *change_arg;
+	void (*on_status)(void *arg, struct codec_status *cs); /* uplink_on_status */
+	void *status_arg;
 };
 
 /* Publishes what may go out: the lanes first, then replays and snapshots with what the lanes
@@ -135,6 +137,8 @@ fill_status(void *arg, struct codec_status *cs)
 	snprintf(cs->last_error, sizeof(cs->last_error), "%s", us.last_error);
 	cs->last_error_ms = us.last_error[0] != '\0' ? us.last_error_ms : 0;
 	cs->last_error_current = us.last_error[0] != '\0' && us.error_current;
+	if (up->on_status != NULL)
+		up->on_status(up->status_arg, cs);
 }
 
 /* --- the interface --------------------------------------------------------------------- */
@@ -204,7 +208,7 @@ uplink_reconfigure(struct uplink *up, const struct conf *c)
 
 	if (identity_load(&up->identity, c, why, sizeof(why)) != WH_OK)
 		log_warnx("uplink: %s: keeping the signing key in use", why);
-	mqtt_reconnect(up->mqtt);
+	mqtt_reconnect(up->mqtt, "client certificate or key changed");
 }
 
 int
@@ -249,4 +253,20 @@ uplink_on_change(struct uplink *up, void (*cb)(void *arg), void *arg)
 {
 	up->on_change = cb;
 	up->change_arg = arg;
+}
+
+void
+uplink_on_status(struct uplink *up, void (*fill)(void *arg, struct codec_status *cs), void *arg)
+{
+	up->on_status = fill;
+	up->status_arg = arg;
+}
+
+void
+uplink_reconnect(struct uplink *up, const char *why)
+{
+	if (!mqtt_connected(up->mqtt))
+		return;
+	mqtt_record_error(up->mqtt, "%s", why);
+	mqtt_reconnect(up->mqtt, why);
 }

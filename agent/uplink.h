@@ -37,6 +37,8 @@ struct uplink_stats {
 	uint64_t snapshots;	   /* snapshots published */
 	struct control_stats control;
 	int inflight;
+	uint64_t acks;	    /* batches acknowledged by the broker */
+	int64_t stalled_ms; /* batches in flight and none acknowledged for this long; 0: none */
 	int has_client_cert;
 	int cert_days_left;
 	/* The link, for `whagent status` (live state, not journal data): */
@@ -67,6 +69,16 @@ void uplink_notify(struct uplink *up);
 
 /* 1 when connected with every journaled event acknowledged (for `run --until-idle`). */
 int uplink_idle(const struct uplink *up);
+
+/* Tears the connection down and reconnects, recording why as the last error (an ack stall:
+ * the broker takes publishes and acknowledges none). What was in flight is resent. */
+void uplink_reconnect(struct uplink *up, const char *why);
+
+/* fill(arg, cs) adds the agent's health (alarms, clock) to every Status published; arg is
+ * borrowed. */
+struct codec_status;
+void uplink_on_status(struct uplink *up, void (*fill)(void *arg, struct codec_status *cs),
+		      void *arg);
 
 /* Graceful stop, step 1: publish nothing new; stops the loop once no batch is in flight.
  * Run the loop (with a deadline) after calling it. */

@@ -14,6 +14,13 @@ int64_t platform_mono_ms(void);
 /* Monotonic clock in microseconds, for latencies. */
 int64_t platform_mono_us(void);
 
+/* Clock quality: 1 when the kernel says the wall clock is synchronised (NTP: adjtimex's
+ * STA_UNSYNC clear), 0 when it says it is not, -1 when the OS cannot tell. Reads only. */
+int platform_clock_synced(void);
+/* The id of this boot (Linux: /proc/sys/kernel/random/boot_id) into buf; "" and -1 where
+ * there is none. Monotonic times are comparable only within one boot id. */
+int platform_boot_id(char *buf, size_t len);
+
 /* Fills buf with len cryptographically random bytes. */
 int platform_random(void *buf, size_t len);
 

@@ -13,7 +13,9 @@ machines are shared and noisy):
   spool-stalls the longest /healthz answer (the loop's longest stall) while the spool holds
              SCAN_FILES (30,000) files that are settling and is rescanned every 500 ms, and
              while a line of LONG_LINE_GB (20) GiB (a sparse file) is skipped
-usage: bench_timing.py WHAGENT [ARGS...]   (OUTAGE_S, default 3; ONLY=mtls|spool)"""
+  junk       JUNK_POSTS (10,000) junk POSTs of 1 MB against an 8 MiB budget: the journal's
+             size after them and a valid record's answer
+usage: bench_timing.py WHAGENT [ARGS...]   (OUTAGE_S, default 3; ONLY=mtls|spool|junk)"""
 import os
 import sys
 import time
@@ -168,10 +170,49 @@ def spool_stalls(t):
             "(%d probes)" % (nfiles, first, steady, probes, gb, secs, skip, skip_probes))
 
 
+def junk_flood(t):
+    """JUNK_POSTS (10,000) bodies of 1 MB that are not JSON against an 8 MiB budget, 8 at a
+    time: the journal's size after, and whether a valid record is taken then."""
+    import threading
+    a = t.new_agent("junk-agent")
+    port = [0]
+
+    def conf(p):
+        port[0] = p
+        a.write_conf(max_bytes="8MiB", sections="[input.http]\nlisten = 127.0.0.1:%d\n" % p)
+    h.listen_port(a, conf)
+    url = "http://127.0.0.1:%d/v1/events" % port[0]
+    n, k = int(os.environ.get("JUNK_POSTS", "10000")), 8
+    junk = os.urandom(1000 * 1000 - 16)
+    codes = {}
+    lock = threading.Lock()
+
+    def flood(w):
+        for i in range(w, n, k):
+            code = h.http(url, b"%d:" % i + junk, timeout=120)[0]
+            with lock:
+                codes[code] = codes.get(code, 0) + 1
+    t0 = time.monotonic()
+    ws = [threading.Thread(target=flood, args=(w,)) for w in range(k)]
+    for w in ws:
+        w.start()
+    for w in ws:
+        w.join()
+    secs = time.monotonic() - t0
+    st = a.status()
+    size = sum(os.path.getsize(p) for p in (a.db, a.db + "-wal") if os.path.exists(p))
+    code = h.http(url, '{"kind":"pick","txn_id":"V1","event_time":"2026-03-01T10:00:00Z","sku":"S",'
+                       '"qty":1,"uom":"EA","bin":"A"}')[0]
+    a.stop()
+    return ("junk flood: %d POSTs of 1 MB (answers %s) in %.0f s: journal + WAL %.1f MiB (budget 8 MiB), "
+            "%d quarantined, %d evicted; a valid record then: %d" % (
+                n, codes, secs, size / 1048576.0, st["quarantined"], st["quarantine_evicted"], code))
+
+
 def bench(t):
     lines = []
-    parts = {"mtls": [mtls_outage], "spool": [spool_stalls]}.get(os.environ.get("ONLY"),
-                                                                 (outage, mtls_outage, tls, watchdog, spool_stalls))
+    parts = {"mtls": [mtls_outage], "spool": [spool_stalls], "junk": [junk_flood]}.get(
+        os.environ.get("ONLY"), (outage, mtls_outage, tls, watchdog, spool_stalls, junk_flood))
     for f in parts:
         lines.append(f(t))
         # each part in a fresh state directory

@@ -66,7 +66,7 @@ def test(t):
     has(out, r"the first 16384 of %d bytes \(quarantine_raw_max_bytes; sha256 of all %s\)"
         % (len(full), hashlib.sha256(full).hexdigest()), "show of a cut record")
     r = a.cli("quarantine", "requeue", str(last))
-    ok(r.returncode == 1 and "cannot be taken again" in r.stderr, "requeue of a cut record: %r" % (r,))
+    ok(r.returncode == 1 and "cannot be taken again" in r.stdout + r.stderr, "requeue of a cut record: %r" % (r,))
     a.stop()
     return "%d junk POSTs: journal within 8 MiB, quarantine within 1 MiB (%d evicted), valid record taken" % (
         n, st["quarantine_evicted"])

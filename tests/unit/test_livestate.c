@@ -34,6 +34,7 @@ sample(void)
 	snprintf(ls.mqtt, sizeof(ls.mqtt), "connecting");
 	snprintf(ls.last_error, sizeof(ls.last_error),
 		 "broker refused the connection: bad user name or password \"quoted\"\n");
+	snprintf(ls.alarms, sizeof(ls.alarms), "ack_stall,silence:spool");
 	return ls;
 }
 
@@ -58,6 +59,7 @@ test_write_read_back(void **state)
 	assert_int_equal(out.inflight, 7);
 	assert_int_equal(out.backfill_through, 123456789);
 	assert_int_equal(out.written_ms, in.written_ms);
+	assert_string_equal(out.alarms, "ack_stall,silence:spool");
 	tu_rmtree(dir);
 }
 
