@@ -14,336 +14,13 @@
 #include <sys/stat.h>
 
 #include "hours.h"
+#include "conf_int.h"
 #include "log.h"
 #include "mem.h"
 #include "record.h"
 
-enum conf_type { CT_STR, CT_INT, CT_SIZE, CT_ENUM };
-
-struct conf_key {
-	const char *section;
-	const char *name;
-	enum conf_type type;
-	size_t offset;
-	const char *def; /* NULL: required (or derived, see conf_finish) */
-	int64_t min, max;
-	const char *const *choices; /* CT_ENUM: index is the stored value */
-	const char *help;
-	unsigned flags; /* K_* */
-};
-
-/* A change of the key takes effect only at a restart: a reload that changes it is refused. */
-#define K_RESTART 1u
-/* The key names a file holding a secret: never logged; `check` says when others may read it. */
-#define K_SECRET 2u
-/* For `check`: the key names a file the agent reads (K_FILE), a directory it writes in
- * (K_DIR), a directory it reads (K_DIRREAD), or a file it writes (its directory: K_PARENT). */
-#define K_FILE	  4u
-#define K_DIR	  8u
-#define K_DIRREAD 16u
-#define K_PARENT  32u
-/* No default in the table: conf_finish derives one from other keys (not required). */
-#define K_DERIVED 64u
-
-static const char *const sync_choices[] = {"full", "normal", NULL};
-static const char *const done_choices[] = {"move", "delete", NULL};
-static const char *const delim_choices[] = {"comma", "semicolon", "tab", "pipe", NULL};
-static const char *const decimal_choices[] = {"point", "comma", NULL};
-static const char *const protocol_choices[] = {"mqtt5", "mqtt311", NULL};
-static const char *const bool_choices[] = {"false", "true", NULL};
-static const char *const ack_choices[] = {"broker", "platform", NULL};
-static const char *const ship_choices[] = {"bin", "staging", NULL};
-static const char *const level_choices[] = {"", "", "", "error", "warn", "", "info", "debug", NULL};
-
+#define NKEYS  conf_nkeys
 #define OFF(m) offsetof(struct conf, m)
-#define TZ_HELP                                                                                    \
-	"IANA time zone (like Europe/Berlin) of WMS times without offset, DST included; an "       \
-	"ambiguous time takes the earlier instant, a skipped one is quarantined (empty: the "      \
-	"offset is required)"
-#define DECIMAL_HELP "decimal separator of quantities: point (12.5) or comma (12,5)"
-#define I64MAX	     INT64_MAX
-#define SILENCE_HELP                                                                               \
-	"no record (taken, duplicate or quarantined) from this input for this long inside "        \
-	"operating_hours: the silence alarm; 0: off"
-#define HOURS_HELP                                                                                 \
-	"when the WMS works, in the input's timezone (else the system's): ranges like "            \
-	"'Mon-Fri 06:00-22:00; Sat 08:00-12:00' (an end before the start runs past midnight); "    \
-	"empty: always"
-
-static const struct conf_key keys[] = {
-	{"agent", "site_id", CT_STR, OFF(agent.site_id), NULL, 1, 64, NULL,
-	 "site (warehouse) id, used in topics and events; letters, digits, '-', '_', '.'",
-	 K_RESTART},
-	{"agent", "state_dir", CT_STR, OFF(agent.state_dir), "/var/lib/whagent", 1, 4096, NULL,
-	 "directory for the journal and state", K_RESTART | K_DIR},
-	{"agent", "log_level", CT_ENUM, OFF(agent.log_level), "info", 0, 0, level_choices,
-	 "error, warn, info or debug", 0},
-	{"journal", "path", CT_STR, OFF(journal.path), NULL, 1, 4096, NULL,
-	 "journal file (default: state_dir/journal.db)", K_RESTART | K_PARENT | K_DERIVED},
-	{"journal", "max_bytes", CT_SIZE, OFF(journal.max_bytes), "512MiB", 1 << 20, I64MAX, NULL,
-	 "byte budget of the journal; at the budget inputs are refused (back-pressure)", 0},
-	{"journal", "reserve_bytes", CT_SIZE, OFF(journal.reserve_bytes), "64MiB", 0, I64MAX, NULL,
-	 "free space kept on the journal's file system; below it inputs are refused", 0},
-	{"journal", "synchronous", CT_ENUM, OFF(journal.synchronous), "full", 0, 0, sync_choices,
-	 "full: every commit survives power loss; normal: faster, a power cut may lose the "
-	 "last commits (not the journal), and sources are then already acknowledged",
-	 K_RESTART},
-	{"journal", "quarantine_max_rows", CT_INT, OFF(journal.quarantine_max_rows), "100000", 0,
-	 100000000, NULL,
-	 "quarantined records kept at most; past it the oldest are evicted (counted, logged; 0: "
-	 "no bound)",
-	 0},
-	{"journal", "quarantine_max_bytes", CT_SIZE, OFF(journal.quarantine_max_bytes), "0", 0,
-	 I64MAX, NULL,
-	 "bytes the quarantine keeps at most (0: an eighth of max_bytes); past it the oldest are "
-	 "evicted",
-	 K_DERIVED},
-	{"journal", "quarantine_raw_max_bytes", CT_SIZE, OFF(journal.quarantine_raw_max_bytes),
-	 "64KiB", 256, 16 << 20, NULL,
-	 "raw bytes kept of a quarantined record (its full length and SHA-256 are kept too; a "
-	 "cut record cannot be requeued)",
-	 0},
-	{"journal", "quarantine_keep_days", CT_INT, OFF(journal.quarantine_keep_days), "30", 0,
-	 36500, NULL, "quarantined records older than this are deleted (0: kept)", 0},
-	{"journal", "damaged_keep", CT_INT, OFF(journal.damaged_keep), "2", 1, 100, NULL,
-	 "damaged journals moved aside by a salvage that are kept, newest first (older ones "
-	 "are deleted at the next salvage)",
-	 0},
-	{"journal", "commit_records", CT_INT, OFF(journal.commit_records), "1000", 1, 100000, NULL,
-	 "group commit: records per transaction at most", 0},
-	{"journal", "commit_ms", CT_INT, OFF(journal.commit_ms), "100", 1, 10000, NULL,
-	 "group commit: milliseconds per transaction at most", 0},
-	{"input.spool", "dir", CT_STR, OFF(spool.dir), NULL, 1, 4096, NULL,
-	 "spool folder the WMS drops *.csv and *.jsonl files into", K_RESTART | K_DIR},
-	{"input.spool", "done_dir", CT_STR, OFF(spool.done_dir), NULL, 1, 4096, NULL,
-	 "where finished files go (default: dir/done; same file system as dir)",
-	 K_RESTART | K_DIR | K_DERIVED},
-	{"input.spool", "on_done", CT_ENUM, OFF(spool.on_done), "move", 0, 0, done_choices,
-	 "move finished files to done_dir, or delete them", K_RESTART},
-	{"input.spool", "done_retention_days", CT_INT, OFF(spool.done_retention_days), "30", 0,
-	 36500, NULL,
-	 "files in done_dir are deleted this many days after they were moved there (0: kept "
-	 "forever)",
-	 0},
-	{"input.spool", "settle_ms", CT_INT, OFF(spool.settle_ms), "2000", 0, 3600000, NULL,
-	 "a file not renamed in is taken once unchanged for this long", 0},
-	{"input.spool", "rescan_ms", CT_INT, OFF(spool.rescan_ms), "5000", 100, 3600000, NULL,
-	 "periodic rescan of the folder (besides inotify)", 0},
-	{"input.spool", "map", CT_STR, OFF(spool.map), "", 0, 64, NULL,
-	 "name of a [map.NAME] section renaming the WMS's columns (empty: canonical names)", 0},
-	{"input.spool", "source", CT_STR, OFF(spool.source), "wms", 1, 64, NULL,
-	 "source name: (source, txn_id) is unique; give inputs fed by one WMS the same name", 0},
-	{"input.spool", "delimiter", CT_ENUM, OFF(spool.delimiter), "comma", 0, 0, delim_choices,
-	 "CSV field delimiter: comma, semicolon, tab or pipe", 0},
-	{"input.spool", "max_record_bytes", CT_SIZE, OFF(spool.max_record_bytes), "64KiB", 1024,
-	 16 << 20, NULL, "longest record (line) taken; longer ones are quarantined", K_RESTART},
-	{"input.spool", "records", CT_STR, OFF(spool.records), "", 0, RECORD_POINTER_MAX, NULL,
-	 "JSON pointer (RFC 6901) to the records inside each line of a .jsonl file, like "
-	 "/data/items (an array's elements or one object); empty: the line itself",
-	 0},
-	{"input.spool", "timezone", CT_STR, OFF(spool.timezone), "", 0, 64, NULL, TZ_HELP, 0},
-	{"input.spool", "decimal", CT_ENUM, OFF(spool.decimal), "point", 0, 0, decimal_choices,
-	 DECIMAL_HELP, 0},
-	{"input.spool", "silence_alarm_s", CT_INT, OFF(spool.silence_alarm_s), "0", 0, 604800, NULL,
-	 SILENCE_HELP, 0},
-	{"input.spool", "operating_hours", CT_STR, OFF(spool.operating_hours), "", 0, 200, NULL,
-	 HOURS_HELP, 0},
-	{"input.http", "listen", CT_STR, OFF(http.listen), "127.0.0.1:8088", 3, 64, NULL,
-	 "address:port of the webhook listener; an address off this machine needs TLS", K_RESTART},
-	{"input.http", "max_body_bytes", CT_SIZE, OFF(http.max_body_bytes), "1MiB", 1024, 64 << 20,
-	 NULL, "larger request bodies get 413", 0},
-	{"input.http", "max_records_per_request", CT_INT, OFF(http.max_records), "1000", 1, 100000,
-	 NULL, "more records in one request get 413", 0},
-	{"input.http", "hmac_secret_file", CT_STR, OFF(http.hmac_secret_file), "", 0, 4096, NULL,
-	 "file holding the shared secret (not empty): every POST must carry X-Whagent-Signature: "
-	 "t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">, used once",
-	 K_RESTART | K_SECRET | K_FILE},
-	{"input.http", "signature_window_s", CT_INT, OFF(http.signature_window_s), "300", 1, 3600,
-	 NULL,
-	 "a signed POST whose t is further than this from the agent's clock is refused; "
-	 "[mqtt] retention_s must be more than twice this",
-	 0},
-	{"input.http", "token_file", CT_STR, OFF(http.token_file), "", 0, 4096, NULL,
-	 "file holding a bearer token: GETs from off this machine (but /healthz) need "
-	 "Authorization: Bearer <token>, and so do the status page's requeue and purge (from "
-	 "this machine too); empty: they are refused",
-	 K_RESTART | K_SECRET | K_FILE},
-	{"input.http", "tls_certfile", CT_STR, OFF(http.tls_certfile), "", 0, 4096, NULL,
-	 "certificate (PEM) for HTTPS (TLS 1.2 or newer)", K_RESTART | K_FILE},
-	{"input.http", "tls_keyfile", CT_STR, OFF(http.tls_keyfile), "", 0, 4096, NULL,
-	 "private key (PEM) for HTTPS", K_RESTART | K_SECRET | K_FILE},
-	{"input.http", "source", CT_STR, OFF(http.source), "wms", 1, 64, NULL,
-	 "source name: (source, txn_id) is unique; the same as the spool's to dedupe across", 0},
-	{"input.http", "map", CT_STR, OFF(http.map), "", 0, 64, NULL,
-	 "name of a [map.NAME] section for the JSON keys (empty: canonical names)", 0},
-	{"input.http", "max_connections", CT_INT, OFF(http.max_connections), "256", 1, 65536, NULL,
-	 "connections at once; more are answered 503 at once (but /healthz)", K_RESTART},
-	{"input.http", "max_connections_per_peer", CT_INT, OFF(http.max_connections_per_peer), "32",
-	 1, 65536, NULL,
-	 "connections at once from one address; more are answered 429 at once (but /healthz)",
-	 K_RESTART},
-	{"input.http", "request_timeout_s", CT_INT, OFF(http.request_timeout_s), "60", 1, 3600,
-	 NULL,
-	 "a request not whole (headers and body) this long after it began is closed: a deadline, "
-	 "not an idle timeout",
-	 0},
-	{"input.http", "max_buffered_bytes", CT_SIZE, OFF(http.max_buffered_bytes), "32MiB",
-	 64 << 10, (int64_t)1 << 40, NULL,
-	 "request bodies held at once, all requests together; past it a request is answered 503 "
-	 "at once",
-	 0},
-	{"input.http", "timeout_s", CT_INT, OFF(http.timeout_s), "30", 1, 3600, NULL,
-	 "idle connections are closed after this long", K_RESTART},
-	{"input.http", "healthz_max_unsent_s", CT_INT, OFF(http.healthz_max_unsent_s), "900", 0,
-	 2592000, NULL,
-	 "/healthz answers 503 when the oldest unacknowledged event is older than this, or the "
-	 "MQTT link has been down longer; 0: off",
-	 0},
-	{"input.http", "records", CT_STR, OFF(http.records), "", 0, RECORD_POINTER_MAX, NULL,
-	 "JSON pointer (RFC 6901) to the records inside each body or JSON Lines line, like "
-	 "/data/items (an array's elements or one object); empty: the body itself",
-	 0},
-	{"input.http", "timezone", CT_STR, OFF(http.timezone), "", 0, 64, NULL, TZ_HELP, 0},
-	{"input.http", "decimal", CT_ENUM, OFF(http.decimal), "point", 0, 0, decimal_choices,
-	 DECIMAL_HELP, 0},
-	{"input.http", "silence_alarm_s", CT_INT, OFF(http.silence_alarm_s), "0", 0, 604800, NULL,
-	 SILENCE_HELP, 0},
-	{"input.http", "operating_hours", CT_STR, OFF(http.operating_hours), "", 0, 200, NULL,
-	 HOURS_HELP, 0},
-	{"health", "ack_stall_s", CT_INT, OFF(health.ack_stall_s), "60", 0, 86400, NULL,
-	 "batches in flight and no PUBACK for this long while connected: the ack_stall alarm, "
-	 "and the connection is torn down and made again (what was in flight is resent); 0: off",
-	 0},
-	{"health", "clock_jump_ms", CT_INT, OFF(health.clock_jump_ms), "2000", 100, 86400000, NULL,
-	 "the wall clock stepping by more than this against the monotonic clock is a clock "
-	 "jump: counted, logged and the clock_jump alarm for an hour",
-	 0},
-	{"health", "event_time_ahead_s", CT_INT, OFF(health.event_time_ahead_s), "3600", 0,
-	 31536000, NULL,
-	 "an event_time later than the agent's clock by more than this is flagged (counted, "
-	 "the event_time alarm for an hour), not refused; 0: off",
-	 0},
-	{"health", "event_time_behind_s", CT_INT, OFF(health.event_time_behind_s), "0", 0,
-	 315360000, NULL,
-	 "an event_time earlier than the agent's clock by more than this is flagged likewise; "
-	 "0: off",
-	 0},
-	{"health", "history_sample_s", CT_INT, OFF(health.history_sample_s), "60", 1, 3600, NULL,
-	 "the status page's chart keeps 1440 samples (backlog, oldest unsent age, events), one "
-	 "this often: 60 gives 24 hours",
-	 K_RESTART},
-	{"metrics", "textfile", CT_STR, OFF(metrics.textfile), "", 0, 4096, NULL,
-	 "write the Prometheus metrics to this file too (node_exporter textfile collector)",
-	 K_RESTART | K_PARENT},
-	{"metrics", "textfile_interval_s", CT_INT, OFF(metrics.textfile_interval_s), "15", 1, 3600,
-	 NULL, "how often the textfile is rewritten", 0},
-	{"metrics", "lagging_after_s", CT_INT, OFF(metrics.lagging_after_s), "300", 1, 2592000,
-	 NULL,
-	 "status, metrics and the Status message say 'lagging since T' while an event has "
-	 "waited longer than this for the acknowledgement that deletes it",
-	 0},
-	{"mqtt", "host", CT_STR, OFF(mqtt.host), "", 0, 255, NULL,
-	 "broker host name or address; empty: no uplink (events stay in the journal)", K_RESTART},
-	{"mqtt", "port", CT_INT, OFF(mqtt.port), "8883", 1, 65535, NULL, "broker port", K_RESTART},
-	{"mqtt", "client_id", CT_STR, OFF(mqtt.client_id), "", 0, 128, NULL,
-	 "MQTT client id (default: whagent-SITE_ID)", K_RESTART},
-	{"mqtt", "topic_prefix", CT_STR, OFF(mqtt.topic_prefix), "whagent/v1", 1, 128, NULL,
-	 "topics are PREFIX/SITE_ID/events, /status, ...", K_RESTART},
-	{"mqtt", "protocol", CT_ENUM, OFF(mqtt.protocol), "mqtt5", 0, 0, protocol_choices,
-	 "mqtt5 (properties: content type, site, journal, first_seq, last_seq) or mqtt311",
-	 K_RESTART},
-	{"mqtt", "keepalive_s", CT_INT, OFF(mqtt.keepalive_s), "30", 5, 3600, NULL,
-	 "MQTT keep-alive", K_RESTART},
-	{"mqtt", "cafile", CT_STR, OFF(mqtt.cafile), "", 0, 4096, NULL,
-	 "CA certificate(s) to verify the broker: turns TLS on (1.2 or newer, host name "
-	 "verified)",
-	 K_RESTART | K_FILE},
-	{"mqtt", "capath", CT_STR, OFF(mqtt.capath), "", 0, 4096, NULL,
-	 "directory of CA certificates (alternative to cafile)", K_RESTART | K_DIRREAD},
-	{"mqtt", "certfile", CT_STR, OFF(mqtt.certfile), "", 0, 4096, NULL,
-	 "client certificate for mutual TLS (with keyfile)", K_FILE},
-	{"mqtt", "keyfile", CT_STR, OFF(mqtt.keyfile), "", 0, 4096, NULL,
-	 "client private key for mutual TLS", K_SECRET | K_FILE},
-	{"mqtt", "allow_insecure", CT_ENUM, OFF(mqtt.allow_insecure), "false", 0, 0, bool_choices,
-	 "allow plain TCP to a broker that is not on this machine", K_RESTART},
-	{"mqtt", "username", CT_STR, OFF(mqtt.username), "", 0, 256, NULL, "MQTT user name",
-	 K_RESTART},
-	{"mqtt", "password_file", CT_STR, OFF(mqtt.password_file), "", 0, 4096, NULL,
-	 "file holding the MQTT password (first line; never logged)",
-	 K_RESTART | K_SECRET | K_FILE},
-	{"mqtt", "ack_mode", CT_ENUM, OFF(mqtt.ack_mode), "broker", 0, 0, ack_choices,
-	 "broker: the broker's PUBACK lets an event be pruned (after retention_s); platform: "
-	 "only the central platform's PlatformAck on PREFIX/SITE/ack does",
-	 K_RESTART},
-	{"mqtt", "batch_max_events", CT_INT, OFF(mqtt.batch_max_events), "500", 1, 10000, NULL,
-	 "events per EventBatch at most", K_RESTART},
-	{"mqtt", "batch_max_bytes", CT_SIZE, OFF(mqtt.batch_max_bytes), "256KiB", 64 << 10,
-	 16 << 20, NULL, "bytes of events per EventBatch at most", K_RESTART},
-	{"mqtt", "linger_ms", CT_INT, OFF(mqtt.linger_ms), "20", 0, 10000, NULL,
-	 "wait this long for more events before sending a partial batch", 0},
-	{"mqtt", "window", CT_INT, OFF(mqtt.window), "32", 1, 1000, NULL,
-	 "batches in flight (published, not yet acknowledged)", K_RESTART},
-	{"mqtt", "reconnect_min_ms", CT_INT, OFF(mqtt.reconnect_min_ms), "500", 10, 600000, NULL,
-	 "first reconnect delay; doubles (with jitter) up to reconnect_max_ms", 0},
-	{"mqtt", "reconnect_max_ms", CT_INT, OFF(mqtt.reconnect_max_ms), "60000", 10, 3600000, NULL,
-	 "longest reconnect delay", 0},
-	{"mqtt", "status_interval_s", CT_INT, OFF(mqtt.status_interval_s), "60", 1, 86400, NULL,
-	 "heartbeat Status period", 0},
-	{"mqtt", "drain_timeout_ms", CT_INT, OFF(mqtt.drain_timeout_ms), "5000", 0, 600000, NULL,
-	 "on stop, wait this long for acknowledgements of batches in flight", 0},
-	{"mqtt", "retention_s", CT_INT, OFF(mqtt.retention_s), "86400", 0, 31536000, NULL,
-	 "acknowledged events are kept this long (for replay), then pruned", 0},
-	{"mqtt", "sign_batches", CT_ENUM, OFF(mqtt.sign_batches), "false", 0, 0, bool_choices,
-	 "sign every EventBatch with the device key (keyfile): ECDSA P-256", K_RESTART},
-	{"mqtt", "cert_warn_days", CT_INT, OFF(mqtt.cert_warn_days), "30", 0, 3650, NULL,
-	 "warn when the client certificate expires within this many days", 0},
-	{"mqtt", "platform_pubkey", CT_STR, OFF(mqtt.platform_pubkey), "", 0, 4096, NULL,
-	 "PEM EC P-256 public key of the central platform: acks and commands must be signed "
-	 "with it (or with platform_pubkey_next); re-read on reload",
-	 K_FILE},
-	{"mqtt", "platform_pubkey_next", CT_STR, OFF(mqtt.platform_pubkey_next), "", 0, 4096, NULL,
-	 "a second platform key, also taken (for rotation: add the new key here, then make it "
-	 "platform_pubkey and empty this)",
-	 K_FILE},
-	{"mqtt", "control_max_skew_s", CT_INT, OFF(mqtt.control_max_skew_s), "300", 1, 86400, NULL,
-	 "clock skew tolerated for the issued and expiry times of the platform's messages", 0},
-	{"mqtt", "allow_unsigned_control", CT_ENUM, OFF(mqtt.allow_unsigned_control), "false", 0, 0,
-	 bool_choices,
-	 "INSECURE: take acks and commands without a signature (anyone who may publish on the "
-	 "broker can then prune the journal and steer the agent); trials only",
-	 0},
-	{"mqtt", "backfill_after_s", CT_INT, OFF(mqtt.backfill_after_s), "60", 0, 31536000, NULL,
-	 "a backlog older than this drains on PREFIX/SITE/backfill (marked historical) beside "
-	 "new events on /events, so live events are not held behind it; 0: one lane",
-	 0},
-	{"mqtt", "live_share_pct", CT_INT, OFF(mqtt.live_share_pct), "50", 1, 99, NULL,
-	 "while a backfill drains: the share of the window and of max_bytes_per_s kept for new "
-	 "events (each lane takes what the other leaves)",
-	 0},
-	{"mqtt", "max_bytes_per_s", CT_SIZE, OFF(mqtt.max_bytes_per_s), "0", 0, (int64_t)1 << 40,
-	 NULL,
-	 "uplink rate limit in bytes of batches per second, to leave the WAN link room for "
-	 "the warehouse; 0: none",
-	 0},
-	{"ledger", "staging_location", CT_STR, OFF(ledger.staging), "STAGING", 1, 64, NULL,
-	 "where picks without to_bin put stock, and shipments without a bin take it from", 0},
-	{"ledger", "shipment_from", CT_ENUM, OFF(ledger.shipment_from), "bin", 0, 0, ship_choices,
-	 "bin: a shipment leaves from the bin it names (staging when none); staging: always from "
-	 "staging_location, for a WMS whose shipments name the dock, not where picked goods wait",
-	 0},
-	{"ledger", "snapshot_interval_s", CT_INT, OFF(ledger.snapshot_interval_s), "3600", 0,
-	 604800, NULL,
-	 "publish an on-hand snapshot on PREFIX/SITE/snapshot this often; 0: on command only", 0},
-	{"ledger", "snapshot_page_rows", CT_INT, OFF(ledger.snapshot_page_rows), "1000", 10, 20000,
-	 NULL, "balance rows per snapshot message", 0},
-	{"identity", "organization", CT_STR, OFF(identity.organization), "", 0, 64, NULL,
-	 "O= of the CSR `whagent enroll` writes", 0},
-	{"identity", "unit", CT_STR, OFF(identity.unit), "", 0, 64, NULL, "OU= of the CSR", 0},
-	{"identity", "dns_names", CT_STR, OFF(identity.dns_names), "", 0, 1024, NULL,
-	 "DNS subject alternative names of the CSR, comma-separated", 0},
-};
-
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 struct parse_state {
 	struct conf *conf;
@@ -354,8 +31,8 @@ struct parse_state {
 	char *err;
 	size_t errlen;
 	wh_err rc;
-	unsigned char seen[NKEYS];
-	unsigned char seen_spool[CONF_SPOOLS_MAX][NKEYS]; /* [input.spool.NAME] keys */
+	unsigned char seen[CONF_KEYS_MAX];
+	unsigned char seen_spool[CONF_SPOOLS_MAX][CONF_KEYS_MAX]; /* [input.spool.NAME] keys */
 };
 
 static wh_err fail(struct parse_state *ps, const char *fmt, ...) WH_PRINTF(2, 3);
@@ -694,17 +371,17 @@ handler(void *user, const char *section, const char *name, const char *value)
 	if (strcmp(section, "input.http") == 0)
 		ps->conf->http.enabled = true;
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (strcmp(table, keys[i].section) != 0)
+		if (strcmp(table, conf_keys[i].section) != 0)
 			continue;
 		known_section = 1;
-		if (name == NULL || strcmp(name, keys[i].name) != 0)
+		if (name == NULL || strcmp(name, conf_keys[i].name) != 0)
 			continue;
 		if (seen[i]) {
 			fail(ps, "[%s] %s: set twice", section, name);
 			return 0;
 		}
 		seen[i] = 1;
-		switch (set_value(key_base(ps->conf, &keys[i], sp), &keys[i], value, why,
+		switch (set_value(key_base(ps->conf, &conf_keys[i], sp), &conf_keys[i], value, why,
 				  sizeof(why))) {
 		case 0:
 			return 1;
@@ -1013,8 +690,9 @@ conf_finish(struct conf *c, struct parse_state *ps)
 	wh_err err;
 
 	for (size_t i = 0; i < NKEYS; i++)
-		if (!ps->seen[i] && keys[i].def != NULL &&
-		    (err = set_default(key_base(c, &keys[i], NULL), &keys[i], ps)) != WH_OK)
+		if (!ps->seen[i] && conf_keys[i].def != NULL &&
+		    (err = set_default(key_base(c, &conf_keys[i], NULL), &conf_keys[i], ps)) !=
+			    WH_OK)
 			return err;
 	if (c->agent.site_id == NULL) {
 		snprintf(ps->err, ps->errlen, "%s: [agent] site_id is required", ps->path);
@@ -1035,10 +713,10 @@ conf_finish(struct conf *c, struct parse_state *ps)
 		return err;
 	for (int i = 0; i < c->nspools; i++)
 		for (size_t k = 0; k < NKEYS; k++)
-			if (strcmp(keys[k].section, "input.spool") == 0 && !ps->seen_spool[i][k] &&
-			    keys[k].def != NULL &&
-			    (err = set_default(key_base(c, &keys[k], &c->spools[i]), &keys[k],
-					       ps)) != WH_OK)
+			if (strcmp(conf_keys[k].section, "input.spool") == 0 &&
+			    !ps->seen_spool[i][k] && conf_keys[k].def != NULL &&
+			    (err = set_default(key_base(c, &conf_keys[k], &c->spools[i]),
+					       &conf_keys[k], ps)) != WH_OK)
 				return err;
 	if (conf_spool_count(c) > CONF_SPOOLS_MAX) {
 		snprintf(ps->err, ps->errlen, "%s: more than %d spool inputs", ps->path,
@@ -1106,11 +784,12 @@ conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < NKEYS; i++)
-		if (keys[i].type == CT_STR) {
-			wh_free(*(char **)key_base(c, &keys[i], NULL));
+		if (conf_keys[i].type == CT_STR) {
+			wh_free(*(char **)key_base(c, &conf_keys[i], NULL));
 			for (int s = 0;
-			     s < c->nspools && strcmp(keys[i].section, "input.spool") == 0; s++)
-				wh_free(*(char **)key_base(c, &keys[i], &c->spools[s]));
+			     s < c->nspools && strcmp(conf_keys[i].section, "input.spool") == 0;
+			     s++)
+				wh_free(*(char **)key_base(c, &conf_keys[i], &c->spools[s]));
 		}
 	for (int i = 0; i < c->nmaps; i++) {
 		wh_free(c->maps[i].name);
@@ -1181,21 +860,21 @@ void
 conf_print(const struct conf *c, FILE *f)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
-		if ((strcmp(keys[i].section, "input.spool") == 0 && !c->spool.enabled) ||
-		    (strcmp(keys[i].section, "input.http") == 0 && !c->http.enabled) ||
-		    (strcmp(keys[i].section, "mqtt") == 0 && strcmp(keys[i].name, "host") != 0 &&
-		     c->mqtt.host[0] == '\0'))
+		if ((strcmp(conf_keys[i].section, "input.spool") == 0 && !c->spool.enabled) ||
+		    (strcmp(conf_keys[i].section, "input.http") == 0 && !c->http.enabled) ||
+		    (strcmp(conf_keys[i].section, "mqtt") == 0 &&
+		     strcmp(conf_keys[i].name, "host") != 0 && c->mqtt.host[0] == '\0'))
 			continue;
-		fprintf(f, "%s.%s = ", keys[i].section, keys[i].name);
-		print_value(key_cbase(c, &keys[i], NULL), &keys[i], f);
+		fprintf(f, "%s.%s = ", conf_keys[i].section, conf_keys[i].name);
+		print_value(key_cbase(c, &conf_keys[i], NULL), &conf_keys[i], f);
 		fputc('\n', f);
 	}
 	for (int s = 0; s < c->nspools; s++)
 		for (size_t i = 0; i < NKEYS; i++) {
-			if (strcmp(keys[i].section, "input.spool") != 0)
+			if (strcmp(conf_keys[i].section, "input.spool") != 0)
 				continue;
-			fprintf(f, "input.%s.%s = ", c->spools[s].name, keys[i].name);
-			print_value(key_cbase(c, &keys[i], &c->spools[s]), &keys[i], f);
+			fprintf(f, "input.%s.%s = ", c->spools[s].name, conf_keys[i].name);
+			print_value(key_cbase(c, &conf_keys[i], &c->spools[s]), &conf_keys[i], f);
 			fputc('\n', f);
 		}
 	for (int i = 0; i < c->nmaps; i++)
@@ -1261,12 +940,13 @@ restart_spools(const struct conf *running, const struct conf *next, char *buf, s
 			continue;
 		}
 		for (size_t i = 0; i < NKEYS; i++)
-			if (strcmp(keys[i].section, "input.spool") == 0 &&
-			    (keys[i].flags & K_RESTART) &&
-			    !same_value(key_cbase(running, &keys[i], old),
-					key_cbase(next, &keys[i], &next->spools[s]), &keys[i])) {
+			if (strcmp(conf_keys[i].section, "input.spool") == 0 &&
+			    (conf_keys[i].flags & K_RESTART) &&
+			    !same_value(key_cbase(running, &conf_keys[i], old),
+					key_cbase(next, &conf_keys[i], &next->spools[s]),
+					&conf_keys[i])) {
 				snprintf(name, sizeof(name), "[input.%s] %s", next->spools[s].name,
-					 keys[i].name);
+					 conf_keys[i].name);
 				n = list_add(buf, len, n, name);
 			}
 	}
@@ -1296,13 +976,14 @@ conf_restart_keys(const struct conf *running, const struct conf *next, char *buf
 		n = list_add(buf, len, n, "[input.http] (the section)");
 	for (size_t i = 0; i < NKEYS; i++) {
 		/* the keys of a section added or removed are in the section's name */
-		if ((spool && strcmp(keys[i].section, "input.spool") == 0) ||
-		    (http && strcmp(keys[i].section, "input.http") == 0))
+		if ((spool && strcmp(conf_keys[i].section, "input.spool") == 0) ||
+		    (http && strcmp(conf_keys[i].section, "input.http") == 0))
 			continue;
-		if ((keys[i].flags & K_RESTART) &&
-		    !same_value(key_cbase(running, &keys[i], NULL), key_cbase(next, &keys[i], NULL),
-				&keys[i])) {
-			snprintf(name, sizeof(name), "[%s] %s", keys[i].section, keys[i].name);
+		if ((conf_keys[i].flags & K_RESTART) &&
+		    !same_value(key_cbase(running, &conf_keys[i], NULL),
+				key_cbase(next, &conf_keys[i], NULL), &conf_keys[i])) {
+			snprintf(name, sizeof(name), "[%s] %s", conf_keys[i].section,
+				 conf_keys[i].name);
 			n = list_add(buf, len, n, name);
 		}
 	}
@@ -1336,20 +1017,21 @@ conf_check_secrets(const struct conf *c, FILE *f)
 		const char *v;
 		struct stat st;
 
-		if (!(keys[i].flags & K_SECRET) || keys[i].type != CT_STR)
+		if (!(conf_keys[i].flags & K_SECRET) || conf_keys[i].type != CT_STR)
 			continue;
-		v = *(char *const *)((const char *)c + keys[i].offset);
+		v = *(char *const *)((const char *)c + conf_keys[i].offset);
 		if (v == NULL || v[0] == '\0')
 			continue;
 		if (stat(v, &st) != 0) {
-			fprintf(f, "# warning: [%s] %s %s: %s\n", keys[i].section, keys[i].name, v,
-				strerror(errno));
+			fprintf(f, "# warning: [%s] %s %s: %s\n", conf_keys[i].section,
+				conf_keys[i].name, v, strerror(errno));
 			warned++;
 		} else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 			fprintf(f,
 				"# warning: [%s] %s %s holds a secret and others may read it "
 				"(mode %03o): chmod 600 it\n",
-				keys[i].section, keys[i].name, v, (unsigned)(st.st_mode & 0777));
+				conf_keys[i].section, conf_keys[i].name, v,
+				(unsigned)(st.st_mode & 0777));
 			warned++;
 		}
 	}
@@ -1386,20 +1068,21 @@ conf_paths(const struct conf *c, conf_path_cb cb, void *arg)
 	char section[64];
 
 	for (size_t i = 0; i < NKEYS; i++) {
-		if ((strcmp(keys[i].section, "input.spool") == 0 && !c->spool.enabled) ||
-		    (strcmp(keys[i].section, "input.http") == 0 && !c->http.enabled) ||
-		    (strcmp(keys[i].section, "mqtt") == 0 && c->mqtt.host[0] == '\0') ||
-		    (c->spool.on_done == CONF_DONE_DELETE && strcmp(keys[i].name, "done_dir") == 0))
+		if ((strcmp(conf_keys[i].section, "input.spool") == 0 && !c->spool.enabled) ||
+		    (strcmp(conf_keys[i].section, "input.http") == 0 && !c->http.enabled) ||
+		    (strcmp(conf_keys[i].section, "mqtt") == 0 && c->mqtt.host[0] == '\0') ||
+		    (c->spool.on_done == CONF_DONE_DELETE &&
+		     strcmp(conf_keys[i].name, "done_dir") == 0))
 			continue;
-		paths_of(c, &keys[i], NULL, keys[i].section, cb, arg);
+		paths_of(c, &conf_keys[i], NULL, conf_keys[i].section, cb, arg);
 	}
 	for (int s = 0; s < c->nspools; s++) {
 		snprintf(section, sizeof(section), "input.%s", c->spools[s].name);
 		for (size_t i = 0; i < NKEYS; i++)
-			if (strcmp(keys[i].section, "input.spool") == 0 &&
+			if (strcmp(conf_keys[i].section, "input.spool") == 0 &&
 			    !(c->spools[s].on_done == CONF_DONE_DELETE &&
-			      strcmp(keys[i].name, "done_dir") == 0))
-				paths_of(c, &keys[i], &c->spools[s], section, cb, arg);
+			      strcmp(conf_keys[i].name, "done_dir") == 0))
+				paths_of(c, &conf_keys[i], &c->spools[s], section, cb, arg);
 	}
 }
 
@@ -1410,20 +1093,20 @@ conf_print_help(FILE *f)
 	char list[128];
 
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (strcmp(section, keys[i].section) != 0) {
-			section = keys[i].section;
+		if (strcmp(section, conf_keys[i].section) != 0) {
+			section = conf_keys[i].section;
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
 		}
-		fprintf(f, "  %-18s %s\n", keys[i].name, keys[i].help);
-		if (keys[i].choices != NULL) {
-			choices_text(keys[i].choices, list, sizeof(list));
+		fprintf(f, "  %-18s %s\n", conf_keys[i].name, conf_keys[i].help);
+		if (conf_keys[i].choices != NULL) {
+			choices_text(conf_keys[i].choices, list, sizeof(list));
 			fprintf(f, "  %-18s one of: %s\n", "", list);
 		}
 		fprintf(f, "  %-18s default: %s%s\n", "",
-			keys[i].def		    ? keys[i].def
-			: keys[i].flags & K_DERIVED ? "derived, see above"
-						    : "none, required",
-			keys[i].flags & K_RESTART ? "; a change needs a restart" : "");
+			conf_keys[i].def		 ? conf_keys[i].def
+			: conf_keys[i].flags & K_DERIVED ? "derived, see above"
+							 : "none, required",
+			conf_keys[i].flags & K_RESTART ? "; a change needs a restart" : "");
 	}
 	fprintf(f,
 		"\n[input.spool.NAME]\n  (more spool inputs, NAME of letters, digits, '-', '_';"
