@@ -69,10 +69,13 @@ httplimit_opened(struct httplimit *l, int fd, const struct sockaddr *peer, int64
 		c->verdict = HTTPLIMIT_TOTAL;
 	else if (from_peer >= l->max_peer)
 		c->verdict = HTTPLIMIT_PEER;
+	if (c->verdict != HTTPLIMIT_OK && l->refused >= HTTPLIMIT_HEADROOM)
+		c->verdict = HTTPLIMIT_DROP; /* a flood: no answer, but no wait for the others */
 	/* a refused connection only gets to hear why, and does not count against others */
 	c->deadline_ms =
 		now_ms + (c->verdict == HTTPLIMIT_OK ? l->request_ms : HTTPLIMIT_REFUSED_MS);
 	l->open += c->verdict == HTTPLIMIT_OK;
+	l->refused += c->verdict == HTTPLIMIT_TOTAL || c->verdict == HTTPLIMIT_PEER;
 	c->next = l->head;
 	if (l->head != NULL)
 		l->head->prev = c;
@@ -86,6 +89,7 @@ httplimit_closed(struct httplimit *l, struct httplimit_conn *c)
 	if (c == NULL)
 		return;
 	l->open -= c->verdict == HTTPLIMIT_OK;
+	l->refused -= c->verdict == HTTPLIMIT_TOTAL || c->verdict == HTTPLIMIT_PEER;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -101,7 +105,7 @@ httplimit_verdict(struct httplimit *l, struct httplimit_conn *c)
 	if (c == NULL)
 		return HTTPLIMIT_OK;
 	if (c->verdict != HTTPLIMIT_OK && !c->counted) {
-		l->refused[c->verdict == HTTPLIMIT_TOTAL ? HTTPLIMIT_R_TOTAL : HTTPLIMIT_R_PEER]++;
+		l->counts[c->verdict == HTTPLIMIT_PEER ? HTTPLIMIT_R_PEER : HTTPLIMIT_R_TOTAL]++;
 		c->counted = 1;
 	}
 	return c->verdict;
@@ -134,7 +138,7 @@ httplimit_expire(struct httplimit *l, int64_t now_ms, int64_t *ret_next_ms)
 		if (c->deadline_ms <= now_ms) {
 			shutdown(c->fd, SHUT_RDWR);
 			c->deadline_ms = 0; /* once: libmicrohttpd closes it now */
-			l->refused[HTTPLIMIT_R_DEADLINE]++;
+			l->counts[HTTPLIMIT_R_DEADLINE]++;
 			n++;
 		} else if (next < 0 || c->deadline_ms - now_ms < next) {
 			next = c->deadline_ms - now_ms;
@@ -148,7 +152,7 @@ int
 httplimit_hold(struct httplimit *l, size_t n)
 {
 	if (l->held + n > l->max_held) {
-		l->refused[HTTPLIMIT_R_MEMORY]++;
+		l->counts[HTTPLIMIT_R_MEMORY]++;
 		return -1;
 	}
 	l->held += n;

@@ -14,6 +14,7 @@ enum httplimit_verdict {
 	HTTPLIMIT_OK,
 	HTTPLIMIT_TOTAL, /* over max_connections: 503 + Retry-After, but /healthz */
 	HTTPLIMIT_PEER,	 /* over max_connections_per_peer: 429 + Retry-After, but /healthz */
+	HTTPLIMIT_DROP,	 /* over a limit with HTTPLIMIT_HEADROOM refused ones open: closed */
 };
 
 /* Refusals counted for the metrics. */
@@ -26,18 +27,20 @@ enum httplimit_reason {
 };
 
 /* A connection refused at its opening gets this long to send its headers and read the
- * answer. */
-#define HTTPLIMIT_REFUSED_MS 2000
+ * answer; at most HTTPLIMIT_HEADROOM of them at once, the others are dropped. */
+#define HTTPLIMIT_REFUSED_MS 1000
+#define HTTPLIMIT_HEADROOM   32
 
 struct httplimit_conn;
 
 struct httplimit {
 	struct httplimit_conn *head;
-	int open;
+	int open;    /* connections within the limits */
+	int refused; /* connections over them, being answered */
 	long max_total, max_peer;
 	int64_t request_ms;
-	size_t held, max_held; /* body bytes held by requests */
-	uint64_t refused[HTTPLIMIT_R_COUNT];
+	size_t held, max_held;		    /* body bytes held by requests */
+	uint64_t counts[HTTPLIMIT_R_COUNT]; /* refusals, by reason */
 };
 
 /* The limits (reloadable: request_ms and max_held apply from the next use). */

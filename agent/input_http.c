@@ -28,10 +28,13 @@
 
 #define RETRY_FULL_S  "30"
 #define RETRY_ERROR_S "5"
-/* Connections accepted past max_connections (each answered 503 at once, or /healthz). */
-#define HTTP_HEADROOM 32
-/* Descriptors kept for everything but the HTTP listener's connections. */
+/* Connections over a limit that are answered (503, 429, or /healthz served); the others are
+ * dropped at once. */
+#define HTTP_HEADROOM HTTPLIMIT_HEADROOM
+/* Descriptors kept for everything but the HTTP listener's connections, and the open-files
+ * limit the listener raises the soft limit to. */
 #define HTTP_FDS_OTHERS 64
+#define HTTP_FDS_WANTED 4096
 /* GnuTLS priorities: TLS 1.2 and 1.3 only, the library's normal cipher suites. */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define REFUSED_LOG_S  10 /* refused signed POSTs: one log line per this long at most */
@@ -724,6 +727,8 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		fd == NULL ? NULL
 			   : httplimit_opened(&h->limits, fd->connect_fd,
 					      peer ? peer->client_addr : NULL, platform_mono_ms());
+	if (fd != NULL && httplimit_verdict(&h->limits, *socket_context) == HTTPLIMIT_DROP)
+		shutdown(fd->connect_fd, SHUT_RDWR); /* libmicrohttpd closes it at once */
 	loop_timer_arm_soon(&h->limit_timer, HTTPLIMIT_REFUSED_MS);
 }
 
@@ -835,34 +840,35 @@ load_secrets(struct http *h, const struct conf *c, char *why, size_t whylen)
 	return WH_OK;
 }
 
-/* Connections libmicrohttpd accepts at all: the limits plus room to answer those over them
- * (503, 429) and /healthz; within the descriptors the process may open, less those the
- * spool, the journal and the uplink need. */
+/* Connections libmicrohttpd accepts at all: as many as the descriptors allow (less those the
+ * spool, the journal and the uplink need; the soft limit raised up to HTTP_FDS_WANTED). It
+ * must not stop accepting at the limits: connections would then wait in the kernel's queue
+ * behind a flood, /healthz among them; past the limits the table answers or drops them at
+ * once instead. */
 static void
 fd_budget(const struct conf *c, long *ret_total, long *ret_peer)
 {
 	struct rlimit rl;
-	long total = c->http.max_connections + HTTP_HEADROOM;
+	long total = HTTP_FDS_WANTED - HTTP_FDS_OTHERS;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    (rlim_t)(total + HTTP_FDS_OTHERS) > rl.rlim_cur) {
-		/* raise the soft limit as far as the hard one allows */
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
-					      (rlim_t)(total + HTTP_FDS_OTHERS) < rl.rlim_max
-				      ? (rlim_t)(total + HTTP_FDS_OTHERS)
+	    rl.rlim_cur < HTTP_FDS_WANTED) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > HTTP_FDS_WANTED
+				      ? HTTP_FDS_WANTED
 				      : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-		    (rlim_t)(total + HTTP_FDS_OTHERS) > rl.rlim_cur) {
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < HTTP_FDS_WANTED)
 			total = (long)rl.rlim_cur - HTTP_FDS_OTHERS;
-			total = total < 8 ? 8 : total;
-			log_warnx("http: %ld open files allowed: at most %ld connections (raise "
-				  "LimitNOFILE or lower max_connections)",
-				  (long)rl.rlim_cur, total);
-		}
+	}
+	if (total < c->http.max_connections + HTTP_HEADROOM) {
+		total = total < 8 ? 8 : total;
+		log_warnx(
+			"http: the open-files limit allows %ld connections, below max_connections "
+			"and the room to refuse more (raise LimitNOFILE or lower max_connections)",
+			total);
 	}
 	*ret_total = total;
-	*ret_peer = c->http.max_connections_per_peer + HTTP_HEADROOM / 4;
+	*ret_peer = c->http.max_connections_per_peer + HTTP_HEADROOM;
 }
 
 static wh_err
@@ -1029,7 +1035,7 @@ http_on_action(struct http *h, http_action_cb cb, void *arg)
 void
 http_refusals(const struct http *h, struct http_refusals *ret)
 {
-	const uint64_t *r = h->limits.refused;
+	const uint64_t *r = h->limits.counts;
 
 	*ret = (struct http_refusals){r[HTTPLIMIT_R_TOTAL], r[HTTPLIMIT_R_PEER],
 				      r[HTTPLIMIT_R_DEADLINE], r[HTTPLIMIT_R_MEMORY],

@@ -15,7 +15,9 @@ machines are shared and noisy):
              while a line of LONG_LINE_GB (20) GiB (a sparse file) is skipped
   junk       JUNK_POSTS (10,000) junk POSTs of 1 MB against an 8 MiB budget: the journal's
              size after them and a valid record's answer
-usage: bench_timing.py WHAGENT [ARGS...]   (OUTAGE_S, default 3; ONLY=mtls|spool|junk)"""
+  slow       SLOW_CLIENTS (1,100) slow clients from many loopback addresses: /healthz answer
+             times meanwhile
+usage: bench_timing.py WHAGENT [ARGS...]   (OUTAGE_S, default 3; ONLY=mtls|spool|junk|slow)"""
 import os
 import sys
 import time
@@ -209,10 +211,66 @@ def junk_flood(t):
                 n, codes, secs, size / 1048576.0, st["quarantined"], st["quarantine_evicted"], code))
 
 
+def slow_clients(t):
+    """SLOW_CLIENTS (1,100) connections that send a request's first bytes and then a byte now
+    and then, from several loopback addresses: /healthz answer times meanwhile (the limits
+    answer or close them; the loop must go on)."""
+    import resource
+    import socket
+    import urllib.request
+    want = int(os.environ.get("SLOW_CLIENTS", "1100"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, want + 256)), hard))
+    a = t.new_agent("slow-agent")
+    port = [0]
+
+    def conf(p):
+        port[0] = p
+        a.write_conf(sections="[input.http]\nlisten = 127.0.0.1:%d\n" % p)
+    h.listen_port(a, conf)
+    socks, refused = [], 0
+    for i in range(want):
+        s = socket.socket()
+        s.bind(("127.0.%d.%d" % (1 + i // 200, 2 + i % 200), 0))
+        s.setblocking(False)
+        try:
+            s.connect(("127.0.0.1", port[0]))
+        except BlockingIOError:
+            pass
+        socks.append(s)
+    time.sleep(0.5)
+    for s in socks:
+        try:
+            s.send(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")
+        except OSError:
+            refused += 1
+    times, dropped, deadline = [], 0, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        t0 = time.monotonic()
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port[0], timeout=120).read()
+            times.append((time.monotonic() - t0) * 1000)
+        except OSError:
+            dropped += 1
+        for s in socks[:50]:  # some keep dribbling
+            try:
+                s.send(b"X")
+            except OSError:
+                pass
+        time.sleep(0.05)
+    for s in socks:
+        s.close()
+    a.stop()
+    times.sort()
+    return ("slow clients: %d opened (%d refused at once), /healthz over 10 s: %d answers, median %.1f ms, "
+            "longest %.1f ms; %d probes dropped" % (want, refused, len(times), times[len(times) // 2] if times else -1,
+                                                    times[-1] if times else -1, dropped))
+
+
 def bench(t):
     lines = []
-    parts = {"mtls": [mtls_outage], "spool": [spool_stalls], "junk": [junk_flood]}.get(
-        os.environ.get("ONLY"), (outage, mtls_outage, tls, watchdog, spool_stalls, junk_flood))
+    parts = {"mtls": [mtls_outage], "spool": [spool_stalls], "junk": [junk_flood], "slow": [slow_clients]}.get(
+        os.environ.get("ONLY"), (outage, mtls_outage, tls, watchdog, spool_stalls, junk_flood, slow_clients))
     for f in parts:
         lines.append(f(t))
         # each part in a fresh state directory
