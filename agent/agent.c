@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ballast.h"
 #include "conf.h"
 #include "input_http.h"
 #include "input_spool.h"
@@ -43,6 +44,7 @@ struct agent {
 	uint64_t session;
 	struct loop_timer idle_timer, drain_timer, notify_timer, textfile_timer, fold_timer;
 	struct loop_timer outside_timer; /* commits by other processes (requeue) */
+	struct ballast ballast;		 /* space held back beside the journal */
 	int64_t data_version;
 	int64_t folded_ms; /* when the ledger's changes were last folded */
 	int64_t watchdog_ms;
@@ -269,7 +271,7 @@ healthz(struct agent *ag, unsigned *ret_status)
 	struct journal_stats st = {0};
 	struct status_live lv;
 	struct status_sync sy;
-	char *body = wh_malloc(768), why[200];
+	char *body = wh_malloc(1024), why[200], full[300];
 	wh_err err = journal_room(ag->journal); /* no write lock */
 	int behind;
 
@@ -278,14 +280,19 @@ healthz(struct agent *ag, unsigned *ret_status)
 	status_sync(ag->conf, &st, &lv, &sy);
 	behind = status_unhealthy(ag->conf, &sy, why, sizeof(why));
 	*ret_status = err == WH_OK && !behind ? 200 : 503;
+	/* which bound: "N bytes free on DIR, reserve R" (DIR from the configuration: escaped) */
+	log_escape(full, sizeof(full), lv.journal_full, strlen(lv.journal_full));
+	for (char *q = full; (q = strchr(q, '"')) != NULL;)
+		*q = '\'';
 	if (body != NULL)
-		snprintf(body, 768,
+		snprintf(body, 1024,
 			 "{\"status\":\"%s\",\"state\":\"%s\",\"mqtt\":\"%s\",\"backlog\":%" PRIu64
-			 ",\"oldest_unsent_age_s\":%" PRId64 "}",
+			 ",\"oldest_unsent_age_s\":%" PRId64 "%s%s%s}",
 			 err != WH_OK ? health_text(err)
 			 : behind     ? why
 				      : "ok",
-			 sy.state, lv.mqtt, sy.backlog, status_age_s(sy.oldest_ms));
+			 sy.state, lv.mqtt, sy.backlog, status_age_s(sy.oldest_ms),
+			 full[0] ? ",\"journal_full\":\"" : "", full, full[0] ? "\"" : "");
 	return body;
 }
 
@@ -343,12 +350,28 @@ fold_ledger(struct agent *ag, uint64_t min_rows)
 		ag->folded_ms = platform_mono_ms();
 }
 
+/* The ballast is made again once the free space is back above the reserve plus its size. */
+static void
+restore_ballast(struct agent *ag)
+{
+	int rc = ballast_restore(&ag->ballast, ag->conf->journal.reserve_bytes);
+
+	if (rc > 0)
+		log_info("journal: made the ballast %s (%" PRIu64 " bytes held back for a full "
+			 "disk)",
+			 ag->ballast.path, ag->ballast.bytes);
+	else if (rc < 0 && errno != ENOSPC)
+		log_debug("journal: cannot make the ballast %s: %s", ag->ballast.path,
+			  strerror(errno));
+}
+
 static void
 on_fold_timer(void *arg)
 {
 	struct agent *ag = arg;
 
 	fold_ledger(ag, platform_mono_ms() - ag->folded_ms >= FOLD_MAX_MS ? 1 : FOLD_ROWS);
+	restore_ballast(ag);
 	loop_timer_arm(&ag->fold_timer, FOLD_CHECK_MS);
 }
 
@@ -443,6 +466,7 @@ open_journal(struct agent *ag)
 		.sync_normal = ag->conf->journal.synchronous == CONF_SYNC_NORMAL,
 	};
 	char pid[24], report[2048];
+	uint64_t free_bytes = 0;
 	wh_err err;
 
 	if (mkdir(ag->conf->agent.state_dir, 0750) == 0) {
@@ -455,6 +479,11 @@ open_journal(struct agent *ag)
 		log_warn("cannot create state_dir %s", ag->conf->agent.state_dir);
 		return -1;
 	}
+	if (ballast_init(&ag->ballast, ag->conf->journal.path, BALLAST_BYTES) == 0 &&
+	    ballast_release_if_short(&ag->ballast, &free_bytes) > 0)
+		log_warnx("journal: %" PRIu64 " bytes free on %s: released the ballast %s (%" PRIu64
+			  " bytes) so that the journal opens; made again once there is room",
+			  free_bytes, ag->ballast.dir, ag->ballast.path, ag->ballast.bytes);
 	err = salvage_if_damaged(ag->conf->journal.path, &jo, (int)ag->conf->journal.damaged_keep,
 				 report, sizeof(report));
 	if (report[0] != '\0')
@@ -475,6 +504,7 @@ open_journal(struct agent *ag)
 	}
 	log_info("journal %s (id %s), session %" PRIu64, ag->conf->journal.path,
 		 journal_id(ag->journal), ag->session);
+	restore_ballast(ag);
 	return 0;
 }
 
