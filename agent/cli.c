@@ -865,8 +865,10 @@ cmd_quarantine(const struct args *a)
 	} else if (strcmp(sub, "list") == 0 ? a->nids != 0
 					    : a->nids != 1 || parse_id(a->ids[0], &id) != 0) {
 		fprintf(stderr, "whagent quarantine %s: %s\n", sub,
-			strcmp(sub, "list") == 0 ? "takes no ID"
-						 : "needs one record ID (see quarantine list)");
+			strcmp(sub, "list") == 0    ? "takes no ID"
+			: strcmp(sub, "purge") == 0 ? "needs one record ID (see quarantine list), "
+						      "--all or --before TIME"
+						    : "needs one record ID (see quarantine list)");
 		return 2;
 	}
 	if ((c = load_conf(a)) == NULL || (j = open_journal(c, readonly)) == NULL)
