@@ -785,20 +785,13 @@ parse_before(const char *s, int64_t *ret_ms)
 /* quarantine purge --all | --before TIME: one maintenance transaction, then the pages go back
  * to the file system; says how many records and about how many bytes were freed. */
 static int
-cmd_purge_many(const struct args *a, const struct conf *c, struct journal *j)
+cmd_purge_many(int64_t before, const struct conf *c, struct journal *j)
 {
-	int64_t before = INT64_MAX, n = 0;
+	int64_t n = 0;
 	uint64_t free0 = 0, free1 = 0;
 	int have0;
 	wh_err err;
 
-	if (a->before != NULL && parse_before(a->before, &before) != 0) {
-		fprintf(stderr,
-			"whagent quarantine purge: --before '%s' is neither an RFC 3339 time "
-			"(2026-12-01T00:00:00Z) nor a number of days (7d)\n",
-			a->before);
-		return 2;
-	}
 	have0 = platform_fs_free(c->journal.path, &free0) == 0;
 	if ((err = journal_quarantine_purge(j, before, &n)) != WH_OK) {
 		fprintf(stderr, "whagent: quarantine purge: %s: %s\n", wh_strerror(err),
@@ -827,7 +820,7 @@ cmd_quarantine(const struct args *a)
 	int purge_many = strcmp(sub, "purge") == 0 && (a->all || a->before != NULL);
 	struct conf *c = NULL;
 	struct journal *j = NULL;
-	int64_t id = 0;
+	int64_t id = 0, before = INT64_MAX;
 	wh_err err;
 	int rc = 1;
 
@@ -848,6 +841,13 @@ cmd_quarantine(const struct args *a)
 		    a->raw != NULL) {
 			fprintf(stderr, "whagent quarantine purge: give --all, --before TIME or "
 					"one record ID\n");
+			return 2;
+		}
+		if (a->before != NULL && parse_before(a->before, &before) != 0) {
+			fprintf(stderr,
+				"whagent quarantine purge: --before '%s' is neither an RFC 3339 "
+				"time (2026-12-01T00:00:00Z) nor a number of days (7d)\n",
+				a->before);
 			return 2;
 		}
 	} else if (a->all || a->input != NULL) {
@@ -884,7 +884,7 @@ cmd_quarantine(const struct args *a)
 	} else if (strcmp(sub, "show") == 0) {
 		err = journal_quarantine_get(j, id, print_entry, NULL);
 	} else if (purge_many) {
-		rc = cmd_purge_many(a, c, j);
+		rc = cmd_purge_many(before, c, j);
 		goto out;
 	} else if (strcmp(sub, "purge") == 0) {
 		err = journal_quarantine_delete(j, id);

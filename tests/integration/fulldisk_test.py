@@ -132,7 +132,9 @@ def run(t, a):
     ok(os.path.exists(held), "held file left the spool")
     eq(a.field("last_seq"), seq0, "events taken on a full disk")
 
-    # purge --all frees space on the full disk
+    # purge --all frees space on the full disk (--before a time before them all: none)
+    r = a.cli("quarantine", "purge", "--before", "2000-01-01T00:00:00Z")
+    eq((r.returncode, r.stdout.split(";")[0]), (0, "purged 0 quarantined records"), "purge --before 2000")
     before = free(a.state)
     r = purged = a.cli("quarantine", "purge", "--all")
     eq(r.returncode, 0, "purge --all exit status: %s" % r.stderr)
