@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ballast.h"
 #include "codec.h"
 #include "conf.h"
 #include "health.h"
@@ -55,6 +56,7 @@ struct agent {
 	uint64_t session;
 	struct loop_timer idle_timer, drain_timer, notify_timer, textfile_timer, fold_timer;
 	struct loop_timer outside_timer; /* commits by other processes (requeue) */
+	struct ballast ballast;		 /* space held back beside the journal */
 	int64_t data_version;
 	int64_t folded_ms;  /* when the ledger's changes were last folded */
 	int64_t expired_ms; /* when quarantine_keep_days was last applied (wall clock) */
@@ -307,7 +309,7 @@ healthz(struct agent *ag, unsigned *ret_status)
 	struct journal_stats st = {0};
 	struct status_live lv;
 	struct status_sync sy;
-	char *body = wh_malloc(1024), why[400];
+	char *body = wh_malloc(1024), why[400], full[300];
 	wh_err err = journal_room(ag->journal); /* no write lock */
 	int behind;
 
@@ -317,6 +319,10 @@ healthz(struct agent *ag, unsigned *ret_status)
 	behind = status_unhealthy(ag->conf, &sy, why, sizeof(why)) ||
 		 health_unhealthy(ag->health, why, sizeof(why));
 	*ret_status = err == WH_OK && !behind ? 200 : 503;
+	/* which bound: "N bytes free on DIR, reserve R" (DIR from the configuration: escaped) */
+	log_escape(full, sizeof(full), lv.journal_full, strlen(lv.journal_full));
+	for (char *q = full; (q = strchr(q, '"')) != NULL;)
+		*q = '\'';
 	if (body != NULL) {
 		char names[400] = "";
 		const struct health_alarm *a;
@@ -329,12 +335,13 @@ healthz(struct agent *ag, unsigned *ret_status)
 		/* the reason carries no quote or backslash: it is ours, and names are ours */
 		snprintf(body, 1024,
 			 "{\"status\":\"%s\",\"state\":\"%s\",\"mqtt\":\"%s\",\"backlog\":%" PRIu64
-			 ",\"oldest_unsent_age_s\":%" PRId64 ",\"alarms\":[%s]}",
+			 ",\"oldest_unsent_age_s\":%" PRId64 ",\"alarms\":[%s]%s%s%s}",
 			 err != WH_OK ? health_text(err)
 			 : behind     ? why
 				      : "ok",
 			 sy.state, lv.mqtt, sy.backlog, status_age_s(sy.oldest_ms),
-			 n < sizeof(names) ? names : "");
+			 n < sizeof(names) ? names : "", full[0] ? ",\"journal_full\":\"" : "",
+			 full, full[0] ? "\"" : "");
 	}
 	return body;
 }
@@ -557,6 +564,21 @@ quarantine_bounds(struct agent *ag)
 			 cj->quarantine_keep_days);
 }
 
+/* The ballast is made again once the free space is back above the reserve plus its size. */
+static void
+restore_ballast(struct agent *ag)
+{
+	int rc = ballast_restore(&ag->ballast, ag->conf->journal.reserve_bytes);
+
+	if (rc > 0)
+		log_info("journal: made the ballast %s (%" PRIu64 " bytes held back for a full "
+			 "disk)",
+			 ag->ballast.path, ag->ballast.bytes);
+	else if (rc < 0 && errno != ENOSPC)
+		log_debug("journal: cannot make the ballast %s: %s", ag->ballast.path,
+			  strerror(errno));
+}
+
 static void
 on_fold_timer(void *arg)
 {
@@ -564,6 +586,7 @@ on_fold_timer(void *arg)
 
 	fold_ledger(ag, platform_mono_ms() - ag->folded_ms >= FOLD_MAX_MS ? 1 : FOLD_ROWS);
 	quarantine_bounds(ag);
+	restore_ballast(ag);
 	loop_timer_arm(&ag->fold_timer, FOLD_CHECK_MS);
 }
 
@@ -654,6 +677,7 @@ open_journal(struct agent *ag)
 {
 	struct journal_opts jo = conf_journal_opts(ag->conf, 0);
 	char pid[24], report[2048];
+	uint64_t free_bytes = 0;
 	wh_err err;
 
 	if (mkdir(ag->conf->agent.state_dir, 0750) == 0) {
@@ -666,6 +690,11 @@ open_journal(struct agent *ag)
 		log_warn("cannot create state_dir %s", ag->conf->agent.state_dir);
 		return -1;
 	}
+	if (ballast_init(&ag->ballast, ag->conf->journal.path, BALLAST_BYTES) == 0 &&
+	    ballast_release_if_short(&ag->ballast, &free_bytes) > 0)
+		log_warnx("journal: %" PRIu64 " bytes free on %s: released the ballast %s (%" PRIu64
+			  " bytes) so that the journal opens; made again once there is room",
+			  free_bytes, ag->ballast.dir, ag->ballast.path, ag->ballast.bytes);
 	err = salvage_if_damaged(ag->conf->journal.path, &jo, (int)ag->conf->journal.damaged_keep,
 				 report, sizeof(report));
 	if (report[0] != '\0')
@@ -686,6 +715,7 @@ open_journal(struct agent *ag)
 	}
 	log_info("journal %s (id %s), session %" PRIu64, ag->conf->journal.path,
 		 journal_id(ag->journal), ag->session);
+	restore_ballast(ag);
 	return 0;
 }
 

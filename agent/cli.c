@@ -17,9 +17,11 @@
 #include <time.h>
 
 #include "agent.h"
+#include "ballast.h"
 #include "conf.h"
 #include "cert.h"
 #include "check.h"
+#include "event.h"
 #include "journal.h"
 #include "journal_meta.h"
 #include "journal_quarantine.h"
@@ -44,8 +46,9 @@ struct args {
 	const char *input;   /* quarantine requeue --input */
 	const char *as_user; /* check --as-user */
 	const char *raw;     /* quarantine show --raw FILE */
+	const char *before;  /* quarantine purge --before TIME */
 	int force;	     /* enroll */
-	int all;	     /* quarantine requeue --all */
+	int all;	     /* quarantine requeue --all, purge --all */
 	int json;
 	int until_idle;
 };
@@ -76,7 +79,10 @@ usage(FILE *f)
 		"                               a [map.NAME] section) and journal the valid ones;\n"
 		"                               --input: those of one input (spool, spool.NAME, "
 		"http)\n"
-		"  quarantine purge ID          delete a quarantined record\n"
+		"  quarantine purge ID | --all | --before TIME\n"
+		"                               delete quarantined records (TIME: RFC 3339, or\n"
+		"                               a number of days like 7d: those received earlier)\n"
+		"                               and give the space back to the file system\n"
 		"  enroll [--cn NAME] [--out DIR] [--force]\n"
 		"                               make the device key (EC P-256, mode 0600, owned "
 		"by\n"
@@ -93,10 +99,11 @@ usage(FILE *f)
 static int
 parse_args(int argc, char **argv, struct args *a)
 {
-	static const char *const with_value[] = {"-c",	    "--config",	 "--cn",  "--out",
-						 "--input", "--as-user", "--raw", NULL};
-	const char **slot[] = {&a->conf,  &a->conf,    &a->cn, &a->out,
-			       &a->input, &a->as_user, &a->raw};
+	static const char *const with_value[] = {"-c",	  "--config", "--cn",
+						 "--out", "--input",  "--as-user",
+						 "--raw", "--before", NULL};
+	const char **slot[] = {&a->conf,  &a->conf,    &a->cn,	&a->out,
+			       &a->input, &a->as_user, &a->raw, &a->before};
 
 	memset(a, 0, sizeof(*a));
 	if (argc < 2) {
@@ -165,8 +172,20 @@ open_journal(const struct conf *c, int readonly)
 {
 	struct journal_opts jo = conf_journal_opts(c, readonly);
 	struct journal *j = NULL;
-	wh_err err = journal_open(c->journal.path, &jo, &j);
+	struct ballast b;
+	uint64_t free_bytes = 0;
+	wh_err err;
 
+	/* on a full disk SQLite cannot even make its -shm file: the ballast gives room */
+	if (ballast_init(&b, c->journal.path, BALLAST_BYTES) == 0 &&
+	    ballast_release_if_short(&b, &free_bytes) > 0)
+		fprintf(stderr,
+			"whagent: note: %" PRIu64
+			" bytes free on %s: released the ballast %s (%" PRIu64
+			" bytes) so that the journal opens; the agent makes it again once there is "
+			"room\n",
+			free_bytes, b.dir, b.path, b.bytes);
+	err = journal_open(c->journal.path, &jo, &j);
 	if (err != WH_OK) {
 		fprintf(stderr, "whagent: journal %s: %s%s%s\n", c->journal.path, wh_strerror(err),
 			j && journal_errmsg(j)[0] ? ": " : "", j ? journal_errmsg(j) : "");
@@ -422,6 +441,8 @@ cmd_status(const struct args *a)
 		printf("duplicates     %" PRIu64 " records\n", st.duplicates);
 		printf("journal        %.1f MiB of %.1f MiB\n", (double)st.bytes / 1048576.0,
 		       (double)c->journal.max_bytes / 1048576.0);
+		if (lv.journal_full[0] != '\0')
+			printf("journal full   %s: inputs held back\n", lv.journal_full);
 	}
 	rc = 0;
 out:
@@ -643,15 +664,63 @@ out:
 	return rc;
 }
 
+/* --before TIME: RFC 3339, or a number of days ago ("7d"). 0 or -1. */
+static int
+parse_before(const char *s, int64_t *ret_ms)
+{
+	int32_t offset;
+	char *end;
+	long long days;
+
+	if (event_parse_time(s, ret_ms, &offset) == 0)
+		return 0;
+	errno = 0;
+	days = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || strcmp(end, "d") != 0 || days < 0 || days > 100000)
+		return -1;
+	*ret_ms = platform_now_ms() - (int64_t)days * 86400000;
+	return 0;
+}
+
+/* quarantine purge --all | --before TIME: one maintenance transaction, then the pages go back
+ * to the file system; says how many records and about how many bytes were freed. */
+static int
+cmd_purge_many(int64_t before, const struct conf *c, struct journal *j)
+{
+	int64_t n = 0;
+	uint64_t free0 = 0, free1 = 0;
+	int have0;
+	wh_err err;
+
+	have0 = platform_fs_free(c->journal.path, &free0) == 0;
+	if ((err = journal_quarantine_purge(j, before, &n)) != WH_OK) {
+		fprintf(stderr, "whagent: quarantine purge: %s: %s\n", wh_strerror(err),
+			journal_errmsg(j));
+		return 1;
+	}
+	err = journal_give_back(j);
+	if (err != WH_OK)
+		fprintf(stderr, "whagent: quarantine purge: space not given back yet: %s: %s\n",
+			wh_strerror(err), journal_errmsg(j));
+	if (have0 && platform_fs_free(c->journal.path, &free1) == 0)
+		printf("purged %" PRId64 " quarantined records; %" PRId64
+		       " bytes given back to the file system (%" PRIu64 " free)\n",
+		       n, free1 > free0 ? (int64_t)(free1 - free0) : 0, free1);
+	else
+		printf("purged %" PRId64 " quarantined records\n", n);
+	return err == WH_OK || err == WH_ERR_BUSY ? 0 : 1;
+}
+
 static int
 cmd_quarantine(const struct args *a)
 {
 	const char *sub = a->sub ? a->sub : "list";
 	int readonly = strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0;
 	int requeue_cmd = strcmp(sub, "requeue") == 0;
+	int purge_many = strcmp(sub, "purge") == 0 && (a->all || a->before != NULL);
 	struct conf *c = NULL;
 	struct journal *j = NULL;
-	int64_t id = 0;
+	int64_t id = 0, before = INT64_MAX;
 	wh_err err;
 	int rc = 1;
 
@@ -667,8 +736,28 @@ cmd_quarantine(const struct args *a)
 					"the records' IDs (see quarantine list)\n");
 			return 2;
 		}
+	} else if (purge_many) {
+		if (a->all + (a->before != NULL) + (a->nids > 0) != 1 || a->input != NULL ||
+		    a->raw != NULL) {
+			fprintf(stderr, "whagent quarantine purge: give --all, --before TIME or "
+					"one record ID\n");
+			return 2;
+		}
+		if (a->before != NULL && parse_before(a->before, &before) != 0) {
+			fprintf(stderr,
+				"whagent quarantine purge: --before '%s' is neither an RFC 3339 "
+				"time (2026-12-01T00:00:00Z) nor a number of days (7d)\n",
+				a->before);
+			return 2;
+		}
 	} else if (a->all || a->input != NULL) {
-		fprintf(stderr, "whagent quarantine %s: --all and --input are for requeue\n", sub);
+		fprintf(stderr,
+			"whagent quarantine %s: --all is for requeue and purge, --input for "
+			"requeue\n",
+			sub);
+		return 2;
+	} else if (a->before != NULL) {
+		fprintf(stderr, "whagent quarantine %s: --before is for purge\n", sub);
 		return 2;
 	} else if (a->raw != NULL && strcmp(sub, "show") != 0) {
 		fprintf(stderr, "whagent quarantine %s: --raw is for show\n", sub);
@@ -676,8 +765,10 @@ cmd_quarantine(const struct args *a)
 	} else if (strcmp(sub, "list") == 0 ? a->nids != 0
 					    : a->nids != 1 || parse_id(a->ids[0], &id) != 0) {
 		fprintf(stderr, "whagent quarantine %s: %s\n", sub,
-			strcmp(sub, "list") == 0 ? "takes no ID"
-						 : "needs one record ID (see quarantine list)");
+			strcmp(sub, "list") == 0    ? "takes no ID"
+			: strcmp(sub, "purge") == 0 ? "needs one record ID (see quarantine list), "
+						      "--all or --before TIME"
+						    : "needs one record ID (see quarantine list)");
 		return 2;
 	}
 	if ((c = load_conf(a)) == NULL || (j = open_journal(c, readonly)) == NULL)
@@ -692,6 +783,9 @@ cmd_quarantine(const struct args *a)
 			goto out;
 	} else if (strcmp(sub, "show") == 0) {
 		err = journal_quarantine_get(j, id, print_entry, NULL);
+	} else if (purge_many) {
+		rc = cmd_purge_many(before, c, j);
+		goto out;
 	} else if (strcmp(sub, "purge") == 0) {
 		err = journal_quarantine_delete(j, id);
 		if (err == WH_OK)

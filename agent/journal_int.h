@@ -67,6 +67,8 @@ extern const char journal_sql_salvage_backward[];
 extern const char journal_sql_salvage_quarantine[];
 extern const char journal_sql_quick_check[];
 extern const char journal_sql_incremental_vacuum[];
+extern const char journal_sql_quarantine_purge[];
+extern const char journal_sql_checkpoint_truncate[];
 
 /* What a write transaction tracks, saved when a savepoint opens inside it. */
 struct journal_txn_state {

@@ -51,4 +51,13 @@ wh_err journal_quarantine_expire(struct journal *j, int64_t before_ms, uint64_t 
  * transaction or one of its own; WH_ERR_NOTFOUND when there is none. */
 wh_err journal_quarantine_set_reason(struct journal *j, int64_t id, const char *reason);
 
+/* Deletes every entry received before before_ms (INT64_MAX: all) in one maintenance
+ * transaction of its own; *ret_count: how many. journal_give_back then returns the space. */
+wh_err journal_quarantine_purge(struct journal *j, int64_t before_ms, int64_t *ret_count);
+
+/* Outside a transaction: gives the journal's free pages back to the file system (incremental
+ * vacuum) and checkpoints the WAL, truncating it. WH_ERR_BUSY when another connection keeps
+ * the WAL from being truncated (the running agent checkpoints it later). */
+wh_err journal_give_back(struct journal *j);
+
 #endif

@@ -155,6 +155,10 @@ const char journal_sql_quick_check[] = "PRAGMA quick_check(1)";
 /* Run to the end with journal_exec: a prepared step frees one page at a time. */
 const char journal_sql_incremental_vacuum[] = "PRAGMA incremental_vacuum";
 
+/* quarantine purge --all | --before TIME, and the checkpoint that gives the WAL's space back */
+const char journal_sql_quarantine_purge[] = "DELETE FROM quarantine WHERE received_at < ?1";
+const char journal_sql_checkpoint_truncate[] = "PRAGMA wal_checkpoint(TRUNCATE)";
+
 /* --- steps and rows -------------------------------------------------------------------- */
 
 wh_err
@@ -300,16 +304,22 @@ journal_meta_set_int(struct journal *j, const char *key, uint64_t value)
 
 /* --- connection and schema -----------------------------------------------------------*/
 
+static wh_err query_int(struct journal *j, const char *text, int *ret);
+
 wh_err
 journal_sql_configure(struct journal *j)
 {
+	int pages = 0;
 	wh_err err;
 
 	sqlite3_busy_timeout(j->db, 5000);
 	if (j->opts.readonly)
 		return WH_OK;
-	/* auto_vacuum first: once WAL is on, a new database ignores it (no-op when it exists) */
-	err = journal_exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
+	/* auto_vacuum first (once WAL is on, a new database ignores it), and only in a new
+	 * database: on an existing one it writes, and a full disk must not stop a start */
+	err = query_int(j, "PRAGMA page_count", &pages);
+	if (err == WH_OK && pages == 0)
+		err = journal_exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
 	if (err == WH_OK)
 		err = journal_exec(j, "PRAGMA journal_mode = WAL");
 	if (err == WH_OK)

@@ -150,6 +150,8 @@ status_doc(const struct conf *c, const struct journal_stats *st, const struct st
 	cJSON_AddNumberToObject(o, "mqtt_inflight", lv->inflight);
 	if (lv->journal_note[0] != '\0')
 		cJSON_AddStringToObject(o, "journal_note", lv->journal_note);
+	if (lv->journal_full[0] != '\0')
+		cJSON_AddStringToObject(o, "journal_full", lv->journal_full);
 	cJSON_AddNumberToObject(o, "backfill_through", (double)lv->backfill_through);
 	cJSON_AddStringToObject(o, "acked_ranges", lv->acked_ranges);
 	cJSON_AddStringToObject(o, "alarm_names", lv->alarms);
@@ -169,6 +171,8 @@ status_read_journal(struct journal *j, struct status_live *lv)
 		lv->running = kill((pid_t)pid, 0) == 0 || errno == EPERM;
 	}
 	journal_meta_get(j, "salvage_report", lv->journal_note, sizeof(lv->journal_note));
+	if (journal_room(j) == WH_ERR_FULL) /* which bound: budget, or free space and reserve */
+		snprintf(lv->journal_full, sizeof(lv->journal_full), "%s", journal_errmsg(j));
 	journal_meta_get(j, "acked_ranges", lv->acked_ranges, sizeof(lv->acked_ranges));
 }
 

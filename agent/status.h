@@ -26,6 +26,7 @@ struct status_live {
 	int error_current; /* the last error still stands: no connection or ack since */
 	int inflight;
 	char journal_note[2048];   /* salvage report of the last start, if any */
+	char journal_full[256];	   /* the bound the journal is at (budget, free space); "" */
 	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
 	char acked_ranges[2048];   /* acknowledged above the watermark ("first-last,...") */
 	char alarms[512];	   /* the running agent's active alarms, comma-separated */

@@ -27,6 +27,11 @@ int platform_random(void *buf, size_t len);
 /* Bytes available to an unprivileged writer on the file system holding path. */
 int platform_fs_free(const char *path, uint64_t *ret_bytes);
 
+/* Creates (or completes) the file path, mode 0600, with bytes of allocated blocks (not a
+ * sparse file) and syncs it: space held back for later. On failure the file is removed;
+ * -1 with errno set (ENOSPC when the file system has no room). */
+int platform_fs_reserve(const char *path, uint64_t bytes);
+
 /* Makes the entry of path durable: fsyncs the directory holding it (a file or folder just
  * created is not on the disk until then). 0, or -1 with errno set. */
 int platform_fs_sync_parent(const char *path);

@@ -1,4 +1,5 @@
-/* Free space from statvfs; durable directory entries (fsync of the directory). */
+/* Free space from statvfs, space reserved with posix_fallocate, durable directory entries
+ * (fsync of the directory). */
 #include "platform.h"
 
 #include <errno.h>
@@ -45,4 +46,26 @@ platform_fs_sync_parent(const char *path)
 	close(fd);
 	errno = e;
 	return rc;
+}
+
+int
+platform_fs_reserve(const char *path, uint64_t bytes)
+{
+	int fd, rc, e = 0;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	/* real blocks, not a sparse file: posix_fallocate returns the error, errno is unset */
+	rc = posix_fallocate(fd, 0, (off_t)bytes);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = errno;
+	if (rc != 0) {
+		e = rc;
+		(void)unlink(path); /* a partial reserve holds space nobody counts on */
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
