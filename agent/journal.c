@@ -43,6 +43,9 @@ journal_open(const char *path, const struct journal_opts *o, struct journal **re
 	int flags, rc;
 	wh_err err;
 
+	/* Before SQLite initialises (a no-op after): no allocation statistics, whose global
+	 * mutex every allocation took (2% of capture; nothing reads them). */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	j = wh_calloc(1, sizeof(*j));
 	if (j == NULL)
 		return WH_ERR_NOMEM;
