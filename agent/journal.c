@@ -81,6 +81,7 @@ journal_close(struct journal *j)
 	sqlite3_finalize(j->snap_page);
 	journal_sql_finalize(j);
 	sqlite3_close(j->db);
+	journal_changes_free(j);
 	wh_free(j->dir);
 	wh_free(j);
 }
@@ -167,6 +168,7 @@ begin_outer(struct journal *j, enum journal_txn kind)
 	j->kind = kind;
 	memset(&j->txn, 0, sizeof(j->txn));
 	if (writes(kind)) {
+		journal_changes_rehash(j); /* none yet */
 		/* read under the write lock: another process may have appended */
 		err = journal_meta_need_int(j, "next_seq", &j->txn.next_seq);
 		j->begin_seq = j->txn.next_seq;
@@ -224,6 +226,7 @@ end_inner(struct journal *j, wh_err err)
 			journal_run(j, ST_RELEASE);
 		}
 		j->txn = j->saved;
+		journal_changes_rehash(j);
 	}
 	return err;
 }
@@ -252,6 +255,8 @@ save_counters(struct journal *j)
 
 	if (j->txn.next_seq != j->begin_seq)
 		err = journal_meta_set_int(j, "next_seq", j->txn.next_seq);
+	if (err == WH_OK)
+		err = journal_save_changes(j);
 	if (err == WH_OK)
 		err = journal_save_totals(j);
 	if (err == WH_OK && j->txn.dups > 0 &&

@@ -87,6 +87,14 @@ static const char *const sql[ST_COUNT] = {
 		"SELECT ifnull(max(seq), 0) FROM event WHERE seq <= ?1 AND captured_at < ?2",
 	[ST_DELTA_ADD] = "INSERT INTO ledger_delta(sku, location, lot, uom, milli, seq)"
 			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	/* DELTA_ROWS rows: one step for sixteen (a step costs more than the row it writes) */
+	[ST_DELTA_ADD_MANY] = "INSERT INTO ledger_delta(sku, location, lot, uom, milli, seq)"
+			      " VALUES(?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?)",
 	/* two subqueries: min() and max() together in one would scan the table */
 	[ST_DELTA_SPAN] = "SELECT ifnull((SELECT min(id) FROM ledger_delta), 0),"
 			  " ifnull((SELECT max(id) FROM ledger_delta), 0)",
