@@ -115,6 +115,7 @@ bench: build
 	sh tests/bench/bench_uplink.sh $(BUILD)
 	sh tests/bench/bench_http.sh $(BUILD)
 	sh tests/bench/bench_lanes.sh $(BUILD)
+	sh tests/bench/bench_instr.sh $(BUILD)
 	/usr/bin/python3 tests/bench/bench_timing.py $(BUILD)/whagent
 
 format:
