@@ -443,32 +443,6 @@ journal_platform_ack(struct journal *j, uint64_t through)
 	return raise_watermark(j, "platform_acked_through", through);
 }
 
-#define VACUUM_MIN_BYTES (16 << 20) /* free pages kept in the file up to this */
-#define FS_LOW_BYTES	 (64 << 20) /* or returned as soon as the file system is this short */
-
-/* Whether the pages a prune freed go back to the file system now. Returning them moves the
- * live pages from the end of the file into the holes (each written again, twice with the
- * WAL: the most bytes of an event's life); kept, the next appends take them. So they go back
- * when a quarter of the file and VACUUM_MIN_BYTES are free (a drained backlog), or when the
- * file system runs short (below twice the reserve, at least FS_LOW_BYTES). */
-static int
-vacuum_due(struct journal *j)
-{
-	int64_t total, freed, low = 2 * j->opts.reserve_bytes;
-	uint64_t fs_free;
-
-	if (journal_row(j, ST_SIZE) != WH_OK)
-		return 1;
-	total = sqlite3_column_int64(j->st[ST_SIZE], 0);
-	freed = sqlite3_column_int64(j->st[ST_SIZE], 1);
-	sqlite3_reset(j->st[ST_SIZE]);
-	if (freed >= VACUUM_MIN_BYTES && freed * 4 >= total)
-		return 1;
-	if (low < FS_LOW_BYTES)
-		low = FS_LOW_BYTES;
-	return platform_fs_free(j->dir, &fs_free) == 0 && fs_free < (uint64_t)low;
-}
-
 /* Inside a transaction: deletes the acknowledged events captured before cutoff, by seq range,
  * never past limit. */
 static wh_err
@@ -490,9 +464,8 @@ prune(struct journal *j, int64_t cutoff, uint64_t limit, int64_t *ret_deleted)
 	if ((err = journal_run(j, ST_PRUNE)) != WH_OK)
 		return err;
 	*ret_deleted = sqlite3_changes64(j->db);
-	/* when they go back to the file system, in the same transaction */
-	return *ret_deleted > 0 && vacuum_due(j) ? journal_exec(j, journal_sql_incremental_vacuum)
-						 : WH_OK;
+	/* the freed pages go back to the file system in the same transaction */
+	return *ret_deleted > 0 ? journal_exec(j, journal_sql_incremental_vacuum) : WH_OK;
 }
 
 wh_err

@@ -47,8 +47,7 @@ wh_err journal_ack(struct journal *j, uint64_t through);
 wh_err journal_platform_ack(struct journal *j, uint64_t through);
 /* Deletes acknowledged events captured before cutoff_ms (the retention window), by seq range,
  * never past limit (the platform's watermark with ack_mode = platform, else UINT64_MAX), and
- * returns the freed pages to the file system when many are free or the file system runs short
- * (else the next appends reuse them). *ret_deleted (may be NULL) is how many. */
+ * returns the freed pages to the file system. *ret_deleted (may be NULL) is how many. */
 wh_err journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit,
 			      int64_t *ret_deleted);
 

@@ -180,50 +180,6 @@ test_seq_gapless_and_duplicates(void **state)
 	journal_close(j);
 }
 
-/* The journal file's page count and free pages, read by a connection of its own. */
-static void
-file_pages(int64_t *ret_pages, int64_t *ret_free)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(
-		sqlite3_prepare_v2(db,
-				   "SELECT page_count, freelist_count FROM pragma_page_count,"
-				   " pragma_freelist_count",
-				   -1, &st, NULL),
-		SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	*ret_pages = sqlite3_column_int64(st, 0);
-	*ret_free = sqlite3_column_int64(st, 1);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-}
-
-/* The pages a small prune frees stay in the file (returning them would write the live pages
- * at its end again) and the next appends take them: the file does not grow. (Were the file
- * system short of space, they would go back at once.) */
-static void
-test_prune_keeps_freed_pages(void **state)
-{
-	struct journal *j = open_ok(&opts);
-	int64_t deleted = 0, pages, freed, pages2, freed2;
-
-	(void)state;
-	append_n(j, 0, 3000);
-	assert_int_equal(journal_ack(j, 3000), WH_OK);
-	assert_int_equal(journal_prune_retained(j, INT64_MAX, UINT64_MAX, &deleted), WH_OK);
-	assert_int_equal(deleted, 3000);
-	file_pages(&pages, &freed);
-	assert_true(freed > 10);
-	append_n(j, 3000, 3000);
-	file_pages(&pages2, &freed2);
-	assert_true(freed2 < freed);
-	assert_true(pages2 <= pages + 2);
-	journal_close(j);
-}
-
 static void
 test_seq_never_reused_after_prune_and_reopen(void **state)
 {
@@ -993,7 +949,6 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_changes_added_up, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prune_keeps_freed_pages, setup, teardown),
 	};
 	sqlite3_mem_methods mine;
 
