@@ -110,7 +110,7 @@ demo: build
 	sh tests/demo.sh $(BUILD)/whagent
 
 bench: build
-	@DEPS="wrk" sh tests/install-deps.sh
+	@DEPS="wrk valgrind" sh tests/install-deps.sh
 	sh tests/bench/bench_spool.sh $(BUILD)
 	sh tests/bench/bench_uplink.sh $(BUILD)
 	sh tests/bench/bench_http.sh $(BUILD)
