@@ -302,13 +302,8 @@ journal_sql_configure(struct journal *j)
 	sqlite3_busy_timeout(j->db, 5000);
 	if (j->opts.readonly)
 		return WH_OK;
-	/* Debian builds SQLite with SECURE_DELETE: every delete (pruning acknowledged events,
-	 * folded ledger changes) would rewrite freed pages with zeros, through the WAL and again
-	 * at the checkpoint. FAST zeroes deleted content only in pages written anyway. */
-	err = journal_exec(j, "PRAGMA secure_delete = FAST");
 	/* auto_vacuum first: once WAL is on, a new database ignores it (no-op when it exists) */
-	if (err == WH_OK)
-		err = journal_exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
+	err = journal_exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
 	if (err == WH_OK)
 		err = journal_exec(j, "PRAGMA journal_mode = WAL");
 	/* checkpoints every 32 MiB of WAL, not 4: a checkpoint copies only pages still in the
