@@ -117,11 +117,12 @@ demo: build
 	sh tests/demo.sh $(BUILD)/whagent
 
 bench: build
-	@DEPS="wrk" sh tests/install-deps.sh
+	@DEPS="wrk valgrind" sh tests/install-deps.sh
 	sh tests/bench/bench_spool.sh $(BUILD)
 	sh tests/bench/bench_uplink.sh $(BUILD)
 	sh tests/bench/bench_http.sh $(BUILD)
 	sh tests/bench/bench_lanes.sh $(BUILD)
+	sh tests/bench/bench_instr.sh $(BUILD)
 	/usr/bin/python3 tests/bench/bench_timing.py $(BUILD)/whagent
 	/usr/bin/python3 tests/bench/bench_page.py $(BUILD)/whagent
 

@@ -134,6 +134,7 @@ struct conf_mqtt { /* the uplink runs when host is set */
 	int64_t batch_max_bytes;
 	long linger_ms;
 	long window;
+	int64_t window_bytes;
 	long reconnect_min_ms;
 	long reconnect_max_ms;
 	long status_interval_s;

@@ -245,6 +245,11 @@ const struct conf_key conf_keys[] = {
 	 "wait this long for more events before sending a partial batch", 0},
 	{"mqtt", "window", CT_INT, OFF(mqtt.window), "32", 1, 1000, NULL,
 	 "batches in flight (published, not yet acknowledged)", K_RESTART},
+	{"mqtt", "window_bytes", CT_SIZE, OFF(mqtt.window_bytes), "512KiB", 16 << 10, 64 << 20,
+	 NULL,
+	 "bytes of the batches in flight at most (libmosquitto keeps a copy of each until it is "
+	 "acknowledged); one batch always may go",
+	 0},
 	{"mqtt", "reconnect_min_ms", CT_INT, OFF(mqtt.reconnect_min_ms), "500", 10, 600000, NULL,
 	 "first reconnect delay; doubles (with jitter) up to reconnect_max_ms", 0},
 	{"mqtt", "reconnect_max_ms", CT_INT, OFF(mqtt.reconnect_max_ms), "60000", 10, 3600000, NULL,

@@ -1,5 +1,8 @@
 /* SHA-256, HMAC, hex, the random generator, and ECDSA P-256 signing and verification over
- * mbedtls (see crypto.h). */
+ * mbedtls (see crypto.h); SHA-256 alone over OpenSSL's libcrypto, for its speed. */
+/* SHA256_Init and co. are deprecated in OpenSSL 3 for EVP, whose context is allocated per
+ * digest; they stay in 3.x and take the same accelerated code. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "crypto.h"
 
 #include <mbedtls/error.h>
@@ -10,35 +13,22 @@
 
 #include "mem.h"
 
-/* mbedtls 2.x names the checked variants *_ret; 3.x removed the unchecked ones. */
-#if MBEDTLS_VERSION_MAJOR < 3
-#define sha256_starts mbedtls_sha256_starts_ret
-#define sha256_update mbedtls_sha256_update_ret
-#define sha256_finish mbedtls_sha256_finish_ret
-#else
-#define sha256_starts mbedtls_sha256_starts
-#define sha256_update mbedtls_sha256_update
-#define sha256_finish mbedtls_sha256_finish
-#endif
-
 void
 crypto_sha256_start(struct crypto_sha256 *h)
 {
-	mbedtls_sha256_init(&h->ctx);
-	sha256_starts(&h->ctx, 0);
+	SHA256_Init(&h->ctx);
 }
 
 void
 crypto_sha256_update(struct crypto_sha256 *h, const void *data, size_t len)
 {
-	sha256_update(&h->ctx, data, len);
+	SHA256_Update(&h->ctx, data, len);
 }
 
 void
 crypto_sha256_finish(struct crypto_sha256 *h, uint8_t out[32])
 {
-	sha256_finish(&h->ctx, out);
-	mbedtls_sha256_free(&h->ctx);
+	SHA256_Final(out, &h->ctx);
 }
 
 void

@@ -7,12 +7,15 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/pk.h>
-#include <mbedtls/sha256.h>
+#include <openssl/sha.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* SHA-256 is OpenSSL's (libcrypto, linked for TLS anyway): it uses the CPU's SHA extensions
+ * (x86 SHA-NI, ARMv8 SHA2) where mbedtls 2.28 has portable C only, and the journal hashes
+ * every event twice (its id, the control totals). */
 struct crypto_sha256 {
-	mbedtls_sha256_context ctx;
+	SHA256_CTX ctx;
 };
 
 void crypto_sha256_start(struct crypto_sha256 *h);

@@ -46,6 +46,7 @@ enum stmt {
 	ST_PRUNE_MAX,
 	ST_FIRST_SEQ,
 	ST_DELTA_ADD,
+	ST_DELTA_ADD_MANY, /* DELTA_ROWS rows at once */
 	ST_DELTA_SPAN,
 	ST_FOLD,
 	ST_FOLD_DEL,
@@ -70,6 +71,17 @@ extern const char journal_sql_incremental_vacuum[];
 extern const char journal_sql_quarantine_purge[];
 extern const char journal_sql_checkpoint_truncate[];
 
+/* Rows of ledger_delta one statement inserts at once (journal_save_changes). */
+#define DELTA_ROWS 16
+
+/* A balance change of the open transaction, the changes of one key added up: its key is
+ * "sku\0location\0lot\0uom\0" at offset key of the arena; written at commit. */
+struct journal_change {
+	uint32_t key, keylen, hash;
+	int64_t milli;
+	uint64_t seq; /* the last event's */
+};
+
 /* What a write transaction tracks, saved when a savepoint opens inside it. */
 struct journal_txn_state {
 	uint64_t next_seq;			    /* the next new event's seq */
@@ -79,6 +91,8 @@ struct journal_txn_state {
 	unsigned totals_dirty; /* bit per kind */
 	int64_t room;	       /* APPEND: bytes the budget still takes in this transaction */
 	int quarantined;       /* records quarantined: the quarantine's bounds apply at commit */
+	uint32_t nchanges;     /* of j->changes */
+	uint32_t arena_len;    /* of j->arena */
 };
 
 struct journal {
@@ -98,6 +112,14 @@ struct journal {
 	void *commit_arg;
 	sqlite3_stmt *snap_page; /* an open snapshot */
 	uint64_t evicted_unsaid; /* quarantined records evicted, not yet taken by the caller */
+	/* the open transaction's balance changes (counts in txn), and a hash of their keys:
+	 * slot = index + 1, 0 empty; nslots a power of two, at least twice changes_cap */
+	struct journal_change *changes;
+	uint32_t changes_cap;
+	char *arena;
+	uint32_t arena_cap;
+	uint32_t *slots;
+	uint32_t nslots;
 	char errmsg[256];
 };
 
@@ -143,6 +165,13 @@ wh_err journal_need_write(struct journal *j);
 wh_err journal_load_totals(struct journal *j, struct journal_total totals[JOURNAL_KINDS]);
 wh_err journal_save_totals(struct journal *j);
 wh_err journal_count_event(struct journal *j, const struct journal_event *ev, uint64_t seq);
+/* Writes the transaction's balance changes to ledger_delta (at commit). */
+wh_err journal_save_changes(struct journal *j);
+/* Forgets the hash of the changes (a new transaction) or rebuilds it from the changes kept
+ * (a savepoint rolled back). */
+void journal_changes_rehash(struct journal *j);
+/* Frees the changes' buffers (journal_close). */
+void journal_changes_free(struct journal *j);
 
 /* Fills q from a row of id, input, source, position, received_at, reason, format, context,
  * raw, raw_len, raw_sha256; q borrows the row's values until the statement steps again. */

@@ -6,6 +6,7 @@
 #include "crypto.h"
 #include "journal_int.h"
 #include "journal_salvage.h"
+#include "mem.h"
 
 /* The control totals as committed (under the write lock: another process may append). */
 wh_err
@@ -49,26 +50,175 @@ journal_save_totals(struct journal *j)
 	return err;
 }
 
-/* The ledger and the control totals take a new event (inside its transaction). */
+/* --- the transaction's balance changes ------------------------------------------------ */
+
+static uint32_t
+key_hash(const char *key, size_t len)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)key[i]) * 16777619u;
+	return h;
+}
+
+static void
+slot_put(struct journal *j, uint32_t hash, uint32_t index)
+{
+	uint32_t mask = j->nslots - 1, i = hash & mask;
+
+	while (j->slots[i] != 0 && j->slots[i] != index + 1) {
+		const struct journal_change *c = &j->changes[j->slots[i] - 1];
+
+		/* a later change of the same key takes the slot (the earlier one is frozen) */
+		if (c->hash == hash && c->keylen == j->changes[index].keylen &&
+		    memcmp(j->arena + c->key, j->arena + j->changes[index].key, c->keylen) == 0)
+			break;
+		i = (i + 1) & mask;
+	}
+	j->slots[i] = index + 1;
+}
+
+void
+journal_changes_rehash(struct journal *j)
+{
+	if (j->slots == NULL)
+		return;
+	memset(j->slots, 0, sizeof(*j->slots) * j->nslots);
+	for (uint32_t k = 0; k < j->txn.nchanges; k++)
+		slot_put(j, j->changes[k].hash, k);
+}
+
+void
+journal_changes_free(struct journal *j)
+{
+	wh_free(j->changes);
+	wh_free(j->arena);
+	wh_free(j->slots);
+	j->changes = NULL;
+	j->arena = NULL;
+	j->slots = NULL;
+	j->changes_cap = j->arena_cap = j->nslots = 0;
+}
+
+/* Room for one more change and len more arena bytes. */
+static wh_err
+changes_room(struct journal *j, size_t len)
+{
+	if (j->txn.nchanges == j->changes_cap) {
+		uint32_t cap = j->changes_cap ? 2 * j->changes_cap : 256;
+		struct journal_change *c = wh_realloc(j->changes, sizeof(*c) * cap);
+		uint32_t *slots;
+
+		if (c == NULL)
+			return WH_ERR_NOMEM;
+		j->changes = c;
+		if ((slots = wh_realloc(j->slots, sizeof(*slots) * 2 * cap)) == NULL)
+			return WH_ERR_NOMEM;
+		j->slots = slots;
+		j->nslots = 2 * cap;
+		j->changes_cap = cap;
+		journal_changes_rehash(j);
+	}
+	if (len > UINT32_MAX / 4 || j->txn.arena_len + len > UINT32_MAX / 2)
+		return WH_ERR_TOOBIG;
+	if (j->txn.arena_len + len > j->arena_cap) {
+		uint32_t cap = j->arena_cap ? j->arena_cap : 16384;
+		char *a;
+
+		while (cap < j->txn.arena_len + len)
+			cap *= 2;
+		if ((a = wh_realloc(j->arena, cap)) == NULL)
+			return WH_ERR_NOMEM;
+		j->arena = a;
+		j->arena_cap = cap;
+	}
+	return WH_OK;
+}
+
+/* Adds d to the change of its key made since the last savepoint opened, or to a new one. */
+static wh_err
+change_add(struct journal *j, const struct ledger_delta *d, uint64_t seq)
+{
+	const char *part[4] = {d->sku, d->location, d->lot, d->uom};
+	size_t plen[4], len = 0;
+	uint32_t floor = j->depth > 1 ? j->saved.nchanges : 0, hash, mask, i;
+	struct journal_change *c;
+	char *key;
+	wh_err err;
+
+	for (int k = 0; k < 4; k++)
+		len += (plen[k] = strlen(part[k])) + 1;
+	if ((err = changes_room(j, len)) != WH_OK)
+		return err;
+	key = j->arena + j->txn.arena_len;
+	for (int k = 0, at = 0; k < 4; at += (int)plen[k++] + 1)
+		memcpy(key + at, part[k], plen[k] + 1);
+	hash = key_hash(key, len);
+	mask = j->nslots - 1;
+	for (i = hash & mask; j->slots[i] != 0; i = (i + 1) & mask) {
+		c = &j->changes[j->slots[i] - 1];
+		if (c->hash != hash || c->keylen != len || memcmp(j->arena + c->key, key, len) != 0)
+			continue;
+		if (j->slots[i] - 1 < floor)
+			break; /* before the savepoint: a rollback must find it untouched */
+		c->milli += d->milli;
+		c->seq = seq;
+		return WH_OK;
+	}
+	c = &j->changes[j->txn.nchanges];
+	*c = (struct journal_change){(uint32_t)j->txn.arena_len, (uint32_t)len, hash, d->milli,
+				     seq};
+	j->txn.arena_len += (uint32_t)len;
+	slot_put(j, hash, j->txn.nchanges++);
+	return WH_OK;
+}
+
+static void
+bind_change(sqlite3_stmt *s, int at, const char *arena, const struct journal_change *c)
+{
+	const char *p = arena + c->key;
+
+	for (int k = 0; k < 4; k++) {
+		size_t n = strlen(p);
+
+		sqlite3_bind_text(s, at + k, p, (int)n, SQLITE_STATIC);
+		p += n + 1;
+	}
+	sqlite3_bind_int64(s, at + 4, c->milli);
+	sqlite3_bind_int64(s, at + 5, (sqlite3_int64)c->seq);
+}
+
+wh_err
+journal_save_changes(struct journal *j)
+{
+	uint32_t k = 0, n = j->txn.nchanges;
+	wh_err err = WH_OK;
+
+	for (; err == WH_OK && n - k >= DELTA_ROWS; k += DELTA_ROWS) {
+		for (int r = 0; r < DELTA_ROWS; r++)
+			bind_change(j->st[ST_DELTA_ADD_MANY], 1 + 6 * r, j->arena,
+				    &j->changes[k + r]);
+		err = journal_run(j, ST_DELTA_ADD_MANY);
+	}
+	for (; err == WH_OK && k < n; k++) {
+		bind_change(j->st[ST_DELTA_ADD], 1, j->arena, &j->changes[k]);
+		err = journal_run(j, ST_DELTA_ADD);
+	}
+	return err;
+}
+
+/* The ledger and the control totals take a new event (inside its transaction): its balance
+ * changes are added up per key and written at commit. */
 wh_err
 journal_count_event(struct journal *j, const struct journal_event *ev, uint64_t seq)
 {
-	sqlite3_stmt *s = j->st[ST_DELTA_ADD];
 	struct crypto_sha256 h;
 	struct journal_total *t;
 	wh_err err = WH_OK;
 
-	for (int i = 0; i < ev->ndeltas && err == WH_OK; i++) {
-		const struct ledger_delta *d = &ev->deltas[i];
-
-		sqlite3_bind_text(s, 1, d->sku, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, d->location, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, d->lot, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 4, d->uom, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, d->milli);
-		sqlite3_bind_int64(s, 6, (sqlite3_int64)seq);
-		err = journal_run(j, ST_DELTA_ADD);
-	}
+	for (int i = 0; i < ev->ndeltas && err == WH_OK; i++)
+		err = change_add(j, &ev->deltas[i], seq);
 	if (err != WH_OK || ev->kind <= 0 || ev->kind >= JOURNAL_KINDS)
 		return err;
 	if (!j->txn.totals_loaded) {

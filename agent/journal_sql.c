@@ -105,12 +105,24 @@ static const char *const sql[ST_COUNT] = {
 		"SELECT ifnull(max(seq), 0) FROM event WHERE seq <= ?1 AND captured_at < ?2",
 	[ST_DELTA_ADD] = "INSERT INTO ledger_delta(sku, location, lot, uom, milli, seq)"
 			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_DELTA_SPAN] = "SELECT ifnull(min(id), 0), ifnull(max(id), 0) FROM ledger_delta",
-	[ST_FOLD] = "INSERT INTO ledger SELECT sku, location, lot, uom, sum(milli), max(seq)"
-		    " FROM ledger_delta WHERE id <= ?1 GROUP BY sku, location, lot, uom"
-		    " ORDER BY sku, location, lot, uom"
+	/* DELTA_ROWS rows: one step for sixteen (a step costs more than the row it writes) */
+	[ST_DELTA_ADD_MANY] = "INSERT INTO ledger_delta(sku, location, lot, uom, milli, seq)"
+			      " VALUES(?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?),"
+			      " (?, ?, ?, ?, ?, ?)",
+	/* two subqueries: min() and max() together in one would scan the table */
+	[ST_DELTA_SPAN] = "SELECT ifnull((SELECT min(id) FROM ledger_delta), 0),"
+			  " ifnull((SELECT max(id) FROM ledger_delta), 0)",
+	/* no GROUP BY: the upsert adds up the changes of one key as well, and a sort alone
+	 * costs half of a sort with aggregation (the fold was a third of capture's work) */
+	[ST_FOLD] = "INSERT INTO ledger SELECT sku, location, lot, uom, milli, seq"
+		    " FROM ledger_delta WHERE id <= ?1 ORDER BY sku, location, lot, uom"
 		    " ON CONFLICT(sku, location, lot, uom) DO UPDATE"
-		    " SET on_hand = on_hand + excluded.on_hand, last_seq = excluded.last_seq",
+		    " SET on_hand = on_hand + excluded.on_hand,"
+		    " last_seq = max(last_seq, excluded.last_seq)",
 	[ST_FOLD_DEL] = "DELETE FROM ledger_delta WHERE id <= ?1",
 	[ST_TOTAL_ALL] = "SELECT kind, count, qty, hash FROM total",
 	[ST_TOTAL_SET] = "INSERT INTO total VALUES(?1, ?2, ?3, ?4) ON CONFLICT(kind) DO UPDATE"
@@ -322,6 +334,11 @@ journal_sql_configure(struct journal *j)
 		err = journal_exec(j, "PRAGMA auto_vacuum = INCREMENTAL");
 	if (err == WH_OK)
 		err = journal_exec(j, "PRAGMA journal_mode = WAL");
+	/* checkpoints every 32 MiB of WAL, not 4: a checkpoint copies only pages still in the
+	 * file, so events acknowledged and pruned between two (a live uplink) are never written
+	 * twice (whole-life bytes per event 1,085 -> 824) */
+	if (err == WH_OK)
+		err = journal_exec(j, "PRAGMA wal_autocheckpoint = 8192");
 	if (err == WH_OK)
 		err = journal_exec(j, j->opts.sync_normal ? "PRAGMA synchronous = NORMAL"
 							  : "PRAGMA synchronous = FULL");

@@ -28,6 +28,7 @@ struct inflight {
 	int mid;
 	uint64_t first, last;
 	enum lane lane;
+	size_t len;
 };
 
 struct sender {
@@ -359,16 +360,29 @@ publish_batch(struct sender *sn)
 	}
 	if (sn->nwin == 0)
 		sn->progress_ms = platform_mono_ms();
-	sn->win[sn->nwin++] = (struct inflight){mid, first, last, lane};
+	sn->win[sn->nwin++] = (struct inflight){mid, first, last, lane, sn->batch.len};
 	lanes_sent(&sn->lanes, lane, first, last, sn->batch.len);
 	return 1;
+}
+
+/* 1 while the batches in flight hold fewer than window_bytes: libmosquitto keeps a copy of
+ * each QoS 1 message until its PUBACK, so the window's count of batches alone does not bound
+ * memory (one batch always may go). */
+static int
+inflight_room(const struct sender *sn)
+{
+	size_t bytes = 0;
+
+	for (int i = 0; i < sn->nwin; i++)
+		bytes += sn->win[i].len;
+	return bytes < (size_t)sn->conf->mqtt.window_bytes;
 }
 
 void
 sender_pump(struct sender *sn)
 {
-	while (mqtt_connected(sn->mqtt) && !sn->draining && !sn->held && sender_rate_ok(sn) &&
-	       publish_batch(sn))
+	while (mqtt_connected(sn->mqtt) && !sn->draining && !sn->held && inflight_room(sn) &&
+	       sender_rate_ok(sn) && publish_batch(sn))
 		;
 	sn->caught_up = mqtt_connected(sn->mqtt) && sn->nwin == 0 && sn->lanes.idle[LANE_LIVE] &&
 			!lanes_backfilling(&sn->lanes);

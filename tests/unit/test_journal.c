@@ -750,6 +750,54 @@ on_balance(const struct journal_balance *b, void *arg)
 	bs->on_hand[bs->n++] = b->on_hand_milli;
 }
 
+/* A transaction's balance changes are added up per key and written at its commit, many rows
+ * a statement; a savepoint rolled back takes its changes back and no others, also those of a
+ * key changed before it. */
+static void
+test_ledger_changes_added_up(void **state)
+{
+	const struct ledger_delta rcpt[] = {{"S1", "A1", "", "EA", 10000}};
+	const struct ledger_delta pick[] = {{"S1", "A1", "", "EA", -2000},
+					    {"S1", "STG", "", "EA", 2000}};
+	const struct ledger_delta adj[] = {{"S1", "A1", "", "EA", -3000}};
+	struct journal *j = open_ok(&opts);
+	struct journal_snapshot snap;
+	struct balances bs = {0};
+	uint64_t last = 0, folded = 0;
+	char key[32], loc[32];
+	int dup;
+
+	(void)state;
+	assert_int_equal(journal_txn_begin(j, JOURNAL_TXN_APPEND), WH_OK);
+	assert_int_equal(append_counted(j, "a", 2, 10000, rcpt, 1, &dup), WH_OK);
+	assert_int_equal(journal_txn_begin(j, JOURNAL_TXN_APPEND), WH_OK); /* a savepoint */
+	assert_int_equal(append_counted(j, "b", 1, 2000, pick, 2, &dup), WH_OK);
+	journal_txn_end(j, WH_ERR_INVAL); /* rolls the savepoint back */
+	assert_int_equal(append_counted(j, "c", 3, -3000, adj, 1, &dup), WH_OK);
+	/* 7 keys changed 100 times each, 600 keys once: more than the first buffers hold */
+	for (int i = 0; i < 1300; i++) {
+		struct ledger_delta d = {i < 700 ? "S2" : "S3", loc, "", "EA", 1000};
+
+		snprintf(key, sizeof(key), "k%d", i);
+		snprintf(loc, sizeof(loc), "L%d", i < 700 ? i % 7 : i);
+		assert_int_equal(append_counted(j, key, 2, 1000, &d, 1, &dup), WH_OK);
+	}
+	assert_int_equal(journal_txn_end(j, WH_OK), WH_OK);
+
+	assert_int_equal(journal_ledger_fold(j, 1, &folded), WH_OK);
+	assert_int_equal(folded, 1 + 7 + 600); /* rows written: one per key */
+	assert_int_equal(journal_snapshot_begin(j, &snap), WH_OK);
+	assert_int_equal(snap.rows, 1 + 7 + 600);
+	assert_int_equal(journal_snapshot_page(j, 0, 2, on_balance, &bs, &last), WH_OK);
+	assert_int_equal(bs.n, 2);
+	assert_string_equal(bs.key[0], "S1|A1||EA");
+	assert_int_equal(bs.on_hand[0], 7000);
+	assert_string_equal(bs.key[1], "S2|L0||EA");
+	assert_int_equal(bs.on_hand[1], 100000);
+	journal_snapshot_end(j);
+	journal_close(j);
+}
+
 /* Balances and control totals change with the event's transaction only (not on rollback, not
  * for a duplicate); a snapshot is a consistent copy however many events come after it. */
 static void
@@ -989,6 +1037,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_txn_lost_when_sqlite_rolls_back, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_allocation_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_changes_added_up, setup, teardown),
 	};
 	sqlite3_mem_methods mine;
 
