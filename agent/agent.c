@@ -519,7 +519,7 @@ on_textfile_timer(void *arg)
 	if (text == NULL || metrics_write_textfile(ag->conf->metrics.textfile, text) != WH_OK)
 		log_warn("metrics: cannot write %s", ag->conf->metrics.textfile);
 	wh_free(text);
-	loop_timer_arm(&ag->textfile_timer, ag->conf->metrics.textfile_interval_s * 1000);
+	loop_timer_arm(&ag->textfile_timer, (int64_t)ag->conf->metrics.textfile_interval_s * 1000);
 }
 
 /* Folds the ledger's appended balance changes into its rows, in key order: many at a time,
@@ -544,7 +544,7 @@ quarantine_bounds(struct agent *ag)
 {
 	const struct conf_journal *cj = &ag->conf->journal;
 	uint64_t n = journal_quarantine_take_evicted(ag->journal);
-	int64_t now = platform_now_ms();
+	int64_t now = platform_now_ms(), old = 0;
 
 	if (n > 0)
 		LOG_LIMITED(LOG_LVL_WARN,
@@ -556,12 +556,12 @@ quarantine_bounds(struct agent *ag)
 	if (cj->quarantine_keep_days == 0 || now - ag->expired_ms < EXPIRE_EVERY_MS)
 		return;
 	ag->expired_ms = now;
-	if (journal_quarantine_expire(ag->journal, now - cj->quarantine_keep_days * 86400000, &n) !=
-	    WH_OK)
+	if (journal_quarantine_purge(
+		    ag->journal, now - (int64_t)cj->quarantine_keep_days * 86400000, &old) != WH_OK)
 		log_warnx("journal: expiring quarantined records: %s", journal_errmsg(ag->journal));
-	else if (n > 0)
-		log_info("journal: deleted %" PRIu64 " quarantined records older than %ld days", n,
-			 cj->quarantine_keep_days);
+	else if (old > 0)
+		log_info("journal: deleted %" PRId64 " quarantined records older than %ld days",
+			 old, cj->quarantine_keep_days);
 }
 
 /* The ballast is made again once the free space is back above the reserve plus its size. */

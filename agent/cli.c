@@ -551,7 +551,10 @@ requeue(const struct conf *c, struct journal *j, int64_t id)
 	wh_err err = requeue_entry(c, j, id, &o);
 
 	if (o.result == REQUEUE_INVALID && o.reason[0] != '\0') {
-		printf("%" PRId64 ": still invalid: %s\n", id, o.reason);
+		char reason[sizeof(o.reason) * 4];
+
+		printf("%" PRId64 ": still invalid: %s\n", id,
+		       shown(o.reason, reason, sizeof(reason)));
 		if (err != WH_OK)
 			fprintf(stderr,
 				"whagent: quarantine %" PRId64 ": keeping the new reason: %s: %s\n",

@@ -711,6 +711,21 @@ conf_finish(struct conf *c, struct parse_state *ps)
 		return err;
 	if ((err = check_http(c, ps)) != WH_OK)
 		return err;
+	{
+		/* a quarantined record larger than the quarantine's share of the budget would
+		 * never fit: the input would wait forever */
+		struct journal_opts jo = conf_journal_opts(c, 0);
+
+		if ((int64_t)jo.quarantine_raw_max > jo.quarantine_max_bytes / 2) {
+			snprintf(
+				ps->err, ps->errlen,
+				"%s: [journal] quarantine_raw_max_bytes (%zu) must be at most half "
+				"of quarantine_max_bytes (%" PRId64 "; default: an eighth of "
+				"max_bytes)",
+				ps->path, jo.quarantine_raw_max, jo.quarantine_max_bytes);
+			return WH_ERR_CONF;
+		}
+	}
 	for (int i = 0; i < c->nspools; i++)
 		for (size_t k = 0; k < NKEYS; k++)
 			if (strcmp(conf_keys[k].section, "input.spool") == 0 &&

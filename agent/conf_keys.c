@@ -67,9 +67,10 @@ const struct conf_key conf_keys[] = {
 	 0},
 	{"journal", "quarantine_keep_days", CT_INT, OFF(journal.quarantine_keep_days), "30", 0,
 	 36500, NULL, "quarantined records older than this are deleted (0: kept)", 0},
-	{"journal", "damaged_keep", CT_INT, OFF(journal.damaged_keep), "2", 1, 100, NULL,
-	 "damaged journals moved aside by a salvage that are kept, newest first (older ones "
-	 "are deleted at the next salvage)",
+	{"journal", "damaged_keep", CT_INT, OFF(journal.damaged_keep), "0", 0, 100, NULL,
+	 "damaged journals moved aside by a salvage that are kept, newest first; older ones "
+	 "are deleted at the next salvage (0: every one is kept: what a salvage could not read "
+	 "is only there)",
 	 0},
 	{"journal", "commit_records", CT_INT, OFF(journal.commit_records), "1000", 1, 100000, NULL,
 	 "group commit: records per transaction at most", 0},
@@ -150,7 +151,7 @@ const struct conf_key conf_keys[] = {
 	 "not an idle timeout",
 	 0},
 	{"input.http", "max_buffered_bytes", CT_SIZE, OFF(http.max_buffered_bytes), "32MiB",
-	 64 << 10, (int64_t)1 << 40, NULL,
+	 64 << 10, 1 << 30, NULL,
 	 "request bodies held at once, all requests together; past it a request is answered 503 "
 	 "at once",
 	 0},

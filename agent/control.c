@@ -149,7 +149,7 @@ on_snapshot_timer(void *arg)
 	ctl->snap_due = 1;
 	if (mqtt_connected(ctl->mqtt) && start_snapshot(ctl, NULL, msg, sizeof(msg)) != 0)
 		log_warnx("uplink: %s", msg);
-	loop_timer_arm(&ctl->snapshot_timer, ctl->conf->ledger.snapshot_interval_s * 1000);
+	loop_timer_arm(&ctl->snapshot_timer, (int64_t)ctl->conf->ledger.snapshot_interval_s * 1000);
 }
 
 void
@@ -224,7 +224,7 @@ open_control(struct control *ctl, const struct mqtt_msg *in, enum envelope_type 
 		.journal_id = journal_id(ctl->journal),
 		.journal_required = type == ENVELOPE_ACK,
 		.now_ms = platform_now_ms(),
-		.max_skew_ms = ctl->conf->mqtt.control_max_skew_s * 1000,
+		.max_skew_ms = (int64_t)ctl->conf->mqtt.control_max_skew_s * 1000,
 		.last_counter = ctl->counter[type],
 		.not_before_ms = ctl->since_ms,
 		.allow_unsigned = ctl->conf->mqtt.allow_unsigned_control != 0,
@@ -647,7 +647,7 @@ control_new(const struct conf *c, struct journal *j, struct loop *l, struct mqtt
 		goto fail;
 	say_keys(ctl, c);
 	if (c->ledger.snapshot_interval_s > 0)
-		loop_timer_arm(&ctl->snapshot_timer, c->ledger.snapshot_interval_s * 1000);
+		loop_timer_arm(&ctl->snapshot_timer, (int64_t)c->ledger.snapshot_interval_s * 1000);
 	*ret_ctl = ctl;
 	return WH_OK;
 fail:
@@ -686,5 +686,5 @@ control_reconfigure(struct control *ctl, const struct conf *c)
 		say_keys(ctl, c);
 	}
 	if (c->ledger.snapshot_interval_s > 0 && !ctl->snapshot_timer.armed) /* turned on */
-		loop_timer_arm(&ctl->snapshot_timer, c->ledger.snapshot_interval_s * 1000);
+		loop_timer_arm(&ctl->snapshot_timer, (int64_t)c->ledger.snapshot_interval_s * 1000);
 }

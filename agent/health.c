@@ -243,7 +243,8 @@ check_inputs(struct health *h, int64_t now)
 		}
 		flagged += f;
 		snprintf(name, sizeof(name), "silence:%s", w->in->input);
-		if (w->silence_s > 0 && inside && now - w->alive_ms >= w->silence_s * 1000) {
+		if (w->silence_s > 0 && inside &&
+		    now - w->alive_ms >= (int64_t)w->silence_s * 1000) {
 			snprintf(text, sizeof(text),
 				 "no record from input %s for %" PRId64 " s inside its operating "
 				 "hours (silence_alarm_s = %ld): is the WMS sending?",
@@ -269,7 +270,7 @@ check_inputs(struct health *h, int64_t now)
 static void
 sample(struct health *h, const struct health_facts *f, int64_t now)
 {
-	int64_t mono = platform_mono_ms(), every = h->conf->health.history_sample_s * 1000;
+	int64_t mono = platform_mono_ms(), every = (int64_t)h->conf->health.history_sample_s * 1000;
 	uint64_t events = 0;
 	struct sample *s;
 
@@ -301,7 +302,7 @@ sample(struct health *h, const struct health_facts *f, int64_t now)
 int
 health_tick(struct health *h, const struct health_facts *f)
 {
-	int64_t now = platform_now_ms(), stall = h->conf->health.ack_stall_s * 1000;
+	int64_t now = platform_now_ms(), stall = (int64_t)h->conf->health.ack_stall_s * 1000;
 	int found = 0;
 	char text[200];
 
@@ -335,8 +336,8 @@ health_tick(struct health *h, const struct health_facts *f)
 int
 health_sample_due(const struct health *h)
 {
-	return h->count == 0 ||
-	       platform_mono_ms() - h->sample_mono_ms >= h->conf->health.history_sample_s * 1000;
+	return h->count == 0 || platform_mono_ms() - h->sample_mono_ms >=
+					(int64_t)h->conf->health.history_sample_s * 1000;
 }
 
 const char *

@@ -14,6 +14,7 @@ struct httplimit_conn {
 	unsigned char addr[16];
 	int64_t deadline_ms; /* 0: none (the request is ours to answer) */
 	enum httplimit_verdict verdict;
+	enum httplimit_verdict over; /* the limit it is over (verdict may be DROP) */
 	int counted;
 };
 
@@ -69,6 +70,7 @@ httplimit_opened(struct httplimit *l, int fd, const struct sockaddr *peer, int64
 		c->verdict = HTTPLIMIT_TOTAL;
 	else if (from_peer >= l->max_peer)
 		c->verdict = HTTPLIMIT_PEER;
+	c->over = c->verdict; /* which limit, for the counts */
 	if (c->verdict != HTTPLIMIT_OK && l->refused >= HTTPLIMIT_HEADROOM)
 		c->verdict = HTTPLIMIT_DROP; /* a flood: no answer, but no wait for the others */
 	/* a refused connection only gets to hear why, and does not count against others */
@@ -105,7 +107,7 @@ httplimit_verdict(struct httplimit *l, struct httplimit_conn *c)
 	if (c == NULL)
 		return HTTPLIMIT_OK;
 	if (c->verdict != HTTPLIMIT_OK && !c->counted) {
-		l->counts[c->verdict == HTTPLIMIT_PEER ? HTTPLIMIT_R_PEER : HTTPLIMIT_R_TOTAL]++;
+		l->counts[c->over == HTTPLIMIT_PEER ? HTTPLIMIT_R_PEER : HTTPLIMIT_R_TOTAL]++;
 		c->counted = 1;
 	}
 	return c->verdict;

@@ -530,9 +530,9 @@ begin(struct req *rq, const char *url, const char *method)
 	if ((lv = httplimit_verdict(&rq->h->limits, rq->lc)) != HTTPLIMIT_OK) {
 		rq->close = 1;
 		return respond_error(rq,
-				     lv == HTTPLIMIT_TOTAL ? MHD_HTTP_SERVICE_UNAVAILABLE
-							   : MHD_HTTP_TOO_MANY_REQUESTS,
-				     lv == HTTPLIMIT_TOTAL
+				     lv == HTTPLIMIT_PEER ? MHD_HTTP_TOO_MANY_REQUESTS
+							  : MHD_HTTP_SERVICE_UNAVAILABLE,
+				     lv != HTTPLIMIT_PEER
 					     ? "too many connections (max_connections); retry later"
 					     : "too many connections from your address "
 					       "(max_connections_per_peer); retry later");
@@ -700,6 +700,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	httplimit_release(&rq->h->limits, rq->cap);
 	httplimit_answered(&rq->h->limits, rq->lc, platform_mono_ms());
+	/* the next request on the connection has its deadline: the timer must see it */
+	loop_timer_arm_soon(&rq->h->limit_timer, rq->h->limits.request_ms);
 	wh_free(rq->reply);
 	wh_free(rq->body);
 	wh_free(rq);
@@ -740,9 +742,9 @@ on_limit_timer(void *arg)
 	int64_t next;
 
 	if (httplimit_expire(&h->limits, platform_mono_ms(), &next) > 0)
-		run(h);
+		run(h); /* may accept connections, which arm the timer sooner */
 	if (next >= 0)
-		loop_timer_arm(&h->limit_timer, next);
+		loop_timer_arm_soon(&h->limit_timer, next);
 }
 
 /* --- the daemon in our loop ------------------------------------------------------------ */
@@ -948,8 +950,8 @@ http_new(const struct conf *c, struct journal *j, struct loop *l, http_page_cb p
 	h->intake.input = "http";
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
-	h->intake.ahead_ms = c->health.event_time_ahead_s * 1000;
-	h->intake.behind_ms = c->health.event_time_behind_s * 1000;
+	h->intake.ahead_ms = (int64_t)c->health.event_time_ahead_s * 1000;
+	h->intake.behind_ms = (int64_t)c->health.event_time_behind_s * 1000;
 	conf_input_map(c, "http", &h->intake.map);
 	loop_timer_add(l, &h->mhd_timer, on_mhd_timer, h);
 	loop_timer_add(l, &h->flush_timer, on_flush, h);
@@ -1006,8 +1008,8 @@ http_reconfigure(struct http *h, const struct conf *c)
 	h->conf = c;
 	h->intake.source = c->http.source;
 	h->intake.ledger = conf_ledger_rules(c);
-	h->intake.ahead_ms = c->health.event_time_ahead_s * 1000;
-	h->intake.behind_ms = c->health.event_time_behind_s * 1000;
+	h->intake.ahead_ms = (int64_t)c->health.event_time_ahead_s * 1000;
+	h->intake.behind_ms = (int64_t)c->health.event_time_behind_s * 1000;
 	conf_input_map(c, "http", &h->intake.map);
 	h->limits.request_ms = (int64_t)c->http.request_timeout_s * 1000;
 	h->limits.max_held = (size_t)c->http.max_buffered_bytes;

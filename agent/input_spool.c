@@ -51,6 +51,7 @@ struct cur {
 	uint64_t line;	 /* line number of buf[pos] */
 	int eof;
 	int skipping;	  /* discarding the rest of an over-long line */
+	int too_long;	  /* the record found is an over-long line's prefix: skip once taken */
 	char *header_raw; /* CSV header text, for quarantine context */
 	const char *header_err;
 	char header_bad[400]; /* why the header cannot work (no kind, wrong delimiter), or "" */
@@ -520,7 +521,7 @@ cur_open(struct spool *sp, const char *name)
 	format_of(name, &c->fmt);
 	c->base = c->len = c->pos = 0;
 	c->line = 1;
-	c->eof = c->skipping = 0;
+	c->eof = c->skipping = c->too_long = 0;
 	c->header_err = NULL;
 	c->header_bad[0] = '\0';
 	c->header_raw = NULL;
@@ -579,7 +580,7 @@ next_record(struct spool *sp, size_t *ret_used, const char **ret_why)
 		return NEXT_MORE;
 	/* No record end within the limit: quarantine a prefix, discard the rest of the line. */
 	*ret_used = max;
-	c->skipping = 1;
+	c->too_long = 1; /* the skipping starts once its prefix is quarantined */
 	*ret_why = "longer than max_record_bytes: its first max_record_bytes are kept here, the "
 		   "rest of the line was skipped";
 	return NEXT_BAD;
@@ -652,7 +653,8 @@ take(struct spool *sp, size_t used, const char *parse_why)
 				  .format = c->fmt == FMT_CSV ? "csv" : "jsonl",
 				  .context = c->header_raw,
 				  .bytes = p,
-				  .len = rawlen};
+				  .len = rawlen,
+				  .full_len = c->too_long ? SIZE_MAX : 0};
 	if (parse_why == NULL && c->fmt == FMT_CSV && c->header_err != NULL)
 		parse_why = "the header row (line 1) is malformed";
 	if (parse_why == NULL && c->fmt == FMT_CSV && c->header_bad[0] != '\0')
@@ -749,11 +751,18 @@ slice(struct spool *sp, wh_err *ret_err)
 			err = take(sp, used, k == NEXT_BAD ? why : NULL);
 			if (err == WH_ERR_FULL && n > 0) {
 				err = WH_OK; /* the budget took what came before: commit that */
+				sp->cur.too_long = 0; /* read again: quarantined next time */
 				break;
 			}
-			if (err != WH_OK)
+			if (err != WH_OK) {
+				sp->cur.too_long = 0;
 				break;
+			}
 			n++;
+		}
+		if (sp->cur.too_long) {
+			sp->cur.skipping = 1;
+			sp->cur.too_long = 0;
 		}
 		consume(&sp->cur, used);
 	}
@@ -807,11 +816,8 @@ cur_finish(struct spool *sp)
 			snprintf(dst, sizeof(dst), "%s/%s.%" PRId64, sp->cs->done_dir, c->name,
 				 platform_now_ms());
 		rc = renameat(dfd, c->name, AT_FDCWD, dst);
-		if (rc == 0) {
-			/* its time in done_dir counts from now (done_retention_days) */
-			utimensat(AT_FDCWD, dst, NULL, AT_SYMLINK_NOFOLLOW);
+		if (rc == 0)
 			sync_dir(sp->cs->done_dir);
-		}
 	}
 	if (rc == 0)
 		fsync(dfd); /* the move is durable before the cursor that guards it goes */
@@ -933,8 +939,9 @@ on_work(void *arg)
 
 /* --- retention of done_dir ------------------------------------------------------------- */
 
-/* Deletes files moved to done_dir more than done_retention_days ago (moving stamps the
- * time), PRUNE_SLICE entries at a time. */
+/* Deletes files moved to done_dir more than done_retention_days ago (a rename sets the
+ * file's ctime: its time in done_dir, whatever mtime the upload kept), PRUNE_SLICE entries
+ * at a time. */
 static void
 on_prune(void *arg)
 {
@@ -956,7 +963,7 @@ on_prune(void *arg)
 		int dfd = dirfd(sp->prune_dir);
 
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && (int64_t)st.st_mtim.tv_sec < cutoff &&
+		    S_ISREG(st.st_mode) && (int64_t)st.st_ctim.tv_sec < cutoff &&
 		    unlinkat(dfd, de->d_name, 0) == 0)
 			sp->pruned++;
 	}
@@ -1031,8 +1038,8 @@ apply_conf(struct spool *sp, const struct conf *c)
 	sp->cs = conf_spool_find(c, sp->name);
 	sp->intake.source = sp->cs->source;
 	sp->intake.ledger = conf_ledger_rules(c);
-	sp->intake.ahead_ms = c->health.event_time_ahead_s * 1000;
-	sp->intake.behind_ms = c->health.event_time_behind_s * 1000;
+	sp->intake.ahead_ms = (int64_t)c->health.event_time_ahead_s * 1000;
+	sp->intake.behind_ms = (int64_t)c->health.event_time_behind_s * 1000;
 	conf_input_map(c, sp->name, &sp->intake.map);
 }
 

@@ -77,6 +77,7 @@ quarantine(struct intake *in, const struct intake_raw *raw, const char *reason,
 		.context = raw->context,
 		.raw = raw->bytes,
 		.raw_len = raw->len,
+		.raw_full_len = raw->full_len,
 	};
 	wh_err err;
 

@@ -43,6 +43,7 @@ struct intake_raw {
 	const char *context;  /* CSV header line, or NULL */
 	const void *bytes;
 	size_t len;
+	size_t full_len; /* more than len: bytes is a prefix (SIZE_MAX: of unknown length) */
 };
 
 enum intake_result { INTAKE_TAKEN, INTAKE_DUPLICATE, INTAKE_QUARANTINED };

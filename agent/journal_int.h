@@ -34,7 +34,6 @@ enum stmt {
 	ST_QUAR_TOTALS,
 	ST_QUAR_OLDEST,
 	ST_QUAR_DEL_THROUGH,
-	ST_QUAR_DEL_BEFORE,
 	ST_CUR_GET,
 	ST_CUR_SET,
 	ST_CUR_DEL,
@@ -66,6 +65,7 @@ extern const char journal_sql_salvage_watermark[];
 extern const char journal_sql_salvage_forward[];
 extern const char journal_sql_salvage_backward[];
 extern const char journal_sql_salvage_quarantine[];
+extern const char journal_sql_salvage_quarantine_v3[];
 extern const char journal_sql_quick_check[];
 extern const char journal_sql_incremental_vacuum[];
 extern const char journal_sql_quarantine_purge[];
@@ -112,6 +112,11 @@ struct journal {
 	void *commit_arg;
 	sqlite3_stmt *snap_page; /* an open snapshot */
 	uint64_t evicted_unsaid; /* quarantined records evicted, not yet taken by the caller */
+	/* the quarantine's rows and bytes as this connection last counted them, plus what it
+	 * added since (quar_known 0: count again); an estimate only ever too high, so that a
+	 * commit needs no scan of the table unless the bounds look passed */
+	int64_t quar_rows, quar_bytes;
+	int quar_known;
 	/* the open transaction's balance changes (counts in txn), and a hash of their keys:
 	 * slot = index + 1, 0 empty; nslots a power of two, at least twice changes_cap */
 	struct journal_change *changes;

@@ -27,6 +27,7 @@ journal_quarantine_purge(struct journal *j, int64_t before_ms, int64_t *ret_coun
 		n = sqlite3_changes64(j->db);
 	else
 		err = journal_db_fail(j, rc, journal_sql_quarantine_purge);
+	j->quar_known = 0;
 	sqlite3_finalize(s);
 	err = journal_txn_end(j, err);
 	if (err == WH_OK)

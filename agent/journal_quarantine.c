@@ -2,6 +2,7 @@
  * length and SHA-256, within a row and a byte bound (the oldest evicted, counted) and an age;
  * and the byte budget an APPEND transaction spends record by record. */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,7 +40,7 @@ wh_err
 journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64_t *ret_id)
 {
 	sqlite3_stmt *s = j->st[ST_QUAR_INSERT];
-	size_t keep = q->raw_len;
+	size_t keep = q->raw_len, full;
 	uint8_t digest[32];
 	char hex[65];
 	struct crypto_sha256 h;
@@ -53,10 +54,17 @@ journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64
 					    (q->context ? strlen(q->context) : 0) +
 					    ROW_OVERHEAD)) != WH_OK)
 		return err;
-	crypto_sha256_start(&h);
-	crypto_sha256_update(&h, q->raw_len ? q->raw : "", q->raw_len);
-	crypto_sha256_finish(&h, digest);
-	crypto_hex(digest, sizeof(digest), hex);
+	/* a record already cut (salvaged, or an over-long line's prefix) keeps its full length
+	 * (SIZE_MAX: unknown, stored as -1) and hash */
+	full = q->raw_full_len > q->raw_len ? q->raw_full_len : q->raw_len;
+	if (full > q->raw_len && q->raw_sha256 != NULL) {
+		snprintf(hex, sizeof(hex), "%s", q->raw_sha256);
+	} else {
+		crypto_sha256_start(&h);
+		crypto_sha256_update(&h, q->raw_len ? q->raw : "", q->raw_len);
+		crypto_sha256_finish(&h, digest);
+		crypto_hex(digest, sizeof(digest), hex);
+	}
 	sqlite3_bind_text(s, 1, q->input, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, q->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, q->position, -1, SQLITE_STATIC);
@@ -65,11 +73,17 @@ journal_quarantine(struct journal *j, const struct journal_quarantined *q, int64
 	sqlite3_bind_text(s, 6, q->format, -1, SQLITE_STATIC);
 	bind_text_or_null(s, 7, q->context);
 	sqlite3_bind_blob(s, 8, keep ? q->raw : "", (int)keep, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 9, (sqlite3_int64)q->raw_len);
-	sqlite3_bind_text(s, 10, hex, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 9, full == SIZE_MAX ? -1 : (sqlite3_int64)full);
+	if (full == SIZE_MAX && q->raw_sha256 == NULL)
+		sqlite3_bind_null(s, 10); /* the hash of a prefix would say nothing */
+	else
+		sqlite3_bind_text(s, 10, hex, -1, SQLITE_TRANSIENT);
 	if ((err = journal_run(j, ST_QUAR_INSERT)) != WH_OK)
 		return err;
 	j->txn.quarantined++;
+	j->quar_rows++;
+	j->quar_bytes += (int64_t)(keep + strlen(q->reason) + strlen(q->position) +
+				   (q->context ? strlen(q->context) : 0));
 	if (ret_id != NULL)
 		*ret_id = sqlite3_last_insert_rowid(j->db);
 	return WH_OK;
@@ -91,25 +105,40 @@ journal_read_quarantined(sqlite3_stmt *s, struct journal_quarantined *q)
 	q->raw_len = (size_t)sqlite3_column_bytes(s, 8);
 	q->raw_full_len = q->raw_len;
 	if (sqlite3_column_count(s) > 10) { /* salvage reads journals of earlier schemas too */
-		q->raw_full_len = (size_t)sqlite3_column_int64(s, 9);
+		int64_t full = sqlite3_column_int64(s, 9);
+
+		q->raw_full_len = full < 0 ? SIZE_MAX : (size_t)full;
 		q->raw_sha256 = (const char *)sqlite3_column_text(s, 10);
 	}
 }
 
-/* The rows and bytes past the bounds, or 0 and 0. */
+static int
+over(const struct journal *j)
+{
+	return (j->opts.quarantine_max_rows > 0 && j->quar_rows > j->opts.quarantine_max_rows) ||
+	       (j->opts.quarantine_max_bytes > 0 && j->quar_bytes > j->opts.quarantine_max_bytes);
+}
+
+/* The rows and bytes past the bounds, or 0 and 0: counted (a scan of the table) only when
+ * the estimate is unknown or says a bound is passed. */
 static wh_err
 excess(struct journal *j, int64_t *ret_rows, int64_t *ret_bytes)
 {
-	int64_t rows, bytes;
-	wh_err err = journal_row(j, ST_QUAR_TOTALS);
+	wh_err err;
 
-	if (err != WH_OK)
+	*ret_rows = *ret_bytes = 0;
+	if (j->quar_known && !over(j))
+		return WH_OK;
+	if ((err = journal_row(j, ST_QUAR_TOTALS)) != WH_OK)
 		return err;
-	rows = sqlite3_column_int64(j->st[ST_QUAR_TOTALS], 0);
-	bytes = sqlite3_column_int64(j->st[ST_QUAR_TOTALS], 1);
+	j->quar_rows = sqlite3_column_int64(j->st[ST_QUAR_TOTALS], 0);
+	j->quar_bytes = sqlite3_column_int64(j->st[ST_QUAR_TOTALS], 1);
+	j->quar_known = 1;
 	sqlite3_reset(j->st[ST_QUAR_TOTALS]);
-	*ret_rows = j->opts.quarantine_max_rows > 0 ? rows - j->opts.quarantine_max_rows : 0;
-	*ret_bytes = j->opts.quarantine_max_bytes > 0 ? bytes - j->opts.quarantine_max_bytes : 0;
+	if (j->opts.quarantine_max_rows > 0)
+		*ret_rows = j->quar_rows - j->opts.quarantine_max_rows;
+	if (j->opts.quarantine_max_bytes > 0)
+		*ret_bytes = j->quar_bytes - j->opts.quarantine_max_bytes;
 	return WH_OK;
 }
 
@@ -138,6 +167,8 @@ journal_quarantine_bound(struct journal *j)
 	    (err = journal_meta_set_int(j, "quarantine_evicted", evicted + (uint64_t)n)) != WH_OK)
 		return err;
 	j->evicted_unsaid += (uint64_t)n;
+	j->quar_rows -= n;
+	j->quar_bytes -= freed;
 	return WH_OK;
 }
 
@@ -148,20 +179,6 @@ journal_quarantine_take_evicted(struct journal *j)
 
 	j->evicted_unsaid = 0;
 	return n;
-}
-
-wh_err
-journal_quarantine_expire(struct journal *j, int64_t before_ms, uint64_t *ret_n)
-{
-	wh_err err = journal_txn_begin(j, JOURNAL_TXN_MAINTENANCE);
-
-	if (err != WH_OK)
-		return err;
-	sqlite3_bind_int64(j->st[ST_QUAR_DEL_BEFORE], 1, before_ms);
-	err = journal_run(j, ST_QUAR_DEL_BEFORE);
-	if (err == WH_OK)
-		*ret_n = (uint64_t)sqlite3_changes(j->db);
-	return journal_txn_end(j, err);
 }
 
 wh_err
@@ -203,6 +220,7 @@ journal_quarantine_delete(struct journal *j, int64_t id)
 		return err;
 	sqlite3_bind_int64(j->st[ST_QUAR_DEL], 1, id);
 	err = journal_run(j, ST_QUAR_DEL);
+	j->quar_known = 0;
 	if (err == WH_OK && sqlite3_changes(j->db) != 1)
 		err = WH_ERR_NOTFOUND;
 	return journal_txn_end(j, err);

@@ -44,8 +44,6 @@ wh_err journal_quarantine_delete(struct journal *j, int64_t id);
 
 /* Quarantined records evicted by the bounds since the last call (for the caller's log). */
 uint64_t journal_quarantine_take_evicted(struct journal *j);
-/* Deletes records received before before_ms (a transaction of its own); *ret_n how many. */
-wh_err journal_quarantine_expire(struct journal *j, int64_t before_ms, uint64_t *ret_n);
 
 /* Replaces entry id's reason (a requeue found it invalid for another reason), in the caller's
  * transaction or one of its own; WH_ERR_NOTFOUND when there is none. */

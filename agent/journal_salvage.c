@@ -120,8 +120,11 @@ journal_salvage_read(const char *path,
 							 arg, &c.events, &err) != 0)
 			c.read_errors++;
 	}
+	/* schema 3 keeps the full length and hash of a cut record: carried over where there */
 	if (err == WH_OK &&
-	    sqlite3_prepare_v2(db, journal_sql_salvage_quarantine, -1, &st, NULL) == SQLITE_OK) {
+	    (sqlite3_prepare_v2(db, journal_sql_salvage_quarantine_v3, -1, &st, NULL) ==
+		     SQLITE_OK ||
+	     sqlite3_prepare_v2(db, journal_sql_salvage_quarantine, -1, &st, NULL) == SQLITE_OK)) {
 		int rc;
 
 		while (err == WH_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {

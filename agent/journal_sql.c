@@ -84,7 +84,6 @@ static const char *const sql[ST_COUNT] = {
 	[ST_QUAR_TOTALS] = "SELECT count(*), ifnull(sum(" QUAR_ROW_BYTES "), 0) FROM quarantine",
 	[ST_QUAR_OLDEST] = "SELECT id, " QUAR_ROW_BYTES " FROM quarantine ORDER BY id",
 	[ST_QUAR_DEL_THROUGH] = "DELETE FROM quarantine WHERE id <= ?1",
-	[ST_QUAR_DEL_BEFORE] = "DELETE FROM quarantine WHERE received_at < ?1",
 	[ST_QUAR_DEL] = "DELETE FROM quarantine WHERE id = ?1",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
 	[ST_QUAR_REASON] = "UPDATE quarantine SET reason = ?2 WHERE id = ?1",
@@ -163,6 +162,9 @@ const char journal_sql_salvage_backward[] = "SELECT seq, source, source_key, kin
 const char journal_sql_salvage_quarantine[] = "SELECT id, input, source, position, received_at,"
 					      " reason, format, context, raw FROM quarantine"
 					      " ORDER BY id";
+const char journal_sql_salvage_quarantine_v3[] =
+	"SELECT id, input, source, position, received_at, reason, format, context, raw,"
+	" ifnull(raw_len, length(raw)), raw_sha256 FROM quarantine ORDER BY id";
 const char journal_sql_quick_check[] = "PRAGMA quick_check(1)";
 /* Run to the end with journal_exec: a prepared step frees one page at a time. */
 const char journal_sql_incremental_vacuum[] = "PRAGMA incremental_vacuum";

@@ -274,7 +274,7 @@ void
 mqtt_birth(struct mqtt *m)
 {
 	mqtt_publish_status(m, 1);
-	loop_timer_arm(&m->status_timer, m->conf->mqtt.status_interval_s * 1000);
+	loop_timer_arm(&m->status_timer, (int64_t)m->conf->mqtt.status_interval_s * 1000);
 }
 
 static void
@@ -283,7 +283,7 @@ on_status_timer(void *arg)
 	struct mqtt *m = arg;
 
 	mqtt_publish_status(m, 1);
-	loop_timer_arm(&m->status_timer, m->conf->mqtt.status_interval_s * 1000);
+	loop_timer_arm(&m->status_timer, (int64_t)m->conf->mqtt.status_interval_s * 1000);
 	if (m->state == CONNECTED)
 		m->cb.heartbeat(m->cb.arg);
 }

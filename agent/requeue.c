@@ -100,11 +100,10 @@ requeue_entry(const struct conf *c, struct journal *j, int64_t id, struct requeu
 	}
 	if (h.raw_full_len > h.raw_len) { /* the entry keeps its reason */
 		ret->result = REQUEUE_INVALID;
-		snprintf(
-			ret->reason, sizeof(ret->reason),
-			"only the first %zu of its %zu bytes were kept (quarantine_raw_max_bytes): "
-			"it cannot be taken again; have the WMS send it again",
-			h.raw_len, h.raw_full_len);
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "only the first %zu bytes of it were kept: it cannot be taken again; have "
+			 "the WMS send it again",
+			 h.raw_len);
 		err = WH_OK;
 		goto out;
 	}

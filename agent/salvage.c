@@ -141,6 +141,8 @@ prune_damaged(const char *path, int keep)
 			ms[n++] = v;
 	}
 	closedir(d);
+	if (keep == 0 || n == (int)(sizeof(ms) / sizeof(ms[0])))
+		return; /* kept, or too many to know which are the newest: none deleted */
 	qsort(ms, (size_t)n, sizeof(ms[0]), newest_first);
 	for (int i = keep; i < n; i++) {
 		static const char *const suffixes[] = {"-wal", "-shm", ""};

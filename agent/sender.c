@@ -98,7 +98,7 @@ sender_split(struct sender *sn)
 	    journal_stats(sn->journal, &st) != WH_OK || st.oldest_unsent_ms == 0)
 		goto out;
 	age_ms = platform_now_ms() - st.oldest_unsent_ms;
-	if (age_ms < sn->conf->mqtt.backfill_after_s * 1000)
+	if (age_ms < (int64_t)sn->conf->mqtt.backfill_after_s * 1000)
 		goto out;
 	lanes_split(&sn->lanes, st.last_seq);
 	if (lanes_backfilling(&sn->lanes))

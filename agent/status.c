@@ -48,8 +48,8 @@ status_sync(const struct conf *c, const struct journal_stats *st, const struct s
 	} else if (strcmp(lv->mqtt, "connected") != 0) {
 		state = "link down"; /* since it went, not since the latest reconnect attempt */
 		since = lv->mqtt_down_since_ms > 0 ? lv->mqtt_down_since_ms : lv->mqtt_since_ms;
-	} else if (ret->oldest_ms > 0 &&
-		   platform_now_ms() - ret->oldest_ms > c->metrics.lagging_after_s * 1000) {
+	} else if (ret->oldest_ms > 0 && platform_now_ms() - ret->oldest_ms >
+						 (int64_t)c->metrics.lagging_after_s * 1000) {
 		state = "lagging";
 		since = ret->oldest_ms;
 	}

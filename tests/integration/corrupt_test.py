@@ -1,5 +1,5 @@
 """A journal that fails PRAGMA quick_check at start: the agent does not delete it; it moves it
-aside (with its WAL; the newest damaged_keep of them are kept), salvages what SQLite can still read into a fresh journal with a new
+aside (with its WAL; with damaged_keep = N only the newest N are kept), salvages what SQLite can still read into a fresh journal with a new
 journal_id, reports what it salvaged (log and status), and runs. The salvaged events get
 new gapless seqs and reach the consumer decoded, once each.
 usage: corrupt_test.py WHAGENT [ARGS...]"""
@@ -52,7 +52,9 @@ def test(t):
     eq((s.j["unique"], s.j["gaps"], s["bad_batches"]), (n, [], []), "salvaged events as received")
     a.stop()
 
-    # two more salvages: [journal] damaged_keep (default 2) keeps the newest damaged journals
+    # two more salvages: [journal] damaged_keep = 2 keeps the newest damaged journals (the
+    # default, 0, keeps every one)
+    a.edit_conf(r"max_bytes = .*", "\\g<0>\ndamaged_keep = 2")
     def damaged():
         return sorted(p for p in glob.glob(a.db + ".damaged-*") if p[-4:] not in ("-wal", "-shm"))
     first = damaged()

@@ -418,7 +418,7 @@ test_quarantine_bounds(void **state)
 	struct journal *j;
 	struct journal_stats st;
 	struct kept k = {0};
-	uint64_t n = 0;
+	int64_t n = 0;
 
 	(void)state;
 	memset(raw, 'x', sizeof(raw));
@@ -454,7 +454,7 @@ test_quarantine_bounds(void **state)
 	assert_int_equal(st.quarantined, 2);
 	assert_int_equal(st.quarantine_evicted, 7);
 	/* expiry */
-	assert_int_equal(journal_quarantine_expire(j, 2000, &n), WH_OK);
+	assert_int_equal(journal_quarantine_purge(j, 2000, &n), WH_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(journal_stats(j, &st), WH_OK);
 	assert_int_equal(st.quarantined, 1);
