@@ -40,6 +40,7 @@
 #define EXPIRE_EVERY_MS (3600 * 1000) /* quarantine_keep_days: a pass an hour */
 #define OUTSIDE_MS	500	      /* how often a commit by another process is looked for */
 #define HEALTH_MS	1000	      /* alarms, clock and the page's history */
+#define HEALTHZ_BODY	2048	      /* /healthz's answer: room for every part at its longest */
 
 struct agent {
 	const struct agent_opts *opts;
@@ -309,7 +310,7 @@ healthz(struct agent *ag, unsigned *ret_status)
 	struct journal_stats st = {0};
 	struct status_live lv;
 	struct status_sync sy;
-	char *body = wh_malloc(1024), why[400], full[300];
+	char *body = wh_malloc(HEALTHZ_BODY), why[400], full[300];
 	wh_err err = journal_room(ag->journal); /* no write lock */
 	int behind;
 
@@ -333,7 +334,7 @@ healthz(struct agent *ag, unsigned *ret_status)
 			n += (size_t)snprintf(names + n, sizeof(names) - n, "%s\"%s\"",
 					      i ? "," : "", a->name);
 		/* the reason carries no quote or backslash: it is ours, and names are ours */
-		snprintf(body, 1024,
+		snprintf(body, HEALTHZ_BODY,
 			 "{\"status\":\"%s\",\"state\":\"%s\",\"mqtt\":\"%s\",\"backlog\":%" PRIu64
 			 ",\"oldest_unsent_age_s\":%" PRId64 ",\"alarms\":[%s]%s%s%s}",
 			 err != WH_OK ? health_text(err)
