@@ -6,6 +6,7 @@
 #include <ini.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -723,6 +724,15 @@ conf_finish(struct conf *c, struct parse_state *ps)
 				"of quarantine_max_bytes (%" PRId64 "; default: an eighth of "
 				"max_bytes)",
 				ps->path, jo.quarantine_raw_max, jo.quarantine_max_bytes);
+			return WH_ERR_CONF;
+		}
+	}
+	for (int i = 0; i <= c->nspools; i++) {
+		const struct conf_spool *sp = i < c->nspools ? &c->spools[i] : &c->spool;
+
+		if (sp->owner != NULL && sp->owner[0] != '\0' && getpwnam(sp->owner) == NULL) {
+			snprintf(ps->err, ps->errlen, "%s: [input.%s] owner = %s: no such user",
+				 ps->path, sp->name, sp->owner);
 			return WH_ERR_CONF;
 		}
 	}

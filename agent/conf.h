@@ -63,6 +63,7 @@ struct conf_spool {			/* input_spool.c */
 	char *done_dir;
 	long on_done;		  /* enum conf_on_done */
 	long done_retention_days; /* 0: done_dir kept forever */
+	char *owner;		  /* the files' owner (a user name); "": any */
 	long settle_ms;
 	long rescan_ms;
 	char *map;

@@ -83,6 +83,10 @@ const struct conf_key conf_keys[] = {
 	 K_RESTART | K_DIR | K_DERIVED},
 	{"input.spool", "on_done", CT_ENUM, OFF(spool.on_done), "move", 0, 0, done_choices,
 	 "move finished files to done_dir, or delete them", K_RESTART},
+	{"input.spool", "owner", CT_STR, OFF(spool.owner), "", 0, 64, NULL,
+	 "user the WMS's files must belong to (its upload user); a file of another owner is "
+	 "refused with one log line (empty: any owner)",
+	 K_RESTART},
 	{"input.spool", "done_retention_days", CT_INT, OFF(spool.done_retention_days), "30", 0,
 	 36500, NULL,
 	 "files in done_dir are deleted this many days after they were moved there (0: kept "

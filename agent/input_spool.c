@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,8 @@ struct spool {
 	struct platform_watch *watch;
 	struct loop_timer scan_timer, work_timer, prune_timer;
 	DIR *prune_dir;	 /* done_dir, while a pass of the retention goes through it */
+	uid_t owner_uid; /* [input.spool] owner, when check_owner */
+	int check_owner;
 	uint64_t pruned; /* files that pass deleted */
 	struct intake intake;
 	struct cands cands;
@@ -172,13 +175,15 @@ unchanged_since(const struct cursor_pos *p, const struct stat *st)
 /* --- candidates ------------------------------------------------------------------------ */
 
 static enum cand_refusal
-refusal_of(const struct stat *st)
+refusal_of(const struct spool *sp, const struct stat *st)
 {
 	if (S_ISLNK(st->st_mode))
 		return CAND_SYMLINK;
 	if (!S_ISREG(st->st_mode))
 		return CAND_NOT_REGULAR;
-	return st->st_nlink > 1 ? CAND_LINKED : CAND_OK;
+	if (st->st_nlink > 1)
+		return CAND_LINKED;
+	return sp->check_owner && st->st_uid != sp->owner_uid ? CAND_OWNER : CAND_OK;
 }
 
 /* Says once per file and reason why a file named like input is not read. */
@@ -191,6 +196,7 @@ refuse(struct spool *sp, struct cand *c, enum cand_refusal why)
 		[CAND_NOT_REGULAR] = "not a regular file (a FIFO, device, socket or folder)",
 		[CAND_LINKED] = "it has other hard links: read once the upload has removed them "
 				"(a file linked in from elsewhere is never read)",
+		[CAND_OWNER] = "it belongs to another user than [input.spool] owner",
 	};
 
 	if (c->refused != why && why != CAND_OK)
@@ -219,7 +225,7 @@ cand_update(struct spool *sp, const char *name, const struct stat *st, int64_t n
 	c->size = st->st_size;
 	c->mtime_ns = mtime_ns;
 	c->seen = 1;
-	refuse(sp, c, refusal_of(st));
+	refuse(sp, c, refusal_of(sp, st));
 }
 
 static int
@@ -513,9 +519,9 @@ cur_open(struct spool *sp, const char *name)
 		close(c->fd);
 		return -1;
 	}
-	if (refusal_of(&c->st) != CAND_OK) {
+	if (refusal_of(sp, &c->st) != CAND_OK) {
 		close(c->fd);
-		return refuse_open(sp, name, refusal_of(&c->st));
+		return refuse_open(sp, name, refusal_of(sp, &c->st));
 	}
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	format_of(name, &c->fmt);
@@ -1061,6 +1067,17 @@ spool_new(const struct conf *c, const struct conf_spool *cs, struct journal *j, 
 	snprintf(sp->name, sizeof(sp->name), "%s", cs->name);
 	sp->intake.input = sp->name;
 	apply_conf(sp, c);
+	if (cs->owner[0] != '\0') {
+		struct passwd *pw = getpwnam(cs->owner);
+
+		if (pw == NULL) {
+			snprintf(why, whylen, "owner = %s: no such user", cs->owner);
+			err = WH_ERR_CONF;
+			goto fail;
+		}
+		sp->owner_uid = pw->pw_uid;
+		sp->check_owner = 1;
+	}
 	record_init(&sp->rec);
 	sp->cur.buf = wh_malloc(max + READ_CHUNK);
 	if (sp->cur.buf == NULL || csv_row_init(&sp->row, max) != 0 ||

@@ -16,6 +16,7 @@ enum cand_refusal {
 	CAND_NOT_REGULAR, /* a FIFO, device, socket or folder */
 	CAND_LINKED,	  /* other hard links to it exist: an upload not finished, or a file
 			     linked in from elsewhere */
+	CAND_OWNER,	  /* another owner than [input.spool] owner */
 };
 
 struct cand {

@@ -5,10 +5,12 @@ that finishes with a hard link is taken once its other name is gone. NUL bytes (
 raw or \\u0000 in JSON Lines) make a record invalid, never a shorter field. A line of 1 GiB
 (a sparse file) is skipped in slices that let the loop run (its committed cursor says so
 while it is skipped), survives a kill -9 in the middle without a second quarantine entry,
-and the record after it is taken. Files in done/ past done_retention_days are deleted.
+and the record after it is taken. Files in done/ past done_retention_days are deleted. With
+owner set, a file of another user is refused.
 usage: spool_hostile_test.py WHAGENT [ARGS...]"""
 import glob
 import os
+import pwd
 
 import harness as h
 from harness import eq, has, ok
@@ -112,6 +114,23 @@ def test(t):
         a.stop()
     else:
         print("SKIP: done_retention_days (needs libfaketime, not under valgrind or qemu)")
+    # owner: a file of another user than the configured one is refused
+    a.append_conf("owner = no-such-user-here")
+    r = a.cli("check")
+    ok(r.returncode != 0 and "owner = no-such-user-here: no such user" in r.stderr, "check: %r" % (r,))
+    if os.geteuid() == 0:
+        a.edit_conf("owner = no-such-user-here", "owner = nobody")
+        mark = a.mark()
+        a.start()
+        drop("foreign.csv", HEADER + row("F1"))  # root's
+        tmp = t.write("upload.tmp", HEADER + row("F2"))
+        os.chown(tmp, pwd.getpwnam("nobody").pw_uid, -1)
+        os.rename(tmp, os.path.join(a.spool, "nobodys.csv"))
+        taken("nobodys.csv")
+        has(a.text(mark), r"not reading foreign\.csv: it belongs to another user than \[input\.spool\] owner",
+            "the owner refusal")
+        ok(os.path.exists(os.path.join(a.spool, "foreign.csv")), "a file of another owner was taken")
+        a.stop()
     return "symlink, FIFO and hard link refused once each; NUL refused; a 1 GiB line skipped in slices"
 
 
