@@ -23,36 +23,45 @@
 #define PEM_CSR_BEGIN "-----BEGIN CERTIFICATE REQUEST-----\n"
 #define PEM_CSR_END   "-----END CERTIFICATE REQUEST-----\n"
 
-/* Writes text to path: new file with O_EXCL (or replaced with force), the given mode. */
+/* Writes text to path: a new file (O_EXCL), or with force one that replaces it only once
+ * whole and synced (written under a temporary name, then renamed over it: a failure keeps
+ * the old file). Given mode, and to owner when not NULL, through the descriptor. */
 static int
 write_new(const char *path, const char *text, mode_t mode, int force,
 	  const struct cert_owner *owner, char *why, size_t whylen)
 {
 	size_t len = strlen(text);
+	char tmp[4200];
+	const char *dst = path;
 	int fd;
 
-	if (force)
-		unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (force) {
+		snprintf(tmp, sizeof(tmp), "%s.new", path);
+		unlink(tmp); /* one left by an earlier failure */
+		dst = tmp;
+	}
+	fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0) {
-		snprintf(why, whylen, "%s: %s%s", path, strerror(errno),
+		snprintf(why, whylen, "%s: %s%s", dst, strerror(errno),
 			 errno == EEXIST ? " (use --force to replace it)" : "");
 		return -1;
 	}
 	/* the descriptor, not the path: nothing swapped in between gets the owner or the mode */
-	if (owner != NULL && (fchown(fd, owner->uid, owner->gid) != 0 || fchmod(fd, mode) != 0)) {
-		snprintf(why, whylen, "%s: giving it to uid %ld: %s", path, (long)owner->uid,
-			 strerror(errno));
+	if ((owner != NULL && (fchown(fd, owner->uid, owner->gid) != 0 || fchmod(fd, mode) != 0)) ||
+	    write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+		snprintf(why, whylen, "%s: %s%s", dst,
+			 owner ? "writing it for the service user: " : "", strerror(errno));
 		close(fd);
-		unlink(path);
+		unlink(dst);
 		return -1;
 	}
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+	if (close(fd) != 0 || (force && rename(tmp, path) != 0)) {
 		snprintf(why, whylen, "%s: %s", path, strerror(errno));
-		close(fd);
+		unlink(dst);
 		return -1;
 	}
-	return close(fd);
+	(void)platform_fs_sync_parent(path); /* the name durable too; the key is written anyway */
+	return 0;
 }
 
 /* The subjectAltName extension value: SEQUENCE OF dNSName [2] IA5String. */
