@@ -300,10 +300,12 @@ log_request(const struct req *rq)
 	}
 }
 
+/* Answers from (a request in the pending list) and those after it; nothing of them taken. */
 static void
-answer_all(struct http *h, unsigned status, const char *why, const char *retry_after)
+answer_from(struct http *h, struct req *from, unsigned status, const char *why,
+	    const char *retry_after)
 {
-	for (struct req *rq = h->pending; rq != NULL; rq = rq->next) {
+	for (struct req *rq = from; rq != NULL; rq = rq->next) {
 		wh_free(rq->reply);
 		answer(rq, status, error_body(why), retry_after);
 		if (h->secret != NULL) /* nothing taken: the same request may come again */
@@ -311,25 +313,61 @@ answer_all(struct http *h, unsigned status, const char *why, const char *retry_a
 	}
 }
 
-/* Group commit: every POST waiting is taken in one transaction, then all are answered. */
+static void
+answer_all(struct http *h, unsigned status, const char *why, const char *retry_after)
+{
+	answer_from(h, h->pending, status, why, retry_after);
+}
+
+/* One POST of a group commit in a savepoint of its own. WH_ERR_FULL when the budget did not
+ * take it: undone, with what intake counted for it. */
+static wh_err
+take_one(struct http *h, struct req *rq)
+{
+	struct intake_counts counts = h->intake.pending;
+	char position[sizeof(h->intake.pending_position)];
+	wh_err err;
+
+	memcpy(position, h->intake.pending_position, sizeof(position));
+	if ((err = journal_txn_begin(h->journal, JOURNAL_TXN_APPEND)) == WH_OK)
+		err = journal_txn_end(h->journal, take_body(h, rq));
+	if (err == WH_ERR_FULL) {
+		h->intake.pending = counts;
+		memcpy(h->intake.pending_position, position, sizeof(position));
+	}
+	return err;
+}
+
+/* Group commit: the POSTs waiting are taken in one transaction, then answered. A group takes
+ * what fits the budget: from the first POST that does not, the rest are answered 503. */
 static void
 flush(struct http *h)
 {
-	struct req *rq, *next;
+	struct req *rq, *next, *full = NULL;
 	wh_err err;
 
 	if (h->pending == NULL)
 		return;
 	err = journal_txn_begin(h->journal, JOURNAL_TXN_APPEND);
 	if (err == WH_OK) {
-		for (rq = h->pending; err == WH_OK && rq != NULL; rq = rq->next)
-			err = take_body(h, rq);
+		for (rq = h->pending; err == WH_OK && rq != NULL; rq = rq->next) {
+			err = rq == h->pending ? take_body(h, rq) : take_one(h, rq);
+			if (err == WH_ERR_FULL && rq != h->pending) {
+				full = rq; /* those before it are taken */
+				err = WH_OK;
+				break;
+			}
+		}
 		err = journal_txn_end(h->journal, err);
 	}
 	if (err == WH_OK) {
 		intake_committed(&h->intake);
-		for (rq = h->pending; rq != NULL; rq = rq->next)
+		for (rq = h->pending; rq != full; rq = rq->next)
 			log_request(rq);
+		if (full != NULL)
+			answer_from(h, full, MHD_HTTP_SERVICE_UNAVAILABLE,
+				    "journal full: nothing of this request was taken, retry later",
+				    RETRY_FULL_S);
 	} else {
 		intake_rolled_back(&h->intake);
 		if (err == WH_ERR_FULL)
