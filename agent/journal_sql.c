@@ -338,9 +338,18 @@ journal_sql_configure(struct journal *j)
 		err = journal_exec(j, "PRAGMA journal_mode = WAL");
 	/* checkpoints every 32 MiB of WAL, not 4: a checkpoint copies only pages still in the
 	 * file, so events acknowledged and pruned between two (a live uplink) are never written
-	 * twice (whole-life bytes per event 1,085 -> 824) */
-	if (err == WH_OK)
-		err = journal_exec(j, "PRAGMA wal_autocheckpoint = 8192");
+	 * twice (whole-life bytes per event 1,085 -> 824). The WAL is outside max_bytes: a
+	 * small budget keeps SQLite's 4 MiB (at most a sixteenth of the budget above that). */
+	if (err == WH_OK) {
+		int64_t ckpt = j->opts.max_bytes > 0 ? j->opts.max_bytes / 16 / 4096 : 8192;
+		char text[64];
+
+		snprintf(text, sizeof(text), "PRAGMA wal_autocheckpoint = %d",
+			 (int)(ckpt < 1000   ? 1000
+			       : ckpt > 8192 ? 8192
+					     : ckpt));
+		err = journal_exec(j, text);
+	}
 	if (err == WH_OK)
 		err = journal_exec(j, j->opts.sync_normal ? "PRAGMA synchronous = NORMAL"
 							  : "PRAGMA synchronous = FULL");
