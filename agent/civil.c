@@ -1,6 +1,11 @@
 /* Days and seconds of a proleptic Gregorian date (see civil.h). */
 #include "civil.h"
 
+#include <time.h>
+
+/* A gateway runs for years: time_t must outlive January 2038 on 32-bit ARM too. */
+_Static_assert(sizeof(time_t) >= 8, "time_t is 32 bits: build with _TIME_BITS=64 (CMakeLists.txt)");
+
 int64_t
 civil_days(int y, int m, int d)
 {
