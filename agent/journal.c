@@ -460,23 +460,31 @@ journal_platform_ack(struct journal *j, uint64_t through)
 	return raise_watermark(j, "platform_acked_through", through);
 }
 
-/* Inside a transaction: deletes the acknowledged events captured before cutoff, by seq range,
- * never past limit. */
+/* Inside a transaction: deletes the acknowledged events, never past limit, from the oldest up
+ * to the first one still retained: captured at or after cutoff, and not stamped as far into
+ * the future as the retention reaches into the past (a clock that was that far ahead; such an
+ * event does not hold the prune for ever). */
 static wh_err
 prune(struct journal *j, int64_t cutoff, uint64_t limit, int64_t *ret_deleted)
 {
 	sqlite3_stmt *s = j->st[ST_PRUNE_MAX];
+	int64_t now = platform_now_ms();
 	uint64_t acked, through;
 	wh_err err;
 
 	if ((err = journal_meta_need_int(j, "acked_through", &acked)) != WH_OK)
 		return err;
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)(acked < limit ? acked : limit));
+	through = acked < limit ? acked : limit;
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)through);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)cutoff);
-	if ((err = journal_row(j, ST_PRUNE_MAX)) != WH_OK)
+	sqlite3_bind_int64(s, 3, cutoff < now ? now + (now - cutoff) : INT64_MAX);
+	err = journal_row(j, ST_PRUNE_MAX);
+	if (err == WH_OK) {
+		through = (uint64_t)sqlite3_column_int64(s, 0) - 1;
+		sqlite3_reset(s);
+	} else if (err != WH_ERR_NOTFOUND) {
 		return err;
-	through = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	}
 	sqlite3_bind_int64(j->st[ST_PRUNE], 1, (sqlite3_int64)through);
 	if ((err = journal_run(j, ST_PRUNE)) != WH_OK)
 		return err;

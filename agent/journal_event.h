@@ -45,9 +45,11 @@ wh_err journal_first_seq(struct journal *j, uint64_t *ret_seq);
 wh_err journal_ack(struct journal *j, uint64_t through);
 /* Raises the platform's watermark to through (never lowers it, never past last_seq). */
 wh_err journal_platform_ack(struct journal *j, uint64_t through);
-/* Deletes acknowledged events captured before cutoff_ms (the retention window), by seq range,
- * never past limit (the platform's watermark with ack_mode = platform, else UINT64_MAX), and
- * returns the freed pages to the file system. *ret_deleted (may be NULL) is how many. */
+/* Deletes acknowledged events by seq range, never past limit (the platform's watermark with
+ * ack_mode = platform, else UINT64_MAX), from the oldest up to the first one captured at or
+ * after cutoff_ms (the retention window; one stamped further ahead of now than cutoff_ms is
+ * behind, by a clock that was wrong, does not count), and returns the freed pages to the file
+ * system. *ret_deleted (may be NULL) is how many. */
 wh_err journal_prune_retained(struct journal *j, int64_t cutoff_ms, uint64_t limit,
 			      int64_t *ret_deleted);
 

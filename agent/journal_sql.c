@@ -100,8 +100,9 @@ static const char *const sql[ST_COUNT] = {
 		    " FROM pragma_page_count, pragma_freelist_count, pragma_page_size",
 	[ST_CAPTURED_AT] = "SELECT captured_at FROM event WHERE seq = ?1",
 	[ST_FIRST_SEQ] = "SELECT ifnull(min(seq), 0) FROM event",
-	[ST_PRUNE_MAX] =
-		"SELECT ifnull(max(seq), 0) FROM event WHERE seq <= ?1 AND captured_at < ?2",
+	/* the first event still retained: a step or two, not a scan of all those retained */
+	[ST_PRUNE_MAX] = "SELECT seq FROM event WHERE seq <= ?1 AND captured_at >= ?2"
+			 " AND captured_at < ?3 ORDER BY seq LIMIT 1",
 	[ST_DELTA_ADD] = "INSERT INTO ledger_delta(sku, location, lot, uom, milli, seq)"
 			 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	/* DELTA_ROWS rows: one step for sixteen (a step costs more than the row it writes) */

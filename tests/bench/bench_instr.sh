@@ -6,7 +6,9 @@
 #  - capture: a CSV and a JSONL spool file of EVENTS rows -> journal (the agent's fold of the
 #    ledger at exit included), beside a raw SQLite insert of the same rows (bench_raw);
 #  - drain: the captured backlog -> a local mosquitto, acknowledged, beside the raw libmosquitto
-#    QoS 1 publisher sending the same batches (bench_mqtt_raw).
+#    QoS 1 publisher sending the same batches (bench_mqtt_raw);
+#  - steady state: the CSV file captured with the broker up, sent, acknowledged and pruned
+#    (retention_s = 0), beside the raw SQLite insert.
 # usage: bench_instr.sh BUILD_DIR [EVENTS]
 set -eu
 BUILD=$(cd "$1" && pwd)
@@ -62,6 +64,13 @@ drain=$(run_agent)
 [ "$(sqlite3 "$WORK/state/journal.db" "SELECT value FROM meta WHERE key = 'acked_through'")" = "$EVENTS" ] ||
     fail "the backlog was not acknowledged whole"
 drain_idle=$(run_agent)
+fresh_state
+sed -i 's/^\[mqtt\]$/[mqtt]\nretention_s = 0/' "$WORK/whagent.conf"
+cp "$WORK/gen/wms-orders.csv" "$WORK/spool/"
+steady=$(run_agent)
+[ "$(sqlite3 "$WORK/state/journal.db" "SELECT value FROM meta WHERE key = 'acked_through'")" = "$EVENTS" ] ||
+    fail "the steady state's events were not acknowledged whole"
+steady_idle=$(run_agent)
 
 raw0=$(ir "$BUILD/tests/bench_raw" "$WORK/raw0.db" 0 1000 "$plen")
 raw=$(ir "$BUILD/tests/bench_raw" "$WORK/raw.db" "$EVENTS" 1000 "$plen")
@@ -72,12 +81,14 @@ pub0=$(ir "$BUILD/tests/bench_mqtt_raw" "$BROKER_PORT" 1 "$bytes" 32)
 pub=$(ir "$BUILD/tests/bench_mqtt_raw" "$BROKER_PORT" $((batches + 1)) "$bytes" 32)
 
 awk -v n="$EVENTS" -v idle="$idle" -v csv="$csv" -v jsonl="$jsonl" -v drain="$drain" \
-    -v drain_idle="$drain_idle" -v raw0="$raw0" -v raw="$raw" -v rawj="$rawj" -v pub0="$pub0" \
+    -v drain_idle="$drain_idle" -v steady="$steady" -v steady_idle="$steady_idle" -v raw0="$raw0" -v raw="$raw" -v rawj="$rawj" -v pub0="$pub0" \
     -v pub="$pub" 'BEGIN {
     c = (csv - idle) / n; j = (jsonl - idle) / n; d = (drain - drain_idle) / n
+    s = (steady - steady_idle) / n
     r = (raw - raw0) / n; rj = (rawj - raw0) / n; p = (pub - pub0) / n
     printf "instructions per event (callgrind, %d events)\n", n
     printf "capture CSV            %8.0f  raw SQLite insert %6.0f per row  ratio %.2f\n", c, r, r / c
     printf "capture JSONL          %8.0f  raw SQLite insert %6.0f per row  ratio %.2f\n", j, rj, rj / j
     printf "drain                  %8.0f  raw QoS 1 publish %6.0f per event ratio %.2f\n", d, p, p / d
+    printf "steady state (CSV)     %8.0f  raw SQLite insert %6.0f per row  ratio %.2f\n", s, r, r / s
 }'

@@ -21,6 +21,7 @@
 #include "journal_meta.h"
 #include "journal_quarantine.h"
 #include "mem.h"
+#include "platform.h"
 #include "testutil.h"
 
 static char dir[512];
@@ -216,6 +217,58 @@ test_seq_never_reused_after_prune_and_reopen(void **state)
 	assert_int_equal(journal_txn_end(j, WH_OK), WH_OK);
 	assert_int_equal(journal_stats(j, &st), WH_OK);
 	assert_int_equal(st.backlog, 1);
+	journal_close(j);
+}
+
+/* Appends an event captured at `at` (ms). */
+static void
+append_at(struct journal *j, const char *key, int64_t at)
+{
+	static const uint8_t payload[10] = {7};
+	struct journal_event ev = {.source = "wms",
+				   .source_key = key,
+				   .kind = 1,
+				   .captured_at_ms = at,
+				   .payload = payload,
+				   .len = sizeof(payload)};
+	uint64_t seq;
+	int dup;
+
+	assert_int_equal(journal_txn_begin(j, JOURNAL_TXN_APPEND), WH_OK);
+	assert_int_equal(journal_append(j, &ev, &seq, &dup), WH_OK);
+	assert_int_equal(journal_txn_end(j, WH_OK), WH_OK);
+}
+
+/* The prune deletes the acknowledged events up to the first one still inside the retention;
+ * an event stamped further ahead than the retention reaches back does not hold it. */
+static void
+test_prune_stops_at_first_retained(void **state)
+{
+	struct journal *j = open_ok(&opts);
+	int64_t now = platform_now_ms(), hour = 3600 * 1000, deleted = 0;
+	uint64_t first;
+
+	(void)state;
+	append_at(j, "old1", now - 3 * hour);
+	append_at(j, "ahead", now + 5 * hour); /* the clock was 5 h ahead */
+	append_at(j, "old2", now - 2 * hour);
+	append_at(j, "recent", now - hour / 2);
+	append_at(j, "old3", now - 2 * hour); /* after a step back: kept, behind "recent" */
+	append_at(j, "unacked", now - 3 * hour);
+	assert_int_equal(journal_ack(j, 5), WH_OK);
+	assert_int_equal(journal_prune_retained(j, now - hour, UINT64_MAX, &deleted), WH_OK);
+	assert_int_equal(deleted, 3);
+	assert_int_equal(journal_first_seq(j, &first), WH_OK);
+	assert_int_equal(first, 4);
+	/* an hour later "recent" is out of the retention too; "unacked" stays */
+	assert_int_equal(journal_prune_retained(j, now + hour, UINT64_MAX, &deleted), WH_OK);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(journal_first_seq(j, &first), WH_OK);
+	assert_int_equal(first, 6);
+	/* nothing acknowledged past the limit is pruned */
+	assert_int_equal(journal_ack(j, 6), WH_OK);
+	assert_int_equal(journal_prune_retained(j, INT64_MAX, 5, &deleted), WH_OK);
+	assert_int_equal(deleted, 0);
 	journal_close(j);
 }
 
@@ -1017,6 +1070,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_gapless_and_duplicates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_never_reused_after_prune_and_reopen, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_prune_stops_at_first_retained, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_atomic_with_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_refuses_appends, setup, teardown),
