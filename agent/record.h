@@ -37,6 +37,10 @@ wh_err record_from_csv(struct record *r, const struct csv_row *header, const str
  * WH_ERR_NOMEM (then the record is not bad: try again later). */
 wh_err record_from_json(struct record *r, const char *text, size_t len, char *why, size_t whylen);
 
+/* The shortest text of d that reads back as d (a JSON number), into buf; -1 when that needs
+ * more than 15 significant digits (or d is not finite). */
+int record_number_text(double d, char *buf, size_t len);
+
 /* One record of a request body, for record_body_each's callback. err is WH_OK (r holds the
  * record) or WH_ERR_INVAL (why says what is wrong with it). raw is the record's own bytes: the
  * line of JSON Lines, or the array element re-serialized. All borrowed for the call. */
