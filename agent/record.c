@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,21 +14,49 @@
 #include "mem.h"
 
 static int json_oom;
+static struct record *json_arena; /* the record whose tree is being made or freed, or NULL */
+
+static int
+in_arena(const struct record *r, const void *p)
+{
+	return (uintptr_t)p >= (uintptr_t)r->arena &&
+	       (uintptr_t)p < (uintptr_t)r->arena + sizeof(r->arena);
+}
 
 static void *
 json_malloc(size_t size)
 {
-	void *p = wh_malloc(size);
+	struct record *r = json_arena;
+	size_t need = (size + 15) & ~(size_t)15;
+	void *p;
 
-	if (p == NULL)
+	if (r != NULL && size <= sizeof(r->arena) && need <= sizeof(r->arena) - r->arena_used) {
+		if (wh_mem_inject()) {
+			json_oom = 1;
+			return NULL;
+		}
+		p = r->arena + r->arena_used;
+		r->arena_used += need;
+		return p;
+	}
+	if ((p = wh_malloc(size)) == NULL)
 		json_oom = 1;
+	else if (r != NULL)
+		r->arena_spilled = 1;
 	return p;
+}
+
+static void
+json_free(void *p)
+{
+	if (json_arena == NULL || !in_arena(json_arena, p))
+		wh_free(p);
 }
 
 void
 record_json_alloc(void)
 {
-	static cJSON_Hooks hooks = {json_malloc, wh_free};
+	static cJSON_Hooks hooks = {json_malloc, json_free};
 
 	cJSON_InitHooks(&hooks);
 }
@@ -42,10 +71,18 @@ record_init(struct record *r)
 void
 record_done(struct record *r)
 {
-	cJSON_Delete(r->json);
+	if (r->arena_used > 0 && !r->arena_spilled) {
+		r->json = NULL; /* all of it in the arena: nothing to free one by one */
+	} else {
+		json_arena = r;
+		cJSON_Delete(r->json);
+		json_arena = NULL;
+	}
 	r->json = NULL;
 	r->n = 0;
 	r->used = 0;
+	r->arena_used = 0;
+	r->arena_spilled = 0;
 }
 
 wh_err
@@ -203,7 +240,9 @@ wh_err
 record_from_json(struct record *r, const char *text, size_t len, char *why, size_t whylen)
 {
 	record_done(r);
+	json_arena = r;
 	r->json = parse(text, len, why, whylen);
+	json_arena = NULL;
 	if (r->json == NULL)
 		return json_oom ? WH_ERR_NOMEM : WH_ERR_INVAL;
 	return from_object(r, r->json, why, whylen);

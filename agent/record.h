@@ -18,7 +18,12 @@ struct record {
 	const char *val[RECORD_MAX_FIELDS]; /* NUL-terminated */
 	struct cJSON *json;		    /* owned tree of a JSON record */
 	size_t used;
+	size_t arena_used; /* bytes of arena the tree holds */
+	int arena_spilled; /* part of the tree is on the heap (it outgrew the arena) */
 	char scratch[RECORD_MAX_FIELDS * 32]; /* texts of JSON numbers and booleans */
+	/* the tree of record_from_json, bump-allocated: a malloc and a free per node and string
+	 * were a sixth of a JSONL record's capture */
+	_Alignas(16) char arena[8192];
 };
 
 /* Empties r (nothing to free yet) and calls record_json_alloc. */

@@ -333,6 +333,49 @@ test_json_out_of_memory_is_not_invalid(void **state)
 	record_done(&r);
 }
 
+/* A record whose tree outgrows the record's arena goes on to the heap: read whole, freed
+ * whole (valgrind and ASan check), out of memory there too never "invalid". */
+static void
+test_json_larger_than_the_arena(void **state)
+{
+	static char text[40000];
+	struct record r;
+	char why[256], want[256];
+	size_t at = 0;
+	long sites;
+	wh_err err;
+
+	(void)state;
+	text[at++] = '{';
+	for (int i = 0; i < 100; i++)
+		at += (size_t)snprintf(text + at, sizeof(text) - at, "%s\"k%03d\": \"%0200d\"",
+				       i ? ", " : "", i, i);
+	text[at++] = '}';
+	text[at] = '\0';
+	record_init(&r);
+	wh_mem_fail_at(0);
+	assert_int_equal(record_from_json(&r, text, at, why, sizeof(why)), WH_OK);
+	sites = wh_mem_fail_at(0);
+	assert_true(r.arena_spilled);
+	assert_int_equal(r.n, 100);
+	for (int i = 0; i < 100; i += 33) {
+		snprintf(want, sizeof(want), "%0200d", i);
+		assert_string_equal(r.val[i], want);
+	}
+	record_done(&r);
+	for (long n = 1; n <= sites; n += 7) {
+		wh_mem_fail_at(n);
+		err = record_from_json(&r, text, at, why, sizeof(why));
+		wh_mem_fail_at(0);
+		record_done(&r);
+		assert_int_equal(err, WH_ERR_NOMEM);
+	}
+	assert_int_equal(record_from_json(&r, "{\"a\": \"b\"}", 10, why, sizeof(why)), WH_OK);
+	assert_false(r.arena_spilled);
+	assert_string_equal(r.val[0], "b");
+	record_done(&r);
+}
+
 static wh_err
 count_item(const struct record_item *it, void *arg)
 {
@@ -465,6 +508,7 @@ main(void)
 		cmocka_unit_test(test_first_json_body_uses_the_wrapper), /* first: see there */
 		cmocka_unit_test(test_plain_and_quoted),
 		cmocka_unit_test(test_json_number_text_is_the_shortest),
+		cmocka_unit_test(test_json_larger_than_the_arena),
 		cmocka_unit_test(test_incomplete_needs_more),
 		cmocka_unit_test(test_errors_skip_the_line),
 		cmocka_unit_test(test_semicolon_delimiter),
