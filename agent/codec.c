@@ -106,8 +106,8 @@ fill_parts(struct codec_parts *p, const struct event *ev, const char *source,
 }
 
 wh_err
-codec_event_encode(const struct event *ev, const char *source, const uint8_t id[EVENT_ID_LEN],
-		   uint64_t seq, int64_t captured_at_ms, uint8_t **ret_buf, size_t *ret_len)
+codec_event_pack(const struct event *ev, const char *source, const uint8_t id[EVENT_ID_LEN],
+		 uint64_t seq, int64_t captured_at_ms, uint8_t **ret_buf, size_t *ret_len)
 {
 	const char *const *f = ev->f;
 	struct codec_parts p;

@@ -21,10 +21,15 @@ struct codec_alloc {
 void codec_alloc_init(struct codec_alloc *a);
 
 /* Encodes ev as a whagent.v1.Event carrying seq, captured_at_ms, source and id (event_id()).
- * On success *ret_buf is a new buffer of *ret_len bytes; caller frees with wh_free. */
+ * On success *ret_buf is a new buffer of *ret_len bytes; caller frees with wh_free. The
+ * capture's encoder (agent/codec_event.c), written out for this one message. */
 wh_err codec_event_encode(const struct event *ev, const char *source,
 			  const uint8_t id[EVENT_ID_LEN], uint64_t seq, int64_t captured_at_ms,
 			  uint8_t **ret_buf, size_t *ret_len);
+/* The same through protobuf-c's generated code: the reference codec_event_encode is tested
+ * against, byte for byte (test_codec, fuzz_csv). */
+wh_err codec_event_pack(const struct event *ev, const char *source, const uint8_t id[EVENT_ID_LEN],
+			uint64_t seq, int64_t captured_at_ms, uint8_t **ret_buf, size_t *ret_len);
 
 /* Re-encodes a stored whagent.v1.Event with another seq (salvage into a new journal).
  * On success *ret_buf is a new buffer; caller frees with wh_free. WH_ERR_CORRUPT if the bytes

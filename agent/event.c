@@ -79,11 +79,47 @@ event_biz_step(enum event_kind kind)
 	return kind >= EVENT_PICK && kind <= EVENT_SHIPMENT ? biz_steps[kind] : "other";
 }
 
+_Static_assert(4 * EF_COUNT <= EVENT_MAP_SLOTS, "raise EVENT_MAP_SLOTS");
+
+/* FNV-1a over the name with ASCII letters folded: names equal to strcasecmp hash alike. */
+static unsigned
+name_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ ((unsigned char)*s | 0x20)) * 16777619u;
+	return h;
+}
+
+static const char *
+slot_name(const struct event_map *m, int v)
+{
+	return v % 2 ? fields[v / 2].name : m->column[v / 2];
+}
+
+/* Enters name as entry v unless a name equal to it is there already (a lower field wins,
+ * and a field's column before its name, as event_map_field's scan did). */
+static void
+slot_add(struct event_map *m, int v)
+{
+	const char *name = slot_name(m, v);
+	unsigned i = name_hash(name) % EVENT_MAP_SLOTS;
+
+	for (; m->slot[i] >= 0; i = (i + 1) % EVENT_MAP_SLOTS)
+		if (strcasecmp(slot_name(m, m->slot[i]), name) == 0)
+			return;
+	m->slot[i] = (short)v;
+}
+
 void
 event_map_init(struct event_map *m, char *const *columns)
 {
 	for (int i = 0; i < EF_COUNT; i++)
 		m->column[i] = columns && columns[i] ? columns[i] : fields[i].name;
+	memset(m->slot, -1, sizeof(m->slot));
+	for (int v = 0; v < 2 * EF_COUNT; v++)
+		slot_add(m, v);
 	m->tz = NULL;
 	m->decimal = '.';
 	m->name = NULL;
@@ -410,20 +446,15 @@ has_control(const char *s)
 	return 0;
 }
 
-/* Whether a and b are equal ignoring ASCII case; the first letters are compared inline,
- * because a JSON record's every key is looked up among every field (a fifth of its capture). */
-static int
-same_name(const char *a, const char *b)
-{
-	return (a[0] | 0x20) == (b[0] | 0x20) && strcasecmp(a, b) == 0;
-}
-
+/* A hash table, not a scan of every field: a JSON record's every key is looked up. */
 int
 event_map_field(const struct event_map *m, const char *name)
 {
-	for (int k = 0; k < EF_COUNT; k++)
-		if (same_name(name, m->column[k]) || same_name(name, fields[k].name))
-			return k;
+	unsigned i = name_hash(name) % EVENT_MAP_SLOTS;
+
+	for (; m->slot[i] >= 0; i = (i + 1) % EVENT_MAP_SLOTS)
+		if (strcasecmp(slot_name(m, m->slot[i]), name) == 0)
+			return m->slot[i] / 2;
 	return -1;
 }
 

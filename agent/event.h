@@ -66,9 +66,15 @@ struct event_value {
 	char *value;
 };
 
+/* Slots of event_map's name table: more than twice the names it holds (two per field). */
+#define EVENT_MAP_SLOTS 128
+
 /* Which column (or JSON key) each field is read from, besides the field's own name. */
 struct event_map {
-	const char *column[EF_COUNT];	  /* borrowed */
+	const char *column[EF_COUNT]; /* borrowed */
+	/* every column and field name, hashed without case: 2 * field + (0 column, 1 field's
+	 * name), -1 empty (a JSON record's every key is looked up) */
+	short slot[EVENT_MAP_SLOTS];
 	const char *name;		  /* the [map.NAME] section, or NULL */
 	const struct event_value *values; /* borrowed; nvalues entries */
 	int nvalues;

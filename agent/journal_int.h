@@ -49,6 +49,7 @@ enum stmt {
 	ST_DELTA_SPAN,
 	ST_FOLD,
 	ST_FOLD_DEL,
+	ST_FOLD_CLEAR, /* every change folded: the table emptied at once */
 	ST_TOTAL_ALL,
 	ST_TOTAL_SET,
 	ST_COUNT

@@ -239,6 +239,21 @@ journal_count_event(struct journal *j, const struct journal_event *ev, uint64_t 
 
 /* --- ledger and snapshots ------------------------------------------------------------- */
 
+/* Deletes the changes folded, through id hi: all of the table unless another process added
+ * some since hi was read (under the write lock now, so none can come in between). */
+static wh_err
+clear_folded(struct journal *j, uint64_t hi)
+{
+	uint64_t last;
+	wh_err err = journal_row(j, ST_DELTA_SPAN);
+
+	if (err != WH_OK)
+		return err;
+	last = (uint64_t)sqlite3_column_int64(j->st[ST_DELTA_SPAN], 1);
+	sqlite3_reset(j->st[ST_DELTA_SPAN]);
+	return journal_run(j, last == hi ? ST_FOLD_CLEAR : ST_FOLD_DEL);
+}
+
 wh_err
 journal_ledger_fold(struct journal *j, uint64_t min_rows, uint64_t *ret_folded)
 {
@@ -261,7 +276,7 @@ journal_ledger_fold(struct journal *j, uint64_t min_rows, uint64_t *ret_folded)
 	sqlite3_bind_int64(j->st[ST_FOLD], 1, (sqlite3_int64)hi);
 	sqlite3_bind_int64(j->st[ST_FOLD_DEL], 1, (sqlite3_int64)hi);
 	if ((err = journal_run(j, ST_FOLD)) == WH_OK)
-		err = journal_run(j, ST_FOLD_DEL);
+		err = clear_folded(j, hi);
 	if ((err = journal_txn_end(j, err)) == WH_OK)
 		*ret_folded = hi - lo + 1;
 	return err;

@@ -124,6 +124,9 @@ static const char *const sql[ST_COUNT] = {
 		    " SET on_hand = on_hand + excluded.on_hand,"
 		    " last_seq = max(last_seq, excluded.last_seq)",
 	[ST_FOLD_DEL] = "DELETE FROM ledger_delta WHERE id <= ?1",
+	/* no WHERE: SQLite frees the table's pages whole instead of deleting row by row (a
+	 * sixth of the fold) */
+	[ST_FOLD_CLEAR] = "DELETE FROM ledger_delta",
 	[ST_TOTAL_ALL] = "SELECT kind, count, qty, hash FROM total",
 	[ST_TOTAL_SET] = "INSERT INTO total VALUES(?1, ?2, ?3, ?4) ON CONFLICT(kind) DO UPDATE"
 			 " SET count = excluded.count, qty = excluded.qty, hash = excluded.hash",

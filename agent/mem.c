@@ -63,6 +63,12 @@ wh_strdup(const char *s)
 	return s ? wh_strndup(s, strlen(s)) : NULL;
 }
 
+int
+wh_mem_inject(void)
+{
+	return should_fail();
+}
+
 void
 wh_free(void *p)
 {

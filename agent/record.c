@@ -4,7 +4,9 @@
 #include "record.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +14,49 @@
 #include "mem.h"
 
 static int json_oom;
+static struct record *json_arena; /* the record whose tree is being made or freed, or NULL */
+
+static int
+in_arena(const struct record *r, const void *p)
+{
+	return (uintptr_t)p >= (uintptr_t)r->arena &&
+	       (uintptr_t)p < (uintptr_t)r->arena + sizeof(r->arena);
+}
 
 static void *
 json_malloc(size_t size)
 {
-	void *p = wh_malloc(size);
+	struct record *r = json_arena;
+	size_t need = (size + 15) & ~(size_t)15;
+	void *p;
 
-	if (p == NULL)
+	if (r != NULL && size <= sizeof(r->arena) && need <= sizeof(r->arena) - r->arena_used) {
+		if (wh_mem_inject()) {
+			json_oom = 1;
+			return NULL;
+		}
+		p = r->arena + r->arena_used;
+		r->arena_used += need;
+		return p;
+	}
+	if ((p = wh_malloc(size)) == NULL)
 		json_oom = 1;
+	else if (r != NULL)
+		r->arena_spilled = 1;
 	return p;
+}
+
+static void
+json_free(void *p)
+{
+	if (json_arena == NULL || !in_arena(json_arena, p))
+		wh_free(p);
 }
 
 void
 record_json_alloc(void)
 {
-	static cJSON_Hooks hooks = {json_malloc, wh_free};
+	static cJSON_Hooks hooks = {json_malloc, json_free};
 
 	cJSON_InitHooks(&hooks);
 }
@@ -41,10 +71,18 @@ record_init(struct record *r)
 void
 record_done(struct record *r)
 {
-	cJSON_Delete(r->json);
+	if (r->arena_used > 0 && !r->arena_spilled) {
+		r->json = NULL; /* all of it in the arena: nothing to free one by one */
+	} else {
+		json_arena = r;
+		cJSON_Delete(r->json);
+		json_arena = NULL;
+	}
 	r->json = NULL;
 	r->n = 0;
 	r->used = 0;
+	r->arena_used = 0;
+	r->arena_spilled = 0;
 }
 
 wh_err
@@ -65,15 +103,25 @@ record_from_csv(struct record *r, const struct csv_row *header, const struct csv
 	return WH_OK;
 }
 
-/* The shortest text that reads back as d, if it has at most 15 significant digits. */
-static int
-number_text(double d, char *buf, size_t len)
+/* The shortest text that reads back as d, if it has at most 15 significant digits. One
+ * conversion: when some p <= 15 digits read back as d, the nearest 15-digit decimal is those
+ * p digits and zeros (d is within half a binary ulp, 2^-53, of them; 15-digit decimals are
+ * 10^-15 apart at least) for a normal d, and %g drops the zeros; when 15 do not read back, fewer
+ * cannot. The notation is the same as with p digits: the non-integers printed in exponent notation
+ * with either precision are the same ones. (A loop over p was a third of a JSONL record's
+ * capture when its quantity was a number.) */
+int
+record_number_text(double d, char *buf, size_t len)
 {
 	if (!isfinite(d))
 		return -1;
 	if (d == floor(d) && fabs(d) < 1e15) {
 		snprintf(buf, len, "%.0f", d);
 		return 0;
+	}
+	if (fabs(d) >= DBL_MIN) { /* a subnormal has fewer bits: the search below */
+		snprintf(buf, len, "%.15g", d);
+		return strtod(buf, NULL) == d ? 0 : -1;
 	}
 	for (int prec = 1; prec <= 15; prec++) {
 		snprintf(buf, len, "%.*g", prec, d);
@@ -94,7 +142,7 @@ scalar_text(struct record *r, const cJSON *item, char *why, size_t whylen)
 	if (cJSON_IsBool(item)) {
 		snprintf(dst, room, "%s", cJSON_IsTrue(item) ? "true" : "false");
 	} else if (cJSON_IsNumber(item)) {
-		if (number_text(item->valuedouble, dst, room) != 0) {
+		if (record_number_text(item->valuedouble, dst, room) != 0) {
 			snprintf(why, whylen,
 				 "key %s: number has more than 15 significant digits and cannot be "
 				 "taken exactly; send it as a string",
@@ -192,7 +240,9 @@ wh_err
 record_from_json(struct record *r, const char *text, size_t len, char *why, size_t whylen)
 {
 	record_done(r);
+	json_arena = r;
 	r->json = parse(text, len, why, whylen);
+	json_arena = NULL;
 	if (r->json == NULL)
 		return json_oom ? WH_ERR_NOMEM : WH_ERR_INVAL;
 	return from_object(r, r->json, why, whylen);

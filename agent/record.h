@@ -18,7 +18,12 @@ struct record {
 	const char *val[RECORD_MAX_FIELDS]; /* NUL-terminated */
 	struct cJSON *json;		    /* owned tree of a JSON record */
 	size_t used;
+	size_t arena_used; /* bytes of arena the tree holds */
+	int arena_spilled; /* part of the tree is on the heap (it outgrew the arena) */
 	char scratch[RECORD_MAX_FIELDS * 32]; /* texts of JSON numbers and booleans */
+	/* the tree of record_from_json, bump-allocated: a malloc and a free per node and string
+	 * were a sixth of a JSONL record's capture */
+	_Alignas(16) char arena[8192];
 };
 
 /* Empties r (nothing to free yet) and calls record_json_alloc. */
@@ -36,6 +41,10 @@ wh_err record_from_csv(struct record *r, const struct csv_row *header, const str
 /* Parses one JSON object from text[0..len). WH_ERR_INVAL with a reason in why, or
  * WH_ERR_NOMEM (then the record is not bad: try again later). */
 wh_err record_from_json(struct record *r, const char *text, size_t len, char *why, size_t whylen);
+
+/* The shortest text of d that reads back as d (a JSON number), into buf; -1 when that needs
+ * more than 15 significant digits (or d is not finite). */
+int record_number_text(double d, char *buf, size_t len);
 
 /* One record of a request body, for record_body_each's callback. err is WH_OK (r holds the
  * record) or WH_ERR_INVAL (why says what is wrong with it). raw is the record's own bytes: the

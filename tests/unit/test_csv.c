@@ -1,9 +1,11 @@
 /* CSV reader and raw record tests. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -171,6 +173,90 @@ test_json_numbers_are_exact(void **state)
 	record_done(&r);
 }
 
+/* The one-conversion shortest text is the one the search over every precision finds (the
+ * reference below), for decimals of every scale, random bit patterns and edges. */
+static int
+number_text_by_search(double d, char *buf, size_t len)
+{
+	if (!isfinite(d))
+		return -1;
+	if (d == floor(d) && fabs(d) < 1e15) {
+		snprintf(buf, len, "%.0f", d);
+		return 0;
+	}
+	for (int prec = 1; prec <= 15; prec++) {
+		snprintf(buf, len, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return 0;
+	}
+	return -1;
+}
+
+static void
+check_number_text(double d)
+{
+	char got[64], want[64];
+	int rg = record_number_text(d, got, sizeof(got));
+	int rw = number_text_by_search(d, want, sizeof(want));
+
+	if (rg != rw || (rw == 0 && strcmp(got, want) != 0))
+		fail_msg("%.17g: got %d '%s', the search %d '%s'", d, rg, rg ? "" : got, rw,
+			 rw ? "" : want);
+}
+
+static void
+test_json_number_text_is_the_shortest(void **state)
+{
+	static const double edges[] = {0.1,
+				       0.5,
+				       1e-5,
+				       1.5e-5,
+				       9.5e-5,
+				       0.0001,
+				       0.00015,
+				       1e15,
+				       1.5e15,
+				       1e15 + 0.5,
+				       4503599627370495.5,
+				       9.99999999999999e14,
+				       999999999999999.9,
+				       1e21,
+				       1e300,
+				       5e-324,
+				       1e-310,
+				       2.2250738585072014e-308,
+				       1.7976931348623157e308,
+				       -0.001,
+				       -192.696,
+				       0.30000000000000004,
+				       123456789012.345};
+	uint64_t x = 88172645463325252ull; /* xorshift64 */
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		check_number_text(edges[i]);
+	for (int i = 0; i < 40000; i++) {
+		double d;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		switch (i % 4) {
+		case 0: /* a quantity: up to 6 decimals */
+			d = (double)(int64_t)(x % 2000000000000ull) /
+			    pow(10, (double)((x >> 60) % 7));
+			break;
+		case 1: /* any scale */
+			d = (double)(x % 100000) * pow(10, (double)((int)(x >> 40) % 40 - 25));
+			break;
+		case 2: /* any bits */
+			memcpy(&d, &x, sizeof(d));
+			break;
+		default: /* 15 to 17 digits */
+			d = (double)(x >> 11) / 9007199254740992.0 * pow(10, (double)(x % 12));
+		}
+		check_number_text(i % 8 < 4 ? d : -d);
+	}
+}
+
 /* A NUL would cut "A\u0000B" to "A": two different records alike. Refused, as a byte or an
  * escape; an escaped backslash before u0000 is text, not a NUL. */
 static void
@@ -244,6 +330,49 @@ test_json_out_of_memory_is_not_invalid(void **state)
 	assert_string_equal(r.val[0], "b");
 	assert_string_equal(r.key[1], "c");
 	assert_string_equal(r.val[1], "d");
+	record_done(&r);
+}
+
+/* A record whose tree outgrows the record's arena goes on to the heap: read whole, freed
+ * whole (valgrind and ASan check), out of memory there too never "invalid". */
+static void
+test_json_larger_than_the_arena(void **state)
+{
+	static char text[40000];
+	struct record r;
+	char why[256], want[256];
+	size_t at = 0;
+	long sites;
+	wh_err err;
+
+	(void)state;
+	text[at++] = '{';
+	for (int i = 0; i < 100; i++)
+		at += (size_t)snprintf(text + at, sizeof(text) - at, "%s\"k%03d\": \"%0200d\"",
+				       i ? ", " : "", i, i);
+	text[at++] = '}';
+	text[at] = '\0';
+	record_init(&r);
+	wh_mem_fail_at(0);
+	assert_int_equal(record_from_json(&r, text, at, why, sizeof(why)), WH_OK);
+	sites = wh_mem_fail_at(0);
+	assert_true(r.arena_spilled);
+	assert_int_equal(r.n, 100);
+	for (int i = 0; i < 100; i += 33) {
+		snprintf(want, sizeof(want), "%0200d", i);
+		assert_string_equal(r.val[i], want);
+	}
+	record_done(&r);
+	for (long n = 1; n <= sites; n += 7) {
+		wh_mem_fail_at(n);
+		err = record_from_json(&r, text, at, why, sizeof(why));
+		wh_mem_fail_at(0);
+		record_done(&r);
+		assert_int_equal(err, WH_ERR_NOMEM);
+	}
+	assert_int_equal(record_from_json(&r, "{\"a\": \"b\"}", 10, why, sizeof(why)), WH_OK);
+	assert_false(r.arena_spilled);
+	assert_string_equal(r.val[0], "b");
 	record_done(&r);
 }
 
@@ -378,6 +507,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_json_body_uses_the_wrapper), /* first: see there */
 		cmocka_unit_test(test_plain_and_quoted),
+		cmocka_unit_test(test_json_number_text_is_the_shortest),
+		cmocka_unit_test(test_json_larger_than_the_arena),
 		cmocka_unit_test(test_incomplete_needs_more),
 		cmocka_unit_test(test_errors_skip_the_line),
 		cmocka_unit_test(test_semicolon_delimiter),

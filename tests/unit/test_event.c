@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -268,6 +269,41 @@ test_qty_decimal_comma(void **state)
 	assert_int_equal(event_parse_qty_sep("12,5", '.', &v), -1);
 }
 
+/* The name table finds what a scan of every field in order finds: the first field whose
+ * column or own name is the key, any case; renamed columns may take another field's name. */
+static void
+test_map_field_lookup(void **state)
+{
+	char *columns[EF_COUNT] = {0};
+	const char *extra[] = {"Location", "BIN", "zone",    "ZONE",   "Qty",	 "missing",
+			       "",	   "x",	  "txn_id ", "TXN_ID", "Artikel"};
+	struct event_map m;
+
+	(void)state;
+	columns[EF_BIN] = "Location";
+	columns[EF_ZONE] = "bin"; /* zone read from a column called bin */
+	columns[EF_SKU] = "Artikel";
+	columns[EF_LOT] = "artikel"; /* the same as sku's: sku, the first, wins */
+	event_map_init(&m, columns);
+	for (int n = 0; n < 2 * EF_COUNT + (int)(sizeof(extra) / sizeof(extra[0])); n++) {
+		const char *name = n < EF_COUNT	      ? event_field_name(n)
+				   : n < 2 * EF_COUNT ? m.column[n - EF_COUNT]
+						      : extra[n - 2 * EF_COUNT];
+		int want = -1;
+
+		for (int k = 0; k < EF_COUNT && want < 0; k++)
+			if (strcasecmp(name, m.column[k]) == 0 ||
+			    strcasecmp(name, event_field_name(k)) == 0)
+				want = k;
+		if (event_map_field(&m, name) != want)
+			fail_msg("%s: field %d, the scan %d", name, event_map_field(&m, name),
+				 want);
+	}
+	assert_int_equal(event_map_field(&m, "BIN"), EF_ZONE);
+	assert_int_equal(event_map_field(&m, "location"), EF_BIN);
+	assert_int_equal(event_map_field(&m, "ARTIKEL"), EF_SKU);
+}
+
 static void
 test_value_maps(void **state)
 {
@@ -466,6 +502,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_kind_valid),
+		cmocka_unit_test(test_map_field_lookup),
 		cmocka_unit_test(test_rules_per_kind),
 		cmocka_unit_test(test_value_formats),
 		cmocka_unit_test(test_valid_gtin_and_expiry),
