@@ -17,6 +17,7 @@
 #include "health.h"
 #include "input_http.h"
 #include "input_spool.h"
+#include "input_table.h"
 #include "journal.h"
 #include "journal_ledger.h"
 #include "journal_meta.h"
@@ -49,6 +50,8 @@ struct agent {
 	struct loop *loop;
 	struct spool *spools[CONF_SPOOLS_MAX];
 	int nspools;
+	struct table *tables[CONF_TABLES_MAX];
+	int ntables;
 	struct http *http;
 	struct uplink *uplink;
 	struct health *health;
@@ -106,6 +109,8 @@ on_reload(void *arg)
 	}
 	for (int i = 0; i < ag->nspools; i++)
 		spool_reconfigure(ag->spools[i], c);
+	for (int i = 0; i < ag->ntables; i++)
+		table_reconfigure(ag->tables[i], c);
 	if (ag->uplink != NULL)
 		uplink_reconfigure(ag->uplink, c);
 	if (ag->http != NULL)
@@ -263,12 +268,16 @@ on_notify_timer(void *arg)
 	loop_timer_arm(&ag->notify_timer, next);
 }
 
+/* Stops the spool and table inputs. */
 static void
 free_spools(struct agent *ag)
 {
 	for (int i = 0; i < ag->nspools; i++)
 		spool_free(ag->spools[i]);
 	ag->nspools = 0;
+	for (int i = 0; i < ag->ntables; i++)
+		table_free(ag->tables[i]);
+	ag->ntables = 0;
 }
 
 static void
@@ -282,6 +291,10 @@ metrics_source(struct agent *ag, struct metrics_src *m)
 	m->health = ag->health;
 	for (int i = 0; i < ag->nspools; i++)
 		m->inputs[m->ninputs++] = spool_intake(ag->spools[i]);
+	for (int i = 0; i < ag->ntables; i++) {
+		m->inputs[m->ninputs++] = table_intake(ag->tables[i]);
+		m->tables[m->ntables++] = ag->tables[i];
+	}
 	if (ag->http != NULL)
 		m->inputs[m->ninputs++] = http_intake(ag->http);
 }
@@ -600,6 +613,8 @@ on_idle_check(void *arg)
 
 	for (int i = 0; i < ag->nspools; i++)
 		idle = idle && spool_idle(ag->spools[i]);
+	for (int i = 0; i < ag->ntables; i++)
+		idle = idle && table_idle(ag->tables[i]);
 	if (idle)
 		loop_stop(ag->loop);
 	else
@@ -733,6 +748,8 @@ start_health(struct agent *ag)
 	}
 	for (int i = 0; i < ag->nspools && n < HEALTH_MAX_INPUTS; i++)
 		in[n++] = spool_intake(ag->spools[i]);
+	for (int i = 0; i < ag->ntables && n < HEALTH_MAX_INPUTS; i++)
+		in[n++] = table_intake(ag->tables[i]);
 	if (ag->http != NULL && n < HEALTH_MAX_INPUTS)
 		in[n++] = http_intake(ag->http);
 	health_set_inputs(ag->health, in, n);
@@ -793,6 +810,16 @@ agent_run(const struct agent_opts *o)
 			goto out;
 		}
 		ag.nspools = i + 1;
+	}
+	for (int i = 0; i < conf_table_count(ag.conf); i++) {
+		const struct conf_table *ct = conf_table_at(ag.conf, i);
+
+		if (table_new(ag.conf, ct, ag.journal, ag.loop, &ag.tables[i], err, sizeof(err)) !=
+		    WH_OK) {
+			log_errx("%s input: %s", ct->name, err);
+			goto out;
+		}
+		ag.ntables = i + 1;
 	}
 	if (ag.conf->http.enabled && http_new(ag.conf, ag.journal, ag.loop, on_page, &ag, &ag.http,
 					      err, sizeof(err)) != WH_OK) {
