@@ -71,6 +71,7 @@ struct agent {
 	int live_inflight;     /* batches in flight as last written */
 	int live_failing;      /* writing the file failed (logged once) */
 	char live_alarms[LIVESTATE_ALARMS_LEN]; /* alarms as last written */
+	char live_inputs[LIVESTATE_ERROR_LEN];	/* input errors as last written */
 };
 
 static void
@@ -164,6 +165,25 @@ fill_live(struct agent *ag, struct livestate *ls)
 	ls->backfill_through = us.backfill_through;
 	ls->written_ms = platform_now_ms();
 	alarm_names(ag, ls->alarms, sizeof(ls->alarms));
+	snprintf(ls->inputs, sizeof(ls->inputs), "%s", ag->live_inputs);
+}
+
+/* The table inputs failing now, "table.wms: what the database said; ...". */
+static void
+input_errors(const struct agent *ag, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < ag->ntables && n < len; i++) {
+		const char *e = table_error(ag->tables[i]);
+		struct table_stats st;
+
+		if (e[0] == '\0')
+			continue;
+		table_stats(ag->tables[i], &st);
+		n += (size_t)snprintf(buf + n, len - n, "%s%s: %s", n ? "; " : "", st.input, e);
+	}
 }
 
 /* Publishes the uplink's live state for `whagent status`: a file rewritten atomically, no
@@ -418,7 +438,7 @@ on_health_timer(void *arg)
 	struct status_sync sy = {0};
 	struct health_facts f = {0};
 	wh_err room = journal_room(ag->journal);
-	char names[LIVESTATE_ALARMS_LEN];
+	char names[LIVESTATE_ALARMS_LEN], inputs[LIVESTATE_ERROR_LEN];
 
 	if (ag->uplink != NULL)
 		uplink_stats(ag->uplink, &us);
@@ -447,8 +467,11 @@ on_health_timer(void *arg)
 	if (health_tick(ag->health, &f) && ag->uplink != NULL)
 		uplink_reconnect(ag->uplink, health_stall_text(ag->health));
 	alarm_names(ag, names, sizeof(names));
-	if (strcmp(names, ag->live_alarms) != 0) { /* for `whagent status` */
+	input_errors(ag, inputs, sizeof(inputs));
+	if (strcmp(names, ag->live_alarms) != 0 || strcmp(inputs, ag->live_inputs) != 0) {
+		/* for `whagent status` */
 		snprintf(ag->live_alarms, sizeof(ag->live_alarms), "%s", names);
+		snprintf(ag->live_inputs, sizeof(ag->live_inputs), "%s", inputs);
 		write_live(ag);
 	}
 	loop_timer_arm(&ag->health_timer, HEALTH_MS);

@@ -598,9 +598,10 @@ worker(void *arg)
 		w->result = r;
 		w->running = 0;
 		w->done = 1;
-		pthread_mutex_unlock(&w->mu);
+		pthread_mutex_unlock(&w->mu); /* the pipe is written without it */
 		while (write(w->pipe[1], "x", 1) < 0 && errno == EINTR)
 			;
+		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
 	disconnect(w);

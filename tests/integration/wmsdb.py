@@ -160,7 +160,7 @@ class Postgres(Database):
 
     def psql_argv(self):
         return [os.path.join(self.bin, "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "wms",
-                "-d", "postgres", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+                "-d", "postgres", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
 
     def env(self):
         return dict(os.environ, PGPASSWORD=PASSWORD, PGCONNECT_TIMEOUT="10")
@@ -190,6 +190,14 @@ class Postgres(Database):
     def sleep(self, s):
         return "SELECT pg_sleep(%s);" % s
 
+    def insert_rows(self, table, first, last, prefix="TX"):
+        """SQL inserting WMS transactions first..last (one row each) into table."""
+        return ("INSERT INTO %s (txn_type, txn_id, txn_time, item, quantity, uom, bin) "
+                "SELECT (ARRAY['RECEIPT','PICK'])[1 + g %% 2], '%s-' || g, "
+                "timestamp '2026-12-01 00:00:00' + g * interval '1 second', 'SKU-' || (g %% 500), "
+                "CASE WHEN g %% 100 = 99 THEN NULL ELSE 1 + g %% 7 END, 'EA', 'A-' || (g %% 40) "
+                "FROM generate_series(%d, %d) g;\n" % (table, prefix, first, last))
+
     def lock_reads(self, table, seconds):
         """SQL that holds a lock on table blocking its readers for seconds."""
         return "BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%d); COMMIT;\n" % (
@@ -205,7 +213,13 @@ class Postgres(Database):
                  "WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid();")
 
     def sleepers(self):
+        """Sessions waiting for a lock."""
         return int(self.sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock';"))
+
+    def sleeping(self):
+        """Sessions in a sleep (a lock holder past its lock statement)."""
+        return int(self.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(%' "
+                            "AND state = 'active' AND pid <> pg_backend_pid();"))
 
 
 class MariaDB(Database):
@@ -294,6 +308,13 @@ class MariaDB(Database):
     def sleep(self, s):
         return "SELECT SLEEP(%s);" % s
 
+    def insert_rows(self, table, first, last, prefix="TX"):
+        return ("INSERT INTO %s (txn_type, txn_id, txn_time, item, quantity, uom, bin) "
+                "SELECT ELT(1 + seq %% 2, 'RECEIPT', 'PICK'), CONCAT('%s-', seq), "
+                "TIMESTAMP '2026-12-01 00:00:00' + INTERVAL seq SECOND, CONCAT('SKU-', seq %% 500), "
+                "IF(seq %% 100 = 99, NULL, 1 + seq %% 7), 'EA', CONCAT('A-', seq %% 40) "
+                "FROM seq_%d_to_%d;\n" % (table, prefix, first, last))
+
     def lock_reads(self, table, seconds):
         return "LOCK TABLES %s WRITE; SELECT SLEEP(%d); UNLOCK TABLES;\n" % (table, seconds)
 
@@ -311,6 +332,10 @@ class MariaDB(Database):
         return int(self.root_sql("SELECT count(*) FROM information_schema.processlist WHERE "
                                  "state LIKE 'Waiting for table%';").strip())
 
+    def sleeping(self):
+        return int(self.root_sql("SELECT count(*) FROM information_schema.processlist WHERE info "
+                                 "LIKE 'SELECT SLEEP(%' AND id <> connection_id();").strip())
+
 
 def server(t, kind):
     """The database of kind ('postgres' or 'mariadb'), started, registered for clean-up."""
@@ -321,5 +346,5 @@ def start_session(db, text):
     """Starts a client session that runs text (see Database.session)."""
     p, text = db.session(text)
     p.stdin.write(text.encode())
-    p.stdin.flush()
+    p.stdin.close()  # the client ends after the text
     return p
