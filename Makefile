@@ -126,6 +126,7 @@ bench: build
 	sh tests/bench/bench_instr.sh $(BUILD)
 	/usr/bin/python3 tests/bench/bench_timing.py $(BUILD)/whagent
 	/usr/bin/python3 tests/bench/bench_page.py $(BUILD)/whagent
+	/usr/bin/python3 tests/bench/bench_table.py $(BUILD)
 
 format:
 	clang-format -i agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c tests/powercut/*.c
