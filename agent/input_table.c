@@ -451,11 +451,7 @@ apply_conf(struct table *t, const struct conf *c)
 {
 	t->conf = c;
 	t->ct = conf_table_find(c, t->name);
-	t->intake.source = t->ct->source;
-	t->intake.ledger = conf_ledger_rules(c);
-	t->intake.ahead_ms = (int64_t)c->health.event_time_ahead_s * 1000;
-	t->intake.behind_ms = (int64_t)c->health.event_time_behind_s * 1000;
-	conf_input_map(c, t->name, &t->intake.map);
+	intake_configure(&t->intake, c, t->ct->source);
 }
 
 wh_err
