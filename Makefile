@@ -4,7 +4,8 @@ PRESET ?= dev
 DEPS := cmake gcc make pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev protobuf-c-compiler \
 	mosquitto openssl python3-paho-mqtt python3-protobuf protobuf-compiler \
 	libmosquitto-dev libssl-dev libmbedtls-dev libinih-dev libcjson-dev libcmocka-dev libmicrohttpd-dev \
-	python3 curl python3-prometheus-client python3-cryptography prometheus chromium libfaketime
+	python3 curl python3-prometheus-client python3-cryptography prometheus chromium libfaketime \
+	unixodbc-dev odbc-postgresql odbc-mariadb postgresql mariadb-server mariadb-client
 WERROR ?= OFF
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -51,7 +52,7 @@ powercut: build
 # ARM builds: cross-compiled with toolchains/, tests run under qemu-user.
 CROSS_DEPS = crossbuild-essential-$(1) qemu-user libsqlite3-dev:$(1) libprotobuf-c-dev:$(1) \
 	libmosquitto-dev:$(1) libssl-dev:$(1) libmbedtls-dev:$(1) libinih-dev:$(1) libcjson-dev:$(1) \
-	libcmocka-dev:$(1) libmicrohttpd-dev:$(1)
+	libcmocka-dev:$(1) libmicrohttpd-dev:$(1) unixodbc-dev:$(1)
 
 deps-arm64 deps-armhf: deps-%: deps
 	@ARCH=$* DEPS="$(call CROSS_DEPS,$*)" sh tests/install-deps.sh
@@ -125,6 +126,7 @@ bench: build
 	sh tests/bench/bench_instr.sh $(BUILD)
 	/usr/bin/python3 tests/bench/bench_timing.py $(BUILD)/whagent
 	/usr/bin/python3 tests/bench/bench_page.py $(BUILD)/whagent
+	/usr/bin/python3 tests/bench/bench_table.py $(BUILD)
 
 format:
 	clang-format -i agent/*.[ch] platform/*.h platform/*/*.c tests/unit/*.[ch] tests/bench/*.c tests/powercut/*.c

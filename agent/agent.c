@@ -17,6 +17,7 @@
 #include "health.h"
 #include "input_http.h"
 #include "input_spool.h"
+#include "input_table.h"
 #include "journal.h"
 #include "journal_ledger.h"
 #include "journal_meta.h"
@@ -49,6 +50,8 @@ struct agent {
 	struct loop *loop;
 	struct spool *spools[CONF_SPOOLS_MAX];
 	int nspools;
+	struct table *tables[CONF_TABLES_MAX];
+	int ntables;
 	struct http *http;
 	struct uplink *uplink;
 	struct health *health;
@@ -68,6 +71,7 @@ struct agent {
 	int live_inflight;     /* batches in flight as last written */
 	int live_failing;      /* writing the file failed (logged once) */
 	char live_alarms[LIVESTATE_ALARMS_LEN]; /* alarms as last written */
+	char live_inputs[LIVESTATE_ERROR_LEN];	/* input errors as last written */
 };
 
 static void
@@ -106,6 +110,8 @@ on_reload(void *arg)
 	}
 	for (int i = 0; i < ag->nspools; i++)
 		spool_reconfigure(ag->spools[i], c);
+	for (int i = 0; i < ag->ntables; i++)
+		table_reconfigure(ag->tables[i], c);
 	if (ag->uplink != NULL)
 		uplink_reconfigure(ag->uplink, c);
 	if (ag->http != NULL)
@@ -159,6 +165,25 @@ fill_live(struct agent *ag, struct livestate *ls)
 	ls->backfill_through = us.backfill_through;
 	ls->written_ms = platform_now_ms();
 	alarm_names(ag, ls->alarms, sizeof(ls->alarms));
+	snprintf(ls->inputs, sizeof(ls->inputs), "%s", ag->live_inputs);
+}
+
+/* The table inputs failing now, "table.wms: what the database said; ...". */
+static void
+input_errors(const struct agent *ag, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < ag->ntables && n < len; i++) {
+		const char *e = table_error(ag->tables[i]);
+		struct table_stats st;
+
+		if (e[0] == '\0')
+			continue;
+		table_stats(ag->tables[i], &st);
+		n += (size_t)snprintf(buf + n, len - n, "%s%s: %s", n ? "; " : "", st.input, e);
+	}
 }
 
 /* Publishes the uplink's live state for `whagent status`: a file rewritten atomically, no
@@ -263,12 +288,16 @@ on_notify_timer(void *arg)
 	loop_timer_arm(&ag->notify_timer, next);
 }
 
+/* Stops the spool and table inputs. */
 static void
 free_spools(struct agent *ag)
 {
 	for (int i = 0; i < ag->nspools; i++)
 		spool_free(ag->spools[i]);
 	ag->nspools = 0;
+	for (int i = 0; i < ag->ntables; i++)
+		table_free(ag->tables[i]);
+	ag->ntables = 0;
 }
 
 static void
@@ -282,6 +311,10 @@ metrics_source(struct agent *ag, struct metrics_src *m)
 	m->health = ag->health;
 	for (int i = 0; i < ag->nspools; i++)
 		m->inputs[m->ninputs++] = spool_intake(ag->spools[i]);
+	for (int i = 0; i < ag->ntables; i++) {
+		m->inputs[m->ninputs++] = table_intake(ag->tables[i]);
+		m->tables[m->ntables++] = ag->tables[i];
+	}
 	if (ag->http != NULL)
 		m->inputs[m->ninputs++] = http_intake(ag->http);
 }
@@ -405,7 +438,7 @@ on_health_timer(void *arg)
 	struct status_sync sy = {0};
 	struct health_facts f = {0};
 	wh_err room = journal_room(ag->journal);
-	char names[LIVESTATE_ALARMS_LEN];
+	char names[LIVESTATE_ALARMS_LEN], inputs[LIVESTATE_ERROR_LEN];
 
 	if (ag->uplink != NULL)
 		uplink_stats(ag->uplink, &us);
@@ -434,8 +467,11 @@ on_health_timer(void *arg)
 	if (health_tick(ag->health, &f) && ag->uplink != NULL)
 		uplink_reconnect(ag->uplink, health_stall_text(ag->health));
 	alarm_names(ag, names, sizeof(names));
-	if (strcmp(names, ag->live_alarms) != 0) { /* for `whagent status` */
+	input_errors(ag, inputs, sizeof(inputs));
+	if (strcmp(names, ag->live_alarms) != 0 || strcmp(inputs, ag->live_inputs) != 0) {
+		/* for `whagent status` */
 		snprintf(ag->live_alarms, sizeof(ag->live_alarms), "%s", names);
+		snprintf(ag->live_inputs, sizeof(ag->live_inputs), "%s", inputs);
 		write_live(ag);
 	}
 	loop_timer_arm(&ag->health_timer, HEALTH_MS);
@@ -600,6 +636,8 @@ on_idle_check(void *arg)
 
 	for (int i = 0; i < ag->nspools; i++)
 		idle = idle && spool_idle(ag->spools[i]);
+	for (int i = 0; i < ag->ntables; i++)
+		idle = idle && table_idle(ag->tables[i]);
 	if (idle)
 		loop_stop(ag->loop);
 	else
@@ -733,6 +771,8 @@ start_health(struct agent *ag)
 	}
 	for (int i = 0; i < ag->nspools && n < HEALTH_MAX_INPUTS; i++)
 		in[n++] = spool_intake(ag->spools[i]);
+	for (int i = 0; i < ag->ntables && n < HEALTH_MAX_INPUTS; i++)
+		in[n++] = table_intake(ag->tables[i]);
 	if (ag->http != NULL && n < HEALTH_MAX_INPUTS)
 		in[n++] = http_intake(ag->http);
 	health_set_inputs(ag->health, in, n);
@@ -793,6 +833,16 @@ agent_run(const struct agent_opts *o)
 			goto out;
 		}
 		ag.nspools = i + 1;
+	}
+	for (int i = 0; i < conf_table_count(ag.conf); i++) {
+		const struct conf_table *ct = conf_table_at(ag.conf, i);
+
+		if (table_new(ag.conf, ct, ag.journal, ag.loop, &ag.tables[i], err, sizeof(err)) !=
+		    WH_OK) {
+			log_errx("%s input: %s", ct->name, err);
+			goto out;
+		}
+		ag.ntables = i + 1;
 	}
 	if (ag.conf->http.enabled && http_new(ag.conf, ag.journal, ag.loop, on_page, &ag, &ag.http,
 					      err, sizeof(err)) != WH_OK) {

@@ -344,6 +344,11 @@ print_link(const struct status_live *lv)
 		printf("alarms         %s (GET /v1/status or the status page: what and since "
 		       "when)\n",
 		       lv->alarms);
+	if (lv->inputs[0] != '\0') {
+		printf("input errors   ");
+		log_escape_write(stdout, lv->inputs, strlen(lv->inputs));
+		printf("\n");
+	}
 	if (lv->last_error[0] == '\0')
 		return;
 	if (lv->last_error_ms > 0)

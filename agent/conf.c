@@ -33,8 +33,63 @@ struct parse_state {
 	size_t errlen;
 	wh_err rc;
 	unsigned char seen[CONF_KEYS_MAX];
-	unsigned char seen_spool[CONF_SPOOLS_MAX][CONF_KEYS_MAX]; /* [input.spool.NAME] keys */
+	/* keys seen in the [input.spool.NAME] and [input.table.NAME] sections, by struct multi */
+	unsigned char seen_inst[2][CONF_SPOOLS_MAX][CONF_KEYS_MAX];
 };
+
+/* A section that repeats as [input.KIND.NAME]: the key table describes it once, at anchor
+ * ([input.KIND], itself an instance named KIND), and the named instances are kept in an array
+ * of struct conf. Instances start with enabled and name, like struct conf_spool. */
+struct multi {
+	const char *section; /* the key table's section: "input.spool" */
+	const char *kind;    /* "spool" */
+	size_t anchor;	     /* offset of [input.KIND] in struct conf */
+	size_t array, size;  /* offset of the instances' array, size of one */
+	size_t count;	     /* offset of their int count */
+};
+
+_Static_assert(CONF_TABLES_MAX == CONF_SPOOLS_MAX, "one seen_inst bound");
+_Static_assert(offsetof(struct conf_table, name) == offsetof(struct conf_spool, name) &&
+		       offsetof(struct conf_table, enabled) == offsetof(struct conf_spool, enabled),
+	       "instances start alike");
+
+static const struct multi multis[2] = {
+	{"input.spool", "spool", OFF(spool), OFF(spools), sizeof(struct conf_spool), OFF(nspools)},
+	{"input.table", "table", OFF(table), OFF(tables), sizeof(struct conf_table), OFF(ntables)},
+};
+
+/* The struct multi of key k's section, or NULL. */
+static const struct multi *
+multi_of(const struct conf_key *k)
+{
+	for (int i = 0; i < 2; i++)
+		if (strcmp(k->section, multis[i].section) == 0)
+			return &multis[i];
+	return NULL;
+}
+
+static int
+multi_n(const struct conf *c, const struct multi *m)
+{
+	return *(const int *)((const char *)c + m->count);
+}
+
+/* The i-th named instance of m (0 .. multi_n - 1). */
+static char *
+multi_at(struct conf *c, const struct multi *m, int i)
+{
+	return (char *)c + m->array + (size_t)i * m->size;
+}
+
+static const char *
+multi_cat(const struct conf *c, const struct multi *m, int i)
+{
+	return (const char *)c + m->array + (size_t)i * m->size;
+}
+
+/* An instance's enabled flag and name. */
+#define INST_ENABLED(p) (*(const bool *)((const char *)(p) + offsetof(struct conf_spool, enabled)))
+#define INST_NAME(p)	((const char *)(p) + offsetof(struct conf_spool, name))
 
 static wh_err fail(struct parse_state *ps, const char *fmt, ...) WH_PRINTF(2, 3);
 
@@ -131,23 +186,23 @@ choices_text(const char *const *choices, char *buf, size_t len)
 	}
 }
 
-/* Where key k is stored: in c, or for an [input.spool] key in the spool input sp (NULL: in
- * c->spool, as the table says). */
+/* Where key k is stored: in c, or for a key of a repeated section in its instance inst
+ * (NULL: in c, as the table says). */
 static char *
-key_base(struct conf *c, const struct conf_key *k, struct conf_spool *sp)
+key_base(struct conf *c, const struct conf_key *k, void *inst)
 {
-	if (sp == NULL)
+	if (inst == NULL)
 		return (char *)c + k->offset;
-	return (char *)sp + (k->offset - OFF(spool));
+	return (char *)inst + (k->offset - multi_of(k)->anchor);
 }
 
 /* key_base for reading. */
 static const char *
-key_cbase(const struct conf *c, const struct conf_key *k, const struct conf_spool *sp)
+key_cbase(const struct conf *c, const struct conf_key *k, const void *inst)
 {
-	if (sp == NULL)
+	if (inst == NULL)
 		return (const char *)c + k->offset;
-	return (const char *)sp + (k->offset - OFF(spool));
+	return (const char *)inst + (k->offset - multi_of(k)->anchor);
 }
 
 /* Stores value for key k at base. Returns 0, -1 with a reason in why, or -2 (no memory). */
@@ -313,38 +368,41 @@ handle_map(struct parse_state *ps, const char *section, const char *name, const 
 	return 1;
 }
 
-/* The [input.spool.NAME] section called section (found or added), or NULL after fail. */
-static struct conf_spool *
-spool_section(struct parse_state *ps, const char *section, int *idx)
+/* The [input.KIND.NAME] section of m called section (found or added), or NULL after fail. */
+static char *
+multi_section(struct parse_state *ps, const struct multi *m, const char *section, int *idx)
 {
 	struct conf *c = ps->conf;
-	const char *n = section + strlen("input.spool.");
-	struct conf_spool *sp;
+	size_t kl = strlen(m->kind);
+	const char *n = section + strlen(m->section) + 1;
+	int *count = (int *)((char *)c + m->count);
+	char *inst;
 
-	for (int i = 0; i < c->nspools; i++)
-		if (strcmp(c->spools[i].name + strlen("spool."), n) == 0) {
+	for (int i = 0; i < *count; i++)
+		if (strcmp(INST_NAME(multi_at(c, m, i)) + kl + 1, n) == 0) {
 			*idx = i;
-			return &c->spools[i];
+			return multi_at(c, m, i);
 		}
-	if (strlen(n) > CONF_SPOOL_NAME_MAX - sizeof("spool.") ||
+	if (strlen(n) > CONF_SPOOL_NAME_MAX - kl - 2 ||
 	    strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
 		    strlen(n)) {
 		fail(ps,
-		     "[%s]: the name after input.spool. must be 1 to %zu letters, digits, '-' "
+		     "[%s]: the name after %s. must be 1 to %zu letters, digits, '-' "
 		     "or '_'",
-		     section, CONF_SPOOL_NAME_MAX - sizeof("spool."));
+		     section, m->section, CONF_SPOOL_NAME_MAX - kl - 2);
 		return NULL;
 	}
-	if (c->nspools == CONF_SPOOLS_MAX) {
-		fail(ps, "too many [input.spool.*] sections (at most %d spool inputs)",
-		     CONF_SPOOLS_MAX);
+	if (*count == CONF_SPOOLS_MAX) {
+		fail(ps, "too many [%s.*] sections (at most %d %s inputs)", m->section,
+		     CONF_SPOOLS_MAX, m->kind);
 		return NULL;
 	}
-	*idx = c->nspools;
-	sp = &c->spools[c->nspools++];
-	sp->enabled = true;
-	snprintf(sp->name, sizeof(sp->name), "spool.%s", n);
-	return sp;
+	*idx = *count;
+	inst = multi_at(c, m, (*count)++);
+	*(bool *)(inst + offsetof(struct conf_spool, enabled)) = true;
+	snprintf(inst + offsetof(struct conf_spool, name), CONF_SPOOL_NAME_MAX, "%s.%s", m->kind,
+		 n);
+	return inst;
 }
 
 static int
@@ -352,22 +410,29 @@ handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *ps = user;
 	int known_section = 0, idx = 0;
-	struct conf_spool *sp = NULL;
+	char *sp = NULL;
 	unsigned char *seen = ps->seen;
 	const char *table = section;
 	char why[256];
 
 	if (strncmp(section, "map.", 4) == 0 && section[4] != '\0')
 		return handle_map(ps, section, name, value);
-	if (strncmp(section, "input.spool.", 12) == 0 && section[12] != '\0') {
-		if ((sp = spool_section(ps, section, &idx)) == NULL)
-			return 0;
-		seen = ps->seen_spool[idx];
-		table = "input.spool";
-	}
-	if (strcmp(section, "input.spool") == 0) {
-		ps->conf->spool.enabled = true;
-		snprintf(ps->conf->spool.name, sizeof(ps->conf->spool.name), "spool");
+	for (int m = 0; m < 2; m++) {
+		size_t sl = strlen(multis[m].section);
+		char *anchor = (char *)ps->conf + multis[m].anchor;
+
+		if (strncmp(section, multis[m].section, sl) == 0 && section[sl] == '.' &&
+		    section[sl + 1] != '\0') {
+			if ((sp = multi_section(ps, &multis[m], section, &idx)) == NULL)
+				return 0;
+			seen = ps->seen_inst[m][idx];
+			table = multis[m].section;
+		}
+		if (strcmp(section, multis[m].section) == 0) {
+			*(bool *)(anchor + offsetof(struct conf_spool, enabled)) = true;
+			snprintf(anchor + offsetof(struct conf_spool, name), CONF_SPOOL_NAME_MAX,
+				 "%s", multis[m].kind);
+		}
 	}
 	if (strcmp(section, "input.http") == 0)
 		ps->conf->http.enabled = true;
@@ -471,6 +536,29 @@ conf_spool_at(const struct conf *c, int i)
 	if (c->spool.enabled && i-- == 0)
 		return &c->spool;
 	return i >= 0 && i < c->nspools ? &c->spools[i] : NULL;
+}
+
+int
+conf_table_count(const struct conf *c)
+{
+	return (c->table.enabled ? 1 : 0) + c->ntables;
+}
+
+const struct conf_table *
+conf_table_at(const struct conf *c, int i)
+{
+	if (c->table.enabled && i-- == 0)
+		return &c->table;
+	return i >= 0 && i < c->ntables ? &c->tables[i] : NULL;
+}
+
+const struct conf_table *
+conf_table_find(const struct conf *c, const char *input)
+{
+	for (int i = 0; i < conf_table_count(c); i++)
+		if (strcmp(conf_table_at(c, i)->name, input) == 0)
+			return conf_table_at(c, i);
+	return NULL;
 }
 
 const struct conf_spool *
@@ -684,6 +772,100 @@ check_spool(struct conf *c, struct conf_spool *sp, struct parse_state *ps)
 	return WH_OK;
 }
 
+/* 1 when s is an SQL identifier the table input may quote: a letter or '_', then letters,
+ * digits or '_' (with dots between parts when dotted). */
+static int
+valid_ident(const char *s, int dotted)
+{
+	int start = 1;
+
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++) {
+		if (*s == '.' && dotted && !start) {
+			start = 1;
+			continue;
+		}
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_' ||
+		      (!start && *s >= '0' && *s <= '9')))
+			return 0;
+		start = 0;
+	}
+	return !start;
+}
+
+/* The checks of one table input t: identifiers, the mode's columns, map and zone. */
+static wh_err
+check_table(struct conf *c, struct conf_table *t, struct parse_state *ps)
+{
+	const struct {
+		const char *key, *value;
+		int need; /* 1: required in this mode */
+	} idents[] = {
+		{"key_column", t->key_column, 1},
+		{"cursor_column", t->cursor_column, t->mode == CONF_TABLE_WATERMARK},
+		{"lag_column", t->lag_column, 0},
+		{"status_column", t->status_column, t->mode == CONF_TABLE_HANDSHAKE},
+		{"seq_column", t->seq_column, 0},
+		{"error_column", t->error_column, 0},
+	};
+	char pwhy[128];
+
+	if (t->connection == NULL || t->table == NULL || t->key_column == NULL) {
+		snprintf(ps->err, ps->errlen,
+			 "%s: [input.%s] connection, table and key_column are "
+			 "required",
+			 ps->path, t->name);
+		return WH_ERR_CONF;
+	}
+	if (!valid_ident(t->table, 1)) {
+		snprintf(ps->err, ps->errlen,
+			 "%s: [input.%s] table = %s: use [schema.]name of letters, digits and "
+			 "'_' (it is quoted in the SQL)",
+			 ps->path, t->name, t->table);
+		return WH_ERR_CONF;
+	}
+	for (size_t i = 0; i < sizeof(idents) / sizeof(idents[0]); i++) {
+		if (idents[i].value[0] == '\0' && !idents[i].need)
+			continue;
+		if (idents[i].value[0] == '\0' || !valid_ident(idents[i].value, 0)) {
+			snprintf(ps->err, ps->errlen,
+				 "%s: [input.%s] %s%s%s: %s a column name of letters, digits and "
+				 "'_'",
+				 ps->path, t->name, idents[i].key, idents[i].value[0] ? " = " : "",
+				 idents[i].value,
+				 idents[i].value[0] ? "use" : "mode = watermark/handshake needs");
+			return WH_ERR_CONF;
+		}
+	}
+	if (strstr(t->connection, "PWD=") != NULL || strstr(t->connection, "pwd=") != NULL ||
+	    strstr(t->connection, "Pwd=") != NULL || strstr(t->connection, "Password=") != NULL ||
+	    strstr(t->connection, "password=") != NULL) {
+		snprintf(ps->err, ps->errlen,
+			 "%s: [input.%s] connection holds a password: put it in password_file "
+			 "(the connection string is printed by check and logged)",
+			 ps->path, t->name);
+		return WH_ERR_CONF;
+	}
+	if (t->map[0] != '\0' && conf_map_find(c, t->map) == NULL) {
+		snprintf(ps->err, ps->errlen, "%s: [input.%s] map = %s: no [map.%s] section",
+			 ps->path, t->name, t->map, t->map);
+		return WH_ERR_CONF;
+	}
+	if (t->timezone[0] != '\0' && !event_zone_known(t->timezone)) {
+		snprintf(ps->err, ps->errlen,
+			 "%s: [input.%s] timezone = %s: no such zone in the system tz database",
+			 ps->path, t->name, t->timezone);
+		return WH_ERR_CONF;
+	}
+	if (hours_parse(t->operating_hours, NULL, pwhy, sizeof(pwhy)) != 0) {
+		snprintf(ps->err, ps->errlen, "%s: [input.%s] operating_hours = %s: %s", ps->path,
+			 t->name, t->operating_hours, pwhy);
+		return WH_ERR_CONF;
+	}
+	return WH_OK;
+}
+
 /* Defaults, derived values and checks that span keys. */
 static wh_err
 conf_finish(struct conf *c, struct parse_state *ps)
@@ -736,13 +918,15 @@ conf_finish(struct conf *c, struct parse_state *ps)
 			return WH_ERR_CONF;
 		}
 	}
-	for (int i = 0; i < c->nspools; i++)
-		for (size_t k = 0; k < NKEYS; k++)
-			if (strcmp(conf_keys[k].section, "input.spool") == 0 &&
-			    !ps->seen_spool[i][k] && conf_keys[k].def != NULL &&
-			    (err = set_default(key_base(c, &conf_keys[k], &c->spools[i]),
-					       &conf_keys[k], ps)) != WH_OK)
-				return err;
+	for (int m = 0; m < 2; m++)
+		for (int i = 0; i < multi_n(c, &multis[m]); i++)
+			for (size_t k = 0; k < NKEYS; k++)
+				if (multi_of(&conf_keys[k]) == &multis[m] &&
+				    !ps->seen_inst[m][i][k] && conf_keys[k].def != NULL &&
+				    (err = set_default(
+					     key_base(c, &conf_keys[k], multi_at(c, &multis[m], i)),
+					     &conf_keys[k], ps)) != WH_OK)
+					return err;
 	if (conf_spool_count(c) > CONF_SPOOLS_MAX) {
 		snprintf(ps->err, ps->errlen, "%s: more than %d spool inputs", ps->path,
 			 CONF_SPOOLS_MAX);
@@ -752,6 +936,11 @@ conf_finish(struct conf *c, struct parse_state *ps)
 		return err;
 	for (int i = 0; i < c->nspools; i++)
 		if ((err = check_spool(c, &c->spools[i], ps)) != WH_OK)
+			return err;
+	if (c->table.enabled && (err = check_table(c, &c->table, ps)) != WH_OK)
+		return err;
+	for (int i = 0; i < c->ntables; i++)
+		if ((err = check_table(c, &c->tables[i], ps)) != WH_OK)
 			return err;
 	return WH_OK;
 }
@@ -810,11 +999,11 @@ conf_free(struct conf *c)
 		return;
 	for (size_t i = 0; i < NKEYS; i++)
 		if (conf_keys[i].type == CT_STR) {
+			const struct multi *m = multi_of(&conf_keys[i]);
+
 			wh_free(*(char **)key_base(c, &conf_keys[i], NULL));
-			for (int s = 0;
-			     s < c->nspools && strcmp(conf_keys[i].section, "input.spool") == 0;
-			     s++)
-				wh_free(*(char **)key_base(c, &conf_keys[i], &c->spools[s]));
+			for (int s = 0; m != NULL && s < multi_n(c, m); s++)
+				wh_free(*(char **)key_base(c, &conf_keys[i], multi_at(c, m, s)));
 		}
 	for (int i = 0; i < c->nmaps; i++) {
 		wh_free(c->maps[i].name);
@@ -844,9 +1033,19 @@ conf_input_map(const struct conf *c, const char *input, struct event_map *m)
 {
 	int http = strcmp(input, "http") == 0;
 	const struct conf_spool *sp = http ? NULL : conf_spool_find(c, input);
+	const struct conf_table *t = conf_table_find(c, input);
 	const char *name, *tz;
 	const struct conf_map *cm;
 
+	if (t != NULL) {
+		cm = t->map[0] ? conf_map_find(c, t->map) : NULL;
+		event_map_init(m, cm ? cm->column : NULL);
+		if (cm != NULL)
+			event_map_values(m, cm->name, cm->values, cm->nvalues);
+		m->tz = t->timezone[0] ? t->timezone : NULL;
+		m->decimal = t->decimal == 1 ? ',' : '.';
+		return;
+	}
 	if (!http && sp == NULL)
 		sp = &c->spool; /* an input no longer configured: [input.spool]'s, or the defaults
 				 */
@@ -886,6 +1085,7 @@ conf_print(const struct conf *c, FILE *f)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		if ((strcmp(conf_keys[i].section, "input.spool") == 0 && !c->spool.enabled) ||
+		    (strcmp(conf_keys[i].section, "input.table") == 0 && !c->table.enabled) ||
 		    (strcmp(conf_keys[i].section, "input.http") == 0 && !c->http.enabled) ||
 		    (strcmp(conf_keys[i].section, "mqtt") == 0 &&
 		     strcmp(conf_keys[i].name, "host") != 0 && c->mqtt.host[0] == '\0'))
@@ -894,14 +1094,17 @@ conf_print(const struct conf *c, FILE *f)
 		print_value(key_cbase(c, &conf_keys[i], NULL), &conf_keys[i], f);
 		fputc('\n', f);
 	}
-	for (int s = 0; s < c->nspools; s++)
-		for (size_t i = 0; i < NKEYS; i++) {
-			if (strcmp(conf_keys[i].section, "input.spool") != 0)
-				continue;
-			fprintf(f, "input.%s.%s = ", c->spools[s].name, conf_keys[i].name);
-			print_value(key_cbase(c, &conf_keys[i], &c->spools[s]), &conf_keys[i], f);
-			fputc('\n', f);
-		}
+	for (int m = 0; m < 2; m++)
+		for (int s = 0; s < multi_n(c, &multis[m]); s++)
+			for (size_t i = 0; i < NKEYS; i++) {
+				const char *inst = multi_cat(c, &multis[m], s);
+
+				if (multi_of(&conf_keys[i]) != &multis[m])
+					continue;
+				fprintf(f, "input.%s.%s = ", INST_NAME(inst), conf_keys[i].name);
+				print_value(key_cbase(c, &conf_keys[i], inst), &conf_keys[i], f);
+				fputc('\n', f);
+			}
 	for (int i = 0; i < c->nmaps; i++)
 		for (int fld = 0; fld < EF_COUNT; fld++)
 			if (c->maps[i].column[fld] != NULL)
@@ -945,40 +1148,46 @@ list_add(char *buf, size_t len, int n, const char *name)
 	return n + 1;
 }
 
-/* conf_restart_keys for the [input.spool.NAME] sections: added, removed, or a K_RESTART key
- * changed. n is the count so far; returns the new count. */
+/* The named instance of m called name in c, or NULL. */
+static const char *
+multi_find(const struct conf *c, const struct multi *m, const char *name)
+{
+	for (int i = 0; i < multi_n(c, m); i++)
+		if (strcmp(INST_NAME(multi_cat(c, m, i)), name) == 0)
+			return multi_cat(c, m, i);
+	return NULL;
+}
+
+/* conf_restart_keys for the [input.KIND.NAME] sections of m: added, removed, or a K_RESTART
+ * key changed. n is the count so far; returns the new count. */
 static int
-restart_spools(const struct conf *running, const struct conf *next, char *buf, size_t len, int n)
+restart_multi(const struct conf *running, const struct conf *next, const struct multi *m, char *buf,
+	      size_t len, int n)
 {
 	char name[96];
 
-	for (int s = 0; s < next->nspools; s++) {
-		const struct conf_spool *old = NULL;
+	for (int s = 0; s < multi_n(next, m); s++) {
+		const char *inst = multi_cat(next, m, s);
+		const char *old = multi_find(running, m, INST_NAME(inst));
 
-		for (int r = 0; r < running->nspools; r++)
-			if (strcmp(running->spools[r].name, next->spools[s].name) == 0)
-				old = &running->spools[r];
 		if (old == NULL) {
-			snprintf(name, sizeof(name), "[input.%s] (the section)",
-				 next->spools[s].name);
+			snprintf(name, sizeof(name), "[input.%s] (the section)", INST_NAME(inst));
 			n = list_add(buf, len, n, name);
 			continue;
 		}
 		for (size_t i = 0; i < NKEYS; i++)
-			if (strcmp(conf_keys[i].section, "input.spool") == 0 &&
-			    (conf_keys[i].flags & K_RESTART) &&
+			if (multi_of(&conf_keys[i]) == m && (conf_keys[i].flags & K_RESTART) &&
 			    !same_value(key_cbase(running, &conf_keys[i], old),
-					key_cbase(next, &conf_keys[i], &next->spools[s]),
-					&conf_keys[i])) {
-				snprintf(name, sizeof(name), "[input.%s] %s", next->spools[s].name,
+					key_cbase(next, &conf_keys[i], inst), &conf_keys[i])) {
+				snprintf(name, sizeof(name), "[input.%s] %s", INST_NAME(inst),
 					 conf_keys[i].name);
 				n = list_add(buf, len, n, name);
 			}
 	}
-	for (int r = 0; r < running->nspools; r++)
-		if (conf_spool_find(next, running->spools[r].name) == NULL) {
+	for (int r = 0; r < multi_n(running, m); r++)
+		if (multi_find(next, m, INST_NAME(multi_cat(running, m, r))) == NULL) {
 			snprintf(name, sizeof(name), "[input.%s] (the section)",
-				 running->spools[r].name);
+				 INST_NAME(multi_cat(running, m, r)));
 			n = list_add(buf, len, n, name);
 		}
 	return n;
@@ -991,17 +1200,21 @@ conf_restart_keys(const struct conf *running, const struct conf *next, char *buf
 	int n = 0;
 
 	bool spool = running->spool.enabled != next->spool.enabled;
+	bool table = running->table.enabled != next->table.enabled;
 	bool http = running->http.enabled != next->http.enabled;
 
 	if (len > 0)
 		buf[0] = '\0';
 	if (spool)
 		n = list_add(buf, len, n, "[input.spool] (the section)");
+	if (table)
+		n = list_add(buf, len, n, "[input.table] (the section)");
 	if (http)
 		n = list_add(buf, len, n, "[input.http] (the section)");
 	for (size_t i = 0; i < NKEYS; i++) {
 		/* the keys of a section added or removed are in the section's name */
 		if ((spool && strcmp(conf_keys[i].section, "input.spool") == 0) ||
+		    (table && strcmp(conf_keys[i].section, "input.table") == 0) ||
 		    (http && strcmp(conf_keys[i].section, "input.http") == 0))
 			continue;
 		if ((conf_keys[i].flags & K_RESTART) &&
@@ -1012,7 +1225,8 @@ conf_restart_keys(const struct conf *running, const struct conf *next, char *buf
 			n = list_add(buf, len, n, name);
 		}
 	}
-	return restart_spools(running, next, buf, len, n);
+	n = restart_multi(running, next, &multis[0], buf, len, n);
+	return restart_multi(running, next, &multis[1], buf, len, n);
 }
 
 int
@@ -1033,31 +1247,48 @@ conf_site_placeholder(const char *s)
 	return 0;
 }
 
+/* conf_check_secrets for one secret file v of key k in section: 1 when it warned. */
+static int
+check_secret(const char *section, const struct conf_key *k, const char *v, FILE *f)
+{
+	struct stat st;
+
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (stat(v, &st) != 0) {
+		fprintf(f, "# warning: [%s] %s %s: %s\n", section, k->name, v, strerror(errno));
+		return 1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		fprintf(f,
+			"# warning: [%s] %s %s holds a secret and others may read it "
+			"(mode %03o): chmod 600 it\n",
+			section, k->name, v, (unsigned)(st.st_mode & 0777));
+		return 1;
+	}
+	return 0;
+}
+
 int
 conf_check_secrets(const struct conf *c, FILE *f)
 {
+	char section[64];
 	int warned = 0;
 
 	for (size_t i = 0; i < NKEYS; i++) {
-		const char *v;
-		struct stat st;
+		const struct multi *m = multi_of(&conf_keys[i]);
 
 		if (!(conf_keys[i].flags & K_SECRET) || conf_keys[i].type != CT_STR)
 			continue;
-		v = *(char *const *)((const char *)c + conf_keys[i].offset);
-		if (v == NULL || v[0] == '\0')
-			continue;
-		if (stat(v, &st) != 0) {
-			fprintf(f, "# warning: [%s] %s %s: %s\n", conf_keys[i].section,
-				conf_keys[i].name, v, strerror(errno));
-			warned++;
-		} else if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-			fprintf(f,
-				"# warning: [%s] %s %s holds a secret and others may read it "
-				"(mode %03o): chmod 600 it\n",
-				conf_keys[i].section, conf_keys[i].name, v,
-				(unsigned)(st.st_mode & 0777));
-			warned++;
+		warned += check_secret(conf_keys[i].section, &conf_keys[i],
+				       *(char *const *)key_cbase(c, &conf_keys[i], NULL), f);
+		for (int s = 0; m != NULL && s < multi_n(c, m); s++) {
+			const char *inst = multi_cat(c, m, s);
+
+			snprintf(section, sizeof(section), "input.%s", INST_NAME(inst));
+			warned +=
+				check_secret(section, &conf_keys[i],
+					     *(char *const *)key_cbase(c, &conf_keys[i], inst), f);
 		}
 	}
 	return warned;
@@ -1066,8 +1297,8 @@ conf_check_secrets(const struct conf *c, FILE *f)
 /* conf_paths for the keys of one table section: sp the spool input of an input.spool key
  * (NULL: the table's own place), section the name to report. */
 static void
-paths_of(const struct conf *c, const struct conf_key *k, const struct conf_spool *sp,
-	 const char *section, conf_path_cb cb, void *arg)
+paths_of(const struct conf *c, const struct conf_key *k, const void *sp, const char *section,
+	 conf_path_cb cb, void *arg)
 {
 	const char *v;
 	enum conf_path_kind kind;
@@ -1094,6 +1325,7 @@ conf_paths(const struct conf *c, conf_path_cb cb, void *arg)
 
 	for (size_t i = 0; i < NKEYS; i++) {
 		if ((strcmp(conf_keys[i].section, "input.spool") == 0 && !c->spool.enabled) ||
+		    (strcmp(conf_keys[i].section, "input.table") == 0 && !c->table.enabled) ||
 		    (strcmp(conf_keys[i].section, "input.http") == 0 && !c->http.enabled) ||
 		    (strcmp(conf_keys[i].section, "mqtt") == 0 && c->mqtt.host[0] == '\0') ||
 		    (c->spool.on_done == CONF_DONE_DELETE &&
@@ -1108,6 +1340,12 @@ conf_paths(const struct conf *c, conf_path_cb cb, void *arg)
 			    !(c->spools[s].on_done == CONF_DONE_DELETE &&
 			      strcmp(conf_keys[i].name, "done_dir") == 0))
 				paths_of(c, &conf_keys[i], &c->spools[s], section, cb, arg);
+	}
+	for (int s = 0; s < c->ntables; s++) {
+		snprintf(section, sizeof(section), "input.%s", c->tables[s].name);
+		for (size_t i = 0; i < NKEYS; i++)
+			if (strcmp(conf_keys[i].section, "input.table") == 0)
+				paths_of(c, &conf_keys[i], &c->tables[s], section, cb, arg);
 	}
 }
 
@@ -1138,6 +1376,10 @@ conf_print_help(FILE *f)
 		" the keys of [input.spool]\n   with the same defaults; each its own dir; at"
 		" most %d spool inputs in all)\n",
 		CONF_SPOOLS_MAX);
+	fprintf(f,
+		"\n[input.table.NAME]\n  (more table inputs, named as spool inputs, with the keys"
+		" of [input.table];\n   at most %d table inputs in all)\n",
+		CONF_TABLES_MAX);
 	fprintf(f, "\n[map.NAME]\n  FIELD = COLUMN     read canonical FIELD from the WMS's COLUMN;"
 		   " FIELD is one of:\n                    ");
 	for (int fld = 0; fld < EF_COUNT; fld++)

@@ -19,12 +19,17 @@
 /* Longest input name: "spool." and a NAME of at most 32 characters. */
 #define CONF_SPOOL_NAME_MAX 40
 
+/* Table inputs in all: [input.table] and the [input.table.NAME] sections ("table.NAME"). */
+#define CONF_TABLES_MAX 8
+
 enum conf_sync { CONF_SYNC_FULL, CONF_SYNC_NORMAL };
 enum conf_on_done { CONF_DONE_MOVE, CONF_DONE_DELETE };
 enum conf_delim { CONF_DELIM_COMMA, CONF_DELIM_SEMICOLON, CONF_DELIM_TAB, CONF_DELIM_PIPE };
 enum conf_mqtt_protocol { CONF_MQTT5, CONF_MQTT311 };
 enum conf_ack_mode { CONF_ACK_BROKER, CONF_ACK_PLATFORM };
 enum conf_ship_from { CONF_SHIP_FROM_BIN, CONF_SHIP_FROM_STAGING };
+enum conf_table_mode { CONF_TABLE_WATERMARK, CONF_TABLE_HANDSHAKE };
+enum conf_table_paging { CONF_PAGING_LIMIT, CONF_PAGING_FETCH };
 
 /* [map.NAME]: canonical field → the WMS's column (or JSON key) name. */
 struct conf_map {
@@ -102,6 +107,38 @@ struct conf_http {    /* input_http.c */
 	char *operating_hours;
 };
 
+/* [input.table] and [input.table.NAME]: an interface table polled through ODBC. enabled and
+ * name are placed as in struct conf_spool (conf.c handles both kinds of repeated section). */
+struct conf_table {			/* input_table.c, table_odbc.c */
+	bool enabled;			/* the section is present */
+	char name[CONF_SPOOL_NAME_MAX]; /* input name: "table", or "table.NAME" */
+	char *connection;		/* ODBC connection string ("DSN=wms" or "Driver=...;...") */
+	char *password_file;		/* its PWD, from a file; "" none */
+	char *table;			/* [schema.]table or view */
+	long mode;			/* enum conf_table_mode */
+	char *key_column;		/* unique id: tie-breaker, and the handshake's row key */
+	char *cursor_column;		/* watermark: the monotonic column */
+	char *lag_column;    /* watermark: the lag guard's time column ("": cursor_column) */
+	long lag_s;	     /* watermark: rows newer than the database's now - lag_s wait */
+	char *status_column; /* handshake */
+	char *status_new, *status_sent, *status_error;
+	char *seq_column;   /* handshake: gets the seq ("" none) */
+	char *error_column; /* handshake: gets the quarantine reason ("" none) */
+	long paging;	    /* enum conf_table_paging */
+	long page_rows;
+	long poll_ms;
+	long login_timeout_s;
+	long query_timeout_s;
+	int64_t max_record_bytes;
+	long retry_max_ms;
+	char *map;
+	char *source;
+	char *timezone;
+	long decimal;
+	long silence_alarm_s;
+	char *operating_hours;
+};
+
 struct conf_metrics { /* metrics.c (the textfile timer in agent.c) */
 	char *textfile;
 	long textfile_interval_s;
@@ -173,6 +210,9 @@ struct conf {
 	int nspools;		 /* [input.spool.NAME], in file order */
 	struct conf_spool spools[CONF_SPOOLS_MAX];
 	struct conf_http http;
+	struct conf_table table; /* [input.table] */
+	int ntables;		 /* [input.table.NAME], in file order */
+	struct conf_table tables[CONF_TABLES_MAX];
 	struct conf_metrics metrics;
 	struct conf_health health;
 	struct conf_mqtt mqtt;
@@ -223,6 +263,11 @@ const struct conf_spool *conf_spool_find(const struct conf *c, const char *input
  * present, then the [input.spool.NAME] ones in file order. */
 int conf_spool_count(const struct conf *c);
 const struct conf_spool *conf_spool_at(const struct conf *c, int i);
+/* As conf_spool_find, conf_spool_count and conf_spool_at for the table inputs ("table",
+ * "table.NAME"). */
+const struct conf_table *conf_table_find(const struct conf *c, const char *input);
+int conf_table_count(const struct conf *c);
+const struct conf_table *conf_table_at(const struct conf *c, int i);
 /* The journal's options from [journal] (quarantine_max_bytes 0: an eighth of max_bytes). */
 struct journal_opts conf_journal_opts(const struct conf *c, int readonly);
 /* 1 when the uplink uses TLS (a CA file or directory is configured). */
@@ -237,8 +282,9 @@ struct ledger_rules conf_ledger_rules(const struct conf *c);
 
 /* The [map.NAME] section called name, or NULL. */
 const struct conf_map *conf_map_find(const struct conf *c, const char *name);
-/* Fills m for the input named input ("spool", "spool.NAME" or "http", as the quarantine's input
- * column says): its [map.NAME] columns and value maps, timezone and decimal separator. Borrows c.
+/* Fills m for the input named input ("spool", "spool.NAME", "table.NAME" or "http", as the
+ * quarantine's input column says): its [map.NAME] columns and value maps, timezone and decimal
+ * separator. Borrows c.
  */
 void conf_input_map(const struct conf *c, const char *input, struct event_map *m);
 

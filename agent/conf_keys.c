@@ -16,6 +16,8 @@ static const char *const protocol_choices[] = {"mqtt5", "mqtt311", NULL};
 static const char *const bool_choices[] = {"false", "true", NULL};
 static const char *const ack_choices[] = {"broker", "platform", NULL};
 static const char *const ship_choices[] = {"bin", "staging", NULL};
+static const char *const mode_choices[] = {"watermark", "handshake", NULL};
+static const char *const paging_choices[] = {"limit", "fetch", NULL};
 static const char *const level_choices[] = {"", "", "", "error", "warn", "", "info", "debug", NULL};
 
 #define TZ_HELP                                                                                    \
@@ -209,6 +211,80 @@ const struct conf_key conf_keys[] = {
 	 "status, metrics and the Status message say 'lagging since T' while an event has "
 	 "waited longer than this for the acknowledgement that deletes it",
 	 0},
+	{"input.table", "connection", CT_STR, OFF(table.connection), NULL, 1, 1024, NULL,
+	 "ODBC connection string: DSN=NAME (odbc.ini) or Driver=...;Server=...;Database=...;"
+	 "Uid=...; without the password (printed by check, never holds a secret)",
+	 K_RESTART},
+	{"input.table", "password_file", CT_STR, OFF(table.password_file), "", 0, 4096, NULL,
+	 "file holding the database password, added to the connection string as PWD (never "
+	 "logged); empty: none, or the DSN's",
+	 K_RESTART | K_SECRET | K_FILE},
+	{"input.table", "table", CT_STR, OFF(table.table), NULL, 1, 128, NULL,
+	 "interface table or view, [schema.]name of letters, digits and '_' (quoted in the SQL)",
+	 K_RESTART},
+	{"input.table", "mode", CT_ENUM, OFF(table.mode), "watermark", 0, 0, mode_choices,
+	 "watermark: read rows past a cursor (cursor_column, key_column) kept in the journal; "
+	 "handshake: read rows whose status_column is status_new, write status_sent (or "
+	 "status_error) back after the journal commit",
+	 K_RESTART},
+	{"input.table", "key_column", CT_STR, OFF(table.key_column), NULL, 1, 64, NULL,
+	 "the rows' unique id column: the cursor's tie-breaker, the handshake's row key",
+	 K_RESTART},
+	{"input.table", "cursor_column", CT_STR, OFF(table.cursor_column), "", 0, 64, NULL,
+	 "watermark: the monotonic column (a timestamp or a sequence) read in order", K_RESTART},
+	{"input.table", "lag_column", CT_STR, OFF(table.lag_column), "", 0, 64, NULL,
+	 "watermark: the timestamp column of the lag guard (empty: cursor_column, which must "
+	 "then be a timestamp when lag_s is not 0)",
+	 K_RESTART},
+	{"input.table", "lag_s", CT_INT, OFF(table.lag_s), "30", 0, 86400, NULL,
+	 "watermark: rows whose lag_column is newer than the database's clock minus this wait "
+	 "for a later poll (WMS transactions commit out of order; longer than the longest "
+	 "WMS transaction); 0: off",
+	 K_RESTART},
+	{"input.table", "status_column", CT_STR, OFF(table.status_column), "", 0, 64, NULL,
+	 "handshake: the status column", K_RESTART},
+	{"input.table", "status_new", CT_STR, OFF(table.status_new), "new", 1, 64, NULL,
+	 "handshake: the status of rows to take", K_RESTART},
+	{"input.table", "status_sent", CT_STR, OFF(table.status_sent), "sent", 1, 64, NULL,
+	 "handshake: the status written back once a row is journaled", K_RESTART},
+	{"input.table", "status_error", CT_STR, OFF(table.status_error), "error", 1, 64, NULL,
+	 "handshake: the status written back for a quarantined row", K_RESTART},
+	{"input.table", "seq_column", CT_STR, OFF(table.seq_column), "", 0, 64, NULL,
+	 "handshake: column that gets the row's journal seq (empty: none)", K_RESTART},
+	{"input.table", "error_column", CT_STR, OFF(table.error_column), "", 0, 64, NULL,
+	 "handshake: column that gets the quarantine reason (empty: none)", K_RESTART},
+	{"input.table", "paging", CT_ENUM, OFF(table.paging), "limit", 0, 0, paging_choices,
+	 "how a page is asked for: limit (LIMIT n: PostgreSQL, MariaDB, MySQL, SQLite) or fetch "
+	 "(FETCH FIRST n ROWS ONLY: Oracle 12c+, DB2, PostgreSQL)",
+	 K_RESTART},
+	{"input.table", "page_rows", CT_INT, OFF(table.page_rows), "500", 1, 10000, NULL,
+	 "rows read per query (one journal transaction)", K_RESTART},
+	{"input.table", "poll_ms", CT_INT, OFF(table.poll_ms), "2000", 100, 3600000, NULL,
+	 "pause between polls once the table has nothing more to take", K_RESTART},
+	{"input.table", "login_timeout_s", CT_INT, OFF(table.login_timeout_s), "10", 1, 600, NULL,
+	 "connecting to the database fails after this long", K_RESTART},
+	{"input.table", "query_timeout_s", CT_INT, OFF(table.query_timeout_s), "60", 1, 3600, NULL,
+	 "a query is cancelled after this long (it runs in its own thread: the agent goes on "
+	 "meanwhile)",
+	 K_RESTART},
+	{"input.table", "max_record_bytes", CT_SIZE, OFF(table.max_record_bytes), "64KiB", 1024,
+	 16 << 20, NULL, "longest row taken (its values); longer ones are quarantined", K_RESTART},
+	{"input.table", "retry_max_ms", CT_INT, OFF(table.retry_max_ms), "60000", 1000, 3600000,
+	 NULL, "after a database error, retries back off from 1 s up to this", K_RESTART},
+	{"input.table", "map", CT_STR, OFF(table.map), "", 0, 64, NULL,
+	 "name of a [map.NAME] section renaming the table's columns (empty: canonical names)",
+	 K_RESTART},
+	{"input.table", "source", CT_STR, OFF(table.source), "wms", 1, 64, NULL,
+	 "source name: (source, txn_id) is unique; give inputs fed by one WMS the same name",
+	 K_RESTART},
+	{"input.table", "timezone", CT_STR, OFF(table.timezone), "", 0, 64, NULL, TZ_HELP,
+	 K_RESTART},
+	{"input.table", "decimal", CT_ENUM, OFF(table.decimal), "point", 0, 0, decimal_choices,
+	 DECIMAL_HELP, K_RESTART},
+	{"input.table", "silence_alarm_s", CT_INT, OFF(table.silence_alarm_s), "0", 0, 604800, NULL,
+	 SILENCE_HELP, 0},
+	{"input.table", "operating_hours", CT_STR, OFF(table.operating_hours), "", 0, 200, NULL,
+	 HOURS_HELP, 0},
 	{"mqtt", "host", CT_STR, OFF(mqtt.host), "", 0, 255, NULL,
 	 "broker host name or address; empty: no uplink (events stay in the journal)", K_RESTART},
 	{"mqtt", "port", CT_INT, OFF(mqtt.port), "8883", 1, 65535, NULL, "broker port", K_RESTART},

@@ -126,6 +126,7 @@ static void
 watch_conf(struct watched *w, const struct conf *c)
 {
 	const struct conf_spool *sp = NULL;
+	const struct conf_table *tb = NULL;
 	const char *hours = "";
 	char why[128];
 
@@ -139,6 +140,10 @@ watch_conf(struct watched *w, const struct conf *c)
 		w->silence_s = sp->silence_alarm_s;
 		hours = sp->operating_hours;
 		w->tz = sp->timezone;
+	} else if ((tb = conf_table_find(c, w->in->input)) != NULL) {
+		w->silence_s = tb->silence_alarm_s;
+		hours = tb->operating_hours;
+		w->tz = tb->timezone;
 	}
 	if (hours_parse(hours, &w->hours, why, sizeof(why)) != 0)
 		memset(&w->hours, 0, sizeof(w->hours)); /* conf_load checked it */

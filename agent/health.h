@@ -20,7 +20,7 @@ struct health;
 struct cJSON;
 
 #define HEALTH_HISTORY	  1440
-#define HEALTH_MAX_INPUTS 12
+#define HEALTH_MAX_INPUTS 20
 
 enum health_alarm_kind {
 	HEALTH_LINK_DOWN,

@@ -1061,11 +1061,7 @@ apply_conf(struct spool *sp, const struct conf *c)
 {
 	sp->conf = c;
 	sp->cs = conf_spool_find(c, sp->name);
-	sp->intake.source = sp->cs->source;
-	sp->intake.ledger = conf_ledger_rules(c);
-	sp->intake.ahead_ms = (int64_t)c->health.event_time_ahead_s * 1000;
-	sp->intake.behind_ms = (int64_t)c->health.event_time_behind_s * 1000;
-	conf_input_map(c, sp->name, &sp->intake.map);
+	intake_configure(&sp->intake, c, sp->cs->source);
 }
 
 wh_err

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "conf.h"
 #include "journal.h"
 #include "journal_event.h"
 #include "journal_quarantine.h"
@@ -34,6 +35,16 @@ intake_reject(struct intake *in, const struct intake_raw *raw, const char *reaso
 	if (err == WH_OK)
 		in->pending.unparsable++;
 	return err;
+}
+
+void
+intake_configure(struct intake *in, const struct conf *c, const char *source)
+{
+	in->source = source;
+	in->ledger = conf_ledger_rules(c);
+	in->ahead_ms = (int64_t)c->health.event_time_ahead_s * 1000;
+	in->behind_ms = (int64_t)c->health.event_time_behind_s * 1000;
+	conf_input_map(c, in->input, &in->map);
 }
 
 void

@@ -64,6 +64,12 @@ wh_err intake_record(struct intake *in, const struct record *r, const int *field
 wh_err intake_reject(struct intake *in, const struct intake_raw *raw, const char *reason,
 		     struct intake_outcome *ret);
 
+struct conf;
+
+/* Takes the settings of input in->input from c: source (borrowed), ledger rules, the
+ * event-time flags of [health] and the input's map (conf_input_map). */
+void intake_configure(struct intake *in, const struct conf *c, const char *source);
+
 /* The transaction committed: the pending counts become totals. */
 void intake_committed(struct intake *in);
 /* The transaction was rolled back: the pending counts are dropped. */

@@ -45,7 +45,8 @@ to_json(const struct livestate *ls)
 	    cJSON_AddNumberToObject(o, "inflight", ls->inflight) == NULL ||
 	    cJSON_AddNumberToObject(o, "backfill_through", (double)ls->backfill_through) == NULL ||
 	    cJSON_AddNumberToObject(o, "written_ms", (double)ls->written_ms) == NULL ||
-	    cJSON_AddStringToObject(o, "alarms", ls->alarms) == NULL) {
+	    cJSON_AddStringToObject(o, "alarms", ls->alarms) == NULL ||
+	    cJSON_AddStringToObject(o, "inputs", ls->inputs) == NULL) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -145,6 +146,7 @@ from_json(const cJSON *o, struct livestate *ls)
 	ls->backfill_through = n > 0 ? (uint64_t)n : 0;
 	ls->written_ms = get_int(o, "written_ms");
 	get_text(o, "alarms", ls->alarms, sizeof(ls->alarms));
+	get_text(o, "inputs", ls->inputs, sizeof(ls->inputs));
 }
 
 /* Reads the whole file at path (up to LIVESTATE_MAX_BYTES) into buf. */

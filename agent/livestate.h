@@ -26,6 +26,7 @@ struct livestate {
 	uint64_t backfill_through;	   /* a backfill lane drains up to it; 0: none */
 	int64_t written_ms;		   /* when the file was written */
 	char alarms[LIVESTATE_ALARMS_LEN]; /* active alarms' names, comma-separated; "" none */
+	char inputs[LIVESTATE_ERROR_LEN];  /* inputs failing now ("table.wms: ..."); "" none */
 };
 
 /* The live-state file of the journal journal_id: in the first directory of

@@ -14,6 +14,7 @@
 #include "health.h"
 #include "event.h"
 #include "input_http.h"
+#include "input_table.h"
 #include "intake.h"
 #include "journal.h"
 #include "journal_meta.h"
@@ -86,6 +87,52 @@ inputs(struct text *t, const struct metrics_src *m)
 		    m->inputs[i]->input, m->inputs[i]->total.unparsable);
 		add(t, "whagent_quarantined_total{input=\"%s\",reason=\"invalid\"} %" PRIu64 "\n",
 		    m->inputs[i]->input, m->inputs[i]->total.invalid);
+	}
+}
+
+/* The table inputs' figures: the database's state, polls, rows, write-backs. */
+static void
+tables(struct text *t, const struct metrics_src *m)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} h[] = {
+		{"table_up", "gauge",
+		 "1 when the table input's last request to its database succeeded; else 0, with "
+		 "the failure class (connect, auth, schema, timeout, query) as a label."},
+		{"table_polls_total", "counter", "Queries for a page of rows, by table input."},
+		{"table_rows_read_total", "counter", "Rows read from the table, by table input."},
+		{"table_errors_total", "counter",
+		 "Failed requests to the database, by table input."},
+		{"table_written_back_total", "counter",
+		 "Rows whose status the handshake wrote back, by table input."},
+		{"table_backpressure_total", "counter",
+		 "Pages read but left for later because the journal was full or paused."},
+		{"table_request_seconds", "gauge",
+		 "How long the request running against the database has run (0: none)."},
+	};
+	struct table_stats st[METRICS_MAX_TABLES];
+
+	if (m->ntables == 0)
+		return;
+	for (int i = 0; i < m->ntables; i++)
+		table_stats(m->tables[i], &st[i]);
+	for (size_t k = 0; k < sizeof(h) / sizeof(h[0]); k++) {
+		header(t, h[k].name, h[k].type, h[k].help);
+		for (int i = 0; i < m->ntables; i++) {
+			const uint64_t v[] = {(uint64_t)st[i].up, st[i].polls,	st[i].rows_read,
+					      st[i].errors,	  st[i].marked, st[i].backpressure};
+
+			if (k == 0)
+				add(t, "whagent_table_up{input=\"%s\",failure=\"%s\"} %d\n",
+				    st[i].input, st[i].failure, st[i].up);
+			else if (k < sizeof(v) / sizeof(v[0]))
+				add(t, "whagent_%s{input=\"%s\"} %" PRIu64 "\n", h[k].name,
+				    st[i].input, v[k]);
+			else
+				add(t, "whagent_%s{input=\"%s\"} %.3f\n", h[k].name, st[i].input,
+				    (double)st[i].busy_ms / 1000.0);
+		}
 	}
 }
 
@@ -301,6 +348,7 @@ metrics_render(const struct metrics_src *m)
 	add(&t, "whagent_build_info{version=\"%s\",site=\"%s\"} 1\n", WHAGENT_VERSION,
 	    m->conf->agent.site_id);
 	inputs(&t, m);
+	tables(&t, m);
 	if (m->uplink != NULL)
 		uplink_stats(m->uplink, &u);
 	journal(&t, m, &st);

@@ -12,9 +12,11 @@ struct health;
 struct http;
 struct intake;
 struct journal;
+struct table;
 struct uplink;
 
-#define METRICS_MAX_INPUTS 12 /* the spool inputs (CONF_SPOOLS_MAX) and http */
+#define METRICS_MAX_INPUTS 20 /* the spool and table inputs (8 each) and http */
+#define METRICS_MAX_TABLES 8
 
 /* Where the numbers come from; all borrowed, uplink and http may be NULL. */
 struct metrics_src {
@@ -22,6 +24,8 @@ struct metrics_src {
 	struct journal *journal;
 	const struct intake *inputs[METRICS_MAX_INPUTS];
 	int ninputs;
+	const struct table *tables[METRICS_MAX_TABLES]; /* the table inputs, also in inputs */
+	int ntables;
 	const struct uplink *uplink;
 	const struct http *http;
 	const struct health *health; /* NULL: no alarm or clock figures */

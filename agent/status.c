@@ -155,6 +155,7 @@ status_doc(const struct conf *c, const struct journal_stats *st, const struct st
 	cJSON_AddNumberToObject(o, "backfill_through", (double)lv->backfill_through);
 	cJSON_AddStringToObject(o, "acked_ranges", lv->acked_ranges);
 	cJSON_AddStringToObject(o, "alarm_names", lv->alarms);
+	cJSON_AddStringToObject(o, "input_errors", lv->inputs);
 	return o;
 }
 
@@ -217,6 +218,7 @@ status_set_link(const struct conf *c, const struct livestate *ls, struct status_
 	lv->inflight = ls->inflight;
 	lv->backfill_through = ls->backfill_through;
 	snprintf(lv->alarms, sizeof(lv->alarms), "%s", ls->alarms);
+	snprintf(lv->inputs, sizeof(lv->inputs), "%s", ls->inputs);
 }
 
 void

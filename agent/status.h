@@ -30,6 +30,7 @@ struct status_live {
 	uint64_t backfill_through; /* a backfill lane drains up to it; 0: none */
 	char acked_ranges[2048];   /* acknowledged above the watermark ("first-last,...") */
 	char alarms[512];	   /* the running agent's active alarms, comma-separated */
+	char inputs[320];	   /* its inputs failing now, with what their source said */
 };
 
 /* The one "in sync" answer. The backlog counts against the watermark that deletes: the

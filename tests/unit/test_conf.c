@@ -460,6 +460,69 @@ test_value_map_keys(void **state)
 	conf_free(c);
 }
 
+/* [input.table.NAME] sections: defaults, each mode's columns required, identifiers that could
+ * carry SQL refused, no password in the connection string, a reload refused for a change. */
+static void
+test_tables(void **state)
+{
+	static const char base[] = "[agent]\nsite_id = S\n[input.table.wms]\n"
+				   "connection = DSN=wms\ntable = inv.tx\nkey_column = id\n";
+	struct conf *c = NULL, *next;
+	const struct conf_table *t;
+	struct event_map m;
+	char err[512], text[1024], buf[256];
+
+	(void)state;
+	snprintf(text, sizeof(text),
+		 "%scursor_column = created_at\nmap = m\ndecimal = comma\n"
+		 "[input.table.hs]\nconnection = DSN=wms\ntable = hs\nkey_column = ID\n"
+		 "mode = handshake\nstatus_column = FLAG\nstatus_new = 1\n[map.m]\nqty = Q\n",
+		 base);
+	assert_int_equal(load(text, &c, err), WH_OK);
+	assert_int_equal(conf_table_count(c), 2);
+	t = conf_table_find(c, "table.wms");
+	assert_non_null(t);
+	assert_int_equal(t->mode, CONF_TABLE_WATERMARK);
+	assert_int_equal(t->lag_s, 30);
+	assert_int_equal(t->page_rows, 500);
+	assert_string_equal(t->source, "wms");
+	t = conf_table_at(c, 1);
+	assert_string_equal(t->name, "table.hs");
+	assert_int_equal(t->mode, CONF_TABLE_HANDSHAKE);
+	assert_string_equal(t->status_new, "1");
+	assert_string_equal(t->status_sent, "sent");
+	conf_input_map(c, "table.wms", &m);
+	assert_int_equal(m.decimal, ',');
+	assert_string_equal(m.column[EF_QTY], "Q");
+	next = load_ok(text);
+	assert_int_equal(conf_restart_keys(c, next, buf, sizeof(buf)), 0);
+	conf_free(next);
+	snprintf(text, sizeof(text), "%scursor_column = updated_at\n", base);
+	next = load_ok(text);
+	assert_int_not_equal(conf_restart_keys(c, next, buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "[input.table.wms] cursor_column"));
+	assert_non_null(strstr(buf, "[input.table.hs] (the section)"));
+	conf_free(next);
+	conf_free(c);
+
+	snprintf(text, sizeof(text), "%s", base);
+	expect_error(text, "[input.table.wms] cursor_column: mode = watermark/handshake needs");
+	snprintf(text, sizeof(text), "%scursor_column = a;drop\n", base);
+	expect_error(text, "[input.table.wms] cursor_column = a;drop: use a column name");
+	snprintf(text, sizeof(text), "%scursor_column = x\nmode = handshake\n", base);
+	expect_error(text, "status_column: mode = watermark/handshake needs");
+	snprintf(text, sizeof(text), "%scursor_column = \"x\"\n", base);
+	expect_error(text, "use a column name");
+	expect_error("[agent]\nsite_id = S\n[input.table.w]\nconnection = DSN=w\ntable = "
+		     "t x\nkey_column = id\ncursor_column = c\n",
+		     "table = t x: use [schema.]name");
+	expect_error("[agent]\nsite_id = S\n[input.table.w]\nconnection = DSN=w;PWD=s\ntable = "
+		     "t\nkey_column = id\ncursor_column = c\n",
+		     "connection holds a password");
+	expect_error("[agent]\nsite_id = S\n[input.table.w]\ntable = t\n",
+		     "connection, table and key_column are required");
+}
+
 int
 main(void)
 {
@@ -476,6 +539,7 @@ main(void)
 		cmocka_unit_test(test_value_map_keys),
 		cmocka_unit_test(test_named_spools),
 		cmocka_unit_test(test_named_spool_restart_keys),
+		cmocka_unit_test(test_tables),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
