@@ -491,7 +491,8 @@ random_event(uint64_t *x, struct event *ev, char text[EF_COUNT + 2 * EVENT_MAX_A
 		ev->attr_key[i] = text[EF_COUNT + 2 * i];
 		ev->attr_val[i] = next_rand(x) % 5 == 0 ? "" : text[EF_COUNT + 2 * i + 1];
 	}
-	ev->qty_milli = nums[next_rand(x) % 12] + (int64_t)(next_rand(x) % 3) - 1;
+	/* one either side of each edge, wrapping (unsigned) rather than overflowing */
+	ev->qty_milli = (int64_t)((uint64_t)nums[next_rand(x) % 12] + next_rand(x) % 3 - 1);
 	ev->event_time_ms = nums[next_rand(x) % 12];
 	ev->event_time_offset_min =
 		(int32_t)(next_rand(x) % 3 == 0 ? 0 : next_rand(x) % 2881) - 1440;
